@@ -1,0 +1,229 @@
+"""Typed, immutable run events: the audit trail and the resume checkpoint.
+
+Every event carries the run id and a wall-clock timestamp. `to_dict` /
+`event_from_dict` give the JSON form stored in SQLite and printed by
+`troupe run --json`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunEvent:
+    """Base of every event."""
+
+    run_id: str
+    """The run this event belongs to."""
+    ts: float = field(default_factory=time.time)
+    """When it happened (seconds since the epoch)."""
+
+    kind: ClassVar[str] = "RunEvent"
+    persist: ClassVar[bool] = True
+    """False for high-volume events the history does not need (token deltas)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["type"] = self.kind
+        return data
+
+
+_REGISTRY: dict[str, type[RunEvent]] = {}
+
+
+def _event(cls: type[RunEvent]) -> type[RunEvent]:
+    cls.kind = cls.__name__
+    _REGISTRY[cls.__name__] = cls
+    return cls
+
+
+def event_from_dict(data: dict[str, Any]) -> RunEvent:
+    payload = dict(data)
+    cls = _REGISTRY[payload.pop("type")]
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in payload.items() if k in names})
+
+
+@_event
+@dataclass(frozen=True, kw_only=True)
+class RunStarted(RunEvent):
+    goal: str
+    """The goal being worked on."""
+    plan: dict[str, Any]
+    """The plan as run (Plan.to_dict())."""
+    resumed: bool = False
+    """True when this continues an interrupted run."""
+
+
+@_event
+@dataclass(frozen=True, kw_only=True)
+class PlanProposed(RunEvent):
+    plan: dict[str, Any]
+    """The orchestrator's plan."""
+    attempts: int = 1
+    """How many planner calls it took."""
+
+
+@_event
+@dataclass(frozen=True, kw_only=True)
+class PlanEdited(RunEvent):
+    plan: dict[str, Any]
+    """The plan after the person's edit."""
+    note: str = ""
+    """What changed, in words."""
+
+
+@_event
+@dataclass(frozen=True, kw_only=True)
+class PlanRejectedByModel(RunEvent):
+    error: str
+    """Why the orchestrator's answer was not a valid plan (before a repair)."""
+    attempt: int
+    """Which planner attempt failed."""
+
+
+@_event
+@dataclass(frozen=True, kw_only=True)
+class TaskStarted(RunEvent):
+    task_id: str
+    agent: str
+    attempt: int
+    """1 for the first try."""
+
+
+@_event
+@dataclass(frozen=True, kw_only=True)
+class TokenDelta(RunEvent):
+    task_id: str
+    """Task streaming the text, or "" for the planner/synthesizer."""
+    text: str
+    persist: ClassVar[bool] = False
+
+
+@_event
+@dataclass(frozen=True, kw_only=True)
+class LLMCallFinished(RunEvent):
+    task_id: str
+    """Task the call served ("" for planner and synthesizer)."""
+    purpose: str
+    """"task", "plan" or "synthesis"."""
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+    cost: float
+    """US dollars, from litellm's cost map; 0 when unknown."""
+    cost_known: bool
+    latency_ms: float
+    ok: bool = True
+    error: str = ""
+
+
+@_event
+@dataclass(frozen=True, kw_only=True)
+class TaskRetried(RunEvent):
+    task_id: str
+    attempt: int
+    """The attempt that failed."""
+    error: str
+    delay: float
+    """Seconds waited before the next attempt."""
+
+
+@_event
+@dataclass(frozen=True, kw_only=True)
+class TaskFinished(RunEvent):
+    task_id: str
+    output: str
+    attempts: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost: float
+    started: float
+    finished: float
+    source: str = "model"
+    """"model", "override" (the person's text), "group" or "resumed"."""
+
+
+@_event
+@dataclass(frozen=True, kw_only=True)
+class TaskFailed(RunEvent):
+    task_id: str
+    error: str
+    attempts: int
+
+
+@_event
+@dataclass(frozen=True, kw_only=True)
+class TaskBlocked(RunEvent):
+    task_id: str
+    because: str
+    """The dependency that failed, was rejected or cancelled."""
+
+
+@_event
+@dataclass(frozen=True, kw_only=True)
+class TaskSkipped(RunEvent):
+    task_id: str
+    reason: str
+
+
+@_event
+@dataclass(frozen=True, kw_only=True)
+class TaskCancelled(RunEvent):
+    task_id: str
+
+
+@_event
+@dataclass(frozen=True, kw_only=True)
+class ApprovalRequested(RunEvent):
+    request_id: str
+    task_id: str
+    subject: str
+    """"task" (or, later, "tool" / "budget")."""
+    title: str
+    details: str
+    """What the person is approving: the task's instructions and inputs."""
+
+
+@_event
+@dataclass(frozen=True, kw_only=True)
+class ApprovalResolved(RunEvent):
+    request_id: str
+    task_id: str
+    action: str
+    """approve / edit / reject / override."""
+    text: str = ""
+    """New instructions (edit) or the person's output (override)."""
+
+
+@_event
+@dataclass(frozen=True, kw_only=True)
+class RunPaused(RunEvent):
+    pass
+
+
+@_event
+@dataclass(frozen=True, kw_only=True)
+class RunResumed(RunEvent):
+    pass
+
+
+@_event
+@dataclass(frozen=True, kw_only=True)
+class DeliverableReady(RunEvent):
+    markdown: str
+
+
+@_event
+@dataclass(frozen=True, kw_only=True)
+class RunFinished(RunEvent):
+    status: str
+    """completed / failed / cancelled."""
+    prompt_tokens: int
+    completion_tokens: int
+    cost: float
+    error: str = ""

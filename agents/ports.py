@@ -1,0 +1,146 @@
+"""The small interfaces through which the core reaches the world."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Protocol
+
+from agents.events import RunEvent
+
+# --- LLM ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Message:
+    """One chat message."""
+
+    role: str
+    """system / user / assistant."""
+    content: str
+
+
+@dataclass(frozen=True)
+class LLMRequest:
+    """Everything one model call needs; keys travel here, never into storage."""
+
+    model: str
+    """A litellm model string, e.g. "openai/gpt-4o-mini"."""
+    messages: tuple[Message, ...]
+    temperature: float | None = None
+    max_tokens: int | None = None
+    json_schema: dict[str, Any] | None = None
+    """Ask for JSON matching this schema (response_format) when set."""
+    api_base: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    timeout: float = 120.0
+    """Seconds for the whole call."""
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Tokens counted by the provider."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+        )
+
+
+@dataclass(frozen=True)
+class Response:
+    """A finished model call."""
+
+    text: str
+    usage: Usage
+    cost: float
+    """US dollars; 0 when the model's price is unknown."""
+    cost_known: bool
+    model: str
+    latency_ms: float
+
+
+@dataclass(frozen=True)
+class Delta:
+    """A piece of a streamed answer; the last one carries the whole Response."""
+
+    text: str = ""
+    final: Response | None = None
+
+
+class LLMClient(Protocol):
+    async def complete(self, request: LLMRequest) -> Response: ...
+
+    def stream(self, request: LLMRequest) -> AsyncIterator[Delta]: ...
+
+
+# --- events --------------------------------------------------------------------
+
+
+class EventSink(Protocol):
+    def emit(self, event: RunEvent) -> None:
+        """Receive an event. Must not block: queue work, don't do it here."""
+        ...
+
+
+class FanOut:
+    """An EventSink that forwards to several sinks."""
+
+    def __init__(self, sinks: Sequence[EventSink]) -> None:
+        self._sinks = list(sinks)
+
+    def emit(self, event: RunEvent) -> None:
+        for sink in self._sinks:
+            sink.emit(event)
+
+
+# --- approvals ----------------------------------------------------------------
+
+
+class Action(str, Enum):
+    APPROVE = "approve"
+    EDIT = "edit"
+    REJECT = "reject"
+    OVERRIDE = "override"
+
+
+@dataclass(frozen=True)
+class ApprovalRequest:
+    """Something the person must decide on before the run continues."""
+
+    request_id: str
+    run_id: str
+    task_id: str
+    subject: str
+    """"task" for a task needing approval."""
+    title: str
+    details: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The person's answer to an ApprovalRequest."""
+
+    action: Action
+    text: str = ""
+    """New instructions for EDIT, the output to use for OVERRIDE."""
+
+
+class ApprovalGate(Protocol):
+    async def decide(self, request: ApprovalRequest) -> Decision: ...
+
+
+class ApproveAll:
+    """A gate that approves everything (`--yes`)."""
+
+    async def decide(self, request: ApprovalRequest) -> Decision:
+        return Decision(Action.APPROVE)
