@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Protocol
 
 from agents.events import RunEvent
@@ -106,7 +106,7 @@ class FanOut:
 # --- approvals ----------------------------------------------------------------
 
 
-class Action(str, Enum):
+class Action(StrEnum):
     APPROVE = "approve"
     EDIT = "edit"
     REJECT = "reject"

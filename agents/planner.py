@@ -1,0 +1,114 @@
+"""The planner: asks the orchestrator model for a plan, validates, repairs."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from agents.agent import ModelSettings
+from agents.calls import CallContext, RetryPolicy, call_model
+from agents.errors import PlanError, PlannerError
+from agents.events import PlanProposed, PlanRejectedByModel
+from agents.plan import Plan, plan_json_schema, validate_plan
+from agents.ports import LLMClient, Message, Usage
+from agents.roster import ORCHESTRATOR, Roster
+
+_FORMAT = """Reply with one JSON object and nothing else, in this shape:
+{"goal": "<the goal>", "tasks": [{"id": "t1", "title": "...", "instructions": "...",
+  "agent": "<role>", "depends_on": [], "requires_approval": false, "children": []}]}
+Rules: ids are short and unique; depends_on lists ids of tasks whose output this
+task needs (no cycles); agent is one of the roles listed; use children only to
+group closely related sub-tasks; 2 to 8 tasks is usually right. Do not include a
+final "compile the report" task: the team's results are combined automatically."""
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    """A validated plan and what it cost to get."""
+
+    plan: Plan
+    attempts: int
+    usage: Usage
+    cost: float
+
+
+def planner_messages(roster: Roster, goal: str, context: str = "") -> list[Message]:
+    roles = "\n".join(f"- {r.name}: {r.description}" for r in roster.workers())
+    system = f"{roster.get(ORCHESTRATOR).system_prompt}\n\nYour team:\n{roles}\n\n{_FORMAT}"
+    user = f"Goal: {goal}"
+    if context.strip():
+        user += f"\n\nContext from earlier work in this project:\n{context.strip()}"
+    return [Message("system", system), Message("user", user)]
+
+
+def parse_plan_reply(text: str, goal: str, role_names: list[str]) -> Plan:
+    """Turn a model's reply into a valid Plan or raise PlanError saying why."""
+    data = _extract_json(text)
+    if isinstance(data, dict):
+        data["goal"] = goal  # the person's words win over the model's paraphrase
+    plan = Plan.from_dict(data)
+    validate_plan(plan, role_names)
+    return plan
+
+
+def _extract_json(text: str) -> Any:
+    cleaned = text.strip()
+    fence = re.search(r"```(?:json)?\s*(.*?)```", cleaned, re.DOTALL)
+    if fence:
+        cleaned = fence.group(1).strip()
+    elif not cleaned.startswith("{") and "{" in cleaned:
+        cleaned = cleaned[cleaned.index("{") : cleaned.rindex("}") + 1]
+    try:
+        return json.loads(cleaned)
+    except json.JSONDecodeError as exc:
+        raise PlanError(f"the reply is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+
+
+class Planner:
+    """Asks for a plan, re-asking with the error when the answer is unusable."""
+
+    def __init__(
+        self,
+        llm: LLMClient,
+        roster: Roster,
+        settings: ModelSettings,
+        *,
+        max_attempts: int = 3,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self._llm = llm
+        self._roster = roster
+        self._settings = settings
+        self._max_attempts = max_attempts
+        self._retry = retry or RetryPolicy()
+
+    async def plan(self, ctx: CallContext, goal: str, context: str = "") -> PlanResult:
+        role = self._roster.get(ORCHESTRATOR)
+        model = role.model or self._settings.orchestrator_model
+        messages = planner_messages(self._roster, goal, context)
+        usage, cost, last_error = Usage(), 0.0, ""
+        for attempt in range(1, self._max_attempts + 1):
+            request = self._settings.request(
+                model, messages, temperature=role.temperature, json_schema=plan_json_schema()
+            )
+            response, _ = await call_model(self._llm, request, ctx, self._retry)
+            usage, cost = usage + response.usage, cost + response.cost
+            try:
+                plan = parse_plan_reply(response.text, goal, [r.name for r in self._roster.workers()])
+            except PlanError as exc:
+                last_error = str(exc)
+                ctx.sink.emit(PlanRejectedByModel(run_id=ctx.run_id, error=last_error, attempt=attempt))
+                messages = messages + [
+                    Message("assistant", response.text),
+                    Message("user", f"That is not a usable plan: {last_error}. "
+                                    "Reply with the corrected JSON object only."),
+                ]
+                continue
+            ctx.sink.emit(PlanProposed(run_id=ctx.run_id, plan=plan.to_dict(), attempts=attempt))
+            return PlanResult(plan=plan, attempts=attempt, usage=usage, cost=cost)
+        raise PlannerError(
+            f"{model} did not produce a valid plan in {self._max_attempts} attempts; "
+            f"last problem: {last_error}. Try a stronger model (--planner-model) or a plan file (--plan)."
+        )
