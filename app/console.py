@@ -1,0 +1,147 @@
+"""Terminal side of the CLI: progress on stderr, JSON lines, prompts for approvals."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from typing import TextIO
+
+from agents.errors import ApprovalError
+from agents.events import (
+    LLMCallFinished,
+    PlanRejectedByModel,
+    RunEvent,
+    RunFinished,
+    TaskBlocked,
+    TaskCancelled,
+    TaskFailed,
+    TaskFinished,
+    TaskRetried,
+    TaskSkipped,
+    TaskStarted,
+)
+from agents.plan import Plan, Task
+from agents.ports import Action, ApprovalRequest, Decision
+
+
+class ProgressPrinter:
+    """An EventSink printing one human line per meaningful event to stderr."""
+
+    def __init__(self, out: TextIO | None = None) -> None:
+        self._out = out or sys.stderr
+
+    def emit(self, event: RunEvent) -> None:
+        line = _describe(event)
+        if line:
+            print(line, file=self._out, flush=True)
+
+
+def _describe(event: RunEvent) -> str | None:
+    match event:
+        case TaskStarted(task_id=tid, agent=agent):
+            return f"  > {tid} started ({agent})"
+        case TaskFinished(task_id=tid, source="group"):
+            return f"  = {tid} group complete"
+        case TaskFinished(task_id=tid, prompt_tokens=p, completion_tokens=c, cost=cost, started=s, finished=f):
+            return f"  + {tid} done: {p + c} tokens, ${cost:.4f}, {f - s:.1f}s"
+        case TaskRetried(task_id=tid, attempt=n, error=err, delay=d):
+            return f"  ~ {tid or 'call'} attempt {n} failed ({err}); retrying in {d:.1f}s"
+        case TaskFailed(task_id=tid, error=err):
+            return f"  x {tid} failed: {err}"
+        case TaskBlocked(task_id=tid, because=dep):
+            return f"  - {tid} blocked: {dep} did not complete"
+        case TaskSkipped(task_id=tid, reason=reason):
+            return f"  - {tid} skipped: {reason}"
+        case TaskCancelled(task_id=tid):
+            return f"  - {tid} cancelled"
+        case PlanRejectedByModel(attempt=n, error=err):
+            return f"  ~ plan attempt {n} unusable ({err}); asking again"
+        case LLMCallFinished(purpose="synthesis", ok=True):
+            return "  * deliverable written"
+        case RunFinished(status=status, prompt_tokens=p, completion_tokens=c, cost=cost):
+            return f"run {event.run_id} {status}: {p + c} tokens, ${cost:.4f}"
+    return None
+
+
+class JsonLinesSink:
+    """An EventSink writing each event as one JSON object per line (stdout)."""
+
+    def __init__(self, out: TextIO | None = None) -> None:
+        self._out = out or sys.stdout
+
+    def emit(self, event: RunEvent) -> None:
+        self._out.write(json.dumps(event.to_dict(), ensure_ascii=False) + "\n")
+        self._out.flush()
+
+
+def render_plan(plan: Plan) -> str:
+    lines = [f"Plan for: {plan.goal}"]
+
+    def walk(tasks: tuple[Task, ...], depth: int) -> None:
+        for task in tasks:
+            extras = []
+            if task.depends_on:
+                extras.append("after " + ", ".join(task.depends_on))
+            if task.requires_approval:
+                extras.append("needs approval")
+            tail = f"  [{'; '.join(extras)}]" if extras else ""
+            lines.append(f"{'  ' * depth}- {task.id}: {task.title} ({task.agent}){tail}")
+            walk(task.children, depth + 1)
+
+    walk(plan.tasks, 1)
+    return "\n".join(lines)
+
+
+class TerminalPrompter:
+    """Asks the person on the terminal; one question at a time."""
+
+    def __init__(self, stdin: TextIO | None = None, out: TextIO | None = None) -> None:
+        self._in = stdin or sys.stdin
+        self._out = out or sys.stderr
+        self._lock = asyncio.Lock()
+
+    async def ask(self, question: str) -> str | None:
+        """The answer line without its newline, or None at end of input."""
+        async with self._lock:
+            self._out.write(question)
+            self._out.flush()
+            line = await asyncio.to_thread(self._in.readline)
+        return None if line == "" else line.rstrip("\n")
+
+    async def confirm(self, question: str) -> bool | None:
+        while True:
+            answer = await self.ask(f"{question} [Y/n] ")
+            if answer is None:
+                return None
+            if answer.strip().lower() in ("", "y", "yes"):
+                return True
+            if answer.strip().lower() in ("n", "no"):
+                return False
+
+
+class TerminalGate:
+    """An ApprovalGate answered by the person at the terminal."""
+
+    CHOICES = {"a": Action.APPROVE, "e": Action.EDIT, "r": Action.REJECT, "o": Action.OVERRIDE}
+
+    def __init__(self, prompter: TerminalPrompter) -> None:
+        self._prompter = prompter
+
+    async def decide(self, request: ApprovalRequest) -> Decision:
+        header = f"\nApproval needed for {request.task_id}: {request.title}\n{request.details}\n"
+        while True:
+            answer = await self._prompter.ask(header + "[a]pprove, [e]dit, [r]eject, [o]verride? ")
+            if answer is None:
+                raise ApprovalError("no answer on standard input; pass --yes to approve everything")
+            action = self.CHOICES.get(answer.strip().lower()[:1])
+            if action is None:
+                header = ""
+                continue
+            if action in (Action.EDIT, Action.OVERRIDE):
+                label = "New instructions" if action is Action.EDIT else "Your output"
+                text = await self._prompter.ask(f"{label} (one line): ")
+                if text is None:
+                    raise ApprovalError("no answer on standard input")
+                return Decision(action, text)
+            return Decision(action)

@@ -1,0 +1,51 @@
+"""Logging to a file in the data dir, with every known secret redacted."""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import threading
+
+from app.paths import logs_dir
+
+_secrets: set[str] = set()
+_lock = threading.Lock()
+
+
+def register_secret(value: str) -> None:
+    """Never let this value appear in a log record."""
+    if value and len(value) >= 6:
+        with _lock:
+            _secrets.add(value)
+
+
+def redact(text: str) -> str:
+    for secret in _secrets:
+        if secret in text:
+            text = text.replace(secret, "[redacted]")
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if _secrets:
+            record.msg = redact(record.getMessage())
+            record.args = None
+        return True
+
+
+def setup_logging(level: int = logging.INFO) -> None:
+    """Log to <data dir>/logs/troupe.log (rotated); call once per process."""
+    root = logging.getLogger()
+    if any(getattr(h, "_troupe", False) for h in root.handlers):
+        return
+    handler = logging.handlers.RotatingFileHandler(
+        logs_dir() / "troupe.log", maxBytes=2_000_000, backupCount=3, encoding="utf-8"
+    )
+    handler._troupe = True  # type: ignore[attr-defined]
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter())
+    root.addHandler(handler)
+    root.setLevel(level)
+    for noisy in ("LiteLLM", "litellm", "httpx", "httpcore", "openai", "aiosqlite", "asyncio"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

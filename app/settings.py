@@ -1,0 +1,65 @@
+"""User settings: a small JSON file in the data dir. Never holds keys."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from app.paths import data_dir
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "openai/gpt-4o-mini"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the person chose in Settings (or the defaults)."""
+
+    default_model: str = DEFAULT_MODEL
+    """litellm model string used when --model is not given."""
+    planner_model: str | None = None
+    """Orchestrator model; None means the default model."""
+    api_base: str | None = None
+    """Base URL for OpenAI-compatible servers; None for the provider's own."""
+    max_parallel: int = 8
+    """Model calls in flight at once."""
+    call_timeout: float = 120.0
+    """Seconds one model call may take."""
+    max_attempts: int = 4
+    """Tries per model call before the task fails."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def settings_path() -> Path:
+    return data_dir() / "settings.json"
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Read settings; a missing or broken file gives defaults (and a warning)."""
+    path = path or settings_path()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        data = {}
+    except (OSError, json.JSONDecodeError) as exc:
+        log.warning("ignoring unreadable settings file %s: %s", path, exc)
+        data = {}
+    known = {f.name for f in fields(Settings)}
+    settings = Settings(**{k: v for k, v in data.items() if k in known})
+    if model := os.environ.get("TROUPE_MODEL"):
+        settings = replace(settings, default_model=model)
+    return settings
+
+
+def save_settings(settings: Settings, path: Path | None = None) -> None:
+    path = path or settings_path()
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(settings.to_dict(), indent=2), encoding="utf-8")
+    tmp.replace(path)  # atomic: a crash never leaves half a file
