@@ -58,7 +58,7 @@ def _extract_json(text: str) -> Any:
     fence = re.search(r"```(?:json)?\s*(.*?)```", cleaned, re.DOTALL)
     if fence:
         cleaned = fence.group(1).strip()
-    elif not cleaned.startswith("{") and "{" in cleaned:
+    elif not cleaned.startswith("{") and "{" in cleaned and "}" in cleaned:
         cleaned = cleaned[cleaned.index("{") : cleaned.rindex("}") + 1]
     try:
         return json.loads(cleaned)

@@ -127,8 +127,15 @@ class TerminalGate:
 
     def __init__(self, prompter: TerminalPrompter) -> None:
         self._prompter = prompter
+        self._lock = asyncio.Lock()
 
     async def decide(self, request: ApprovalRequest) -> Decision:
+        # One whole dialogue at a time: an edit's follow-up question must not
+        # be answered by another task's approval prompt.
+        async with self._lock:
+            return await self._dialogue(request)
+
+    async def _dialogue(self, request: ApprovalRequest) -> Decision:
         header = f"\nApproval needed for {request.task_id}: {request.title}\n{request.details}\n"
         while True:
             answer = await self._prompter.ask(header + "[a]pprove, [e]dit, [r]eject, [o]verride? ")

@@ -215,7 +215,7 @@ def test_api_key_never_reaches_disk(llm_server, env, tmp_path, troupe_home):
     plan = write_plan(tmp_path / "p.json", [task("a"), task("b", ["a"])])
     result = troupe(env, "run", "g", "--plan", str(plan), "--yes", *model_args(llm_server))
     assert result.returncode == 0, result.stderr
-    assert any(SECRET in r.headers.get("Authorization", "") for r in llm_server.chat_requests)
+    assert any(SECRET in r.headers.get("authorization", "") for r in llm_server.chat_requests)
     run_id = json.loads(troupe(env, "runs", "--json").stdout)[0]["id"]
     for fmt in ("md", "html", "json"):
         out = tmp_path / f"export.{fmt}"

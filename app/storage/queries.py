@@ -1,0 +1,199 @@
+"""Read queries behind Store; each takes a Core connection, returns records."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, cast
+
+from sqlalchemy import Connection, Row, String, Table, func, select, text
+from sqlalchemy.sql.selectable import TextualSelect
+
+from app.storage.models import (
+    Approval,
+    EventRecord,
+    LLMCall,
+    PlanVersion,
+    Project,
+    Run,
+    TaskRecord,
+)
+from app.storage.records import (
+    ApprovalRow,
+    FinishedTask,
+    LLMCallRow,
+    PlanVersionRow,
+    RunDetail,
+    RunSummary,
+    TaskRow,
+)
+
+runs_t = cast(Table, Run.__table__)
+tasks_t = cast(Table, TaskRecord.__table__)
+projects_t = cast(Table, Project.__table__)
+plans_t = cast(Table, PlanVersion.__table__)
+events_t = cast(Table, EventRecord.__table__)
+calls_t = cast(Table, LLMCall.__table__)
+approvals_t = cast(Table, Approval.__table__)
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+_MAX_WORDS = 12
+_RUNS_MATCHING = (
+    "SELECT search_docs.run_id FROM search_fts "
+    "JOIN search_docs ON search_docs.id = search_fts.rowid "
+    "WHERE search_fts MATCH :w{n}"
+)
+
+
+def fts_terms(user_text: str) -> list[str]:
+    """One FTS5 term per word of `user_text`: a quoted prefix (any input is safe).
+
+    Empty when there are no words.
+    """
+    return [f'"{w}"*' for w in _WORD.findall(user_text)[:_MAX_WORDS]]
+
+
+def _runs_matching_all(terms: list[str]) -> TextualSelect:
+    """Ids of runs where every term occurs in some text of the run (goal, plan,
+    an output, the deliverable): one FTS lookup per word, intersected."""
+    sql = " INTERSECT ".join(_RUNS_MATCHING.format(n=n) for n in range(len(terms)))
+    params = {f"w{n}": term for n, term in enumerate(terms)}
+    return text(sql).bindparams(**params).columns(run_id=String)
+
+
+def run_summaries(conn: Connection, terms: list[str], limit: int) -> list[RunSummary]:
+    """Runs newest first; only those matching every FTS term when `terms` is not empty."""
+    task_count = select(func.count()).where(tasks_t.c.run_id == runs_t.c.id).scalar_subquery()
+    completed = (
+        select(func.count())
+        .where(tasks_t.c.run_id == runs_t.c.id, tasks_t.c.status == "completed")
+        .scalar_subquery()
+    )
+    stmt = (
+        select(
+            runs_t.c.id,
+            projects_t.c.name,
+            runs_t.c.goal,
+            runs_t.c.status,
+            runs_t.c.created,
+            runs_t.c.updated,
+            runs_t.c.prompt_tokens,
+            runs_t.c.completion_tokens,
+            runs_t.c.cost,
+            task_count,
+            completed,
+        )
+        .join(projects_t, projects_t.c.id == runs_t.c.project_id)
+        .order_by(runs_t.c.created.desc(), runs_t.c.id)
+        .limit(limit)
+    )
+    if terms:
+        stmt = stmt.where(runs_t.c.id.in_(_runs_matching_all(terms)))
+    return [RunSummary(*row) for row in conn.execute(stmt)]
+
+
+def run_detail(conn: Connection, run_id: str) -> RunDetail:
+    row = conn.execute(
+        select(runs_t, projects_t.c.name.label("project_name"))
+        .join(projects_t, projects_t.c.id == runs_t.c.project_id)
+        .where(runs_t.c.id == run_id)
+    ).first()
+    if row is None:
+        raise KeyError(run_id)
+    version = conn.execute(
+        select(func.max(plans_t.c.version)).where(plans_t.c.run_id == run_id)
+    ).scalar()
+    return RunDetail(
+        id=row.id,
+        project=row.project_name,
+        goal=row.goal,
+        status=row.status,
+        created=row.created,
+        updated=row.updated,
+        settings=dict(row.settings or {}),
+        deliverable=row.deliverable,
+        prompt_tokens=row.prompt_tokens,
+        completion_tokens=row.completion_tokens,
+        cost=row.cost,
+        error=row.error,
+        plan_version=version,
+        tasks=tuple(_task_row(r) for r in _task_rows(conn, run_id)),
+    )
+
+
+def _task_rows(conn: Connection, run_id: str) -> list[Row[Any]]:
+    stmt = select(tasks_t).where(tasks_t.c.run_id == run_id).order_by(tasks_t.c.position)
+    return list(conn.execute(stmt))
+
+
+def _task_row(row: Row[Any]) -> TaskRow:
+    return TaskRow(
+        task_id=row.task_id,
+        parent_id=row.parent_id,
+        position=row.position,
+        title=row.title,
+        agent=row.agent,
+        instructions=row.instructions,
+        depends_on=tuple(row.depends_on or ()),
+        requires_approval=bool(row.requires_approval),
+        status=row.status,
+        attempts=row.attempts,
+        output=row.output,
+        prompt_tokens=row.prompt_tokens,
+        completion_tokens=row.completion_tokens,
+        cost=row.cost,
+        started=row.started,
+        finished=row.finished,
+        error=row.error,
+    )
+
+
+def plan_versions(conn: Connection, run_id: str, latest_only: bool) -> list[PlanVersionRow]:
+    stmt = select(plans_t.c.version, plans_t.c.source, plans_t.c.plan, plans_t.c.created).where(
+        plans_t.c.run_id == run_id
+    )
+    if latest_only:
+        stmt = stmt.order_by(plans_t.c.version.desc()).limit(1)
+    else:
+        stmt = stmt.order_by(plans_t.c.version)
+    return [PlanVersionRow(*row) for row in conn.execute(stmt)]
+
+
+def events(conn: Connection, run_id: str, after_seq: int) -> list[dict[str, Any]]:
+    stmt = (
+        select(events_t.c.seq, events_t.c.type, events_t.c.ts, events_t.c.data)
+        .where(events_t.c.run_id == run_id, events_t.c.seq > after_seq)
+        .order_by(events_t.c.seq)
+    )
+    return [
+        {**data, "type": kind, "run_id": run_id, "ts": ts, "seq": seq}
+        for seq, kind, ts, data in conn.execute(stmt)
+    ]
+
+
+def llm_calls(conn: Connection, run_id: str) -> list[LLMCallRow]:
+    cols = [c for c in calls_t.c if c.name not in ("id", "run_id")]
+    stmt = select(*cols).where(calls_t.c.run_id == run_id).order_by(calls_t.c.id)
+    return [LLMCallRow(**row._asdict()) for row in conn.execute(stmt)]
+
+
+def approvals(conn: Connection, run_id: str) -> list[ApprovalRow]:
+    cols = [c for c in approvals_t.c if c.name not in ("id", "run_id")]
+    stmt = select(*cols).where(approvals_t.c.run_id == run_id).order_by(approvals_t.c.id)
+    return [ApprovalRow(**row._asdict()) for row in conn.execute(stmt)]
+
+
+def finished_tasks(conn: Connection, run_id: str) -> dict[str, FinishedTask]:
+    stmt = select(tasks_t).where(tasks_t.c.run_id == run_id, tasks_t.c.status == "completed")
+    out: dict[str, FinishedTask] = {}
+    for row in conn.execute(stmt):
+        out[row.task_id] = FinishedTask(
+            task_id=row.task_id,
+            output=row.output or "",
+            attempts=row.attempts,
+            prompt_tokens=row.prompt_tokens,
+            completion_tokens=row.completion_tokens,
+            cost=row.cost,
+            started=row.started or 0.0,
+            finished=row.finished or 0.0,
+        )
+    return out

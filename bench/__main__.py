@@ -1,0 +1,22 @@
+"""`python -m bench`: every benchmark, one table each."""
+
+from __future__ import annotations
+
+import runpy
+import sys
+
+MODULES = ["bench.runner_bench", "bench.storage_writer", "bench.llm_overhead"]
+
+
+def main() -> None:
+    for name in MODULES:
+        print(f"\n== {name} ==", flush=True)
+        sys.argv = [name]
+        try:
+            runpy.run_module(name, run_name="__main__")
+        except ModuleNotFoundError as exc:
+            print(f"(skipped: {exc})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,186 @@
+"""Fan-out and pipeline through Troupe's runner (persistence on, streamed)
+beside plain asyncio.gather over litellm.acompletion, against a local server
+in another process.
+
+    python -m bench.runner_bench            # prints the table
+
+Each measurement runs in a fresh subprocess so peak RSS and CPU are its own.
+Targets (issue 2): fan-out at 200 ms <= 2.0 s wall and <= 5 ms CPU per call;
+pipeline within 3% of 50 x latency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+FAN_OUT, PIPELINE = 300, 50
+MODEL = "openai/bench-model"
+
+
+# --- one measurement (runs in a child process) ------------------------------------
+
+
+async def troupe_fan_out(base_url: str, n: int) -> int:
+    from agents.ports import ApproveAll  # noqa: PLC0415
+    from app.services import RunConfig  # noqa: PLC0415
+
+    service = _service(n)
+    config = RunConfig(model=MODEL, api_base=base_url, max_parallel=n)
+    run_id = service.create_run("bench", "fan-out", config)
+    plan = (await service.plan(run_id, "fan-out", config)).plan
+    outcome = await service.execute(run_id, plan, config, ApproveAll())
+    service.close()
+    assert outcome.status == "completed", outcome.error
+    return len(plan.leaves()) + 2
+
+
+async def troupe_pipeline(base_url: str, n: int) -> int:
+    from agents.plan import Plan  # noqa: PLC0415
+    from agents.ports import ApproveAll  # noqa: PLC0415
+    from agents.runner import Runner, RunOptions  # noqa: PLC0415
+    from app.services import RunConfig  # noqa: PLC0415
+    from bench.serve import fan_out_plan  # noqa: PLC0415
+
+    service = _service(n)
+    config = RunConfig(model=MODEL, api_base=base_url, max_parallel=8)
+    run_id = service.create_run("bench", "pipeline", config)
+    plan = Plan.from_dict(json.loads(fan_out_plan(n, pipeline=True)))
+    runner = Runner(
+        run_id=run_id, plan=plan, roster=service.roster, llm=service.llm,
+        settings=service.model_settings(config), sink=service.writer, gate=ApproveAll(),
+        options=RunOptions(max_parallel=8, synthesize=False),
+    )
+    outcome = await runner.run()
+    await service.writer.aflush()
+    service.close()
+    assert outcome.status == "completed", outcome.error
+    return n
+
+
+def _service(n: int):  # type: ignore[no-untyped-def]
+    from app.services import RunService  # noqa: PLC0415
+    from app.settings import Settings  # noqa: PLC0415
+    from app.storage import open_database  # noqa: PLC0415
+
+    home = Path(tempfile.mkdtemp(prefix="troupe-bench-"))
+    return RunService(open_database(home / "troupe.db"), settings=Settings(max_parallel=n))
+
+
+async def raw_fan_out(base_url: str, n: int) -> int:
+    await asyncio.gather(*(_raw_call(base_url) for _ in range(n)))
+    return n
+
+
+async def raw_pipeline(base_url: str, n: int) -> int:
+    for _ in range(n):
+        await _raw_call(base_url)
+    return n
+
+
+async def _raw_call(base_url: str) -> str:
+    import litellm  # noqa: PLC0415
+
+    stream = await litellm.acompletion(
+        model=MODEL, api_base=base_url, api_key="sk-bench", stream=True,
+        messages=[{"role": "user", "content": "Say a few words."}],
+        stream_options={"include_usage": True},
+    )
+    parts = [c.choices[0].delta.content or "" async for c in stream if c.choices]
+    return "".join(parts)
+
+
+SCENARIOS = {
+    ("troupe", "fan-out"): (troupe_fan_out, FAN_OUT),
+    ("troupe", "pipeline"): (troupe_pipeline, PIPELINE),
+    ("litellm", "fan-out"): (raw_fan_out, FAN_OUT),
+    ("litellm", "pipeline"): (raw_pipeline, PIPELINE),
+}
+
+
+def measure(kind: str, shape: str, base_url: str) -> dict:
+    func, n = SCENARIOS[(kind, shape)]
+    _warm_up(base_url)
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    calls = asyncio.run(func(base_url, n))
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"wall_s": wall, "cpu_ms_per_call": cpu * 1000 / calls, "calls": calls, "rss_mb": rss_mb}
+
+
+def _warm_up(base_url: str) -> None:
+    # Import litellm and open one connection first: start-up is not per call.
+    asyncio.run(_raw_call(base_url))
+    import agents.llm  # noqa: F401, PLC0415
+
+
+# --- the driver ----------------------------------------------------------------------
+
+
+@contextmanager
+def server(latency: float, pipeline: bool):  # type: ignore[no-untyped-def]
+    cmd = [sys.executable, "-m", "bench.serve", "--latency", str(latency), "--chunks", "20",
+           "--tasks", str(PIPELINE if pipeline else FAN_OUT)] + (["--pipeline"] if pipeline else [])
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        yield proc.stdout.readline().strip()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def run_child(kind: str, shape: str, base_url: str) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.runner_bench", "--child", kind, shape, base_url],
+        capture_output=True, text=True, check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--child", nargs=3, metavar=("KIND", "SHAPE", "URL"))
+    parser.add_argument("--latency", type=float, nargs="*", default=[0.0, 0.2])
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(measure(*args.child)))
+        return
+    rows = []
+    for latency in args.latency:
+        for shape in ("fan-out", "pipeline"):
+            with server(latency, shape == "pipeline") as url:
+                for kind in ("troupe", "litellm"):
+                    rows.append((shape, int(latency * 1000), kind, run_child(kind, shape, url)))
+    print_table(rows)
+
+
+def print_table(rows: list) -> None:
+    print(f"{'scenario':<10} {'latency':>8} {'via':<8} {'calls':>6} {'wall s':>8} "
+          f"{'CPU ms/call':>12} {'peak RSS MB':>12} {'ideal s':>8}")
+    for shape, latency_ms, kind, r in rows:
+        ideal = _ideal(shape, kind, latency_ms / 1000)
+        print(f"{shape:<10} {latency_ms:>6}ms {kind:<8} {r['calls']:>6} {r['wall_s']:>8.2f} "
+              f"{r['cpu_ms_per_call']:>12.2f} {r['rss_mb']:>12.0f} {ideal:>8.2f}")
+
+
+def _ideal(shape: str, kind: str, latency: float) -> float:
+    """Wall time if the only cost were the server's latency."""
+    if shape == "pipeline":
+        return PIPELINE * latency
+    return (3 if kind == "troupe" else 1) * latency  # planner, workers, synthesizer
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,55 @@
+"""A scripted OpenAI-compatible server in its own process, so its CPU time is
+not charged to the process being measured.
+
+    python -m bench.serve --latency 0.2 --chunks 20 --tasks 300
+prints the base URL on its first line, then serves until killed. Planner
+requests get a plan of N independent tasks (or a pipeline with --pipeline).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from tests.support.scripted_server import Reply, ScriptedServer
+
+
+def fan_out_plan(n: int, pipeline: bool) -> str:
+    tasks = [
+        {"id": f"t{i}", "title": f"Step {i}", "instructions": "Say a few words.",
+         "agent": "writer", "depends_on": [f"t{i - 1}"] if pipeline and i else []}
+        for i in range(n)
+    ]
+    return json.dumps({"goal": "bench", "tasks": tasks})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--chunks", type=int, default=20)
+    parser.add_argument("--tasks", type=int, default=300)
+    parser.add_argument("--pipeline", action="store_true")
+    args = parser.parse_args()
+    plan = fan_out_plan(args.tasks, args.pipeline)
+    words = " ".join(f"word{i}" for i in range(args.chunks))
+    answer = Reply(words, chunks=args.chunks, latency=args.latency)
+
+    def handler(request):  # type: ignore[no-untyped-def]
+        if "Reply with one JSON object" in request.system:
+            return Reply(plan, chunks=args.chunks, latency=args.latency)
+        return answer
+
+    server = ScriptedServer().script(handler).start()
+    print(server.base_url, flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.stop()
+        sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,180 @@
+"""Alembic migrations: the schema they build, and upgrades that keep every row.
+
+Adding a migration? Add a case to MIGRATION_CASES: a seed function that
+inserts rows with raw SQL as the schema was at the *previous* revision, and the
+test checks that upgrading to head loses none of them.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
+
+from app.storage import open_database
+from app.storage.db import (
+    MIGRATIONS_DIR,
+    current_revision,
+    head_revision,
+    make_engine,
+    upgrade_database,
+)
+from app.storage.models import Base, is_fts_table
+
+TABLES = [
+    "projects",
+    "runs",
+    "plan_versions",
+    "tasks",
+    "events",
+    "llm_calls",
+    "approvals",
+    "search_docs",
+]
+
+
+def seed_0001(db: sqlite3.Connection) -> None:
+    """Rows in every table of revision 0001."""
+    db.execute("INSERT INTO projects (id, name, created) VALUES (1, 'Old', 1.0)")
+    db.execute(
+        "INSERT INTO runs (id, project_id, goal, status, created, updated, settings, "
+        "deliverable, prompt_tokens, completion_tokens, cost) "
+        "VALUES ('r1', 1, 'an old goal', 'completed', 1.0, 2.0, '{\"model\": \"m\"}', "
+        "'old deliverable', 3, 4, 0.5)"
+    )
+    db.execute(
+        "INSERT INTO plan_versions (run_id, version, source, plan, created) "
+        "VALUES ('r1', 1, 'proposed', '{\"goal\": \"g\", \"tasks\": []}', 1.0)"
+    )
+    db.execute(
+        "INSERT INTO tasks (run_id, task_id, parent_id, position, title, agent, instructions, "
+        "depends_on, requires_approval, status, attempts, output, prompt_tokens, "
+        "completion_tokens, cost) VALUES ('r1', 'a', NULL, 0, 'A', 'writer', '', '[]', 0, "
+        "'completed', 1, 'an old output about otters', 3, 4, 0.5)"
+    )
+    db.execute(
+        "INSERT INTO events (run_id, seq, type, ts, data) "
+        "VALUES ('r1', 1, 'TaskStarted', 1.5, '{}')"
+    )
+    db.execute(
+        "INSERT INTO llm_calls (run_id, task_id, purpose, model, prompt_tokens, "
+        "completion_tokens, cost, cost_known, latency_ms, ok, error, ts) "
+        "VALUES ('r1', 'a', 'task', 'm', 3, 4, 0.5, 1, 10.0, 1, '', 1.6)"
+    )
+    db.execute(
+        "INSERT INTO approvals (run_id, request_id, task_id, subject, title, details, "
+        "requested_at) VALUES ('r1', 'q1', 'a', 'task', 'A', 'd', 1.2)"
+    )
+
+
+# (revision to start from, rows to put in at that revision). One case per revision.
+MIGRATION_CASES: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
+    ("0001", seed_0001),
+]
+
+
+def _counts(path: Path) -> dict[str, int]:
+    with sqlite3.connect(path) as db:
+        return {t: db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
+
+
+@pytest.mark.parametrize(("revision", "seed"), MIGRATION_CASES, ids=[c[0] for c in MIGRATION_CASES])
+def test_upgrade_keeps_every_row(
+    tmp_path: Path, revision: str, seed: Callable[[sqlite3.Connection], None]
+) -> None:
+    path = tmp_path / "old.db"
+    engine = make_engine(path)
+    upgrade_database(engine, revision)
+    assert current_revision(engine) == revision
+    engine.dispose()
+    with sqlite3.connect(path) as db:
+        seed(db)
+    before = _counts(path)
+    assert all(before[t] > 0 for t in TABLES), before
+
+    store = open_database(path)
+    assert current_revision(store.engine) == head_revision()
+    assert _counts(path) == before
+    run = store.get_run("r1")
+    assert (run.goal, run.deliverable, run.task("a").output) == (
+        "an old goal",
+        "old deliverable",
+        "an old output about otters",
+    )
+    assert [r.id for r in store.search_runs("otters")] == ["r1"]
+    store.close()
+
+
+def test_fresh_database_schema_and_connection_settings(tmp_path: Path) -> None:
+    store = open_database(tmp_path / "new.db")
+    assert current_revision(store.engine) == head_revision() == "0001"
+    with store.engine.connect() as conn:
+        names = set(conn.execute(text("SELECT name FROM sqlite_master")).scalars())
+        assert set(TABLES) | {"search_fts", "alembic_version"} <= names
+        assert {"ix_runs_created", "ux_events_run_seq", "ux_tasks_run_task"} <= names
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 5000
+    store.close()
+
+
+def test_foreign_keys_are_enforced(tmp_path: Path) -> None:
+    store = open_database(tmp_path / "fk.db")
+    with pytest.raises(Exception, match="FOREIGN KEY"), store.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO events (run_id, seq, type, ts, data) VALUES ('nope', 1, 'X', 0, '{}')"
+        )
+    store.close()
+
+
+def test_models_match_the_migrations(tmp_path: Path) -> None:
+    store = open_database(tmp_path / "cmp.db")
+
+    def include_name(name: str | None, type_: str, parents: object) -> bool:
+        return not (type_ == "table" and name is not None and is_fts_table(name))
+
+    with store.engine.connect() as conn:
+        context = MigrationContext.configure(
+            conn, opts={"include_name": include_name, "compare_type": True}
+        )
+        assert compare_metadata(context, Base.metadata) == []
+    store.close()
+
+
+def test_reopening_at_head_is_a_no_op(tmp_path: Path) -> None:
+    path = tmp_path / "again.db"
+    store = open_database(path)
+    run_id = store.create_run("P", "keep me")
+    store.close()
+    store = open_database(path)
+    assert store.get_run(run_id).goal == "keep me"
+    store.close()
+
+
+def test_downgrade_to_base_and_back(tmp_path: Path) -> None:
+    from alembic import command
+
+    from app.storage.db import alembic_config, writer_engine
+
+    engine = make_engine(tmp_path / "down.db")
+    upgrade_database(engine)
+    with writer_engine(engine).begin() as conn:
+        config = alembic_config()
+        config.attributes["connection"] = conn
+        command.downgrade(config, "base")
+    assert current_revision(engine) is None
+    upgrade_database(engine)
+    assert current_revision(engine) == head_revision()
+    engine.dispose()
+
+
+def test_migrations_ship_inside_the_package() -> None:
+    assert (MIGRATIONS_DIR / "env.py").is_file()
+    assert (MIGRATIONS_DIR / "script.py.mako").is_file()
+    assert (MIGRATIONS_DIR / "versions" / "0001_initial.py").is_file()
+    assert not (MIGRATIONS_DIR / "alembic.ini").exists()  # configured in code
