@@ -186,6 +186,8 @@ def _run_async(service: RunService, run_id: str, coro) -> int:  # type: ignore[n
             return await coro
         except asyncio.CancelledError:
             return EXIT_INTERRUPTED
+        finally:
+            await service.aclose_llm()
 
     try:
         code = asyncio.run(guarded())
@@ -252,7 +254,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
             planner = Planner(service.llm, service.roster, service.model_settings(config))
             ctx = CallContext(run_id="", sink=ProgressPrinter(), purpose="plan", stream_tokens=False)
-            return (await planner.plan(ctx, args.goal)).plan
+            try:
+                return (await planner.plan(ctx, args.goal)).plan
+            finally:
+                await service.aclose_llm()
 
         try:
             plan = asyncio.run(go())

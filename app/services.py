@@ -87,6 +87,12 @@ class RunService:
         self.writer.close()
         self.store.close()
 
+    async def aclose_llm(self) -> None:
+        """Close the model client's connections; call before the loop ends."""
+        aclose = getattr(self.llm, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
     # --- configuration ----------------------------------------------------------
 
     def config(self, model: str | None = None, planner_model: str | None = None,

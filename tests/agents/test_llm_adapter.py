@@ -380,3 +380,17 @@ def test_importing_the_adapter_does_not_import_litellm() -> None:
     root = Path(__file__).resolve().parents[2]
     code = "import sys, agents.llm; assert 'litellm' not in sys.modules, 'litellm imported early'"
     subprocess.run([sys.executable, "-c", code], cwd=root, check=True, timeout=60)
+
+
+async def test_usage_is_counted_when_the_server_reports_none(
+    client: LiteLLMClient, llm_server: ScriptedServer
+) -> None:
+    llm_server.default = Reply("four words of text", send_usage=False)
+
+    _, streamed = await collect(client, ask(llm_server, KNOWN))
+    completed = await client.complete(ask(llm_server, KNOWN))
+
+    for response in (streamed, completed):
+        assert response.usage.prompt_tokens > 0
+        assert response.usage.completion_tokens > 0
+        assert response.cost > 0

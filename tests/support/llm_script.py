@@ -124,6 +124,8 @@ class Reply:
     """Reported usage; default: about one token per 4 characters of prompt."""
     completion_tokens: int | None = None
     """Reported usage; default: about one token per 4 characters of text."""
+    send_usage: bool = True
+    """False: report no usage at all (like servers that ignore include_usage)."""
     latency: float = 0.0
     """Seconds before the first byte (asyncio.sleep on the server loop)."""
     chunk_delay: float = 0.0

@@ -362,14 +362,16 @@ class _Answer:
 
     def whole(self) -> dict[str, Any]:
         finish = "tool_calls" if self.reply.tool_calls else self.reply.finish_reason
-        return {
+        answer: dict[str, Any] = {
             "id": self.id,
             "object": "chat.completion",
             "created": self.created,
             "model": self.model,
             "choices": [{"index": 0, "message": self.message(), "finish_reason": finish}],
-            "usage": self.usage(),
         }
+        if self.reply.send_usage:
+            answer["usage"] = self.usage()
+        return answer
 
     def pieces(self) -> list[str]:
         text, n = self.reply.text, self.reply.chunks
@@ -434,7 +436,7 @@ class _Answer:
             tail += self._chunk({"tool_calls": calls})
         tail += self._chunk({}, "tool_calls" if reply.tool_calls else reply.finish_reason)
         options = (self.request.body or {}).get("stream_options") or {}
-        if options.get("include_usage"):
+        if options.get("include_usage") and reply.send_usage:
             payload = {
                 "id": self.id,
                 "object": "chat.completion.chunk",
