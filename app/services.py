@@ -10,11 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from agents.llm import LiteLLMClient
-
 from agents.agent import ModelSettings
 from agents.calls import CallContext, RetryPolicy
 from agents.errors import TroupeError
+from agents.llm import LiteLLMClient
 from agents.plan import Plan, validate_plan
 from agents.planner import Planner, PlanResult
 from agents.ports import ApprovalGate, EventSink, FanOut, LLMClient

@@ -13,7 +13,7 @@ from agents.llm import LiteLLMClient, warm_up
 from agents.plan import Plan
 from agents.ports import ApproveAll
 from agents.roster import load_roster
-from agents.runner import RunOptions, Runner, TaskStatus
+from agents.runner import Runner, RunOptions, TaskStatus
 from agents.testing import RecordingSink
 from tests.support.scripted_server import Reply
 
