@@ -35,7 +35,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from agents.errors import (
@@ -119,7 +119,7 @@ class _Call:
     """The provider's own name for the model (no "openai/" prefix)."""
     provider: str
     api_base: str | None
-    api_key: str | None
+    api_key: str | None = field(repr=False)
     response_format: dict[str, Any] | None
     optional: dict[str, Any] | None
     """The request's parameters as litellm maps them for the provider, when the
@@ -128,7 +128,10 @@ class _Call:
 
     @property
     def where(self) -> str:
-        return self.api_base or f"the {self.provider} API"
+        """Where the call goes, for messages (without any user:password@)."""
+        if self.api_base is None:
+            return f"the {self.provider} API"
+        return re.sub(r"//[^/@]*@", "//", self.api_base)
 
     def messages(self) -> list[dict[str, Any]]:
         return [{"role": m.role, "content": m.content} for m in self.request.messages]
@@ -177,6 +180,12 @@ class LiteLLMClient:
         session, self._session = self._session, None
         if session is not None and not session.closed:
             await session.close()
+
+    async def __aenter__(self) -> LiteLLMClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
     # --- preparing ----------------------------------------------------------------
 
@@ -400,21 +409,39 @@ def _openai_default_base() -> str:
 
 
 def _optional_params(call: _Call, *, stream: bool) -> dict[str, Any]:
+    """litellm's mapping of the request's parameters for this provider and model."""
+    request = call.request
+    response_format = json.dumps(call.response_format) if call.response_format else None
+    mapped = _mapped_params(
+        call.model, call.provider, request.temperature, request.max_tokens, response_format, stream
+    )
+    return json.loads(mapped)
+
+
+@functools.lru_cache(maxsize=512)
+def _mapped_params(
+    model: str,
+    provider: str,
+    temperature: float | None,
+    max_tokens: int | None,
+    response_format: str | None,
+    stream: bool,
+) -> str:
+    """get_optional_params is a pure function of these (and takes ~0.3 ms): cache it,
+    as JSON so every caller gets its own copy."""
     from litellm.utils import get_optional_params
 
-    request = call.request
-    return dict(
-        get_optional_params(
-            model=call.model,
-            custom_llm_provider=call.provider,
-            temperature=request.temperature,
-            max_tokens=request.max_tokens,
-            response_format=call.response_format,
-            stream=stream,
-            stream_options={"include_usage": True} if stream else None,
-            drop_params=True,
-        )
+    optional = get_optional_params(
+        model=model,
+        custom_llm_provider=provider,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        response_format=json.loads(response_format) if response_format else None,
+        stream=stream,
+        stream_options={"include_usage": True} if stream else None,
+        drop_params=True,
     )
+    return json.dumps(optional)
 
 
 @functools.lru_cache(maxsize=256)
@@ -668,11 +695,7 @@ def _translate(exc: BaseException, call: _Call) -> LLMError:
         return exc
     model, where = call.request.model, call.where
     name = type(exc).__name__
-    if isinstance(exc, TimeoutError) or name in (
-        "Timeout",
-        "APITimeoutError",
-        "ServerTimeoutError",
-    ):
+    if isinstance(exc, TimeoutError) or name in ("Timeout", "APITimeoutError"):
         return CallTimeout(
             f"{model}: no answer from {where} within {call.request.timeout:g} s (timeout)."
         )
@@ -690,28 +713,25 @@ def _translate(exc: BaseException, call: _Call) -> LLMError:
         if status == 400 and _mentions_unknown_model(said):
             return _http_error(404, json.dumps({"error": {"message": said}}), headers or {}, call)
         return _status_error(status, said, call, headers)
-    if name == "NotFoundError":
-        return _status_error(404, _exception_message(exc), call)
     if isinstance(exc, ValueError):  # a body that is not JSON, a chunk we cannot read
         return ServerError(f"{model}: {where} sent an answer that is not valid JSON: {exc}")
     message = _redact(f"{name}: {exc}", call.api_key)
     return BadRequest(f"{model}: the call to {where} failed: {message}")
 
 
+_BROKEN_BODY = frozenset(
+    {"ClientPayloadError", "TransferEncodingError", "ContentLengthError", "RemoteProtocolError"}
+)
+
+
 def _is_dropped_stream(exc: BaseException) -> bool:
     names = {type(e).__name__ for e in _chain(exc)}
-    return bool(
-        names
-        & {
-            "ClientPayloadError",
-            "TransferEncodingError",
-            "ContentLengthError",
-            "RemoteProtocolError",
-        }
-        or ("ServerDisconnectedError" in names and "ClientConnectorError" not in names)
-        or "incomplete chunked read" in str(exc)
-        or "peer closed connection" in str(exc)
-    )
+    if names & _BROKEN_BODY:
+        return True
+    if "ServerDisconnectedError" in names and "ClientConnectorError" not in names:
+        return True
+    text = str(exc)
+    return "incomplete chunked read" in text or "peer closed connection" in text
 
 
 def _is_unreachable(exc: BaseException) -> bool:

@@ -125,6 +125,13 @@ def _block_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 
 @pytest.fixture
 def llm_server() -> Iterator[ScriptedServer]:
-    """A local OpenAI-compatible server, started for this test and stopped after."""
+    """A local OpenAI-compatible server, started for this test and stopped after.
+
+    See tests/support/scripted_server.py: `llm_server.enqueue(Reply("hi"))`,
+    `llm_server.on(contains=..., reply=...)`, `llm_server.script(handler)`,
+    `llm_server.default = ...`, then `llm_server.requests` / `.base_url`.
+    """
     with ScriptedServer() as server:
         yield server
+    if server.errors:
+        pytest.fail(f"the scripted server's script raised: {server.errors[0]!r}", pytrace=False)
