@@ -1,0 +1,379 @@
+"""ApprovalCard and QtApprovalGate: every decision by mouse and by keyboard, on a qasync loop.
+
+The gate's `decide()` runs on a real qasync.QEventLoop (the app's loop);
+inside the coroutines nothing calls qtbot.wait*: that would re-enter the Qt
+loop. Waiting is `await asyncio.sleep(...)`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable, Coroutine, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import qasync
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
+
+from agents.agent import ModelSettings
+from agents.calls import RetryPolicy
+from agents.errors import ApprovalError
+from agents.events import ApprovalRequested, TaskFinished, TaskSkipped
+from agents.plan import Plan
+from agents.ports import Action, ApprovalRequest, Decision, FanOut
+from agents.roster import load_roster
+from agents.runner import Runner, RunOptions, TaskStatus
+from agents.testing import FakeLLM, RecordingSink
+from ui.approvals import ApprovalCard, QtApprovalGate, bind, instructions_from_details
+from ui.conversation import ConversationView
+from ui.run_view import RunView
+
+DETAILS = "Agent: writer\n\nWrite the summary for the CTO.\nKeep it short.\n\nInputs: Research (t1)"
+
+
+def request(task_id: str = "t2", title: str = "Write the summary") -> ApprovalRequest:
+    return ApprovalRequest(request_id=f"req-{task_id}", run_id="r1", task_id=task_id,
+                           subject="task", title=title, details=DETAILS)
+
+
+@pytest.fixture
+def qloop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
+    loop = qasync.QEventLoop(qapp)
+    yield loop
+    loop.close()
+
+
+def run(loop: qasync.QEventLoop, coro: Coroutine[Any, Any, Any], timeout: float = 10) -> Any:
+    return loop.run_until_complete(asyncio.wait_for(coro, timeout))
+
+
+class Host(QWidget):
+    """Where the gate shows its cards: a plain column, shown and active."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.column = QVBoxLayout(self)
+        self.cards: list[ApprovalCard] = []
+        self.resize(700, 500)
+
+    def show_card(self, card: ApprovalCard) -> None:
+        self.cards.append(card)
+        self.column.addWidget(card)
+        card.show()
+
+
+@pytest.fixture
+def host(qtbot) -> Host:
+    widget = Host()
+    qtbot.addWidget(widget)
+    widget.show()
+    qtbot.waitExposed(widget)
+    widget.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is widget, timeout=2000)
+    return widget
+
+
+async def eventually(predicate: Callable[[], object]) -> None:
+    """Poll on the loop (qtbot.waitUntil would re-enter the Qt loop from inside it)."""
+    while not predicate():  # noqa: ASYNC110 - the state lives in Qt widgets, not in an Event
+        await asyncio.sleep(0.005)
+
+
+async def first_card(gate: QtApprovalGate) -> ApprovalCard:
+    await eventually(gate.pending)
+    return gate.pending()[0]
+
+
+def decide_with(qloop: qasync.QEventLoop, host: Host,
+                act: Callable[[ApprovalCard], Any]) -> tuple[Decision, ApprovalCard]:
+    """Ask a fresh gate for a decision and let `act` answer on the card."""
+    gate = QtApprovalGate(host.show_card)
+
+    async def scenario() -> tuple[Decision, ApprovalCard]:
+        pending = asyncio.ensure_future(gate.decide(request()))
+        card = await first_card(gate)
+        await asyncio.sleep(0.01)  # let Qt show and lay out the card
+        result = act(card)
+        if asyncio.iscoroutine(result):
+            await result
+        return await pending, card
+
+    return run(qloop, scenario())
+
+
+# --- by mouse --------------------------------------------------------------------
+
+
+def click(qtbot, widget: QWidget) -> None:
+    qtbot.mouseClick(widget, Qt.MouseButton.LeftButton)
+
+
+def test_approve_by_mouse(qtbot, qloop, host):
+    decision, card = decide_with(qloop, host, lambda c: click(qtbot, c.approve_button))
+    assert decision == Decision(Action.APPROVE)
+    assert card.resolved and card.decision == decision
+    assert not card.actions_row.isVisible() and not card.approve_button.isEnabled()
+    assert "Approved" in card.resolved_label.text()
+
+
+def test_edit_by_mouse_prefills_instructions(qtbot, qloop, host):
+    seen: dict[str, str] = {}
+
+    def act(card: ApprovalCard) -> None:
+        click(qtbot, card.edit_button)
+        seen["prefill"] = card.editor.toPlainText()
+        assert card.editor_panel.isVisible() and card.editing is Action.EDIT
+        card.editor.selectAll()
+        qtbot.keyClicks(card.editor, "Write it for engineers instead.")
+        click(qtbot, card.confirm_button)
+
+    decision, card = decide_with(qloop, host, act)
+    assert seen["prefill"] == "Write the summary for the CTO.\nKeep it short."
+    assert decision == Decision(Action.EDIT, "Write it for engineers instead.")
+    assert not card.editor_panel.isVisible()
+    assert "instructions" in card.resolved_label.text()
+
+
+def test_reject_by_mouse(qtbot, qloop, host):
+    decision, card = decide_with(qloop, host, lambda c: click(qtbot, c.reject_button))
+    assert decision == Decision(Action.REJECT)
+    assert "Rejected" in card.resolved_label.text()
+
+
+def test_use_my_answer_by_mouse(qtbot, qloop, host):
+    def act(card: ApprovalCard) -> None:
+        click(qtbot, card.override_button)
+        assert card.editor.toPlainText() == ""
+        assert not card.confirm_button.isEnabled()  # nothing to send yet
+        qtbot.keyClicks(card.editor, "Here is my own summary.")
+        assert card.confirm_button.isEnabled()
+        click(qtbot, card.confirm_button)
+
+    decision, _card = decide_with(qloop, host, act)
+    assert decision == Decision(Action.OVERRIDE, "Here is my own summary.")
+
+
+# --- by keyboard -------------------------------------------------------------------
+
+
+def test_approve_by_keyboard_focus_starts_on_approve(qtbot, qloop, host):
+    def act(card: ApprovalCard) -> None:
+        assert QApplication.focusWidget() is card.approve_button
+        qtbot.keyClick(card.approve_button, Qt.Key.Key_Return)
+
+    decision, _card = decide_with(qloop, host, act)
+    assert decision.action is Action.APPROVE
+
+
+async def press_mnemonic(qtbot, key: Qt.Key) -> None:
+    """Alt+<key> on the focused widget; a button's mnemonic clicks ~100 ms later (animateClick)."""
+    qtbot.keyClick(QApplication.focusWidget(), key, Qt.KeyboardModifier.AltModifier)
+    await asyncio.sleep(0.2)
+
+
+def test_edit_by_keyboard_mnemonic_and_ctrl_enter(qtbot, qloop, host):
+    async def act(card: ApprovalCard) -> None:
+        await press_mnemonic(qtbot, Qt.Key.Key_E)
+        assert card.editing is Action.EDIT
+        assert QApplication.focusWidget() is card.editor
+        qtbot.keyClick(card.editor, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+        qtbot.keyClicks(card.editor, "Shorter, please.")
+        qtbot.keyClick(card.editor, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+
+    decision, _card = decide_with(qloop, host, act)
+    assert decision == Decision(Action.EDIT, "Shorter, please.")
+
+
+def test_reject_by_keyboard_mnemonic(qtbot, qloop, host):
+    decision, _card = decide_with(qloop, host, lambda c: press_mnemonic(qtbot, Qt.Key.Key_R))
+    assert decision.action is Action.REJECT
+
+
+def test_use_my_answer_by_keyboard_escape_goes_back(qtbot, qloop, host):
+    async def act(card: ApprovalCard) -> None:
+        await press_mnemonic(qtbot, Qt.Key.Key_U)
+        assert card.editing is Action.OVERRIDE
+        qtbot.keyClick(card.editor, Qt.Key.Key_Escape)  # back to the buttons, nothing decided
+        assert card.editing is None and card.actions_row.isVisible() and not card.resolved
+        assert QApplication.focusWidget() is card.approve_button
+        await press_mnemonic(qtbot, Qt.Key.Key_U)
+        qtbot.keyClicks(card.editor, "My answer")
+        qtbot.keyClick(card.editor, Qt.Key.Key_Enter, Qt.KeyboardModifier.ControlModifier)
+
+    decision, _card = decide_with(qloop, host, act)
+    assert decision == Decision(Action.OVERRIDE, "My answer")
+
+
+# --- the card on its own -------------------------------------------------------------
+
+
+def test_card_emits_once_and_ignores_later_clicks(qtbot):
+    card = ApprovalCard(request())
+    qtbot.addWidget(card)
+    card.show()
+    with qtbot.waitSignal(card.decided) as blocker:
+        click(qtbot, card.approve_button)
+    assert blocker.args == [Decision(Action.APPROVE)]
+    emitted: list[Decision] = []
+    card.decided.connect(emitted.append)
+    card.reject_button.click()  # hidden and disabled: nothing happens
+    card.open_editor(Action.OVERRIDE)
+    card.confirm_text()
+    assert emitted == [] and card.decision == Decision(Action.APPROVE)
+
+
+def test_confirm_needs_text_and_mark_resolved_does_not_emit(qtbot):
+    card = ApprovalCard(request())
+    qtbot.addWidget(card)
+    emitted: list[Decision] = []
+    card.decided.connect(emitted.append)
+    card.open_editor(Action.EDIT)
+    card.editor.setPlainText("   ")
+    assert not card.confirm_button.isEnabled()
+    card.confirm_text()
+    assert emitted == [] and not card.resolved
+    card.mark_resolved("reject")
+    assert card.resolved and emitted == []
+    assert "Rejected" in card.resolved_label.text()
+
+
+def test_instructions_from_details():
+    assert instructions_from_details(DETAILS) == "Write the summary for the CTO.\nKeep it short."
+    assert instructions_from_details("Agent: coder\n\n(no instructions)") == ""
+    assert instructions_from_details("free text") == "free text"
+
+
+def test_long_details_scroll_inside_the_card(qtbot):
+    long = "Agent: writer\n\n" + "\n".join(f"line {i}" for i in range(200))
+    card = ApprovalCard(ApprovalRequest("r", "run", "t", "task", "Long one", long))
+    qtbot.addWidget(card)
+    card.resize(600, 400)
+    card.show()
+    qtbot.waitExposed(card)
+    assert card.details.height() < 300
+    assert card.details.verticalScrollBar().maximum() > 0
+
+
+# --- the gate ---------------------------------------------------------------------------
+
+
+def test_bind_resolves_a_future_synchronously(qtbot):
+    loop = asyncio.new_event_loop()
+    try:
+        future: asyncio.Future[Decision] = loop.create_future()
+        card = ApprovalCard(request())
+        qtbot.addWidget(card)
+        bind(card, future)
+        card.reject_button.click()
+        assert future.result() == Decision(Action.REJECT)
+    finally:
+        loop.close()
+
+
+def test_cancelled_wait_marks_the_card_and_a_destroyed_card_fails_the_wait(qtbot, qloop, host):
+    gate = QtApprovalGate(host.show_card)
+
+    async def scenario() -> tuple[ApprovalCard, BaseException | None]:
+        waiting = asyncio.ensure_future(gate.decide(request("t1")))
+        card = await first_card(gate)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        second = asyncio.ensure_future(gate.decide(request("t2")))
+        other = await first_card(gate)
+        other.deleteLater()
+        try:
+            await second
+        except ApprovalError as exc:
+            return card, exc
+        return card, None
+
+    card, error = run(qloop, scenario())
+    assert card.resolved and not card.approve_button.isEnabled()
+    assert "cancelled" in card.resolved_label.text()
+    assert isinstance(error, ApprovalError)
+    assert gate.pending() == []
+
+
+def test_other_tasks_keep_running_while_a_card_waits(qtbot, qloop):
+    """A real Runner: `b` finishes while `a` waits on its card; `c` (after `a`) waits too."""
+    conversation = ConversationView()
+    run_view = RunView()
+    for widget in (conversation, run_view):
+        qtbot.addWidget(widget)
+    conversation.show()
+    gate = QtApprovalGate(conversation.add_approval_card)
+    sink = RecordingSink()
+    plan = Plan.from_dict({"goal": "g", "tasks": [
+        {"id": "a", "title": "Needs approval", "agent": "writer", "requires_approval": True},
+        {"id": "b", "title": "Independent", "agent": "researcher"},
+        {"id": "c", "title": "After a", "agent": "writer", "depends_on": ["a"]},
+    ]})
+    runner = Runner(
+        run_id="r1", plan=plan, roster=load_roster(), llm=FakeLLM(lambda r: "fine output", latency=0.01),
+        settings=ModelSettings(model="fake/model"), sink=FanOut([sink, run_view]), gate=gate,
+        options=RunOptions(retry=RetryPolicy(max_attempts=1), synthesize=False),
+    )
+
+    async def scenario() -> str:
+        running = asyncio.ensure_future(runner.run())
+        card = await first_card(gate)
+        await eventually(lambda: any(e.task_id == "b" for e in sink.of(TaskFinished)))
+        assert runner.states["a"].status is TaskStatus.WAITING_APPROVAL
+        assert runner.states["c"].status is TaskStatus.PENDING
+        assert run_view.model.rows["a"].status is TaskStatus.WAITING_APPROVAL
+        assert run_view.model.rows["b"].status is TaskStatus.COMPLETED
+        assert card in conversation.items()
+        qtbot.mouseClick(card.reject_button, Qt.MouseButton.LeftButton)
+        return (await running).status
+
+    status = run(qloop, scenario())
+    assert status == "failed"  # c was blocked behind the rejected a
+    assert [e.task_id for e in sink.of(TaskSkipped)] == ["a"]
+    assert sink.of(ApprovalRequested)[0].task_id == "a"
+    assert runner.states["c"].status is TaskStatus.BLOCKED
+    assert run_view.model.rows["c"].status is TaskStatus.BLOCKED
+
+
+# --- screenshot ---------------------------------------------------------------------------
+
+
+def test_screenshot(qtbot, tmp_path: Path):
+    """Renders the card; with TROUPE_SCREENSHOTS=1 also saves docs/screenshots/dev_approval_card.png."""
+    page = QWidget()
+    column = QVBoxLayout(page)
+    column.setContentsMargins(16, 16, 16, 16)
+    column.setSpacing(14)
+    details = ("Agent: writer\n\nWrite a 1-page recommendation for the CTO comparing Qdrant, Weaviate and "
+               "pgvector\nfor 50M documents. Lead with the recommendation, then cost, latency and "
+               "operational risk.\nKeep it under 600 words and cite the benchmark numbers.\n\n"
+               "Inputs: Cost model per 1M queries (t5), Latency comparison (t6)")
+    pending = ApprovalCard(ApprovalRequest("a1", "r", "t7", "task", "Draft the recommendation report", details))
+    editing = ApprovalCard(ApprovalRequest("a2", "r", "t8", "task", "Publish the summary to the wiki",
+                                           "Agent: writer\n\nPost the final summary on the team wiki page "
+                                           "'Vector search'.\n\nInputs: Review the report (t9)"))
+    done = ApprovalCard(ApprovalRequest("a3", "r", "t3", "task", "Research pgvector",
+                                        "Agent: researcher\n\nCollect pgvector's HNSW limits and costs."))
+    for card in (pending, editing, done):
+        column.addWidget(card)
+    column.addStretch(1)
+    qtbot.addWidget(page)
+    page.resize(1100, 700)
+    page.show()
+    qtbot.waitExposed(page)
+    editing.open_editor(Action.EDIT)
+    editing.editor.setPlainText("Post the final summary on the team wiki page 'Vector search',\n"
+                                "and link the benchmark notebook.")
+    done.mark_resolved(Action.APPROVE)
+    pending.approve_button.setFocus()
+    qtbot.wait(20)
+    image = page.grab()
+    assert image.width() >= 1100 and not image.toImage().isNull()
+    image.save(str(tmp_path / "card.png"))
+    if os.environ.get("TROUPE_SCREENSHOTS"):
+        target = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "dev_approval_card.png"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        image.save(str(target))

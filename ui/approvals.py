@@ -1,0 +1,401 @@
+"""Inline approval cards, and the ApprovalGate that the run awaits on them.
+
+`ApprovalCard` shows one ApprovalRequest with Approve / Edit / Reject /
+Use my answer; it emits `decided(Decision)` exactly once, then shows how it
+was resolved. `QtApprovalGate.decide(request)` asks its host to show a card
+and awaits an asyncio Future that the card's signal resolves: only that
+task waits, every other task of the run keeps going.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+from collections.abc import Callable
+
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtGui import QFont, QFontMetrics, QKeyEvent, QShowEvent
+from PySide6.QtWidgets import (
+    QApplication,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from agents.errors import ApprovalError
+from agents.ports import Action, ApprovalRequest, Decision
+from ui import theme
+
+ACCENT = theme.STATUS_COLOURS["waiting_approval"]
+DETAILS_MAX_LINES = 12
+
+RESOLVED_TEXT = {
+    Action.APPROVE: ("✓  Approved", "completed"),
+    Action.EDIT: ("✓  Approved with your instructions", "completed"),
+    Action.REJECT: ("✕  Rejected: the task is skipped", "failed"),
+    Action.OVERRIDE: ("✓  Your answer is used as the task's output", "completed"),
+}
+
+SUBJECTS = {"task": "Task needs your approval", "tool": "Tool call needs your approval",
+            "budget": "Budget needs your approval"}
+
+
+def instructions_from_details(details: str) -> str:
+    """The instructions inside the runner's approval details.
+
+    The runner writes "Agent: <role>", a blank line, the instructions and,
+    optionally, a blank line and "Inputs: ...". Anything else is returned whole.
+    """
+    lines = details.strip("\n").split("\n")
+    if lines and lines[0].startswith("Agent:"):
+        lines = lines[1:]
+    while lines and lines[-1].startswith("Inputs:"):
+        lines = lines[:-1]
+    text = "\n".join(lines).strip()
+    return "" if text == "(no instructions)" else text
+
+
+class ApprovalCard(QFrame):
+    """One approval request, decided inline. Emits `decided` once."""
+
+    decided = Signal(object)
+    """The person's Decision (emitted once)."""
+
+    def __init__(self, request: ApprovalRequest, instructions: str | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.request = request
+        self._instructions = instructions if instructions is not None else instructions_from_details(request.details)
+        self._mode: Action | None = None
+        self._decision: Decision | None = None
+        self.setObjectName("ApprovalCard")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Maximum)
+        self.setAccessibleName(f"Approval: {request.title}")
+        self._build()
+        self._restyle(ACCENT)
+        self.setFocusProxy(self.approve_button)
+
+    # --- construction ---------------------------------------------------------
+
+    def _build(self) -> None:
+        request = self.request
+        self.kicker = kicker = QLabel(SUBJECTS.get(request.subject, f"{request.subject.capitalize()} needs your approval").upper())
+        font = QFont(kicker.font())
+        font.setPointSizeF(max(7.0, font.pointSizeF() * 0.8))
+        font.setBold(True)
+        font.setLetterSpacing(QFont.SpacingType.AbsoluteSpacing, 0.6)
+        kicker.setFont(font)
+        kicker.setStyleSheet(f"color: {ACCENT};")
+        task_id = QLabel(request.task_id)
+        theme.dim(task_id)
+        task_id.setFont(theme.monospace_font(-1))
+        top = QHBoxLayout()
+        top.addWidget(kicker)
+        top.addStretch(1)
+        top.addWidget(task_id)
+
+        self.title_label = QLabel(request.title)
+        title_font = QFont(self.title_label.font())
+        title_font.setPointSizeF(title_font.pointSizeF() * 1.2)
+        title_font.setBold(True)
+        self.title_label.setFont(title_font)
+        self.title_label.setWordWrap(True)
+        self.title_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        self.details = QPlainTextEdit(request.details)
+        self.details.setReadOnly(True)
+        self.details.setFont(theme.monospace_font(-1))
+        self.details.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+        self.details.setAccessibleName("Details")
+        self.details.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        self.details.setFrameShape(QFrame.Shape.NoFrame)
+        lines = max(2, min(DETAILS_MAX_LINES, request.details.strip("\n").count("\n") + 1))
+        self.details.setFixedHeight(QFontMetrics(self.details.font()).lineSpacing() * lines + 12)
+
+        self.approve_button = self._button("&Approve", "Run the task as planned")
+        self.edit_button = self._button("&Edit…", "Change the instructions, then run the task")
+        self.reject_button = self._button("&Reject", "Skip this task (tasks that need it are blocked)")
+        self.override_button = self._button("&Use my answer…", "Write the task's output yourself")
+        self.approve_button.setDefault(True)
+        self.approve_button.clicked.connect(lambda: self._decide(Decision(Action.APPROVE)))
+        self.reject_button.clicked.connect(lambda: self._decide(Decision(Action.REJECT)))
+        self.edit_button.clicked.connect(lambda: self.open_editor(Action.EDIT))
+        self.override_button.clicked.connect(lambda: self.open_editor(Action.OVERRIDE))
+        self.actions_row = QWidget()
+        actions = QHBoxLayout(self.actions_row)
+        actions.setContentsMargins(0, 0, 0, 0)
+        for button in (self.approve_button, self.edit_button, self.reject_button, self.override_button):
+            actions.addWidget(button)
+        actions.addStretch(1)
+
+        self.editor_panel = self._build_editor()
+        self.resolved_label = QLabel()
+        self.resolved_label.setWordWrap(True)
+        self.resolved_label.setTextFormat(Qt.TextFormat.RichText)
+        self.resolved_label.hide()
+        self.details_toggle = QToolButton()
+        self.details_toggle.setText("Show details")
+        self.details_toggle.setCheckable(True)
+        self.details_toggle.setAutoRaise(True)
+        self.details_toggle.toggled.connect(self._on_details_toggled)
+        self.details_toggle.hide()
+        resolved_row = QHBoxLayout()
+        resolved_row.addWidget(self.resolved_label, 1)
+        resolved_row.addWidget(self.details_toggle, 0, Qt.AlignmentFlag.AlignVCenter)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 12, 14, 12)
+        layout.setSpacing(8)
+        layout.addLayout(top)
+        layout.addWidget(self.title_label)
+        layout.addWidget(self.details)
+        layout.addWidget(self.actions_row)
+        layout.addWidget(self.editor_panel)
+        layout.addLayout(resolved_row)
+
+    def _button(self, text: str, tip: str) -> QPushButton:
+        button = QPushButton(text)
+        button.setToolTip(tip)
+        button.setAutoDefault(True)  # Enter on a focused button clicks it
+        return button
+
+    def _build_editor(self) -> QWidget:
+        panel = QWidget()
+        self.editor_label = QLabel()
+        self.editor = QPlainTextEdit()
+        self.editor.setTabChangesFocus(True)
+        spacing = QFontMetrics(self.editor.font()).lineSpacing()
+        self.editor.setMinimumHeight(spacing * 4 + 12)
+        self.editor.setMaximumHeight(spacing * 9 + 12)
+        self.editor.installEventFilter(self)
+        self.editor.textChanged.connect(self._on_editor_text_changed)
+        self.editor_label.setBuddy(self.editor)
+        hint = QLabel("Ctrl+Enter to confirm, Esc to go back")
+        theme.dim(hint)
+        self.confirm_button = self._button("&Confirm", "Send this (Ctrl+Enter)")
+        self.cancel_edit_button = self._button("Back", "Close the text box (Esc)")
+        self.confirm_button.clicked.connect(self.confirm_text)
+        self.cancel_edit_button.clicked.connect(self.close_editor)
+        buttons = QHBoxLayout()
+        buttons.addWidget(hint)
+        buttons.addStretch(1)
+        buttons.addWidget(self.cancel_edit_button)
+        buttons.addWidget(self.confirm_button)
+        layout = QVBoxLayout(panel)
+        layout.setContentsMargins(0, 4, 0, 0)
+        layout.setSpacing(6)
+        layout.addWidget(self.editor_label)
+        layout.addWidget(self.editor)
+        layout.addLayout(buttons)
+        panel.hide()
+        return panel
+
+    def _restyle(self, accent: str) -> None:
+        background = theme.css(theme.subtle_background(0.05))
+        border = theme.css(theme.subtle_background(0.18))
+        self.setStyleSheet(
+            f"#ApprovalCard {{ background: {background}; border: 1px solid {border};"
+            f" border-left: 4px solid {accent}; border-radius: 8px; }}"
+        )
+
+    # --- state --------------------------------------------------------------------
+
+    @property
+    def resolved(self) -> bool:
+        return self._decision is not None or not self.actions_row.isEnabled()
+
+    @property
+    def decision(self) -> Decision | None:
+        return self._decision
+
+    @property
+    def editing(self) -> Action | None:
+        """EDIT or OVERRIDE while the text box is open, else None."""
+        return self._mode
+
+    def open_editor(self, action: Action) -> None:
+        """Show the text box for EDIT (prefilled with the instructions) or OVERRIDE."""
+        if self.resolved:
+            return
+        self._mode = action
+        if action is Action.EDIT:
+            self.editor_label.setText("New instructions for the agent:")
+            self.editor.setPlaceholderText("What should the agent do instead?")
+            self.editor.setPlainText(self._instructions)
+            self.confirm_button.setText("&Confirm and run")
+        else:
+            self.editor_label.setText("Your answer (used as this task's output, the agent does not run):")
+            self.editor.setPlaceholderText("Write the output this task should produce…")
+            self.editor.clear()
+            self.confirm_button.setText("&Confirm answer")
+        self.actions_row.hide()
+        self.editor_panel.show()
+        self._on_editor_text_changed()
+        self.editor.setFocus(Qt.FocusReason.OtherFocusReason)
+        self.editor.moveCursor(self.editor.textCursor().MoveOperation.End)
+
+    def close_editor(self) -> None:
+        self._mode = None
+        self.editor_panel.hide()
+        if not self.resolved:
+            self.actions_row.show()
+            self.approve_button.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def confirm_text(self) -> None:
+        """Decide with the text box's content (EDIT or OVERRIDE)."""
+        text = self.editor.toPlainText().strip()
+        if self._mode is None or not text:
+            return
+        self._decide(Decision(self._mode, text))
+
+    def mark_resolved(self, action: Action | str, text: str = "") -> None:
+        """Show a decision taken elsewhere (history, another window) without emitting."""
+        self._show_resolved(Decision(Action(action), text))
+
+    def mark_cancelled(self, reason: str = "The run was cancelled before a decision") -> None:
+        """Show that nobody needs to decide any more (the run ended)."""
+        if self.resolved:
+            return
+        self._freeze()
+        self._restyle(theme.STATUS_COLOURS["cancelled"])
+        self._set_kicker("Not needed", theme.STATUS_COLOURS["cancelled"])
+        self.resolved_label.setText(f"<span style='color:{theme.STATUS_COLOURS['cancelled']}'>"
+                                    f"<b>{html.escape(reason)}</b></span>")
+        self.resolved_label.show()
+
+    # --- internals ------------------------------------------------------------------
+
+    def _decide(self, decision: Decision) -> None:
+        if self.resolved:
+            return
+        self._show_resolved(decision)
+        self.decided.emit(decision)
+
+    def _show_resolved(self, decision: Decision) -> None:
+        if self._decision is not None:
+            return
+        self._decision = decision
+        self._freeze()
+        text, status = RESOLVED_TEXT[decision.action]
+        colour = theme.STATUS_COLOURS[status]
+        body = f"<span style='color:{colour}'><b>{html.escape(text)}</b></span>"
+        if decision.text:
+            quote = decision.text if len(decision.text) <= 400 else decision.text[:400] + "…"
+            body += f"<br><span style='white-space:pre-wrap'>{html.escape(quote)}</span>"
+        self.resolved_label.setText(body)
+        self.resolved_label.show()
+        self._restyle(colour)
+        self._set_kicker("Decided", colour)
+
+    def _set_kicker(self, text: str, colour: str) -> None:
+        subject = self.request.subject.capitalize()
+        self.kicker.setText(f"{subject} approval · {text}".upper())
+        self.kicker.setStyleSheet(f"color: {colour};")
+
+    def _freeze(self) -> None:
+        self._mode = None
+        for widget in (self.actions_row, self.editor_panel):
+            widget.setEnabled(False)
+            widget.hide()
+        self.setFocusProxy(None)
+        # Decided cards fold their details away: a long run stays readable.
+        self.details.hide()
+        self.details_toggle.setChecked(False)
+        self.details_toggle.show()
+
+    def _on_details_toggled(self, shown: bool) -> None:
+        self.details.setVisible(shown)
+        self.details_toggle.setText("Hide details" if shown else "Show details")
+
+    def _on_editor_text_changed(self) -> None:
+        self.confirm_button.setEnabled(bool(self.editor.toPlainText().strip()))
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.editor and event.type() == QEvent.Type.KeyPress:
+            key_event: QKeyEvent = event  # type: ignore[assignment]
+            key = key_event.key()
+            ctrl = key_event.modifiers() & Qt.KeyboardModifier.ControlModifier
+            if ctrl and key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+                self.confirm_text()
+                return True
+            if key == Qt.Key.Key_Escape:
+                self.close_editor()
+                return True
+        return super().eventFilter(watched, event)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self.resolved and not _typing_elsewhere(self):
+            self.approve_button.setFocus(Qt.FocusReason.OtherFocusReason)
+
+
+def _typing_elsewhere(card: QWidget) -> bool:
+    """True when the person is typing in a text box outside `card` (don't steal focus)."""
+    focus = QApplication.focusWidget()
+    if focus is None or card.isAncestorOf(focus):
+        return False
+    return isinstance(focus, QPlainTextEdit | QLineEdit) and not focus.isReadOnly()
+
+
+CardHost = Callable[[ApprovalCard], None]
+
+
+class QtApprovalGate:
+    """An ApprovalGate answered by ApprovalCards.
+
+    `show_card(card)` must put the card where the person sees it (the
+    conversation view's `add_approval_card`). `decide()` then awaits a Future
+    that the card's `decided` signal resolves: nothing else blocks. Works on
+    any asyncio loop running in the Qt thread (qasync in the app).
+    """
+
+    def __init__(self, show_card: CardHost,
+                 instructions: Callable[[ApprovalRequest], str | None] | None = None) -> None:
+        self._show_card = show_card
+        self._instructions = instructions
+        self._pending: dict[str, ApprovalCard] = {}
+
+    async def decide(self, request: ApprovalRequest) -> Decision:
+        future: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
+        card = self.make_card(request)
+        bind(card, future)
+        self._pending[request.request_id] = card
+        try:
+            self._show_card(card)
+            return await future
+        except asyncio.CancelledError:
+            card.mark_cancelled()
+            raise
+        finally:
+            self._pending.pop(request.request_id, None)
+
+    def make_card(self, request: ApprovalRequest) -> ApprovalCard:
+        instructions = self._instructions(request) if self._instructions is not None else None
+        return ApprovalCard(request, instructions=instructions)
+
+    def pending(self) -> list[ApprovalCard]:
+        """Cards still waiting for the person, oldest first."""
+        return list(self._pending.values())
+
+
+def bind(card: ApprovalCard, future: asyncio.Future[Decision]) -> None:
+    """Resolve `future` with the card's decision; fail it if the card is destroyed first."""
+
+    def on_decided(decision: Decision) -> None:
+        if not future.done():
+            future.set_result(decision)
+
+    def on_destroyed(*_args: object) -> None:
+        if not future.done():
+            future.set_exception(ApprovalError("the approval card was closed before a decision"))
+
+    card.decided.connect(on_decided)
+    card.destroyed.connect(on_destroyed)

@@ -1,0 +1,265 @@
+"""LiveOutputPane: the text each task's agent is streaming, one task shown at a time.
+
+Deltas arrive far faster than a person reads (300 agents x tens of deltas a
+second), so `append()` only stores them; a single-shot QTimer flushes every
+FLUSH_MS: per task, the pending pieces are joined once, and only the shown
+task's new text goes into the QPlainTextEdit (one insert, no re-layout of
+what is already there). Each task keeps at most MAX_CHARS_PER_TASK characters
+(the tail; the head is dropped with a marker).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap, QTextCursor
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ui import theme
+
+ORCHESTRATOR_TITLE = "Orchestrator (plan and deliverable)"
+TRIMMED_MARKER = "[… earlier output trimmed …]\n"
+
+
+def dot_icon(colour: QColor, size: int = 12) -> QIcon:
+    pixmap = QPixmap(size, size)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(colour)
+    painter.drawEllipse(1, 1, size - 2, size - 2)
+    painter.end()
+    return QIcon(pixmap)
+
+
+class LiveOutputPane(QWidget):
+    """Streamed text per task: a task selector over a read-only text view."""
+
+    taskSelected = Signal(str)
+    """The person picked another task in the selector (its id)."""
+
+    FLUSH_MS = 80
+    MAX_CHARS_PER_TASK = 100_000
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._pending: dict[str, list[str]] = {}
+        self._chunks: dict[str, list[str]] = {}
+        self._sizes: dict[str, int] = {}
+        self._info: dict[str, tuple[str, str]] = {}
+        self._status: dict[str, str] = {}
+        self._icons: dict[str, QIcon] = {}
+        self._current: str | None = None
+        self.flushes = 0
+        """How many flushes wrote something (for tests and benchmarks)."""
+
+        self.selector = QComboBox()
+        self.selector.setAccessibleName("Task shown in the live output")
+        self.selector.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.selector.setMinimumContentsLength(28)
+        self.selector.setMaxVisibleItems(20)
+        self.selector.setPlaceholderText("No output yet")
+        self.selector.currentIndexChanged.connect(self._on_selector_changed)
+        self.status = QLabel("")
+        theme.dim(self.status)
+        self.status.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        caption = QLabel("Live output")
+        font = caption.font()
+        font.setBold(True)
+        caption.setFont(font)
+        caption.setBuddy(self.selector)
+
+        self.editor = QPlainTextEdit()
+        self.editor.setReadOnly(True)
+        self.editor.setUndoRedoEnabled(False)
+        self.editor.setFont(theme.monospace_font())
+        self.editor.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+        self.editor.setPlaceholderText("Select a task to see what its agent is writing.")
+        self.editor.setAccessibleName("Live output")
+
+        header = QHBoxLayout()
+        header.setContentsMargins(0, 0, 0, 0)
+        header.addWidget(caption)
+        header.addWidget(self.selector)
+        header.addWidget(self.status, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(6)
+        layout.addLayout(header)
+        layout.addWidget(self.editor, 1)
+
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(self.FLUSH_MS)
+        self._timer.timeout.connect(self.flush)
+
+    # --- feeding ----------------------------------------------------------------
+
+    def append(self, task_id: str, text: str) -> None:
+        """Queue streamed text for a task; cheap, safe to call thousands of times a second."""
+        if not text:
+            return
+        pending = self._pending.get(task_id)
+        if pending is None:
+            self._pending[task_id] = [text]
+        else:
+            pending.append(text)
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def set_task_info(self, task_id: str, title: str, agent: str) -> None:
+        """How a task is named in the selector."""
+        self._info[task_id] = (title, agent)
+        index = self.selector.findData(task_id)
+        if index >= 0:
+            self.selector.setItemText(index, self._label(task_id))
+            self.selector.setItemIcon(index, self._icon(agent))
+        if task_id == self._current:
+            self._show_status()
+
+    def set_task_status(self, task_id: str, status: str) -> None:
+        self._status[task_id] = str(status)
+        if task_id == self._current:
+            self._show_status()
+
+    def flush(self) -> None:
+        """Move pending text into the per-task buffers and the shown task's view."""
+        self._timer.stop()
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, {}
+        for task_id, pieces in pending.items():
+            chunk = "".join(pieces)
+            trimmed = self._store(task_id, chunk)
+            if task_id == self._current:
+                if trimmed:
+                    self._reload()
+                else:
+                    self._insert(chunk)
+        if self._current is None and pending:
+            self.show_task(next(iter(pending)))
+        self.flushes += 1
+
+    # --- showing ----------------------------------------------------------------
+
+    def show_task(self, task_id: str) -> None:
+        """Show a task's output (adding it to the selector if needed)."""
+        self._ensure_item(task_id)
+        if task_id != self._current:
+            self._current = task_id
+            self.selector.blockSignals(True)
+            self.selector.setCurrentIndex(self.selector.findData(task_id))
+            self.selector.blockSignals(False)
+            self._reload()
+            self._show_status()
+
+    def current_task(self) -> str | None:
+        return self._current
+
+    def text(self, task_id: str) -> str:
+        """Everything received for a task so far, flushed or not."""
+        return "".join(self._chunks.get(task_id, ())) + "".join(self._pending.get(task_id, ()))
+
+    def displayed_text(self) -> str:
+        return self.editor.toPlainText()
+
+    def tasks_with_output(self) -> list[str]:
+        return [self.selector.itemData(i) for i in range(self.selector.count())]
+
+    def clear(self) -> None:
+        self._timer.stop()
+        for store in (self._pending, self._chunks, self._sizes, self._status):
+            store.clear()
+        self._current = None
+        self.selector.blockSignals(True)
+        self.selector.clear()
+        self.selector.blockSignals(False)
+        self.editor.clear()
+        self.status.clear()
+
+    # --- internals --------------------------------------------------------------
+
+    def _store(self, task_id: str, chunk: str) -> bool:
+        """Keep `chunk`; returns True when the task's head had to be dropped."""
+        chunks = self._chunks.get(task_id)
+        if chunks is None:
+            chunks = self._chunks[task_id] = []
+            self._ensure_item(task_id)
+        chunks.append(chunk)
+        size = self._sizes.get(task_id, 0) + len(chunk)
+        if len(chunks) > 256:  # keep the list short: one join now, not one per reload
+            chunks[:] = ["".join(chunks)]
+        if size <= self.MAX_CHARS_PER_TASK:
+            self._sizes[task_id] = size
+            return False
+        keep = self.MAX_CHARS_PER_TASK * 3 // 4
+        tail = "".join(chunks)[-keep:]
+        cut = tail.find("\n")
+        if 0 <= cut < 200:
+            tail = tail[cut + 1 :]
+        chunks[:] = [TRIMMED_MARKER, tail]
+        self._sizes[task_id] = len(TRIMMED_MARKER) + len(tail)
+        return True
+
+    def _insert(self, chunk: str) -> None:
+        bar = self.editor.verticalScrollBar()
+        at_bottom = bar.value() >= bar.maximum() - 4
+        cursor = QTextCursor(self.editor.document())
+        cursor.movePosition(QTextCursor.MoveOperation.End)
+        cursor.insertText(chunk)
+        if at_bottom:
+            bar.setValue(bar.maximum())
+
+    def _reload(self) -> None:
+        task_id = self._current
+        self.editor.setPlainText("".join(self._chunks.get(task_id, ())) if task_id is not None else "")
+        bar = self.editor.verticalScrollBar()
+        bar.setValue(bar.maximum())
+
+    def _ensure_item(self, task_id: str) -> None:
+        if self.selector.findData(task_id) < 0:
+            agent = self._info.get(task_id, ("", ""))[1]
+            self.selector.blockSignals(True)
+            self.selector.addItem(self._icon(agent), self._label(task_id), task_id)
+            if self._current is None:
+                self.selector.setCurrentIndex(-1)
+            self.selector.blockSignals(False)
+
+    def _label(self, task_id: str) -> str:
+        if not task_id:
+            return ORCHESTRATOR_TITLE
+        title, _agent = self._info.get(task_id, (task_id, ""))
+        return title if title else task_id
+
+    def _icon(self, agent: str) -> QIcon:
+        icon = self._icons.get(agent)
+        if icon is None:
+            icon = self._icons[agent] = dot_icon(theme.role_colour(agent or "orchestrator"))
+        return icon
+
+    def _show_status(self) -> None:
+        task_id = self._current
+        if task_id is None:
+            self.status.clear()
+            return
+        agent = self._info.get(task_id, ("", ""))[1] or ("orchestrator" if not task_id else "")
+        parts = [p for p in (agent, task_id) if p]
+        status = self._status.get(task_id)
+        if status:
+            parts.append(theme.status_label(status))
+        self.status.setText("  ·  ".join(parts))
+
+    def _on_selector_changed(self, index: int) -> None:
+        task_id = self.selector.itemData(index) if index >= 0 else None
+        if task_id is None or task_id == self._current:
+            return
+        self.show_task(task_id)
+        self.taskSelected.emit(task_id)

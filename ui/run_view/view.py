@@ -1,0 +1,268 @@
+"""RunView: totals, controls, timeline and live output of one run.
+
+Events are pushed in with `apply_event` from the asyncio loop (qasync runs it
+on the Qt thread); each costs a few dict updates, and repaints and text
+inserts are coalesced by Qt's update() and the live pane's flush timer.
+The buttons only emit signals: the host decides what Run or Cancel means.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QResizeEvent
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from agents.events import RunEvent, TokenDelta
+from ui import theme
+from ui.run_view.live_output import LiveOutputPane
+from ui.run_view.model import RETRYABLE, STATE, TASKS, TIMELINE, TOTALS, RunModel
+from ui.run_view.timeline import TimelineWidget
+from ui.run_view.totals import RunTotals
+
+STATES = ("idle", "running", "paused", "finished", "interrupted")
+
+# Which controls each state enables (Retry also needs a retryable task selected).
+_ENABLED: dict[str, frozenset[str]] = {
+    "idle": frozenset({"run"}),
+    "running": frozenset({"pause", "cancel", "retry"}),
+    "paused": frozenset({"resume", "cancel", "retry"}),
+    "finished": frozenset({"run", "retry"}),
+    "interrupted": frozenset({"resume", "retry"}),
+}
+
+_STATE_LABELS = {
+    "idle": "Ready",
+    "running": "Running",
+    "paused": "Paused",
+    "finished": "Finished",
+    "interrupted": "Interrupted",
+}
+_OUTCOME_COLOURS = {"completed": "completed", "failed": "failed", "cancelled": "cancelled"}
+
+
+class RunView(QWidget):
+    """One run: controls and totals on top, the timeline, then the live output."""
+
+    runRequested = Signal()
+    pauseRequested = Signal()
+    resumeRequested = Signal()
+    cancelRequested = Signal()
+    retryRequested = Signal(str)
+    """The task id to run again."""
+
+    def __init__(self, parent: QWidget | None = None, clock: Callable[[], float] = time.time) -> None:
+        super().__init__(parent)
+        self._clock = clock
+        self.model = RunModel()
+        self._state = "idle"
+        self.totals = RunTotals(clock=clock)
+        self.timeline = TimelineWidget(self.model, clock=clock)
+        self.output = LiveOutputPane()
+        self.state_chip = QLabel()
+        self.state_chip.setAccessibleName("Run state")
+        self.buttons: dict[str, QPushButton] = {}
+        self._build()
+        self.timeline.taskSelected.connect(self._on_timeline_task_selected)
+        self.output.taskSelected.connect(self._on_output_task_selected)
+        self.set_state("idle")
+
+    def _build(self) -> None:
+        specs = (
+            ("run", "Ru&n", "Start the run", self.runRequested.emit),
+            ("pause", "&Pause", "Finish the calls in flight, start no new ones", self.pauseRequested.emit),
+            ("resume", "Re&sume", "Carry on where the run stopped", self.resumeRequested.emit),
+            ("cancel", "Cance&l", "Stop every task", self.cancelRequested.emit),
+            ("retry", "Re&try task", "Run the selected failed task again", self._on_retry_clicked),
+        )
+        controls = QHBoxLayout()
+        controls.setSpacing(6)
+        for key, text, tip, slot in specs:
+            button = QPushButton(text)
+            button.setToolTip(tip)
+            button.clicked.connect(slot)
+            self.buttons[key] = button
+            controls.addWidget(button)
+            if key == "cancel":
+                controls.addSpacing(10)
+        header = QHBoxLayout()
+        header.setSpacing(18)
+        header.addWidget(self.state_chip, 0, Qt.AlignmentFlag.AlignVCenter)
+        header.addWidget(self.totals, 0, Qt.AlignmentFlag.AlignVCenter)
+        header.addStretch(1)
+        header.addLayout(controls)
+        line = QFrame()
+        line.setFixedHeight(1)
+        line.setStyleSheet(f"background: {theme.css(theme.subtle_background(0.15))};")
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.setChildrenCollapsible(False)
+        splitter.setHandleWidth(12)
+        splitter.addWidget(self.timeline)
+        splitter.addWidget(self.output)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        self.splitter = splitter
+        self._splitter_moved = False
+        splitter.splitterMoved.connect(self._on_splitter_moved)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 10, 12, 12)
+        layout.setSpacing(8)
+        layout.addLayout(header)
+        layout.addWidget(line)
+        layout.addWidget(splitter, 1)
+
+    # --- feeding ----------------------------------------------------------------
+
+    def apply_event(self, event: RunEvent) -> None:
+        """Show one RunEvent. Cheap; call it for every event of the run."""
+        if isinstance(event, TokenDelta):
+            self.output.append(event.task_id, event.text)
+            return
+        changes = self.model.apply(event)
+        if not changes:
+            return
+        if TASKS in changes:
+            for row in self.model.rows.values():
+                self.output.set_task_info(row.task_id, row.title, row.agent)
+            self._fit_splitter()
+        if TIMELINE in changes or TASKS in changes:
+            self.timeline.refresh()
+            task_id = getattr(event, "task_id", None)
+            if task_id is not None and task_id in self.model.rows:
+                self.output.set_task_status(task_id, self.model.rows[task_id].status)
+        if TOTALS in changes:
+            self._show_totals()
+        if STATE in changes:
+            self.set_state(self.model.state)
+        else:
+            self._update_retry()
+
+    def emit(self, event: RunEvent) -> None:
+        """EventSink: the view can be handed to FanOut directly (call on the Qt thread)."""
+        self.apply_event(event)
+
+    def apply_events(self, events: list[RunEvent]) -> None:
+        for event in events:
+            self.apply_event(event)
+
+    def load_plan(self, plan: Any) -> None:
+        """Show a plan's tasks before it runs (a Plan or its to_dict())."""
+        data: Mapping[str, Any] = plan if isinstance(plan, Mapping) else plan.to_dict()
+        self.model.load_plan(data)
+        for row in self.model.rows.values():
+            self.output.set_task_info(row.task_id, row.title, row.agent)
+        self.timeline.refresh()
+        self._show_totals()
+        self._fit_splitter()
+
+    def reset(self) -> None:
+        """Forget everything shown (a new run in the same view)."""
+        self.model.clear()
+        self.output.clear()
+        self.totals.reset()
+        self.timeline.select_task(None)
+        self.timeline.refresh()
+        self.set_state("idle")
+
+    # --- state ------------------------------------------------------------------
+
+    def state(self) -> str:
+        return self._state
+
+    def set_state(self, state: str) -> None:
+        """Enable the controls for idle / running / paused / finished / interrupted."""
+        if state not in STATES:
+            raise ValueError(f"unknown run state {state!r}; expected one of {', '.join(STATES)}")
+        self._state = state
+        self.model.state = state
+        enabled = _ENABLED[state]
+        for key, button in self.buttons.items():
+            button.setEnabled(key in enabled)
+        self._update_retry()
+        if state in ("running", "paused"):
+            if self.model.started is None:
+                self.model.started = self._clock()
+            if not self.totals.ticking or self.totals.started != self.model.started:
+                self.totals.start_clock(self.model.started)
+        else:
+            self.totals.stop_clock(self.model.finished if self.model.finished is not None else self.model.last_ts)
+        self._show_state_chip()
+        self.timeline.refresh()
+
+    def selected_task(self) -> str | None:
+        return self.timeline.selected_task() or self.output.current_task()
+
+    def select_task(self, task_id: str) -> None:
+        """Select a task in the timeline and show its live output."""
+        self.timeline.select_task(task_id)
+        self.output.show_task(task_id)
+        self._update_retry()
+
+    # --- internals --------------------------------------------------------------
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        QTimer.singleShot(0, self._fit_splitter)  # once the splitter has its new size
+
+    def _fit_splitter(self) -> None:
+        """Give the timeline the height its rows need (35-65 %), until the person drags."""
+        total = sum(self.splitter.sizes())
+        if self._splitter_moved or total <= 0:
+            return
+        want = self.timeline.content_height()
+        top = int(min(max(want, total * 0.35), total * 0.65))
+        self.splitter.setSizes([top, total - top])
+
+    def _on_splitter_moved(self, *_args: object) -> None:
+        self._splitter_moved = True
+
+    def _show_totals(self) -> None:
+        m = self.model
+        self.totals.set_usage(m.prompt_tokens, m.completion_tokens)
+        self.totals.set_cost(m.cost, m.cost_known)
+        self.totals.set_tasks(*m.counts())
+
+    def _show_state_chip(self) -> None:
+        text = _STATE_LABELS[self._state]
+        status = {"running": "running", "paused": "waiting_approval", "interrupted": "blocked"}.get(
+            self._state, "pending"
+        )
+        if self._state == "finished" and self.model.outcome:
+            text = self.model.outcome.capitalize()
+            status = _OUTCOME_COLOURS.get(self.model.outcome, "pending")
+        colour = theme.status_colour(status)
+        self.state_chip.setText(text)
+        self.state_chip.setStyleSheet(
+            f"QLabel {{ background: {theme.css(colour)}; color: {theme.css(theme.contrasting_text(colour))};"
+            " border-radius: 10px; padding: 3px 12px; font-weight: 600; }"
+        )
+
+    def _update_retry(self) -> None:
+        task_id = self.selected_task()
+        row = self.model.rows.get(task_id) if task_id is not None else None
+        allowed = "retry" in _ENABLED[self._state] and row is not None and row.status in RETRYABLE
+        self.buttons["retry"].setEnabled(allowed)
+
+    def _on_retry_clicked(self) -> None:
+        task_id = self.selected_task()
+        if task_id is not None:
+            self.retryRequested.emit(task_id)
+
+    def _on_timeline_task_selected(self, task_id: str) -> None:
+        self.output.show_task(task_id)
+        self._update_retry()
+
+    def _on_output_task_selected(self, task_id: str) -> None:
+        self.timeline.select_task(task_id)
+        self._update_retry()

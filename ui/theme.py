@@ -1,0 +1,153 @@
+"""Colours and fonts shared by the widgets: agent roles, task statuses, dark mode.
+
+Role colours are mid-tone so that they read on a light and on a dark window;
+in dark mode they are lifted a little. A role the palette does not know gets
+a colour picked from its name with a stable hash (the same every run, unlike
+Python's salted `hash`).
+"""
+
+from __future__ import annotations
+
+import zlib
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QFont, QFontDatabase, QGuiApplication, QPalette
+from PySide6.QtWidgets import QWidget
+
+ROLE_COLOURS: dict[str, str] = {
+    "orchestrator": "#7e57c2",  # violet
+    "researcher": "#1e88e5",  # blue
+    "analyst": "#00897b",  # teal
+    "coder": "#f4511e",  # deep orange
+    "writer": "#d81b60",  # pink
+    "reviewer": "#43a047",  # green
+}
+"""The default roster's roles."""
+
+EXTRA_COLOURS: tuple[str, ...] = (
+    "#3949ab",  # indigo
+    "#00acc1",  # cyan
+    "#fb8c00",  # orange
+    "#8e24aa",  # purple
+    "#7cb342",  # light green
+    "#6d4c41",  # brown
+    "#546e7a",  # blue grey
+    "#c0a000",  # dark yellow
+    "#ec407a",  # light pink
+    "#26a69a",  # light teal
+)
+"""Colours for roles outside the default roster, chosen by a hash of the name."""
+
+STATUS_COLOURS: dict[str, str] = {
+    "pending": "#9e9e9e",
+    "waiting_approval": "#f9a825",
+    "running": "#1e88e5",
+    "completed": "#43a047",
+    "failed": "#e53935",
+    "blocked": "#fb8c00",
+    "skipped": "#90a4ae",
+    "cancelled": "#757575",
+}
+"""One colour per agents.runner.TaskStatus value."""
+
+STATUS_LABELS: dict[str, str] = {
+    "pending": "Pending",
+    "waiting_approval": "Waiting for approval",
+    "running": "Running",
+    "completed": "Done",
+    "failed": "Failed",
+    "blocked": "Blocked",
+    "skipped": "Skipped",
+    "cancelled": "Cancelled",
+}
+
+FAILED_COLOUR = STATUS_COLOURS["failed"]
+
+
+def is_dark_mode() -> bool:
+    """True when the application shows a dark colour scheme.
+
+    Asks QStyleHints.colorScheme(); when the platform does not say (offscreen,
+    some Linux desktops), judges by the window colour of the palette.
+    """
+    app = QGuiApplication.instance()
+    if app is None:
+        return False
+    scheme = QGuiApplication.styleHints().colorScheme()
+    if scheme == Qt.ColorScheme.Dark:
+        return True
+    if scheme == Qt.ColorScheme.Light:
+        return False
+    return QGuiApplication.palette().color(QPalette.ColorRole.Window).lightnessF() < 0.5
+
+
+def role_colour(role: str, dark: bool | None = None) -> QColor:
+    """The colour of an agent role, stable across runs."""
+    key = role.strip().lower()
+    name = ROLE_COLOURS.get(key)
+    if name is None:
+        name = EXTRA_COLOURS[zlib.crc32(key.encode("utf-8")) % len(EXTRA_COLOURS)]
+    colour = QColor(name)
+    if dark if dark is not None else is_dark_mode():
+        colour = colour.lighter(125)
+    return colour
+
+
+def status_colour(status: str) -> QColor:
+    """The colour of a task status ("running", "failed", ...)."""
+    return QColor(STATUS_COLOURS.get(str(status), STATUS_COLOURS["pending"]))
+
+
+def status_label(status: str) -> str:
+    return STATUS_LABELS.get(str(status), str(status).replace("_", " ").capitalize())
+
+
+def contrasting_text(background: QColor) -> QColor:
+    """Black or white, whichever reads better on `background`."""
+    r, g, b = background.redF(), background.greenF(), background.blueF()
+    luminance = 0.2126 * r + 0.7152 * g + 0.0722 * b
+    return QColor("#000000") if luminance > 0.55 else QColor("#ffffff")
+
+
+def mix(a: QColor, b: QColor, t: float) -> QColor:
+    """`a` blended towards `b` by t in [0, 1]."""
+    return QColor.fromRgbF(
+        a.redF() + (b.redF() - a.redF()) * t,
+        a.greenF() + (b.greenF() - a.greenF()) * t,
+        a.blueF() + (b.blueF() - a.blueF()) * t,
+        1.0,
+    )
+
+
+def palette_colour(role: QPalette.ColorRole) -> QColor:
+    return QGuiApplication.palette().color(role)
+
+
+def subtle_background(t: float = 0.06) -> QColor:
+    """The window colour nudged towards the text colour: for cards and bubbles."""
+    return mix(palette_colour(QPalette.ColorRole.Base), palette_colour(QPalette.ColorRole.Text), t)
+
+
+def monospace_font(point_delta: int = 0) -> QFont:
+    font = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+    if point_delta and font.pointSize() > 0:
+        font.setPointSize(max(6, font.pointSize() + point_delta))
+    return font
+
+
+def css(colour: QColor) -> str:
+    """A colour as CSS (#rrggbb)."""
+    return colour.name(QColor.NameFormat.HexRgb)
+
+
+def dim_text_colour() -> QColor:
+    """Secondary text: the text colour halfway towards the window colour."""
+    return mix(palette_colour(QPalette.ColorRole.WindowText), palette_colour(QPalette.ColorRole.Window), 0.45)
+
+
+def dim(widget: QWidget) -> None:
+    """Show a widget's text in the secondary text colour."""
+    palette = widget.palette()
+    palette.setColor(QPalette.ColorRole.WindowText, dim_text_colour())
+    palette.setColor(QPalette.ColorRole.Text, dim_text_colour())
+    widget.setPalette(palette)
