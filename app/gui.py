@@ -1,0 +1,42 @@
+"""The desktop app's composition root: QApplication, the qasync loop, the window.
+
+The one module of app/ allowed to import Qt and ui (see import contracts).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+
+import qasync
+from PySide6.QtWidgets import QApplication
+
+from agents.llm import warm_up
+from app.logs import setup_logging
+from app.services import RunService
+from ui.main_window import MainWindow
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    setup_logging()
+    app = QApplication.instance() or QApplication(argv or sys.argv)
+    app.setApplicationName("Troupe")
+    app.setOrganizationName("Troupe")
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    service = RunService.open()
+    window = MainWindow(service)
+    window.show()
+    # litellm takes seconds to import: do it after the window is up.
+    warm = loop.create_task(warm_up())
+    closing = asyncio.Event()
+    app.aboutToQuit.connect(closing.set)
+    with loop:
+        loop.run_until_complete(closing.wait())
+        loop.run_until_complete(window.session.aclose())
+        loop.run_until_complete(service.aclose_llm())
+        warm.cancel()
+    service.close()
+    return 0

@@ -1,0 +1,163 @@
+"""The main window: history on the left, the conversation in the centre,
+the plan and the run on the right."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QByteArray, QSettings, Qt
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QMainWindow,
+    QPlainTextEdit,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.services import RunService
+from ui.conversation import ConversationView
+from ui.history import HistoryPanel
+from ui.plan_tree import PlanTreeModel, PlanTreeView
+from ui.run_view import RunView
+from ui.session import Session
+
+
+class GoalInput(QPlainTextEdit):
+    """The message box: Ctrl+Enter sends."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setPlaceholderText("Describe a goal for your team, or a follow-up…  (Ctrl+Enter to send)")
+        self.setFixedHeight(72)
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, service: RunService) -> None:
+        super().__init__()
+        self.setWindowTitle("Troupe")
+        self.service = service
+        self.history = HistoryPanel(lambda text: service.store.list_runs(search=text or None))
+        self.conversation = ConversationView()
+        self.plan_model = PlanTreeModel(roster=service.roster)
+        self.plan_view = PlanTreeView(self.plan_model)
+        self.run_view = RunView()
+        self.session = Session(service, self.conversation, self.plan_model, self.plan_view, self.run_view)
+        self.goal = GoalInput()
+        self.send = QPushButton("Send")
+        self.send.setDefault(True)
+        self.status = QLabel()
+        self._build_layout()
+        self._build_actions()
+        self._connect()
+        self.history.refresh()
+        self._restore_layout()
+        self._on_model_changed()
+
+    # --- layout -------------------------------------------------------------------------
+
+    def _build_layout(self) -> None:
+        centre = QWidget()
+        column = QVBoxLayout(centre)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.conversation, 1)
+        row = QHBoxLayout()
+        row.addWidget(self.goal, 1)
+        row.addWidget(self.send, 0, Qt.AlignmentFlag.AlignBottom)
+        column.addLayout(row)
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(self.plan_view)
+        right.addWidget(self.run_view)
+        right.setSizes([380, 420])
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(self.history)
+        self.splitter.addWidget(centre)
+        self.splitter.addWidget(right)
+        self.splitter.setSizes([260, 560, 620])
+        self.splitter.setChildrenCollapsible(False)
+        self.setCentralWidget(self.splitter)
+        self.statusBar().addPermanentWidget(self.status)
+        self.resize(1440, 860)
+
+    def _build_actions(self) -> None:
+        self.new_project_action = QAction("New project…", self, shortcut=QKeySequence.StandardKey.New)
+        self.search_action = QAction("Search history", self, shortcut=QKeySequence.StandardKey.Find)
+        self.run_action = QAction("Run plan", self, shortcut=QKeySequence("Ctrl+R"))
+        self.cancel_action = QAction("Cancel run", self, shortcut=QKeySequence(Qt.Key.Key_Escape))
+        for action in (self.new_project_action, self.search_action, self.run_action, self.cancel_action):
+            self.addAction(action)
+        menu = self.menuBar().addMenu("&File")
+        menu.addAction(self.new_project_action)
+        menu.addAction(self.search_action)
+        run_menu = self.menuBar().addMenu("&Run")
+        run_menu.addAction(self.run_action)
+        run_menu.addAction(self.cancel_action)
+        QShortcut(QKeySequence("Ctrl+Return"), self.goal, activated=self._on_send)
+        QShortcut(QKeySequence("Ctrl+Enter"), self.goal, activated=self._on_send)
+
+    def _connect(self) -> None:
+        self.send.clicked.connect(self._on_send)
+        self.new_project_action.triggered.connect(self._on_new_project)
+        self.search_action.triggered.connect(self._on_search)
+        self.run_action.triggered.connect(self.session.start_run)
+        self.cancel_action.triggered.connect(self.session.cancel)
+        self.history.runSelected.connect(self.session.open_run)
+        self.session.historyChanged.connect(self.history.refresh)
+        self.session.busyChanged.connect(self._on_busy_changed)
+        self.plan_model.validityChanged.connect(lambda _ok: self._on_model_changed())
+        self.conversation.exportRequested.connect(self._on_export_requested)
+
+    # --- handlers -------------------------------------------------------------------------
+
+    def _on_send(self) -> None:
+        if self.session.submit(self.goal.toPlainText()):
+            self.goal.clear()
+
+    def _on_new_project(self) -> None:
+        name, ok = QInputDialog.getText(self, "New project", "Project name:")
+        if ok and name.strip():
+            self.session.new_project(name.strip())
+            self.status.setText(f"Project: {name.strip()}")
+
+    def _on_search(self) -> None:
+        self.history.search.setFocus()
+        self.history.search.selectAll()
+
+    def _on_busy_changed(self, busy: bool) -> None:
+        self.send.setEnabled(not self.session.running)
+        self.status.setText("Working…" if busy else f"Project: {self.session.project}")
+
+    def _on_model_changed(self) -> None:
+        self.run_action.setEnabled(self.plan_model.is_valid())
+
+    def _on_export_requested(self, fmt: str) -> None:
+        from PySide6.QtWidgets import QFileDialog  # noqa: PLC0415
+
+        from app.export import export_run  # noqa: PLC0415
+
+        if self.session.run_id is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export", f"troupe-{self.session.run_id}.{fmt}")
+        if path:
+            with open(path, "w", encoding="utf-8") as out:
+                out.write(export_run(self.service.get_run(self.session.run_id), fmt))
+
+    # --- window state ----------------------------------------------------------------------
+
+    def _restore_layout(self) -> None:
+        settings = QSettings("Troupe", "Troupe")
+        if geometry := settings.value("geometry"):
+            self.restoreGeometry(QByteArray(geometry))
+        if sizes := settings.value("splitter"):
+            self.splitter.restoreState(QByteArray(sizes))
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
+        settings = QSettings("Troupe", "Troupe")
+        settings.setValue("geometry", self.saveGeometry())
+        settings.setValue("splitter", self.splitter.saveState())
+        if self.session.runner is not None:
+            # Leave it resumable: the next start shows it as interrupted.
+            self.session.runner.cancel()
+        super().closeEvent(event)

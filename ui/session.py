@@ -1,0 +1,242 @@
+"""The window's run lifecycle: goal -> plan -> edit -> run -> deliverable.
+
+Drives app.services.RunService on the qasync loop and fans the run's events
+out to the widgets. All long work is awaited, never blocking the UI thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from agents.errors import PlanError, TroupeError
+from agents.events import DeliverableReady, RunEvent, RunFinished, TokenDelta, event_from_dict
+from agents.plan import Plan, plan_problems
+from agents.runner import PriorResult, Runner
+from app.services import RunConfig, RunService
+from ui.approvals import QtApprovalGate
+from ui.conversation import ConversationView
+from ui.plan_tree import PlanTreeModel, PlanTreeView
+from ui.run_view import RunView
+
+log = logging.getLogger(__name__)
+
+
+class Session(QObject):
+    """One open run at a time in the window."""
+
+    historyChanged = Signal()
+    busyChanged = Signal(bool)
+    error = Signal(str)
+
+    def __init__(self, service: RunService, conversation: ConversationView,
+                 plan_model: PlanTreeModel, plan_view: PlanTreeView, run_view: RunView) -> None:
+        super().__init__()
+        self.service = service
+        self.conversation = conversation
+        self.plan_model = plan_model
+        self.plan_view = plan_view
+        self.run_view = run_view
+        self.project = "Default"
+        self.run_id: str | None = None
+        self.config: RunConfig = service.config()
+        self.runner: Runner | None = None
+        self._jobs: set[asyncio.Task[Any]] = set()
+        self._gate = QtApprovalGate(conversation.add_approval_card, instructions=self._instructions)
+        plan_model.planChanged.connect(self._on_plan_changed)
+        conversation.planApproved.connect(self.start_run)
+        run_view.runRequested.connect(self.start_run)
+        run_view.pauseRequested.connect(self.pause)
+        run_view.resumeRequested.connect(self.resume)
+        run_view.cancelRequested.connect(self.cancel)
+        run_view.retryRequested.connect(lambda _tid: self.resume())
+
+    # --- the one way UI work runs -------------------------------------------------
+
+    def run_op(self, coro: Coroutine[Any, Any, Any], *, what: str) -> asyncio.Task[Any]:
+        """Run `coro` on the loop; errors are shown the same way everywhere."""
+        job = asyncio.ensure_future(coro)
+        self._jobs.add(job)
+        self.busyChanged.emit(True)
+        job.add_done_callback(lambda j: self._on_op_done(j, what))
+        return job
+
+    def _on_op_done(self, job: asyncio.Task[Any], what: str) -> None:
+        self._jobs.discard(job)
+        self.busyChanged.emit(bool(self._jobs))
+        if job.cancelled():
+            return
+        exc = job.exception()
+        if exc is not None:
+            message = str(exc) if isinstance(exc, TroupeError) else f"{type(exc).__name__}: {exc}"
+            if not isinstance(exc, TroupeError):
+                log.error("%s failed", what, exc_info=exc)
+            self.conversation.add_note(f"⚠ {what} failed: {message}")
+            self.error.emit(message)
+        self.historyChanged.emit()
+
+    # --- goal and plan ------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self.runner is not None
+
+    def submit(self, goal: str) -> asyncio.Task[Any] | None:
+        goal = goal.strip()
+        if not goal or self.running:
+            return None
+        context = self._follow_up_context()
+        self.conversation.add_user_message(goal)
+        return self.run_op(self._plan(goal, context), what="Planning")
+
+    def _follow_up_context(self) -> str:
+        """Earlier results of this project's open run, when the goal is a follow-up."""
+        if self.run_id is None:
+            return ""
+        run = self.service.get_run(self.run_id)
+        if run.status != "completed" or not run.deliverable:
+            return ""
+        return f"Earlier goal: {run.goal}\n\nEarlier deliverable:\n{run.deliverable}"
+
+    async def _plan(self, goal: str, context: str) -> None:
+        self.run_id = self.service.create_run(self.project, goal, self.config)
+        self.historyChanged.emit()
+        self.conversation.add_note("The orchestrator is planning…")
+        result = await self.service.plan(self.run_id, goal, self.config, [self], context=context)
+        self.plan_model.set_plan(result.plan)
+        self.plan_view.set_editable(True)
+        self.run_view.reset()
+        self.run_view.load_plan(result.plan)
+        self.run_view.set_state("idle")
+        self.conversation.add_plan(result.plan)
+
+    def _on_plan_changed(self, plan: Plan) -> None:
+        # Every accepted, valid edit becomes a plan version in the history.
+        if self.run_id is not None and not self.running and not plan_problems(plan, self.service.roster.names):
+            self.service.save_plan(self.run_id, plan, "edited")
+            self.run_view.load_plan(plan)
+
+    # --- running --------------------------------------------------------------------------
+
+    def start_run(self) -> None:
+        if self.running or self.run_id is None:
+            return
+        self.plan_view.commit_pending()
+        plan = self.plan_model.to_plan()
+        if problems := plan_problems(plan, self.service.roster.names):
+            self.conversation.add_note("⚠ Fix the plan first: " + "; ".join(problems))
+            return
+        self._launch(plan, prior=None)
+
+    def _launch(self, plan: Plan, prior: dict[str, PriorResult] | None) -> None:
+        assert self.run_id is not None
+        self.plan_view.set_editable(False)
+        self.runner = self.service.runner(self.run_id, plan, self.config, self._gate, [self], prior)
+        self.run_op(self._run(self.runner), what="The run")
+
+    async def _run(self, runner: Runner) -> None:
+        try:
+            await runner.run()
+        finally:
+            self.runner = None
+            await self.service.writer.aflush()
+            self.plan_view.set_editable(False)
+
+    def pause(self) -> None:
+        if self.runner:
+            self.runner.pause()
+
+    def resume(self) -> None:
+        if self.runner:
+            self.runner.resume()
+            return
+        if self.run_id is not None:
+            self.run_op(self._resume(self.run_id), what="Resuming")
+
+    async def _resume(self, run_id: str) -> None:
+        _run, plan, config, prior = self.service.resume_state(run_id)
+        self.config = config
+        self.conversation.add_note(f"Resuming: {len(prior)} finished task(s) are reused.")
+        self._launch(plan, prior)
+
+    def cancel(self) -> None:
+        if self.runner:
+            self.runner.cancel()
+
+    # --- events from the run ------------------------------------------------------------------
+
+    def emit(self, event: RunEvent) -> None:
+        """EventSink: called on the loop thread, synchronously, for every event."""
+        self.plan_model.apply_event(event)
+        self.run_view.apply_event(event)
+        if isinstance(event, TokenDelta) and not event.task_id and self.runner is not None:
+            self.conversation.append_stream(event.text)
+        elif isinstance(event, DeliverableReady):
+            self.conversation.end_stream()
+            self.conversation.show_deliverable(event.markdown)
+        elif isinstance(event, RunFinished) and event.status != "completed":
+            self.conversation.add_note(f"Run {event.status}: {event.error}")
+
+    # --- opening a stored run ---------------------------------------------------------------------
+
+    def open_run(self, run_id: str) -> None:
+        if self.running:
+            return
+        run = self.service.get_run(run_id)
+        version = self.service.store.latest_plan(run_id)
+        self.run_id, self.project = run.id, run.project
+        self.config = RunConfig.from_record(run.settings) if run.settings.get("model") else self.config
+        self.conversation.clear()
+        self.conversation.add_user_message(run.goal)
+        self.run_view.reset()
+        if version is not None:
+            try:
+                plan = Plan.from_dict(version.plan)
+            except PlanError:
+                plan = None
+            if plan is not None:
+                self.plan_model.set_plan(plan)
+                self.run_view.load_plan(plan)
+                self.conversation.add_plan(plan)
+        self.run_view.apply_events([_parse(e) for e in self.service.store.events(run_id)])
+        for row in run.tasks:
+            self.plan_model.set_runtime(row.task_id, row.status, row.prompt_tokens + row.completion_tokens, row.cost)
+        self.plan_view.set_editable(run.status == "planned")
+        if run.deliverable:
+            self.conversation.show_deliverable(run.deliverable)
+        if run.status == "interrupted":
+            self.run_view.set_state("interrupted")
+            self.conversation.add_note("This run was interrupted. Press Resume to continue where it stopped.")
+        elif run.status == "planned":
+            self.run_view.set_state("idle")
+        else:
+            self.run_view.set_state("finished")
+
+    def new_project(self, name: str) -> None:
+        self.project = name
+        self.run_id = None
+        self.conversation.clear()
+        self.run_view.reset()
+        self.plan_model.set_plan(Plan(goal="", tasks=()))
+
+    def _instructions(self, request: Any) -> str:
+        try:
+            return self.plan_model.task(request.task_id).instructions
+        except KeyError:
+            return ""
+
+    async def aclose(self) -> None:
+        if self.runner is not None:
+            self.runner.cancel()
+        for job in list(self._jobs):
+            job.cancel()
+
+
+def _parse(data: dict[str, Any]) -> RunEvent:
+    return event_from_dict({k: v for k, v in data.items() if k != "seq"})
+
+
