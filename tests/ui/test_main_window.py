@@ -1,0 +1,98 @@
+"""The whole window against the local scripted server: goal -> plan -> edit ->
+run -> approval -> deliverable -> in history after reopening the window."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import qasync
+from PySide6.QtWidgets import QApplication
+
+from app.services import RunService
+from app.settings import Settings
+from app.storage import open_database
+from ui.approvals import ApprovalCard
+from ui.conversation import DeliverableCard
+from ui.main_window import MainWindow
+
+PLAN = {"goal": "g", "tasks": [
+    {"id": "r", "title": "Research", "instructions": "Find facts.", "agent": "researcher"},
+    {"id": "w", "title": "Write", "instructions": "Write it.", "agent": "writer",
+     "depends_on": ["r"], "requires_approval": True},
+]}
+
+
+@pytest.fixture
+def qloop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
+    loop = qasync.QEventLoop(qapp)
+    asyncio.set_event_loop(loop)
+    yield loop
+    loop.close()
+
+
+def open_window(db: Path, server) -> MainWindow:  # type: ignore[no-untyped-def]
+    settings = Settings(default_model="openai/test-model", api_base=server.base_url)
+    window = MainWindow(RunService(open_database(db), settings=settings))
+    window.show()
+    return window
+
+
+async def until(predicate, timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("timed out")
+        await asyncio.sleep(0.01)
+
+
+def cards(window: MainWindow, kind: type) -> list:
+    return [w for w in window.conversation.items() if isinstance(w, kind)]
+
+
+def test_full_flow_then_history_after_restart(qloop, llm_server, tmp_path):
+    llm_server.on(predicate=lambda r: "Reply with one JSON object" in r.system, reply=json.dumps(PLAN))
+    llm_server.on(contains="Your task (r)", reply="FACTS: penguins")
+    llm_server.on(contains="Your task (w)", reply="Draft about penguins")
+    llm_server.on(contains="Compose the final deliverable", reply="# Penguin report\n\n```python\nprint('hi')\n```")
+    db = tmp_path / "troupe.db"
+    window = open_window(db, llm_server)
+
+    async def flow() -> str:
+        window.goal.setPlainText("Write a report on penguins")
+        window.send.click()
+        await until(lambda: window.plan_model.has_task("w"))
+        assert window.run_action.isEnabled()
+        assert window.plan_model.rename("w", "Write the report")  # an edit before running
+        window.run_action.trigger()
+        await until(lambda: window.session._gate.pending())
+        card = window.session._gate.pending()[0]
+        assert isinstance(card, ApprovalCard) and "Write it." in card.request.details
+        card.approve_button.click()
+        await until(lambda: window.session.runner is None and cards(window, DeliverableCard))
+        return window.session.run_id or ""
+
+    run_id = qloop.run_until_complete(asyncio.wait_for(flow(), 30))
+    deliverable = cards(window, DeliverableCard)[0]
+    assert "Penguin report" in deliverable.markdown and "<pre" in deliverable.html
+    run = window.service.get_run(run_id)
+    assert run.status == "completed"
+    assert run.task("w").title == "Write the report"
+    assert [v.source for v in window.service.store.plan_versions(run_id)][:2] == ["proposed", "edited"]
+    assert run_id in window.history.run_ids()
+    window.close()
+    qloop.run_until_complete(window.service.aclose_llm())
+    window.service.close()
+
+    reopened = open_window(db, llm_server)
+    assert reopened.history.run_ids() == [run_id]
+    reopened.session.open_run(run_id)
+    assert "Penguin report" in cards(reopened, DeliverableCard)[0].markdown
+    reopened.history.search.setText("penguins")
+    reopened.history.refresh()
+    assert reopened.history.run_ids() == [run_id]
+    reopened.close()
+    reopened.service.close()
