@@ -75,11 +75,15 @@ class MainWindow(QMainWindow):
         self.splitter.addWidget(self.history)
         self.splitter.addWidget(centre)
         self.splitter.addWidget(right)
-        self.splitter.setSizes([260, 560, 620])
         self.splitter.setChildrenCollapsible(False)
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 3)
+        self.splitter.setStretchFactor(2, 4)
+        self.history.setMinimumWidth(240)
+        self.splitter.setSizes([270, 600, 810])
         self.setCentralWidget(self.splitter)
         self.statusBar().addPermanentWidget(self.status)
-        self.resize(1440, 860)
+        self.resize(1680, 980)
 
     def _build_actions(self) -> None:
         self.new_project_action = QAction("New project…", self, shortcut=QKeySequence.StandardKey.New)

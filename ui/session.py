@@ -105,8 +105,11 @@ class Session(QObject):
     async def _plan(self, goal: str, context: str) -> None:
         self.run_id = self.service.create_run(self.project, goal, self.config)
         self.historyChanged.emit()
-        self.conversation.add_note("The orchestrator is planning…")
-        result = await self.service.plan(self.run_id, goal, self.config, [self], context=context)
+        note = self.conversation.add_note("The orchestrator is planning…")
+        try:
+            result = await self.service.plan(self.run_id, goal, self.config, [self], context=context)
+        finally:
+            note.deleteLater()
         self.plan_model.set_plan(result.plan)
         self.plan_view.set_editable(True)
         self.run_view.reset()
@@ -176,7 +179,8 @@ class Session(QObject):
         if isinstance(event, TokenDelta) and not event.task_id and self.runner is not None:
             self.conversation.append_stream(event.text)
         elif isinstance(event, DeliverableReady):
-            self.conversation.end_stream()
+            # The streamed draft becomes the rendered deliverable card.
+            self.conversation.discard_stream()
             self.conversation.show_deliverable(event.markdown)
         elif isinstance(event, RunFinished) and event.status != "completed":
             self.conversation.add_note(f"Run {event.status}: {event.error}")

@@ -107,12 +107,17 @@ class EventWriter:
     """An EventSink writing events to the history database from its own thread."""
 
     def __init__(
-        self, target: Any, *, batch_size: int = DEFAULT_BATCH, name: str = "troupe-event-writer"
+        self, target: Any, *, batch_size: int = DEFAULT_BATCH, name: str = "troupe-event-writer",
+        linger: float = 0.005,
     ) -> None:
-        """`target` is a Store (anything with `.engine`) or a SQLAlchemy Engine."""
+        """`target` is a Store (anything with `.engine`) or a SQLAlchemy Engine.
+
+        `linger`: seconds to wait after the first event of a batch before writing.
+        """
         engine: Engine = getattr(target, "engine", target)
         self._engine = writer_engine(engine)
         self._batch_size = max(1, batch_size)
+        self._linger = linger
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._errors: deque[WriteError] = deque(maxlen=MAX_ERRORS_KEPT)
         self.error_count = 0
@@ -195,7 +200,14 @@ class EventWriter:
                 log.exception("event writer: unexpected error")
 
     def _take_batch(self) -> list[Any]:
-        batch = [self._queue.get()]
+        first = self._queue.get()
+        if self._linger and isinstance(first, RunEvent):
+            # An event usually arrives as the loop is about to start the next
+            # model call; writing now would compete with it for the GIL (about
+            # 1 ms a step in a pipeline). A few ms later the loop is idle, and
+            # the events that came meanwhile share one transaction.
+            time.sleep(self._linger)
+        batch = [first]
         while len(batch) < self._batch_size:
             try:
                 batch.append(self._queue.get_nowait())

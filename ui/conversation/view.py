@@ -121,6 +121,23 @@ class ConversationView(QWidget):
         self._stream_text = ""
         return text
 
+    def discard_stream(self) -> None:
+        """Remove the streaming bubble (its text is shown elsewhere, e.g. as the deliverable)."""
+        bubble = self._stream_bubble
+        self._stream_timer.stop()
+        self._stream_bubble, self._stream_text = None, ""
+        self._stream_parts.clear()
+        if bubble is None:
+            return
+        for i in range(self._layout.count()):
+            row = self._layout.itemAt(i).layout()
+            if row is not None and row.indexOf(bubble) >= 0:
+                self._layout.takeAt(i)
+                row.deleteLater()
+                break
+        self._bubbles.remove(bubble)
+        bubble.deleteLater()
+
     def streaming_text(self) -> str:
         """All text streamed into the open bubble, rendered or not."""
         return self._stream_text + "".join(self._stream_parts)
