@@ -21,7 +21,7 @@ run: $(STAMP)
 	$(BIN)/troupe
 
 lint: $(STAMP)
-	$(BIN)/ruff check agents app ui resources tests bench
+	$(BIN)/ruff check agents app ui resources tests bench scripts
 	$(BIN)/lint-imports
 
 test: lint

@@ -66,7 +66,7 @@ def pick_segment(apps):
 
 async def until(predicate) -> None:  # type: ignore[no-untyped-def]
     while not predicate():
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0.02)  # noqa: ASYNC110 - widgets change state, not events
 
 
 async def settle(app: QApplication, seconds: float = 0.3) -> None:

@@ -44,7 +44,7 @@ def open_window(db: Path, server) -> MainWindow:  # type: ignore[no-untyped-def]
 async def until(predicate) -> None:  # type: ignore[no-untyped-def]
     # the caller's asyncio.wait_for bounds the wait
     while not predicate():
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.01)  # noqa: ASYNC110 - widgets change state, not events
 
 
 def cards(window: MainWindow, kind: type) -> list:
