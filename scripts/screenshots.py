@@ -65,8 +65,8 @@ def pick_segment(apps):
 
 
 async def until(predicate) -> None:  # type: ignore[no-untyped-def]
-    while not predicate():
-        await asyncio.sleep(0.02)  # noqa: ASYNC110 - widgets change state, not events
+    while not predicate():  # noqa: ASYNC110 - polling widgets, which change state without events
+        await asyncio.sleep(0.02)
 
 
 async def settle(app: QApplication, seconds: float = 0.3) -> None:

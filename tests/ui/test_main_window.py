@@ -43,8 +43,8 @@ def open_window(db: Path, server) -> MainWindow:  # type: ignore[no-untyped-def]
 
 async def until(predicate) -> None:  # type: ignore[no-untyped-def]
     # the caller's asyncio.wait_for bounds the wait
-    while not predicate():
-        await asyncio.sleep(0.01)  # noqa: ASYNC110 - widgets change state, not events
+    while not predicate():  # noqa: ASYNC110 - polling widgets, which change state without events
+        await asyncio.sleep(0.01)
 
 
 def cards(window: MainWindow, kind: type) -> list:
