@@ -227,3 +227,31 @@ def test_api_key_never_reaches_disk(llm_server, env, tmp_path, troupe_home):
     for path in files:
         assert SECRET.encode() not in path.read_bytes(), f"key found in {path}"
     assert SECRET not in result.stderr + result.stdout
+
+
+def test_ctrl_c_exits_130_and_the_run_can_be_resumed(llm_server, env, tmp_path, troupe_home):
+    hold = Gate()
+    llm_server.on(contains="Your task (slow)", reply=Reply("SLOW DONE", wait=hold), times=1)
+    plan = write_plan(tmp_path / "p.json", [task("a"), task("slow", ["a"])])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "run", "g", "--plan", str(plan), "--yes",
+         *model_args(llm_server)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        _wait_for(lambda: requests_for(llm_server, "slow") == 1)
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    hold.open()
+    assert proc.returncode == 130
+    assert "troupe resume" in err and "Traceback" not in err
+    store = open_database(troupe_home / "troupe.db")
+    run = store.list_runs()[0]
+    assert run.status == "interrupted"
+    store.close()
+    result = troupe(env, "resume", run.id, "--yes")
+    assert result.returncode == 0, result.stderr
+    assert requests_for(llm_server, "a") == 1
