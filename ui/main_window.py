@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.paths import data_dir
 from app.services import RunService
 from ui.conversation import ConversationView
 from ui.history import HistoryPanel
@@ -55,6 +56,7 @@ class MainWindow(QMainWindow):
         self.history.refresh()
         self._restore_layout()
         self._on_model_changed()
+        self._offer_resume()
 
     # --- layout -------------------------------------------------------------------------
 
@@ -112,6 +114,7 @@ class MainWindow(QMainWindow):
         self.session.busyChanged.connect(self._on_busy_changed)
         self.plan_model.validityChanged.connect(lambda _ok: self._on_model_changed())
         self.conversation.exportRequested.connect(self._on_export_requested)
+        self.conversation.planEditRequested.connect(self.plan_view.tree.setFocus)
 
     # --- handlers -------------------------------------------------------------------------
 
@@ -148,20 +151,32 @@ class MainWindow(QMainWindow):
             with open(path, "w", encoding="utf-8") as out:
                 out.write(export_run(self.service.get_run(self.session.run_id), fmt))
 
+    def _offer_resume(self) -> None:
+        """Show the newest interrupted run, with Resume enabled."""
+        run_id = self.session.latest_interrupted()
+        if run_id is not None:
+            self.session.open_run(run_id)
+            self.history.select_run(run_id)
+
     # --- window state ----------------------------------------------------------------------
 
     def _restore_layout(self) -> None:
-        settings = QSettings("Troupe", "Troupe")
+        settings = _ui_settings()
         if geometry := settings.value("geometry"):
             self.restoreGeometry(QByteArray(geometry))
         if sizes := settings.value("splitter"):
             self.splitter.restoreState(QByteArray(sizes))
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
-        settings = QSettings("Troupe", "Troupe")
+        settings = _ui_settings()
         settings.setValue("geometry", self.saveGeometry())
         settings.setValue("splitter", self.splitter.saveState())
         if self.session.runner is not None:
             # Leave it resumable: the next start shows it as interrupted.
             self.session.runner.cancel()
         super().closeEvent(event)
+
+
+def _ui_settings() -> QSettings:
+    # Beside the rest of the user's data (and per TROUPE_HOME in tests).
+    return QSettings(str(data_dir() / "window.ini"), QSettings.Format.IniFormat)

@@ -14,7 +14,14 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from agents.errors import PlanError, TroupeError
-from agents.events import DeliverableReady, RunEvent, RunFinished, TokenDelta, event_from_dict
+from agents.events import (
+    DeliverableReady,
+    RunEvent,
+    RunFinished,
+    RunStarted,
+    TokenDelta,
+    event_from_dict,
+)
 from agents.plan import Plan, plan_problems
 from agents.runner import PriorResult, Runner
 from app.services import RunConfig, RunService
@@ -46,6 +53,7 @@ class Session(QObject):
         self.config: RunConfig = service.config()
         self.runner: Runner | None = None
         self._jobs: set[asyncio.Task[Any]] = set()
+        self._plan_card: Any = None
         self._gate = QtApprovalGate(conversation.add_approval_card, instructions=self._instructions)
         plan_model.planChanged.connect(self._on_plan_changed)
         conversation.planApproved.connect(self.start_run)
@@ -115,7 +123,7 @@ class Session(QObject):
         self.run_view.reset()
         self.run_view.load_plan(result.plan)
         self.run_view.set_state("idle")
-        self.conversation.add_plan(result.plan)
+        self._plan_card = self.conversation.add_plan(result.plan)
 
     def _on_plan_changed(self, plan: Plan) -> None:
         # Every accepted, valid edit becomes a plan version in the history.
@@ -137,6 +145,8 @@ class Session(QObject):
 
     def _launch(self, plan: Plan, prior: dict[str, PriorResult] | None) -> None:
         assert self.run_id is not None
+        if self._plan_card is not None and not self._plan_card.is_approved:
+            self._plan_card.set_approved()
         self.plan_view.set_editable(False)
         self.runner = self.service.runner(self.run_id, plan, self.config, self._gate, [self], prior)
         self.run_op(self._run(self.runner), what="The run")
@@ -184,6 +194,9 @@ class Session(QObject):
             self.conversation.show_deliverable(event.markdown)
         elif isinstance(event, RunFinished) and event.status != "completed":
             self.conversation.add_note(f"Run {event.status}: {event.error}")
+        if isinstance(event, RunStarted | RunFinished):
+            # Let the writer store the new status before the list re-reads it.
+            asyncio.get_running_loop().call_later(0.1, self.historyChanged.emit)
 
     # --- opening a stored run ---------------------------------------------------------------------
 
@@ -205,7 +218,9 @@ class Session(QObject):
             if plan is not None:
                 self.plan_model.set_plan(plan)
                 self.run_view.load_plan(plan)
-                self.conversation.add_plan(plan)
+                self._plan_card = self.conversation.add_plan(plan)
+                if run.status != "planned":
+                    self._plan_card.set_approved(f"✓  Plan approved · run {run.status}")
         self.run_view.apply_events([_parse(e) for e in self.service.store.events(run_id)])
         for row in run.tasks:
             self.plan_model.set_runtime(row.task_id, row.status, row.prompt_tokens + row.completion_tokens, row.cost)
@@ -220,9 +235,16 @@ class Session(QObject):
         else:
             self.run_view.set_state("finished")
 
+    def latest_interrupted(self) -> str | None:
+        """The newest run left interrupted by a closed window or a crash."""
+        self.service.store.mark_interrupted()
+        runs = [r for r in self.service.store.list_runs(limit=50) if r.status == "interrupted"]
+        return runs[0].id if runs else None
+
     def new_project(self, name: str) -> None:
         self.project = name
         self.run_id = None
+        self._plan_card = None
         self.conversation.clear()
         self.run_view.reset()
         self.plan_model.set_plan(Plan(goal="", tasks=()))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from PySide6.QtWidgets import QApplication
 from app.services import RunService
 from app.settings import Settings
 from app.storage import open_database
+from tests.support.scripted_server import Reply
 from ui.approvals import ApprovalCard
 from ui.conversation import DeliverableCard
 from ui.main_window import MainWindow
@@ -94,3 +96,67 @@ def test_full_flow_then_history_after_restart(qloop, llm_server, tmp_path):
     assert reopened.history.run_ids() == [run_id]
     reopened.close()
     reopened.service.close()
+
+
+def test_follow_up_plans_with_the_earlier_deliverable(qloop, llm_server, tmp_path):
+    llm_server.on(predicate=lambda r: "Reply with one JSON object" in r.system, reply=json.dumps(
+        {"goal": "g", "tasks": [{"id": "w", "title": "Write", "agent": "writer"}]}))
+    llm_server.on(contains="Compose the final deliverable", reply="FIRST-DELIVERABLE")
+    llm_server.default = Reply("ok")
+    window = open_window(tmp_path / "troupe.db", llm_server)
+
+    async def flow() -> None:
+        for goal in ("Write a poem", "make it shorter"):
+            window.goal.setPlainText(goal)
+            window.send.click()
+            await until(lambda: window.plan_model.has_task("w") and not window.session._jobs)
+            window.run_action.trigger()
+            await until(lambda: window.session.runner is None and not window.session._jobs)
+
+    qloop.run_until_complete(asyncio.wait_for(flow(), 30))
+    planner_calls = [r for r in llm_server.chat_requests if "Reply with one JSON object" in r.system]
+    assert "FIRST-DELIVERABLE" not in planner_calls[0].last_user
+    assert "FIRST-DELIVERABLE" in planner_calls[1].last_user
+    assert len(window.service.store.list_runs()) == 2
+    window.close()
+    qloop.run_until_complete(window.service.aclose_llm())
+    window.service.close()
+
+
+def test_interrupted_run_is_offered_for_resume_on_start(qloop, llm_server, tmp_path):
+    from agents.events import RunStarted, TaskFinished
+
+    llm_server.default = Reply("ok")
+    db = tmp_path / "troupe.db"
+    store = open_database(db)
+    run_id = store.create_run("Default", "the goal", {"model": "openai/test-model",
+                                                      "api_base": llm_server.base_url})
+    store.add_plan_version(run_id, PLAN | {"goal": "the goal"}, "file")
+    from app.storage import EventWriter
+
+    with EventWriter(store) as writer:  # a process that started the run, then died
+        writer.emit(RunStarted(run_id=run_id, goal="the goal", plan=PLAN))
+        now = time.time()
+        writer.emit(TaskFinished(run_id=run_id, task_id="r", output="FACTS", attempts=1,
+                                 prompt_tokens=1, completion_tokens=1, cost=0,
+                                 started=now - 2, finished=now - 1))
+    store.claim_run(run_id, pid=2**22 + 12345, token="gone")
+    store.close()
+
+    window = open_window(db, llm_server)
+    assert window.session.run_id == run_id
+    assert window.run_view.state() == "interrupted"
+    assert window.run_view.buttons["resume"].isEnabled()
+
+    async def resume() -> None:
+        window.run_view.buttons["resume"].click()
+        await until(lambda: window.session._gate.pending())
+        window.session._gate.pending()[0].approve_button.click()
+        await until(lambda: window.session.runner is None and not window.session._jobs)
+
+    qloop.run_until_complete(asyncio.wait_for(resume(), 30))
+    assert window.service.get_run(run_id).status == "completed"
+    assert not [r for r in llm_server.chat_requests if "Your task (r)" in r.last_user]
+    window.close()
+    qloop.run_until_complete(window.service.aclose_llm())
+    window.service.close()

@@ -41,6 +41,7 @@ GROUP_BAR_H = 6
 INDENT = 14
 MIN_SPAN = 10.0
 """Seconds: the narrowest time range the chart shows."""
+MAX_TICKS = 200
 TICK_STEPS = (0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600)
 MIN_TICK_PX = 64
 REPAINT_MS = 250
@@ -301,6 +302,8 @@ class TimelineWidget(QAbstractScrollArea):
 
     def _ticks(self, t0: float, t1: float, scale: float) -> list[tuple[float, str]]:
         step = next((s for s in TICK_STEPS if s * scale >= MIN_TICK_PX), TICK_STEPS[-1])
+        while (t1 - t0) / step > MAX_TICKS:  # a span beyond the table (days of a stale run)
+            step *= 2
         out, k = [], 0
         while t0 + k * step <= t1 + 1e-9:
             out.append((t0 + k * step, fmt.offset(k * step)))

@@ -1,0 +1,20 @@
+"""Guards against Qt binding bugs that would crash a long-running window."""
+
+import sys
+
+from PySide6.QtCore import QPointF, QRectF
+from PySide6.QtGui import QColor, QImage, QPainter, QPen
+
+
+def test_void_painter_calls_keep_none_alive(qapp):
+    # PySide6 6.12.0 dropped one reference to None per call: the timeline,
+    # repainting 4 times a second, aborted the process within minutes.
+    image = QImage(64, 64, QImage.Format.Format_ARGB32)
+    painter = QPainter(image)
+    before = sys.getrefcount(None)
+    for _ in range(2000):
+        painter.setPen(QPen(QColor("red"), 1))
+        painter.drawLine(QPointF(0, 0), QPointF(10, 10))
+        painter.fillRect(QRectF(0, 0, 4, 4), QColor("blue"))
+    painter.end()
+    assert sys.getrefcount(None) >= before - 50
