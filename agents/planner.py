@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,14 +44,23 @@ def planner_messages(roster: Roster, goal: str, context: str = "") -> list[Messa
     return [Message("system", system), Message("user", user)]
 
 
-def parse_plan_reply(text: str, goal: str, role_names: list[str]) -> Plan:
-    """Turn a model's reply into a valid Plan or raise PlanError saying why."""
+def parse_plan_text(text: str, goal: str) -> Plan:
+    """A model's reply as a Plan, not yet validated; raises PlanError."""
     data = _extract_json(text)
     if isinstance(data, dict):
         data["goal"] = goal  # the person's words win over the model's paraphrase
-    plan = Plan.from_dict(data)
+    return Plan.from_dict(data)
+
+
+def parse_plan_reply(text: str, goal: str, role_names: list[str]) -> Plan:
+    """Turn a model's reply into a valid Plan or raise PlanError saying why."""
+    plan = parse_plan_text(text, goal)
     validate_plan(plan, role_names)
     return plan
+
+
+PlanFix = Callable[[Plan], Plan]
+"""Changes a parsed plan before validation, or raises PlanError (sent back to the model)."""
 
 
 def _extract_json(text: str) -> Any:
@@ -85,9 +95,25 @@ class Planner:
         self._retry = retry or RetryPolicy()
 
     async def plan(self, ctx: CallContext, goal: str, context: str = "") -> PlanResult:
+        return await self.plan_from_messages(ctx, goal, planner_messages(self._roster, goal, context))
+
+    async def plan_from_messages(
+        self,
+        ctx: CallContext,
+        goal: str,
+        messages: list[Message],
+        *,
+        fix: PlanFix | None = None,
+        announce: bool = True,
+    ) -> PlanResult:
+        """Ask with `messages` until a valid plan comes back (the loop behind `plan`).
+
+        `fix` gets every parsed plan before validation; `announce=False`
+        emits no PlanProposed (storage makes that event a plan version).
+        """
         role = self._roster.get(ORCHESTRATOR)
         model = role.model or self._settings.orchestrator_model
-        messages = planner_messages(self._roster, goal, context)
+        workers = [r.name for r in self._roster.workers()]
         usage, cost, last_error = Usage(), 0.0, ""
         for attempt in range(1, self._max_attempts + 1):
             request = self._settings.request(
@@ -96,7 +122,10 @@ class Planner:
             response, _ = await call_model(self._llm, request, ctx, self._retry)
             usage, cost = usage + response.usage, cost + response.cost
             try:
-                plan = parse_plan_reply(response.text, goal, [r.name for r in self._roster.workers()])
+                plan = parse_plan_text(response.text, goal)
+                if fix is not None:
+                    plan = fix(plan)
+                validate_plan(plan, workers)
             except PlanError as exc:
                 last_error = str(exc)
                 ctx.sink.emit(PlanRejectedByModel(run_id=ctx.run_id, error=last_error, attempt=attempt))
@@ -106,7 +135,8 @@ class Planner:
                                     "Reply with the corrected JSON object only."),
                 ]
                 continue
-            ctx.sink.emit(PlanProposed(run_id=ctx.run_id, plan=plan.to_dict(), attempts=attempt))
+            if announce:
+                ctx.sink.emit(PlanProposed(run_id=ctx.run_id, plan=plan.to_dict(), attempts=attempt))
             return PlanResult(plan=plan, attempts=attempt, usage=usage, cost=cost)
         raise PlannerError(
             f"{model} did not produce a valid plan in {self._max_attempts} attempts; "

@@ -27,16 +27,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 
 from agents.agent import ModelSettings
-from agents.calls import CallContext, RetryPolicy, call_model
+from agents.calls import CallContext, RetryPolicy
 from agents.errors import PlanError, PlannerError
-from agents.events import PlanRejectedByModel
-from agents.plan import Plan, Task, plan_json_schema, validate_plan
-
-# The planner's own JSON extraction (code fences, prose around the object).
-# See the report: a public `parse_plan_text` in agents.planner replaces this.
-from agents.planner import PlanResult, _extract_json, planner_messages
-from agents.ports import LLMClient, Message, Usage
-from agents.roster import ORCHESTRATOR, Roster
+from agents.plan import Plan, Task
+from agents.planner import Planner, PlanResult, planner_messages
+from agents.ports import LLMClient, Message
+from agents.roster import Roster
 
 KEPT_FIELDS: tuple[str, ...] = ("title", "instructions", "agent", "depends_on", "requires_approval")
 """What a kept task keeps, whatever the model answers."""
@@ -199,70 +195,11 @@ async def replan(
     if not comment.strip():
         raise ValueError("replan needs a comment saying what to change")
     messages = replan_messages(roster, plan, comment, keep)
+    planner = Planner(llm, roster, settings, max_attempts=max_attempts, retry=retry)
     try:
-        return await ask_for_plan(
-            llm, roster, settings, ctx, plan.goal, messages,
-            fix=lambda new: restore_kept(plan, new, keep),
-            retry=retry, max_attempts=max_attempts,
+        return await planner.plan_from_messages(
+            ctx, plan.goal, messages, fix=lambda new: restore_kept(plan, new, keep), announce=False
         )
     except PlannerError as exc:
         raise PlannerError(f"{exc} The current plan is unchanged.") from None
 
-
-async def ask_for_plan(
-    llm: LLMClient,
-    roster: Roster,
-    settings: ModelSettings,
-    ctx: CallContext,
-    goal: str,
-    messages: list[Message],
-    *,
-    fix: Fix | None = None,
-    retry: RetryPolicy | None = None,
-    max_attempts: int = 3,
-) -> PlanResult:
-    """Planner's loop for any opening messages: parse, `fix`, validate, repair.
-
-    `fix` may change the parsed plan or raise PlanError; either way the
-    result is validated against the roster's workers, and every problem is
-    sent back to the model for another attempt. Emits PlanRejectedByModel
-    per rejected answer and nothing on success.
-    """
-    role = roster.get(ORCHESTRATOR)
-    model = role.model or settings.orchestrator_model
-    workers = [r.name for r in roster.workers()]
-    policy = retry or RetryPolicy()
-    usage, cost, last_error = Usage(), 0.0, ""
-    for attempt in range(1, max_attempts + 1):
-        request = settings.request(
-            model, messages, temperature=role.temperature, json_schema=plan_json_schema()
-        )
-        response, _ = await call_model(llm, request, ctx, policy)
-        usage, cost = usage + response.usage, cost + response.cost
-        try:
-            plan = _parse(response.text, goal)
-            if fix is not None:
-                plan = fix(plan)
-            validate_plan(plan, workers)
-        except PlanError as exc:
-            last_error = str(exc)
-            ctx.sink.emit(PlanRejectedByModel(run_id=ctx.run_id, error=last_error, attempt=attempt))
-            messages = messages + [
-                Message("assistant", response.text),
-                Message("user", f"That is not a usable plan: {last_error}. "
-                                "Reply with the corrected JSON object only."),
-            ]
-            continue
-        return PlanResult(plan=plan, attempts=attempt, usage=usage, cost=cost)
-    raise PlannerError(
-        f"{model} did not produce a valid plan in {max_attempts} attempts; "
-        f"last problem: {last_error}."
-    )
-
-
-def _parse(text: str, goal: str) -> Plan:
-    """A reply as a Plan, not yet validated (the goal is the person's words)."""
-    data = _extract_json(text)
-    if isinstance(data, dict):
-        data["goal"] = goal
-    return Plan.from_dict(data)

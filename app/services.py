@@ -17,6 +17,7 @@ from agents.llm import LiteLLMClient
 from agents.plan import Plan, validate_plan
 from agents.planner import Planner, PlanResult
 from agents.ports import ApprovalGate, EventSink, FanOut, LLMClient
+from agents.replan import replan as replan_plan
 from agents.roster import Roster, load_roster
 from agents.runner import PriorResult, Runner, RunOptions, RunOutcome
 from app import secrets
@@ -126,6 +127,21 @@ class RunService:
         planner = Planner(self.llm, self.roster, self.model_settings(config), retry=self._retry())
         ctx = CallContext(run_id=run_id, sink=self._sink(sinks), purpose="plan")
         return await planner.plan(ctx, goal, context)
+
+    async def replan(self, run_id: str, plan: Plan, comment: str, keep: set[str], config: RunConfig,
+                     sinks: Sequence[EventSink] = ()) -> PlanResult:
+        """Ask the orchestrator to revise `plan` after a comment; stored only once accepted."""
+        ctx = CallContext(run_id=run_id, sink=self._sink(sinks), purpose="replan", stream_tokens=False)
+        return await replan_plan(self.llm, self.roster, self.model_settings(config), ctx, plan,
+                                 comment, keep, retry=self._retry())
+
+    def reusable_results(self, run_id: str, task_ids: set[str]) -> dict[str, PriorResult]:
+        """Finished outputs of these tasks, for a run that should not redo them."""
+        return {
+            tid: PriorResult(output=f.output, attempts=f.attempts)
+            for tid, f in self.store.finished_task_outputs(run_id).items()
+            if tid in task_ids
+        }
 
     def save_plan(self, run_id: str, plan: Plan, source: str) -> int:
         """Store a plan the person supplied or edited as a new version."""

@@ -92,6 +92,8 @@ class MainWindow(QMainWindow):
         self.search_action = QAction("Search history", self, shortcut=QKeySequence.StandardKey.Find)
         self.run_action = QAction("Run plan", self, shortcut=QKeySequence("Ctrl+R"))
         self.cancel_action = QAction("Cancel run", self, shortcut=QKeySequence(Qt.Key.Key_Escape))
+        self.replan_action = QAction("Replan…", self, shortcut=QKeySequence("Ctrl+Shift+R"))
+        self.replan_action.setToolTip("Ask the orchestrator to revise the plan; finished tasks are kept")
         for action in (self.new_project_action, self.search_action, self.run_action, self.cancel_action):
             self.addAction(action)
         menu = self.menuBar().addMenu("&File")
@@ -100,6 +102,8 @@ class MainWindow(QMainWindow):
         run_menu = self.menuBar().addMenu("&Run")
         run_menu.addAction(self.run_action)
         run_menu.addAction(self.cancel_action)
+        run_menu.addSeparator()
+        run_menu.addAction(self.replan_action)
         QShortcut(QKeySequence("Ctrl+Return"), self.goal, activated=self._on_send)
         QShortcut(QKeySequence("Ctrl+Enter"), self.goal, activated=self._on_send)
 
@@ -109,6 +113,7 @@ class MainWindow(QMainWindow):
         self.search_action.triggered.connect(self._on_search)
         self.run_action.triggered.connect(self.session.start_run)
         self.cancel_action.triggered.connect(self.session.cancel)
+        self.replan_action.triggered.connect(self._on_replan)
         self.history.runSelected.connect(self.session.open_run)
         self.session.historyChanged.connect(self.history.refresh)
         self.session.busyChanged.connect(self._on_busy_changed)
@@ -121,6 +126,12 @@ class MainWindow(QMainWindow):
     def _on_send(self) -> None:
         if self.session.submit(self.goal.toPlainText()):
             self.goal.clear()
+
+    def _on_replan(self) -> None:
+        text, ok = QInputDialog.getMultiLineText(
+            self, "Replan", "What should change? Finished tasks stay as they are.")
+        if ok and text.strip():
+            self.session.replan(text)
 
     def _on_new_project(self) -> None:
         name, ok = QInputDialog.getText(self, "New project", "Project name:")
@@ -135,9 +146,11 @@ class MainWindow(QMainWindow):
     def _on_busy_changed(self, busy: bool) -> None:
         self.send.setEnabled(not self.session.running)
         self.status.setText("Working…" if busy else f"Project: {self.session.project}")
+        self.replan_action.setEnabled(not busy and self.session.can_replan())
 
     def _on_model_changed(self) -> None:
         self.run_action.setEnabled(self.plan_model.is_valid())
+        self.replan_action.setEnabled(self.session.can_replan())
 
     def _on_export_requested(self, fmt: str) -> None:
         from PySide6.QtWidgets import QFileDialog  # noqa: PLC0415

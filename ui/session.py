@@ -22,12 +22,13 @@ from agents.events import (
     TokenDelta,
     event_from_dict,
 )
-from agents.plan import Plan, plan_problems
+from agents.plan import Plan, Task, plan_problems
 from agents.runner import PriorResult, Runner
 from app.services import RunConfig, RunService
 from ui.approvals import QtApprovalGate
 from ui.conversation import ConversationView
 from ui.plan_tree import PlanTreeModel, PlanTreeView
+from ui.plan_tree.diff_dialog import PlanDiffDialog, replace_plan
 from ui.run_view import RunView
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,8 @@ class Session(QObject):
         self.config: RunConfig = service.config()
         self.runner: Runner | None = None
         self._jobs: set[asyncio.Task[Any]] = set()
+        self._reusable: dict[str, Task] = {}
+        """Finished tasks, as they ran, that a run of a replanned plan does not redo."""
         self._plan_card: Any = None
         self._gate = QtApprovalGate(conversation.add_approval_card, instructions=self._instructions)
         plan_model.planChanged.connect(self._on_plan_changed)
@@ -131,6 +134,55 @@ class Session(QObject):
             self.service.save_plan(self.run_id, plan, "edited")
             self.run_view.load_plan(plan)
 
+    # --- replanning -------------------------------------------------------------------
+
+    def can_replan(self) -> bool:
+        return self.run_id is not None and not self.running and bool(self.plan_model.task_ids())
+
+    def replan(self, comment: str) -> asyncio.Task[Any] | None:
+        comment = comment.strip()
+        if not comment or not self.can_replan():
+            return None
+        self.plan_view.commit_pending()
+        plan, keep = self.plan_model.to_plan(), self._finished_ids()
+        self.conversation.add_user_message(comment)
+        return self.run_op(self._replan(plan, comment, keep), what="Replanning")
+
+    def _finished_ids(self) -> set[str]:
+        """Completed tasks, and tasks the person approved that have not finished."""
+        keep = set()
+        for tid in self.plan_model.task_ids():
+            state = self.plan_model.runtime(tid)
+            if state and (state.status == "completed" or state.detail in ("approval: approve", "approval: edit")):
+                keep.add(tid)
+        return keep
+
+    async def _replan(self, plan: Plan, comment: str, keep: set[str]) -> None:
+        assert self.run_id is not None
+        note = self.conversation.add_note("The orchestrator is revising the plan…")
+        try:
+            result = await self.service.replan(self.run_id, plan, comment, keep, self.config, [self])
+        finally:
+            note.deleteLater()
+        dialog = PlanDiffDialog(plan, result.plan, self.plan_view.window(), comment=comment, kept=keep)
+        dialog.accepted.connect(lambda: self._use_replanned(result.plan, keep))
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()  # window-modal without a nested event loop (no exec() in a coroutine)
+
+    def _use_replanned(self, plan: Plan, keep: set[str]) -> None:
+        if self.running:
+            return
+        self._reusable = {t: self.plan_model.task(t) for t in keep if self.plan_model.has_task(t)}
+        self.plan_view.set_editable(True)
+        replace_plan(self.plan_model, plan)  # one undo step; planChanged stores an "edited" version
+        self._plan_card = self.conversation.add_plan(plan)
+
+    def _prior_for(self, plan: Plan) -> dict[str, PriorResult] | None:
+        same = {t.id for t in plan.iter_tasks() if self._reusable.get(t.id) == t}
+        if not same or self.run_id is None:
+            return None
+        return self.service.reusable_results(self.run_id, same) or None
+
     # --- running --------------------------------------------------------------------------
 
     def start_run(self) -> None:
@@ -141,7 +193,7 @@ class Session(QObject):
         if problems := plan_problems(plan, self.service.roster.names):
             self.conversation.add_note("⚠ Fix the plan first: " + "; ".join(problems))
             return
-        self._launch(plan, prior=None)
+        self._launch(plan, prior=self._prior_for(plan))
 
     def _launch(self, plan: Plan, prior: dict[str, PriorResult] | None) -> None:
         assert self.run_id is not None
@@ -206,6 +258,7 @@ class Session(QObject):
         run = self.service.get_run(run_id)
         version = self.service.store.latest_plan(run_id)
         self.run_id, self.project = run.id, run.project
+        self._reusable = {}
         self.config = RunConfig.from_record(run.settings) if run.settings.get("model") else self.config
         self.conversation.clear()
         self.conversation.add_user_message(run.goal)

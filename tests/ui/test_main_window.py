@@ -160,3 +160,42 @@ def test_interrupted_run_is_offered_for_resume_on_start(qloop, llm_server, tmp_p
     window.close()
     qloop.run_until_complete(window.service.aclose_llm())
     window.service.close()
+
+
+def test_replan_shows_a_diff_and_keeps_finished_work(qloop, llm_server, tmp_path):
+    from ui.plan_tree.diff_dialog import PlanDiffDialog
+
+    simple = {"goal": "g", "tasks": [{"id": "r", "title": "Research", "agent": "researcher"}]}
+    revised = {"goal": "g", "tasks": [
+        {"id": "r", "title": "Research (renamed by the model)", "agent": "researcher"},
+        {"id": "p", "title": "Pricing", "agent": "analyst", "depends_on": ["r"]},
+    ]}
+    llm_server.on(predicate=lambda r: "add a pricing section" in r.all_text, reply=json.dumps(revised))
+    llm_server.on(predicate=lambda r: "Reply with one JSON object" in r.system, reply=json.dumps(simple))
+    llm_server.default = Reply("ok")
+    window = open_window(tmp_path / "troupe.db", llm_server)
+
+    async def flow() -> PlanDiffDialog:
+        window.goal.setPlainText("Market report")
+        window.send.click()
+        await until(lambda: window.plan_model.has_task("r") and not window.session._jobs)
+        window.run_action.trigger()
+        await until(lambda: window.session.runner is None and not window.session._jobs)
+        window.session.replan("add a pricing section")
+        await until(lambda: window.findChildren(PlanDiffDialog))
+        dialog = window.findChildren(PlanDiffDialog)[0]
+        dialog.accept_button.click()
+        await until(lambda: window.plan_model.has_task("p"))
+        window.run_action.trigger()
+        await until(lambda: window.session.runner is None and not window.session._jobs)
+        return dialog
+
+    qloop.run_until_complete(asyncio.wait_for(flow(), 30))
+    run = window.service.get_run(window.session.run_id)
+    assert run.task("r").title == "Research"  # finished work kept as it ran
+    assert sum("Your task (r)" in r.last_user for r in llm_server.chat_requests) == 1
+    assert sum("Your task (p)" in r.last_user for r in llm_server.chat_requests) == 1
+    assert run.task("p").status == "completed"
+    window.close()
+    qloop.run_until_complete(window.service.aclose_llm())
+    window.service.close()
