@@ -184,9 +184,8 @@ class MainWindow(QMainWindow):
         settings = _ui_settings()
         settings.setValue("geometry", self.saveGeometry())
         settings.setValue("splitter", self.splitter.saveState())
-        if self.session.runner is not None:
-            # Leave it resumable: the next start shows it as interrupted.
-            self.session.runner.cancel()
+        # A run still going is stopped by the app's shutdown (Session.aclose),
+        # which leaves it "interrupted": the next start offers to resume it.
         super().closeEvent(event)
 
 

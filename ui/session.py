@@ -309,10 +309,15 @@ class Session(QObject):
             return ""
 
     async def aclose(self) -> None:
-        if self.runner is not None:
-            self.runner.cancel()
-        for job in list(self._jobs):
-            job.cancel()
+        """The window is closing: stop work, leaving a running run resumable."""
+        run_id = self.run_id if self.runner is not None else None
+        jobs = list(self._jobs)
+        for job in jobs:
+            job.cancel()  # not runner.cancel(): that would end the run as "cancelled"
+        await asyncio.gather(*jobs, return_exceptions=True)
+        if run_id is not None:
+            await self.service.writer.aflush()
+            self.service.store.set_run_status(run_id, "interrupted", "the window was closed")
 
 
 def _parse(data: dict[str, Any]) -> RunEvent:

@@ -199,3 +199,47 @@ def test_replan_shows_a_diff_and_keeps_finished_work(qloop, llm_server, tmp_path
     window.close()
     qloop.run_until_complete(window.service.aclose_llm())
     window.service.close()
+
+
+def test_closing_mid_run_leaves_it_resumable(qloop, llm_server, tmp_path):
+    from tests.support.scripted_server import Gate
+
+    hold = Gate()
+    simple = {"goal": "g", "tasks": [{"id": "a", "title": "A", "agent": "writer"},
+                                     {"id": "b", "title": "B", "agent": "writer", "depends_on": ["a"]}]}
+    llm_server.on(predicate=lambda r: "Reply with one JSON object" in r.system, reply=json.dumps(simple))
+    llm_server.on(contains="Your task (b)", reply=Reply("B DONE", wait=hold), times=1)
+    llm_server.default = Reply("ok")
+    db = tmp_path / "troupe.db"
+    window = open_window(db, llm_server)
+
+    async def start_then_close() -> str:
+        window.goal.setPlainText("two steps")
+        window.send.click()
+        await until(lambda: window.plan_model.has_task("b") and not window.session._jobs)
+        window.run_action.trigger()
+        await until(lambda: any("Your task (b)" in r.last_user for r in llm_server.chat_requests))
+        run_id = window.session.run_id or ""
+        await window.session.aclose()  # what the app does on quit, after the window closed
+        await window.service.aclose_llm()
+        return run_id
+
+    run_id = qloop.run_until_complete(asyncio.wait_for(start_then_close(), 30))
+    window.close()
+    hold.open()
+    assert window.service.get_run(run_id).status == "interrupted"
+    window.service.close()
+
+    reopened = open_window(db, llm_server)
+    assert reopened.session.run_id == run_id and reopened.run_view.state() == "interrupted"
+
+    async def resume() -> None:
+        reopened.run_view.buttons["resume"].click()
+        await until(lambda: reopened.session.runner is None and not reopened.session._jobs)
+
+    qloop.run_until_complete(asyncio.wait_for(resume(), 30))
+    assert reopened.service.get_run(run_id).status == "completed"
+    assert sum("Your task (a)" in r.last_user for r in llm_server.chat_requests) == 1
+    reopened.close()
+    qloop.run_until_complete(reopened.service.aclose_llm())
+    reopened.service.close()
