@@ -17,10 +17,10 @@ from typing import NoReturn
 from agents.errors import LLMError, PlanError, PlannerError, TroupeError
 from agents.plan import Plan, validate_plan
 from agents.ports import ApproveAll
-from agents.roster import load_roster
 from app.console import JsonLinesSink, ProgressPrinter, TerminalGate, TerminalPrompter, render_plan
 from app.export import FORMATS, export_run, run_to_dict
 from app.logs import setup_logging
+from app.roster_store import load_user_roster
 from app.services import NotResumable, RunConfig, RunService, UnknownRun
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -233,7 +233,7 @@ def _read_plan_file(path: Path, goal: str) -> Plan:
         data["goal"] = goal
     try:
         plan = Plan.from_dict(data)
-        validate_plan(plan, load_roster().names)
+        validate_plan(plan, load_user_roster().names)
     except PlanError as exc:
         raise BadInput(f"invalid plan file {path}: {exc}") from None
     return plan

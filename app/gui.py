@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QApplication
 
 from agents.llm import warm_up
 from app.logs import setup_logging
+from app.roster_store import read_user_roster
 from app.services import RunService
 from ui.main_window import MainWindow
 
@@ -26,9 +27,12 @@ def main(argv: list[str] | None = None) -> int:
     app.setOrganizationName("Troupe")
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
-    service = RunService.open()
+    loaded = read_user_roster()
+    service = RunService.open(roster=loaded.roster)
     window = MainWindow(service)
     window.show()
+    if loaded.warning:
+        window.show_warning("Agent roster", loaded.warning)
     # litellm takes seconds to import: do it after the window is up.
     warm = loop.create_task(warm_up())
     closing = asyncio.Event()

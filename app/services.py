@@ -18,10 +18,11 @@ from agents.plan import Plan, validate_plan
 from agents.planner import Planner, PlanResult
 from agents.ports import ApprovalGate, EventSink, FanOut, LLMClient
 from agents.replan import replan as replan_plan
-from agents.roster import Roster, load_roster
+from agents.roster import Roster
 from agents.runner import PriorResult, Runner, RunOptions, RunOutcome
 from app import secrets
 from app.paths import db_path
+from app.roster_store import load_user_roster
 from app.settings import Settings, load_settings
 from app.storage import EventWriter, RunDetail, Store, open_database
 
@@ -72,7 +73,7 @@ class RunService:
     ) -> None:
         self.store = store
         self.settings = settings or load_settings()
-        self.roster = roster or load_roster()
+        self.roster = roster or load_user_roster()
         self.llm = llm or LiteLLMClient()
         self.writer = EventWriter(store)
 

@@ -32,6 +32,8 @@ class Settings:
     """Seconds one model call may take."""
     max_attempts: int = 4
     """Tries per model call before the task fails."""
+    budget_usd: float = 0.0
+    """Spending limit per run in US dollars; 0 means no limit (not enforced yet)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
-from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
+from PySide6.QtCore import QModelIndex, QSignalBlocker, Qt, QTimer, Signal
 from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QLabel, QLineEdit, QTreeView, QVBoxLayout, QWidget
 
@@ -88,6 +88,15 @@ class HistoryPanel(QWidget):
         ]
 
     def _fill(self, runs: Sequence[RunSummary], expand: bool) -> None:
+        # Rebuilding moves the current index; that is not the person selecting a
+        # run, and reacting to it (opening a run) mid-rebuild crashes Qt.
+        selected = self.tree.currentIndex().data(RUN_ID_ROLE)
+        with QSignalBlocker(self.tree.selectionModel()):
+            self._rebuild(runs, expand)
+            if selected:
+                self.select_run(selected)
+
+    def _rebuild(self, runs: Sequence[RunSummary], expand: bool) -> None:
         self.model.removeRows(0, self.model.rowCount())
         projects: dict[str, QStandardItem] = {}
         for run in runs:

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QLabel,
     QMainWindow,
+    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QSplitter,
@@ -18,12 +19,15 @@ from PySide6.QtWidgets import (
 )
 
 from app.paths import data_dir
+from app.roster_store import save_user_roster
 from app.services import RunService
+from app.settings import save_settings
 from ui.conversation import ConversationView
 from ui.history import HistoryPanel
 from ui.plan_tree import PlanTreeModel, PlanTreeView
 from ui.run_view import RunView
 from ui.session import Session
+from ui.settings_dialog import SettingsDialog
 
 
 class GoalInput(QPlainTextEdit):
@@ -92,6 +96,8 @@ class MainWindow(QMainWindow):
         self.search_action = QAction("Search history", self, shortcut=QKeySequence.StandardKey.Find)
         self.run_action = QAction("Run plan", self, shortcut=QKeySequence("Ctrl+R"))
         self.cancel_action = QAction("Cancel run", self, shortcut=QKeySequence(Qt.Key.Key_Escape))
+        self.settings_action = QAction("Settings…", self, shortcut=QKeySequence.StandardKey.Preferences)
+        self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
         self.replan_action = QAction("Replan…", self, shortcut=QKeySequence("Ctrl+Shift+R"))
         self.replan_action.setToolTip("Ask the orchestrator to revise the plan; finished tasks are kept")
         for action in (self.new_project_action, self.search_action, self.run_action, self.cancel_action):
@@ -99,6 +105,8 @@ class MainWindow(QMainWindow):
         menu = self.menuBar().addMenu("&File")
         menu.addAction(self.new_project_action)
         menu.addAction(self.search_action)
+        menu.addSeparator()
+        menu.addAction(self.settings_action)
         run_menu = self.menuBar().addMenu("&Run")
         run_menu.addAction(self.run_action)
         run_menu.addAction(self.cancel_action)
@@ -114,6 +122,7 @@ class MainWindow(QMainWindow):
         self.run_action.triggered.connect(self.session.start_run)
         self.cancel_action.triggered.connect(self.session.cancel)
         self.replan_action.triggered.connect(self._on_replan)
+        self.settings_action.triggered.connect(self._on_settings)
         self.history.runSelected.connect(self.session.open_run)
         self.session.historyChanged.connect(self.history.refresh)
         self.session.busyChanged.connect(self._on_busy_changed)
@@ -133,6 +142,27 @@ class MainWindow(QMainWindow):
         if ok and text.strip():
             self.session.replan(text)
 
+    def _on_settings(self) -> None:
+        # open(), not exec(): no nested event loop under qasync.
+        dialog = SettingsDialog(self.service.settings, self.service.roster, self)
+        dialog.accepted.connect(lambda: self._apply_settings(dialog))
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+
+    def _apply_settings(self, dialog: SettingsDialog) -> None:
+        settings, roster = dialog.result_settings(), dialog.result_roster()
+        save_settings(settings)
+        self.service.settings = settings
+        if roster != self.service.roster:
+            save_user_roster(roster)
+            self.service.roster = roster
+            self.plan_model.set_roster(roster)
+        if not self.session.running:
+            self.session.config = self.service.config()
+
+    def show_warning(self, title: str, text: str) -> None:
+        QMessageBox.warning(self, title, text)
+
     def _on_new_project(self) -> None:
         name, ok = QInputDialog.getText(self, "New project", "Project name:")
         if ok and name.strip():
@@ -146,6 +176,7 @@ class MainWindow(QMainWindow):
     def _on_busy_changed(self, busy: bool) -> None:
         self.send.setEnabled(not self.session.running)
         self.status.setText("Working…" if busy else f"Project: {self.session.project}")
+        self.settings_action.setEnabled(not self.session.running)
         self.replan_action.setEnabled(not busy and self.session.can_replan())
 
     def _on_model_changed(self) -> None:

@@ -243,3 +243,25 @@ def test_closing_mid_run_leaves_it_resumable(qloop, llm_server, tmp_path):
     reopened.close()
     qloop.run_until_complete(reopened.service.aclose_llm())
     reopened.service.close()
+
+
+def test_settings_dialog_saves_settings_and_roster(qloop, llm_server, tmp_path):
+    from app.roster_store import load_user_roster
+    from app.settings import load_settings
+    from ui.settings_dialog import SettingsDialog
+
+    window = open_window(tmp_path / "troupe.db", llm_server)
+    window.settings_action.trigger()
+    dialog = window.findChildren(SettingsDialog)[0]
+    dialog.models_tab.max_parallel.setValue(3)
+    dialog.models_tab.default_model.setEditText("openai/other-model")
+    writer = dialog.agents_tab
+    writer.select("writer")
+    writer.prompt.setPlainText("You write haiku.")
+    dialog.accept()
+    assert load_settings().max_parallel == 3
+    assert load_user_roster().get("writer").system_prompt == "You write haiku."
+    assert window.session.config.model == "openai/other-model"
+    assert window.plan_model.roster.get("writer").system_prompt == "You write haiku."
+    window.close()
+    window.service.close()

@@ -100,6 +100,13 @@ class PlanTreeModel(QAbstractItemModel):
     def roster(self) -> Roster | None:
         return self._roster
 
+    def set_roster(self, roster: Roster) -> None:
+        """Use an edited roster: agent choices and role validation follow it."""
+        self._roster = roster
+        self._roles = list(roster.names)
+        self._workers = [r.name for r in roster.workers()]
+        self._revalidate()
+
     @property
     def worker_roles(self) -> list[str]:
         """Roles a task can be assigned to (the roster minus the orchestrator)."""
