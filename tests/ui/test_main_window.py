@@ -265,3 +265,28 @@ def test_settings_dialog_saves_settings_and_roster(qloop, llm_server, tmp_path):
     assert window.plan_model.roster.get("writer").system_prompt == "You write haiku."
     window.close()
     window.service.close()
+
+
+def test_unreachable_provider_gives_a_clear_message(qloop, tmp_path):
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = Settings(default_model="openai/test-model", api_base=f"http://127.0.0.1:{port}/v1",
+                        max_attempts=1)
+    window = MainWindow(RunService(open_database(tmp_path / "troupe.db"), settings=settings))
+    window.show()
+
+    async def flow() -> None:
+        window.goal.setPlainText("anything")
+        window.send.click()
+        await until(lambda: not window.session._jobs)
+
+    qloop.run_until_complete(asyncio.wait_for(flow(), 30))
+    notes = [w.text() for w in window.conversation.items() if hasattr(w, "text") and "failed" in w.text()]
+    assert notes and "cannot reach" in notes[0] and f"127.0.0.1:{port}" in notes[0]
+    assert window.send.isEnabled()  # the person can fix the settings and try again
+    window.close()
+    qloop.run_until_complete(window.service.aclose_llm())
+    window.service.close()
