@@ -49,7 +49,8 @@ class MainWindow(QMainWindow):
         self.plan_model = PlanTreeModel(roster=service.roster)
         self.plan_view = PlanTreeView(self.plan_model)
         self.run_view = RunView()
-        self.session = Session(service, self.conversation, self.plan_model, self.plan_view, self.run_view)
+        self.session = Session(service, self.conversation, self.plan_model, self.plan_view,
+                               self.run_view, parent=self)
         self.goal = GoalInput()
         self.send = QPushButton("Send")
         self.send.setDefault(True)

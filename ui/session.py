@@ -11,7 +11,7 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from agents.errors import PlanError, TroupeError
 from agents.events import (
@@ -42,9 +42,14 @@ class Session(QObject):
     error = Signal(str)
 
     def __init__(self, service: RunService, conversation: ConversationView,
-                 plan_model: PlanTreeModel, plan_view: PlanTreeView, run_view: RunView) -> None:
-        super().__init__()
+                 plan_model: PlanTreeModel, plan_view: PlanTreeView, run_view: RunView,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
         self.service = service
+        # A Qt timer owned by the session: it dies with the window, unlike a
+        # loop callback, which could fire into deleted widgets.
+        self._history_timer = QTimer(self, singleShot=True, interval=100)
+        self._history_timer.timeout.connect(self.historyChanged.emit)
         self.conversation = conversation
         self.plan_model = plan_model
         self.plan_view = plan_view
@@ -248,7 +253,7 @@ class Session(QObject):
             self.conversation.add_note(f"Run {event.status}: {event.error}")
         if isinstance(event, RunStarted | RunFinished):
             # Let the writer store the new status before the list re-reads it.
-            asyncio.get_running_loop().call_later(0.1, self.historyChanged.emit)
+            self._history_timer.start()
 
     # --- opening a stored run ---------------------------------------------------------------------
 

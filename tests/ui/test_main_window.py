@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import qasync
+from PySide6.QtCore import QEvent
 from PySide6.QtWidgets import QApplication
 
 from app.services import RunService
@@ -33,12 +34,19 @@ def qloop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
     loop = qasync.QEventLoop(qapp)
     asyncio.set_event_loop(loop)
     yield loop
+    while _WINDOWS:  # nothing of this test's windows outlives it
+        _WINDOWS.pop().deleteLater()
+    qapp.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     loop.close()
+
+
+_WINDOWS: list[MainWindow] = []
 
 
 def open_window(db: Path, server) -> MainWindow:  # type: ignore[no-untyped-def]
     settings = Settings(default_model="openai/test-model", api_base=server.base_url)
     window = MainWindow(RunService(open_database(db), settings=settings))
+    _WINDOWS.append(window)
     window.show()
     return window
 
@@ -276,6 +284,7 @@ def test_unreachable_provider_gives_a_clear_message(qloop, tmp_path):
     settings = Settings(default_model="openai/test-model", api_base=f"http://127.0.0.1:{port}/v1",
                         max_attempts=1)
     window = MainWindow(RunService(open_database(tmp_path / "troupe.db"), settings=settings))
+    _WINDOWS.append(window)
     window.show()
 
     async def flow() -> None:

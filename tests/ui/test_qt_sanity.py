@@ -17,4 +17,6 @@ def test_void_painter_calls_keep_none_alive(qapp):
         painter.drawLine(QPointF(0, 0), QPointF(10, 10))
         painter.fillRect(QRectF(0, 0, 4, 4), QColor("blue"))
     painter.end()
-    assert sys.getrefcount(None) >= before - 50
+    # With the bug the count falls by one per call (6000 here); unrelated
+    # objects being freed meanwhile move it by a few dozen at most.
+    assert sys.getrefcount(None) > before - 1000

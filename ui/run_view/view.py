@@ -96,12 +96,17 @@ class RunView(QWidget):
             controls.addWidget(button)
             if key == "cancel":
                 controls.addSpacing(10)
-        header = QHBoxLayout()
-        header.setSpacing(18)
-        header.addWidget(self.state_chip, 0, Qt.AlignmentFlag.AlignVCenter)
-        header.addWidget(self.totals, 0, Qt.AlignmentFlag.AlignVCenter)
-        header.addStretch(1)
-        header.addLayout(controls)
+        # Two rows: state and controls, then the totals. One row needed ~860 px
+        # and squeezed the conversation column beside it.
+        top = QHBoxLayout()
+        top.setSpacing(18)
+        top.addWidget(self.state_chip, 0, Qt.AlignmentFlag.AlignVCenter)
+        top.addStretch(1)
+        top.addLayout(controls)
+        header = QVBoxLayout()
+        header.setSpacing(6)
+        header.addLayout(top)
+        header.addWidget(self.totals, 0, Qt.AlignmentFlag.AlignLeft)
         line = QFrame()
         line.setFixedHeight(1)
         line.setStyleSheet(f"background: {theme.css(theme.subtle_background(0.15))};")
