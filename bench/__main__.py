@@ -5,7 +5,8 @@ from __future__ import annotations
 import runpy
 import sys
 
-MODULES = ["bench.runner_bench", "bench.storage_writer", "bench.llm_overhead"]
+MODULES = ["bench.runner_bench", "bench.storage_writer", "bench.llm_overhead", "bench.ui_bench",
+           "bench.startup_bench"]
 
 
 def main() -> None:

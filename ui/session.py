@@ -251,6 +251,8 @@ class Session(QObject):
             self.conversation.show_deliverable(event.markdown)
         elif isinstance(event, RunFinished) and event.status != "completed":
             self.conversation.add_note(f"Run {event.status}: {event.error}")
+        if isinstance(event, RunFinished) and self._plan_card is not None:
+            self._plan_card.set_approved(f"✓  Plan approved · run {event.status}")
         if isinstance(event, RunStarted | RunFinished):
             # Let the writer store the new status before the list re-reads it.
             self._history_timer.start()
