@@ -26,14 +26,12 @@ ever contains the API key.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import functools
 import json
 import os
 import re
 import threading
 import time
-import urllib.request
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -69,6 +67,12 @@ _PLAIN_PARAMS = frozenset(
     {"temperature", "max_tokens", "max_completion_tokens", "stream", "stream_options",
      "response_format", "extra_body"}
 )  # fmt: skip
+
+def _proxies_configured() -> bool:
+    import urllib.request  # noqa: PLC0415 - 20 ms to import, not at start-up
+
+    return bool(urllib.request.getproxies())
+
 
 # --- importing litellm lazily -----------------------------------------------------
 
@@ -235,7 +239,7 @@ class LiteLLMClient:
             # trust_env costs two thread hops per request (proxy and netrc lookups):
             # only pay for it when a proxy is configured.
             self._session = aiohttp.ClientSession(
-                connector=connector, trust_env=bool(urllib.request.getproxies())
+                connector=connector, trust_env=_proxies_configured()
             )
             self._session_loop = loop
         return self._session
@@ -618,6 +622,8 @@ def _retry_after(headers: Mapping[str, str] | None) -> float | None:
     except ValueError:
         pass
     try:
+        import email.utils  # noqa: PLC0415 - only for a Retry-After date
+
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None

@@ -12,8 +12,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
 from agents.errors import PlanError, PlanValidationError
 
 
@@ -92,8 +90,13 @@ class Plan:
     @classmethod
     def from_dict(cls, data: Any) -> Plan:
         """Parse untrusted JSON (a plan file, a model's answer); raises PlanError."""
+        # pydantic models are built on first use (~60 ms, not at start-up)
+        from pydantic import ValidationError  # noqa: PLC0415
+
+        from agents._plan_schema import PlanModel  # noqa: PLC0415
+
         try:
-            model = _PlanModel.model_validate(data)
+            model = PlanModel.model_validate(data)
         except ValidationError as exc:
             raise PlanError(_describe_validation_error(exc)) from None
         return cls(goal=model.goal, tasks=tuple(_task_from_model(t) for t in model.tasks))
@@ -120,24 +123,7 @@ def _task_to_dict(task: Task) -> dict[str, Any]:
 # --- untrusted input -------------------------------------------------------
 
 
-class _TaskModel(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    id: str = Field(min_length=1)
-    title: str = Field(min_length=1)
-    instructions: str = ""
-    agent: str = Field(min_length=1)
-    depends_on: list[str] = Field(default_factory=list)
-    requires_approval: bool = False
-    children: list[_TaskModel] = Field(default_factory=list)
-
-
-class _PlanModel(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    goal: str
-    tasks: list[_TaskModel]
-
-
-def _task_from_model(model: _TaskModel) -> Task:
+def _task_from_model(model: Any) -> Task:
     return Task(
         id=model.id.strip(),
         title=model.title.strip(),
@@ -149,7 +135,7 @@ def _task_from_model(model: _TaskModel) -> Task:
     )
 
 
-def _describe_validation_error(exc: ValidationError) -> str:
+def _describe_validation_error(exc: Any) -> str:
     parts = []
     for err in exc.errors()[:5]:
         where = ".".join(str(p) for p in err["loc"]) or "plan"
@@ -159,7 +145,9 @@ def _describe_validation_error(exc: ValidationError) -> str:
 
 def plan_json_schema() -> dict[str, Any]:
     """JSON schema of a plan, for response_format / grammar-constrained output."""
-    return _PlanModel.model_json_schema()
+    from agents._plan_schema import PlanModel  # noqa: PLC0415
+
+    return PlanModel.model_json_schema()
 
 
 # --- validation ------------------------------------------------------------

@@ -6,9 +6,8 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agents.errors import RosterError
 
@@ -30,20 +29,6 @@ class Role:
     temperature: float = 0.3
     tools: tuple[str, ...] = ()
     """Names of the tools this role may call."""
-
-
-class _RoleModel(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    name: str = Field(min_length=1)
-    system_prompt: str = Field(min_length=1)
-    description: str = ""
-    model: str | None = None
-    temperature: float = Field(default=0.3, ge=0, le=2)
-    tools: list[str] = Field(default_factory=list)
-
-
-class _RosterModel(BaseModel):
-    roles: list[_RoleModel]
 
 
 @dataclass(frozen=True)
@@ -89,10 +74,19 @@ class Roster:
 
     @classmethod
     def from_dict(cls, data: Any) -> Roster:
-        try:
-            model = _RosterModel.model_validate(data)
-        except ValidationError as exc:
-            raise RosterError(f"invalid roster: {exc.errors()[0]['msg']}") from None
+        # A well-formed roster (the shipped one, nearly always) is checked by
+        # hand: importing pydantic costs 0.1-0.2 s of start-up. Anything else
+        # goes through the pydantic models, which coerce and word the errors.
+        model = _plain_roster(data)
+        if model is None:
+            from pydantic import ValidationError  # noqa: PLC0415
+
+            from agents._roster_schema import RosterModel  # noqa: PLC0415
+
+            try:
+                model = RosterModel.model_validate(data)
+            except ValidationError as exc:
+                raise RosterError(f"invalid roster: {exc.errors()[0]['msg']}") from None
         names = [r.name for r in model.roles]
         if len(set(names)) != len(names):
             raise RosterError("invalid roster: role names must be unique")
@@ -111,6 +105,27 @@ class Roster:
                 for r in model.roles
             )
         )
+
+
+def _plain_roster(data: Any) -> Any:
+    """`data` as the pydantic model would give it, if it is exactly well-formed; else None."""
+    if not isinstance(data, dict) or not isinstance(data.get("roles"), list):
+        return None
+    roles = []
+    for r in data["roles"]:
+        if not isinstance(r, dict):
+            return None
+        name, prompt = r.get("name"), r.get("system_prompt")
+        description, model = r.get("description", ""), r.get("model")
+        temperature, tools = r.get("temperature", 0.3), r.get("tools", [])
+        if not (isinstance(name, str) and name and isinstance(prompt, str) and prompt
+                and isinstance(description, str) and (model is None or isinstance(model, str))
+                and type(temperature) in (int, float) and 0 <= temperature <= 2
+                and isinstance(tools, list) and all(isinstance(t, str) for t in tools)):
+            return None
+        roles.append(SimpleNamespace(name=name, system_prompt=prompt, description=description,
+                                     model=model, temperature=float(temperature), tools=tools))
+    return SimpleNamespace(roles=roles)
 
 
 def default_roster_path() -> Path:

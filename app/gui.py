@@ -33,14 +33,17 @@ def main(argv: list[str] | None = None) -> int:
     window.show()
     if loaded.warning:
         window.show_warning("Agent roster", loaded.warning)
-    # litellm takes seconds to import: do it after the window is up.
-    warm = loop.create_task(warm_up())
+    # litellm takes seconds to import: do it once the first frame is on screen
+    # (the import thread holds the GIL for most of a second: not during the first paint).
+    warm: list[asyncio.Task[None]] = []
+    loop.call_later(0.3, lambda: warm.append(loop.create_task(warm_up())))
     closing = asyncio.Event()
     app.aboutToQuit.connect(closing.set)
     with loop:
         loop.run_until_complete(closing.wait())
         loop.run_until_complete(window.session.aclose())
         loop.run_until_complete(service.aclose_llm())
-        warm.cancel()
+        for task in warm:
+            task.cancel()
     service.close()
     return 0

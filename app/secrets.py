@@ -9,9 +9,6 @@ from __future__ import annotations
 import logging
 import os
 
-import keyring
-from keyring.errors import KeyringError, NoKeyringError
-
 from app.logs import register_secret
 
 log = logging.getLogger(__name__)
@@ -45,11 +42,16 @@ def get_api_key(model: str) -> str | None:
 
 def set_api_key(provider: str, key: str) -> None:
     """Store a key in the OS keyring; raises KeyringError when there is none."""
+    import keyring  # noqa: PLC0415 - 30 ms to import: not at start-up
+
     keyring.set_password(SERVICE, provider, key)
     register_secret(key)
 
 
 def _from_keyring(provider: str) -> str | None:
+    import keyring  # noqa: PLC0415 - 30 ms to import: not at start-up
+    from keyring.errors import KeyringError, NoKeyringError  # noqa: PLC0415
+
     try:
         return keyring.get_password(SERVICE, provider)
     except NoKeyringError:

@@ -31,10 +31,11 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, default=20)
     parser.add_argument("--tasks", type=int, default=300)
     parser.add_argument("--pipeline", action="store_true")
+    parser.add_argument("--chunk-delay", type=float, default=0.0, help="seconds between streamed chunks")
     args = parser.parse_args()
     plan = fan_out_plan(args.tasks, args.pipeline)
     words = " ".join(f"word{i}" for i in range(args.chunks))
-    answer = Reply(words, chunks=args.chunks, latency=args.latency)
+    answer = Reply(words, chunks=args.chunks, latency=args.latency, chunk_delay=args.chunk_delay)
 
     def handler(request):  # type: ignore[no-untyped-def]
         if "Reply with one JSON object" in request.system:

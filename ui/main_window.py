@@ -3,6 +3,8 @@ the plan and the run on the right."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QByteArray, QSettings, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
@@ -27,7 +29,9 @@ from ui.history import HistoryPanel
 from ui.plan_tree import PlanTreeModel, PlanTreeView
 from ui.run_view import RunView
 from ui.session import Session
-from ui.settings_dialog import SettingsDialog
+
+if TYPE_CHECKING:
+    from ui.settings_dialog import SettingsDialog
 
 
 class GoalInput(QPlainTextEdit):
@@ -145,6 +149,8 @@ class MainWindow(QMainWindow):
 
     def _on_settings(self) -> None:
         # open(), not exec(): no nested event loop under qasync.
+        from ui.settings_dialog import SettingsDialog  # noqa: PLC0415 - keyring: 50 ms at start-up
+
         dialog = SettingsDialog(self.service.settings, self.service.roster, self)
         dialog.accepted.connect(lambda: self._apply_settings(dialog))
         dialog.finished.connect(dialog.deleteLater)

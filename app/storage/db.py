@@ -15,14 +15,18 @@ per-statement hop to its own thread, and batches naturally.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+# Alembic (and Mako, Pygments, the postgres dialect it pulls in) costs ~0.2 s
+# to import: only pay for it when the database is not at HEAD already.
+HEAD = "0001"
+"""The newest migration's revision id (tests/app/test_migrations.py checks it)."""
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_MS = 5000
@@ -70,6 +74,8 @@ def alembic_config(path: str | Path | None = None) -> Config:
     `path` is only used when no connection is passed in `attributes`
     (e.g. `command.revision(alembic_config(db), autogenerate=True)`).
     """
+    from alembic.config import Config  # noqa: PLC0415
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     if path is not None:
@@ -79,6 +85,8 @@ def alembic_config(path: str | Path | None = None) -> Config:
 
 def head_revision() -> str:
     """The newest migration's revision id."""
+    from alembic.script import ScriptDirectory  # noqa: PLC0415
+
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None
     return head
@@ -86,12 +94,30 @@ def head_revision() -> str:
 
 def current_revision(engine: Engine) -> str | None:
     """The revision the database is at (None for an empty file)."""
+    from alembic.runtime.migration import MigrationContext  # noqa: PLC0415
+
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+def _at_head(engine: Engine) -> bool:
+    """True when the database is already at HEAD (no Alembic needed)."""
+    with engine.connect() as conn:
+        exists = conn.exec_driver_sql(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+        ).first()
+        if not exists:
+            return False
+        rows = conn.execute(text("SELECT version_num FROM alembic_version")).all()
+    return [r[0] for r in rows] == [HEAD]
+
+
 def upgrade_database(engine: Engine, revision: str = "head") -> None:
     """Migrate the database up to `revision`, in one transaction."""
+    if revision in ("head", HEAD) and _at_head(engine):
+        return
+    from alembic import command  # noqa: PLC0415
+
     with writer_engine(engine).begin() as conn:
         config = alembic_config()
         config.attributes["connection"] = conn

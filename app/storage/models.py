@@ -14,8 +14,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
 
 RUN_STATUSES = ("planned", "running", "paused", "completed", "failed", "cancelled", "interrupted")
 TASK_STATUSES = (
@@ -31,148 +42,105 @@ TASK_STATUSES = (
 PLAN_SOURCES = ("proposed", "edited", "file")
 
 
-def _run_fk() -> ForeignKey:
-    return ForeignKey("runs.id", ondelete="CASCADE")
+metadata = MetaData()
+"""Every table of the history database (Alembic's autogenerate compares against it)."""
 
 
-class Base(DeclarativeBase):
-    type_annotation_map = {dict[str, Any]: JSON, list[str]: JSON}
+class Base:
+    """Compatibility: `Base.metadata` as with the former declarative models."""
+
+    metadata = metadata
 
 
-class Project(Base):
-    __tablename__ = "projects"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String, unique=True)
-    created: Mapped[float] = mapped_column(Float)
+def _run_fk() -> Column[str]:
+    return Column("run_id", String, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False)
 
 
-class Run(Base):
-    __tablename__ = "runs"
-    __table_args__ = (
-        Index("ix_runs_created", "created"),
-        Index("ix_runs_status", "status"),
-        Index("ix_runs_project_id", "project_id"),
-    )
-
-    id: Mapped[str] = mapped_column(String, primary_key=True)
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
-    goal: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String, default="planned")
-    created: Mapped[float] = mapped_column(Float)
-    updated: Mapped[float] = mapped_column(Float)
-    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    deliverable: Mapped[str | None] = mapped_column(Text)
-    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
-    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
-    cost: Mapped[float] = mapped_column(Float, default=0.0)
-    error: Mapped[str | None] = mapped_column(Text)
-    owner_pid: Mapped[int | None] = mapped_column(Integer)
-    """Process that runs (ran) this run; see liveness.py."""
-    owner_token: Mapped[str | None] = mapped_column(String)
-    """That process's start token, so a reused pid is not taken for the owner."""
+def _id() -> Column[int]:
+    return Column("id", Integer, primary_key=True)
 
 
-class PlanVersion(Base):
-    __tablename__ = "plan_versions"
-    __table_args__ = (Index("ux_plan_versions_run_version", "run_id", "version", unique=True),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    run_id: Mapped[str] = mapped_column(_run_fk())
-    version: Mapped[int] = mapped_column(Integer)
-    source: Mapped[str] = mapped_column(String)
-    plan: Mapped[dict[str, Any]] = mapped_column(JSON)
-    created: Mapped[float] = mapped_column(Float)
+def _req(name: str, type_: Any, *args: Any, **kw: Any) -> Column[Any]:
+    return Column(name, type_, *args, nullable=False, **kw)
 
 
-class TaskRecord(Base):
-    """Projection of a task's state, updated from events."""
-
-    __tablename__ = "tasks"
-    __table_args__ = (Index("ux_tasks_run_task", "run_id", "task_id", unique=True),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    run_id: Mapped[str] = mapped_column(_run_fk())
-    task_id: Mapped[str] = mapped_column(String)
-    parent_id: Mapped[str | None] = mapped_column(String)
-    position: Mapped[int] = mapped_column(Integer, default=0)
-    title: Mapped[str] = mapped_column(Text, default="")
-    agent: Mapped[str] = mapped_column(String, default="")
-    instructions: Mapped[str] = mapped_column(Text, default="")
-    depends_on: Mapped[list[str]] = mapped_column(JSON, default=list)
-    requires_approval: Mapped[bool] = mapped_column(Boolean, default=False)
-    status: Mapped[str] = mapped_column(String, default="pending")
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    output: Mapped[str | None] = mapped_column(Text)
-    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
-    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
-    cost: Mapped[float] = mapped_column(Float, default=0.0)
-    started: Mapped[float | None] = mapped_column(Float)
-    finished: Mapped[float | None] = mapped_column(Float)
-    error: Mapped[str | None] = mapped_column(Text)
+def _opt(name: str, type_: Any) -> Column[Any]:
+    return Column(name, type_, nullable=True)
 
 
-class EventRecord(Base):
-    __tablename__ = "events"
-    __table_args__ = (Index("ux_events_run_seq", "run_id", "seq", unique=True),)
+projects = Table(
+    "projects", metadata, _id(),
+    _req("name", String, unique=True), _req("created", Float),
+)
+runs = Table(
+    "runs", metadata,
+    Column("id", String, primary_key=True),
+    _req("project_id", Integer, ForeignKey("projects.id")),
+    _req("goal", Text), _req("status", String, default="planned"),
+    _req("created", Float), _req("updated", Float),
+    _req("settings", JSON, default=dict), _opt("deliverable", Text),
+    _req("prompt_tokens", Integer, default=0), _req("completion_tokens", Integer, default=0),
+    _req("cost", Float, default=0.0), _opt("error", Text),
+    _opt("owner_pid", Integer), _opt("owner_token", String),
+    Index("ix_runs_created", "created"), Index("ix_runs_status", "status"),
+    Index("ix_runs_project_id", "project_id"),
+)
+plan_versions = Table(
+    "plan_versions", metadata, _id(), _run_fk(),
+    _req("version", Integer), _req("source", String), _req("plan", JSON), _req("created", Float),
+    Index("ux_plan_versions_run_version", "run_id", "version", unique=True),
+)
+tasks = Table(
+    "tasks", metadata, _id(), _run_fk(),
+    _req("task_id", String), _opt("parent_id", String), _req("position", Integer, default=0),
+    _req("title", Text, default=""), _req("agent", String, default=""),
+    _req("instructions", Text, default=""), _req("depends_on", JSON, default=list),
+    _req("requires_approval", Boolean, default=False), _req("status", String, default="pending"),
+    _req("attempts", Integer, default=0), _opt("output", Text),
+    _req("prompt_tokens", Integer, default=0), _req("completion_tokens", Integer, default=0),
+    _req("cost", Float, default=0.0), _opt("started", Float), _opt("finished", Float),
+    _opt("error", Text),
+    Index("ux_tasks_run_task", "run_id", "task_id", unique=True),
+)
+events = Table(
+    "events", metadata, Column("id", Integer, primary_key=True, autoincrement=True), _run_fk(),
+    _req("seq", Integer), _req("type", String), _req("ts", Float), _req("data", JSON),
+    Index("ux_events_run_seq", "run_id", "seq", unique=True),
+)
+llm_calls = Table(
+    "llm_calls", metadata, _id(), _run_fk(),
+    _req("task_id", String, default=""), _req("purpose", String), _req("model", String),
+    _req("prompt_tokens", Integer, default=0), _req("completion_tokens", Integer, default=0),
+    _req("cost", Float, default=0.0), _req("cost_known", Boolean, default=True),
+    _req("latency_ms", Float, default=0.0), _req("ok", Boolean, default=True),
+    _req("error", Text, default=""), _req("ts", Float),
+    Index("ix_llm_calls_run_id", "run_id"),
+)
+approvals = Table(
+    "approvals", metadata, _id(), _run_fk(),
+    _req("request_id", String), _req("task_id", String, default=""),
+    _req("subject", String, default="task"), _req("title", Text, default=""),
+    _req("details", Text, default=""), _opt("action", String), _opt("text", Text),
+    _req("requested_at", Float), _opt("resolved_at", Float),
+    Index("ux_approvals_run_request", "run_id", "request_id", unique=True),
+)
+search_docs = Table(
+    "search_docs", metadata, _id(), _run_fk(),
+    _req("kind", String), _req("ref", String, default=""), _req("body", Text),
+    Index("ux_search_docs_key", "run_id", "kind", "ref", unique=True),
+)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    run_id: Mapped[str] = mapped_column(_run_fk())
-    seq: Mapped[int] = mapped_column(Integer)
-    type: Mapped[str] = mapped_column(String)
-    ts: Mapped[float] = mapped_column(Float)
-    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+class _Model:
+    """`Run.__table__` and friends, as the ORM models offered them."""
+
+    def __init__(self, table: Table) -> None:
+        self.__table__ = table
 
 
-class LLMCall(Base):
-    __tablename__ = "llm_calls"
-    __table_args__ = (Index("ix_llm_calls_run_id", "run_id"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    run_id: Mapped[str] = mapped_column(_run_fk())
-    task_id: Mapped[str] = mapped_column(String, default="")
-    purpose: Mapped[str] = mapped_column(String)
-    model: Mapped[str] = mapped_column(String)
-    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
-    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
-    cost: Mapped[float] = mapped_column(Float, default=0.0)
-    cost_known: Mapped[bool] = mapped_column(Boolean, default=True)
-    latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
-    ok: Mapped[bool] = mapped_column(Boolean, default=True)
-    error: Mapped[str] = mapped_column(Text, default="")
-    ts: Mapped[float] = mapped_column(Float)
-
-
-class Approval(Base):
-    __tablename__ = "approvals"
-    __table_args__ = (Index("ux_approvals_run_request", "run_id", "request_id", unique=True),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    run_id: Mapped[str] = mapped_column(_run_fk())
-    request_id: Mapped[str] = mapped_column(String)
-    task_id: Mapped[str] = mapped_column(String, default="")
-    subject: Mapped[str] = mapped_column(String, default="task")
-    title: Mapped[str] = mapped_column(Text, default="")
-    details: Mapped[str] = mapped_column(Text, default="")
-    action: Mapped[str | None] = mapped_column(String)
-    text: Mapped[str | None] = mapped_column(Text)
-    requested_at: Mapped[float] = mapped_column(Float)
-    resolved_at: Mapped[float | None] = mapped_column(Float)
-
-
-class SearchDoc(Base):
-    """One searchable text of a run; written only by triggers."""
-
-    __tablename__ = "search_docs"
-    __table_args__ = (Index("ux_search_docs_key", "run_id", "kind", "ref", unique=True),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    run_id: Mapped[str] = mapped_column(_run_fk())
-    kind: Mapped[str] = mapped_column(String)
-    """goal / plan / deliverable / output."""
-    ref: Mapped[str] = mapped_column(String, default="")
-    """The task id for outputs, "" otherwise."""
-    body: Mapped[str] = mapped_column(Text)
+Project, Run, PlanVersion, TaskRecord = _Model(projects), _Model(runs), _Model(plan_versions), _Model(tasks)
+EventRecord, LLMCall, Approval, SearchDoc = (
+    _Model(events), _Model(llm_calls), _Model(approvals), _Model(search_docs))
 
 
 FTS_TABLE = "search_fts"

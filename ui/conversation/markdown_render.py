@@ -8,19 +8,28 @@ one-cell table, since Qt ignores padding and background on <div>/<pre>.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
+from types import SimpleNamespace
 
-import markdown
+# markdown and Pygments are imported on first use (~60 ms at start-up otherwise).
 
-try:  # Pygments is optional: without it, code blocks are monospace on a tint.
-    from pygments import highlight
-    from pygments.formatters import HtmlFormatter
-    from pygments.lexers import get_lexer_by_name
-    from pygments.styles import get_style_by_name
-    from pygments.util import ClassNotFound
-except ImportError:  # pragma: no cover - exercised only without pygments
-    highlight = None
+
+@functools.cache
+def _pygments() -> SimpleNamespace | None:
+    """Pygments' pieces, or None: it is optional (code blocks are then monospace on a tint)."""
+    try:
+        from pygments import highlight  # noqa: PLC0415
+        from pygments.formatters import HtmlFormatter  # noqa: PLC0415
+        from pygments.lexers import get_lexer_by_name  # noqa: PLC0415
+        from pygments.styles import get_style_by_name  # noqa: PLC0415
+        from pygments.util import ClassNotFound  # noqa: PLC0415
+    except ImportError:  # pragma: no cover - exercised only without pygments
+        return None
+    return SimpleNamespace(highlight=highlight, HtmlFormatter=HtmlFormatter,
+                           get_lexer_by_name=get_lexer_by_name,
+                           get_style_by_name=get_style_by_name, ClassNotFound=ClassNotFound)
 
 LIGHT_STYLE = "friendly"
 DARK_STYLE = "github-dark"
@@ -29,14 +38,15 @@ EXTENSIONS = ["fenced_code", "tables", "sane_lists"]
 
 
 def has_highlighting() -> bool:
-    return highlight is not None
+    return _pygments() is not None
 
 
 def code_background(dark: bool) -> str:
-    if highlight is not None:
+    pyg = _pygments()
+    if pyg is not None:
         try:
-            colour = get_style_by_name(DARK_STYLE if dark else LIGHT_STYLE).background_color
-        except ClassNotFound:  # pragma: no cover
+            colour = pyg.get_style_by_name(DARK_STYLE if dark else LIGHT_STYLE).background_color
+        except pyg.ClassNotFound:  # pragma: no cover
             colour = None
         if colour:
             return str(colour)
@@ -49,14 +59,15 @@ def highlight_code(code: str, language: str | None, dark: bool) -> str:
     Only blocks that name their language are coloured: guessing is slow and
     often wrong on prose-like text.
     """
-    if highlight is None or not language:
+    pyg = _pygments() if language else None
+    if pyg is None:
         return html.escape(code)
     try:
-        lexer = get_lexer_by_name(language)
-    except ClassNotFound:
+        lexer = pyg.get_lexer_by_name(language)
+    except pyg.ClassNotFound:
         return html.escape(code)
-    formatter = HtmlFormatter(nowrap=True, noclasses=True, style=DARK_STYLE if dark else LIGHT_STYLE)
-    return highlight(code, lexer, formatter).rstrip("\n")
+    formatter = pyg.HtmlFormatter(nowrap=True, noclasses=True, style=DARK_STYLE if dark else LIGHT_STYLE)
+    return pyg.highlight(code, lexer, formatter).rstrip("\n")
 
 
 def code_block_html(code: str, language: str | None, dark: bool) -> str:
@@ -75,6 +86,8 @@ def code_block_html(code: str, language: str | None, dark: bool) -> str:
 
 def render_markdown(text: str, dark: bool = False) -> str:
     """Markdown to an HTML fragment with highlighted code blocks (each in a <pre>)."""
+    import markdown  # noqa: PLC0415
+
     body = markdown.markdown(text, extensions=EXTENSIONS, output_format="html")
     body = body.replace("<table>", '<table border="1" cellspacing="0" cellpadding="5" '
                         'style="border-collapse:collapse; margin-top:4px; margin-bottom:10px;">')

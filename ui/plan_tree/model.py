@@ -22,6 +22,7 @@ from PySide6.QtCore import (
     QObject,
     QPersistentModelIndex,
     Qt,
+    QTimer,
     Signal,
 )
 from PySide6.QtGui import QFont, QUndoStack
@@ -79,6 +80,11 @@ class PlanTreeModel(QAbstractItemModel):
         self._root = TaskNode("")
         self._nodes: dict[str, TaskNode] = {}
         self._runtime: dict[str, RuntimeState] = {}
+        self._runtime_dirty: set[str] = set()
+        self._runtime_timer = QTimer(self)
+        self._runtime_timer.setSingleShot(True)
+        self._runtime_timer.setInterval(self.RUNTIME_MS)
+        self._runtime_timer.timeout.connect(self.flush_runtime)
         self._next_number = 1
         self._problems: list[str] = plan_problems(self.to_plan(), self._roles)
         self._row_problems: dict[str, list[str]] = {}
@@ -263,8 +269,30 @@ class PlanTreeModel(QAbstractItemModel):
             return False
         changed = apply_run_event(self._runtime, event)
         if changed:
-            self._touch(self._nodes[changed], *RUNTIME_COLUMNS)
+            # data() answers with the new state at once; the views hear of it
+            # at most every RUNTIME_MS, in one dataChanged per parent.
+            self._runtime_dirty.add(changed)
+            if not self._runtime_timer.isActive():
+                self._runtime_timer.start()
         return changed is not None
+
+    RUNTIME_MS = 100
+
+    def flush_runtime(self) -> None:
+        """Tell the views about runtime changes apply_event() has folded in."""
+        self._runtime_timer.stop()
+        dirty, self._runtime_dirty = self._runtime_dirty, set()
+        rows_by_parent: dict[int, tuple[TaskNode, list[int]]] = {}
+        for task_id in dirty:
+            node = self._nodes.get(task_id)
+            if node is None or node.parent is None:
+                continue
+            rows_by_parent.setdefault(id(node.parent), (node.parent, []))[1].append(node.row())
+        first, last = min(RUNTIME_COLUMNS), max(RUNTIME_COLUMNS)
+        for parent, rows in rows_by_parent.values():
+            parent_index = self._index_of(parent)
+            self.dataChanged.emit(self.index(min(rows), first, parent_index),
+                                  self.index(max(rows), last, parent_index))
 
     def set_runtime(
         self,

@@ -42,6 +42,10 @@ STATE = "state"
 """The run's lifecycle state changed (see RunModel.state)."""
 
 RETRYABLE = frozenset({TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.BLOCKED})
+# Sets, not tuples of TaskStatus.X: an enum member lookup costs ~120 ns on 3.11
+# and counts() runs over every row.
+_DONE = frozenset({TaskStatus.COMPLETED, TaskStatus.SKIPPED})
+_FAILED = frozenset({TaskStatus.FAILED, TaskStatus.BLOCKED, TaskStatus.CANCELLED})
 
 
 @dataclass
@@ -131,11 +135,14 @@ class RunModel:
     def counts(self) -> tuple[int, int, int]:
         """(done, total, failed) over leaf tasks; skipped ones count as done."""
         done = total = failed = 0
-        for row in self.leaves():
+        for row in self.rows.values():
+            if row.is_group:
+                continue
             total += 1
-            if row.status in (TaskStatus.COMPLETED, TaskStatus.SKIPPED):
+            status = row.status
+            if status in _DONE:
                 done += 1
-            elif row.status in (TaskStatus.FAILED, TaskStatus.BLOCKED, TaskStatus.CANCELLED):
+            elif status in _FAILED:
                 failed += 1
         return done, total, failed
 

@@ -67,6 +67,12 @@ class RunView(QWidget):
         self._clock = clock
         self.model = RunModel()
         self._state = "idle"
+        self._dirty: set[str] = set()
+        self._dirty_tasks: set[str] = set()
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(self.REFRESH_MS)
+        self._refresh_timer.timeout.connect(self.flush)
         self.totals = RunTotals(clock=clock)
         self.timeline = TimelineWidget(self.model, clock=clock)
         self.output = LiveOutputPane()
@@ -129,12 +135,37 @@ class RunView(QWidget):
 
     # --- feeding ----------------------------------------------------------------
 
+    REFRESH_MS = 100
+
     def apply_event(self, event: RunEvent) -> None:
-        """Show one RunEvent. Cheap; call it for every event of the run."""
+        """Show one RunEvent. Cheap; call it for every event of the run.
+
+        Status and totals changes are folded into the model at once but shown
+        at most every REFRESH_MS (a burst of 300 TaskStarted repaints once).
+        """
         if isinstance(event, TokenDelta):
             self.output.append(event.task_id, event.text)
             return
+        revision = self.model.revision
         changes = self.model.apply(event)
+        if not changes:
+            return
+        if self.model.revision != revision:
+            changes = changes | {TASKS}  # a task the plan did not list: show its row now
+        task_id = getattr(event, "task_id", None)
+        if task_id is not None and task_id in self.model.rows:
+            self._dirty_tasks.add(task_id)
+        self._dirty |= changes
+        if TASKS in changes or STATE in changes:
+            self.flush()
+        elif not self._refresh_timer.isActive():
+            self._refresh_timer.start()
+
+    def flush(self) -> None:
+        """Show what apply_event() folded in since the last refresh."""
+        self._refresh_timer.stop()
+        changes, self._dirty = self._dirty, set()
+        tasks, self._dirty_tasks = self._dirty_tasks, set()
         if not changes:
             return
         if TASKS in changes:
@@ -143,9 +174,9 @@ class RunView(QWidget):
             self._fit_splitter()
         if TIMELINE in changes or TASKS in changes:
             self.timeline.refresh()
-            task_id = getattr(event, "task_id", None)
-            if task_id is not None and task_id in self.model.rows:
-                self.output.set_task_status(task_id, self.model.rows[task_id].status)
+            for task_id in tasks:
+                if task_id in self.model.rows:
+                    self.output.set_task_status(task_id, self.model.rows[task_id].status)
         if TOTALS in changes:
             self._show_totals()
         if STATE in changes:
@@ -160,6 +191,7 @@ class RunView(QWidget):
     def apply_events(self, events: list[RunEvent]) -> None:
         for event in events:
             self.apply_event(event)
+        self.flush()
 
     def load_plan(self, plan: Any) -> None:
         """Show a plan's tasks before it runs (a Plan or its to_dict())."""
@@ -173,6 +205,8 @@ class RunView(QWidget):
 
     def reset(self) -> None:
         """Forget everything shown (a new run in the same view)."""
+        self._refresh_timer.stop()
+        self._dirty, self._dirty_tasks = set(), set()
         self.model.clear()
         self.output.clear()
         self.totals.reset()
