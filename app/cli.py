@@ -94,7 +94,10 @@ def _positive_int(text: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command is None:
-        return _start_gui()
+        # The window starts from the `troupe` launcher (ui.gui.launch); app/
+        # itself never imports Qt.
+        build_parser().print_help()
+        return EXIT_OK
     setup_logging()
     try:
         return COMMANDS[args.command](args)
@@ -104,15 +107,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("troupe: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-
-
-def _start_gui() -> int:
-    try:
-        from app.gui import main as gui_main  # noqa: PLC0415 - Qt only when needed
-    except ImportError:
-        build_parser().print_help()
-        return EXIT_OK
-    return gui_main()
 
 
 # --- run / resume ------------------------------------------------------------

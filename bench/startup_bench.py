@@ -4,7 +4,7 @@
 
 Each run spawns `python -c CHILD` (offscreen Qt, a fresh TROUPE_HOME and a
 fresh XDG_CONFIG_HOME so QSettings holds no saved layout). The child runs the
-real `app.gui.main()`; it only wraps `RunService.open` and `MainWindow` to
+real `ui.gui.main()`; it only wraps `RunService.open` and `MainWindow` to
 stamp the phases, and installs an application-wide event filter: the first
 QEvent.Paint of the window (or any widget in it) stamps `first paint`, and a
 QTimer.singleShot(0) queued from there stamps `frame done` once that whole
@@ -22,7 +22,7 @@ Where PYTHONDONTWRITEBYTECODE is set (as in CI and sandboxes) the children
 get a bytecode cache of their own (PYTHONPYCACHEPREFIX in a temp dir, filled
 once before measuring); --no-bytecode-cache measures compiling every time.
 
-Then `python -X importtime -c "import app.gui"` (best of 3) says which
+Then `python -X importtime -c "import ui.gui"` (best of 3) says which
 packages dominate the imports, and the child reports whether litellm was in
 sys.modules when the window painted (it must not be: warm_up() imports it
 in a thread after show()). Target: median spawn -> frame <= 1.0 s.
@@ -54,7 +54,7 @@ import os, sys, json
 def _mark(name):
     _T.setdefault(name, time.time())
 
-import app.gui as gui
+import ui.gui as gui
 _mark("imports")
 _T["litellm_after_imports"] = "litellm" in sys.modules
 from PySide6.QtCore import QEvent, QObject, QTimer
@@ -152,7 +152,7 @@ def use_bytecode_cache() -> None:
     global PYC_CACHE
     PYC_CACHE = Path(tempfile.mkdtemp(prefix="troupe-pyc-"))
     tmp = Path(tempfile.gettempdir())
-    subprocess.run([sys.executable, "-c", "import app.gui, litellm, ui.main_window"], cwd=ROOT,
+    subprocess.run([sys.executable, "-c", "import ui.gui, litellm, ui.main_window"], cwd=ROOT,
                    env=child_env(tmp, tmp), capture_output=True, check=True, timeout=300)
 
 
@@ -207,14 +207,14 @@ def print_case(title: str, results: list[dict]) -> None:
     loaded = sum(bool(r.get("litellm_done_at_paint")) for r in results)
     early = sum(bool(r.get("litellm_after_imports")) for r in results)
     print(f"target median <= {TARGET_S:.1f} s: {verdict} ({total:.3f} s)")
-    print(f"litellm in sys.modules: after `import app.gui` {early}/{len(results)}, "
+    print(f"litellm in sys.modules: after `import ui.gui` {early}/{len(results)}, "
           f"at first paint {at_paint}/{len(results)} (fully imported {loaded}/{len(results)})")
 
 
 # --- imports ---------------------------------------------------------------------------
 
 
-def import_times(module: str = "app.gui", tries: int = 3) -> tuple[float, dict[str, int], dict[str, int]]:
+def import_times(module: str = "ui.gui", tries: int = 3) -> tuple[float, dict[str, int], dict[str, int]]:
     """Best of `tries` `-X importtime` runs: (total s, self us per top-level package,
     cumulative us per first-party module imported directly by another package)."""
     best: tuple[float, dict[str, int], dict[str, int]] | None = None
@@ -245,7 +245,7 @@ def _split(line: str) -> tuple[int, int, str]:
 
 def print_imports() -> None:
     total, by_package, cumulative = import_times()
-    print(f"\n`import app.gui` under -X importtime (best of 3): {total:.3f} s of import work "
+    print(f"\n`import ui.gui` under -X importtime (best of 3): {total:.3f} s of import work "
           "(importtime itself inflates this by ~20-40 %)")
     print(f"{'top-level package':<24} {'self ms':>8} {'share':>6}")
     for name, us in sorted(by_package.items(), key=lambda kv: -kv[1])[:14]:

@@ -1,6 +1,6 @@
 """The desktop app's composition root: QApplication, the qasync loop, the window.
 
-The one module of app/ allowed to import Qt and ui (see import contracts).
+Lives in ui/ so that app/ never imports Qt or ui (see ui/launch.py).
 """
 
 from __future__ import annotations
