@@ -47,8 +47,9 @@ STATUS_COLOURS: dict[str, str] = {
     "blocked": "#fb8c00",
     "skipped": "#90a4ae",
     "cancelled": "#757575",
+    "retrying": "#8e24aa",
 }
-"""One colour per agents.runner.TaskStatus value."""
+"""One colour per agents.runner.TaskStatus value, plus the display-only "retrying"."""
 
 STATUS_LABELS: dict[str, str] = {
     "pending": "Pending",

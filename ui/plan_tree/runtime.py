@@ -26,22 +26,12 @@ from agents.events import (
     TaskStarted,
 )
 from agents.runner import TaskStatus
+from ui import theme
 
 RETRYING = "retrying"
 """Display-only status: running again after a failed attempt."""
 
-# Same hues as the rest of the app's status colours (agents.runner.TaskStatus).
-STATUS_COLOURS: dict[str, str] = {
-    TaskStatus.PENDING: "#9e9e9e",
-    TaskStatus.WAITING_APPROVAL: "#f9a825",
-    TaskStatus.RUNNING: "#1e88e5",
-    RETRYING: "#8e24aa",
-    TaskStatus.COMPLETED: "#43a047",
-    TaskStatus.FAILED: "#e53935",
-    TaskStatus.BLOCKED: "#fb8c00",
-    TaskStatus.SKIPPED: "#90a4ae",
-    TaskStatus.CANCELLED: "#757575",
-}
+STATUS_COLOURS = theme.STATUS_COLOURS  # one palette for the whole app
 
 STATUS_LABELS: dict[str, str] = {
     TaskStatus.PENDING: "pending",
