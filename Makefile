@@ -24,14 +24,14 @@ lint: $(STAMP)
 	$(BIN)/ruff check agents app ui resources tests bench scripts
 	$(BIN)/lint-imports
 
-# The whole-window tests run in a process of their own: each builds the full
+# The whole-window tests run one process per test: each builds the full
 # app on a qasync loop, and Qt objects of one app must not meet the next
 # test's widgets.
 WINDOW_TESTS := tests/ui/test_main_window.py
 
 test: lint
 	$(BIN)/python -m pytest -q --ignore=$(WINDOW_TESTS)
-	$(BIN)/python -m pytest -q $(WINDOW_TESTS)
+	$(BIN)/python -m tests.support.run_each $(WINDOW_TESTS)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -35,8 +35,14 @@ def qloop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
     asyncio.set_event_loop(loop)
     yield loop
     while _WINDOWS:  # nothing of this test's windows outlives it
-        _WINDOWS.pop().deleteLater()
+        window = _WINDOWS.pop()
+        window.close()
+        # what ui.gui does on quit: no job of the session is left pending in
+        # the loop to run against deleted widgets later
+        loop.run_until_complete(window.session.aclose())
+        window.deleteLater()
     qapp.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    qapp.processEvents()
     loop.close()
 
 

@@ -128,6 +128,9 @@ class PlanTreeModel(QAbstractItemModel):
         problemsChanged are, if the new plan's validity differs.
         """
         self.beginResetModel()
+        # the old nodes stay alive until the reset is over: indexes point at
+        # them (createIndex keeps no Python reference)
+        old_root = self._root  # noqa: F841
         self._goal = plan.goal
         self._root = root_from_plan(plan)
         self._nodes = {n.id: n for n in self._all_nodes()}
