@@ -13,6 +13,7 @@ class RoleModel(BaseModel):
     model: str | None = None
     temperature: float = Field(default=0.3, ge=0, le=2)
     tools: list[str] = Field(default_factory=list)
+    fallbacks: list[str] = Field(default_factory=list)
 
 
 class RosterModel(BaseModel):

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from agents.calls import CallContext, RetryPolicy, WaitHook, call_model
+from agents.errors import LLMError
+from agents.events import ModelFellBack
 from agents.plan import Task
 from agents.ports import LLMClient, LLMRequest, Message, Response
 from agents.roster import Role
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """How to reach one model: the litellm model string, base URL and key."""
+
+    model: str
+    api_base: str | None = None
+    api_key: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -16,27 +27,80 @@ class ModelSettings:
     """Which model a run uses and how to reach it (the key is never stored)."""
 
     model: str
-    """Default litellm model string for task agents."""
+    """Default model reference for task agents."""
     planner_model: str | None = None
     """Model for the orchestrator (planner, synthesizer); defaults to `model`."""
     api_base: str | None = None
     api_key: str | None = field(default=None, repr=False)
     call_timeout: float = 120.0
     max_tokens: int | None = None
+    endpoints: Mapping[str, Endpoint] = field(default_factory=dict, repr=False)
+    """Model reference -> how to reach it, for references that name a
+    configured provider; others go to litellm as they are, with api_base/api_key."""
+    fallbacks: tuple[str, ...] = ()
+    """Models tried in order when the default model fails after its retries."""
 
     @property
     def orchestrator_model(self) -> str:
         return self.planner_model or self.model
 
+    def models_for(self, role: Role, default: str | None = None) -> tuple[str, ...]:
+        """The role's models, first choice first, then the run's fallbacks."""
+        chain = role.models(default or self.model)
+        return chain + tuple(m for m in self.fallbacks if m not in chain)
+
+    def endpoint(self, model: str) -> Endpoint:
+        return self.endpoints.get(model) or Endpoint(model, self.api_base, self.api_key)
+
     def request(
         self, model: str, messages: Sequence[Message], *, temperature: float | None = None,
         json_schema: dict | None = None,
     ) -> LLMRequest:
+        where = self.endpoint(model)
         return LLMRequest(
-            model=model, messages=tuple(messages), temperature=temperature,
-            max_tokens=self.max_tokens, json_schema=json_schema, api_base=self.api_base,
-            api_key=self.api_key, timeout=self.call_timeout,
+            model=where.model, messages=tuple(messages), temperature=temperature,
+            max_tokens=self.max_tokens, json_schema=json_schema, api_base=where.api_base,
+            api_key=where.api_key, timeout=self.call_timeout,
         )
+
+
+async def call_with_fallbacks(
+    llm: LLMClient,
+    settings: ModelSettings,
+    models: Sequence[str],
+    messages: Sequence[Message],
+    ctx: CallContext,
+    policy: RetryPolicy,
+    *,
+    temperature: float | None = None,
+    json_schema: dict | None = None,
+    before_attempt: WaitHook | None = None,
+) -> tuple[Response, int]:
+    """Call the first model; when it fails after its retries, the next one.
+
+    Returns the response and the attempts used over all models. The last
+    model's error is raised if every one fails.
+    """
+    attempts = 0
+
+    async def counted() -> None:
+        nonlocal attempts
+        attempts += 1
+        if before_attempt is not None:
+            await before_attempt()
+
+    for number, model in enumerate(models, start=1):
+        request = settings.request(model, messages, temperature=temperature, json_schema=json_schema)
+        try:
+            response, _ = await call_model(llm, request, ctx, policy, counted)
+        except LLMError as exc:
+            if number == len(models):
+                raise
+            ctx.sink.emit(ModelFellBack(run_id=ctx.run_id, task_id=ctx.task_id, failed_model=model,
+                                        next_model=models[number], error=str(exc)))
+            continue
+        return response, attempts
+    raise ValueError("call_with_fallbacks needs at least one model")
 
 
 @dataclass(frozen=True)
@@ -75,9 +139,7 @@ async def run_task_agent(
     before_attempt: WaitHook | None = None,
 ) -> tuple[Response, int]:
     """Run one task to its output; returns the response and attempts used."""
-    request = settings.request(
-        role.model or settings.model,
-        task_messages(role, goal, task, inputs),
-        temperature=role.temperature,
+    return await call_with_fallbacks(
+        llm, settings, settings.models_for(role), task_messages(role, goal, task, inputs), ctx,
+        policy, temperature=role.temperature, before_attempt=before_attempt,
     )
-    return await call_model(llm, request, ctx, policy, before_attempt)

@@ -135,6 +135,21 @@ class TaskRetried(RunEvent):
 
 @_event
 @dataclass(frozen=True, kw_only=True)
+class ModelFellBack(RunEvent):
+    """A model failed after its retries; the call moves to the next in its fallback list."""
+
+    task_id: str
+    """The task ("" for the planner or the synthesizer)."""
+    failed_model: str
+    """The model reference that failed."""
+    next_model: str
+    """The model reference tried next."""
+    error: str
+    """Why the failed model gave up."""
+
+
+@_event
+@dataclass(frozen=True, kw_only=True)
 class TaskFinished(RunEvent):
     task_id: str
     output: str

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from agents.agent import ModelSettings
-from agents.calls import CallContext, RetryPolicy, call_model
+from agents.agent import ModelSettings, call_with_fallbacks
+from agents.calls import CallContext, RetryPolicy
 from agents.errors import PlanError, PlannerError
 from agents.events import PlanProposed, PlanRejectedByModel
 from agents.plan import Plan, plan_json_schema, validate_plan
@@ -112,14 +112,15 @@ class Planner:
         emits no PlanProposed (storage makes that event a plan version).
         """
         role = self._roster.get(ORCHESTRATOR)
-        model = role.model or self._settings.orchestrator_model
+        models = self._settings.models_for(role, self._settings.orchestrator_model)
+        model = models[0]
         workers = [r.name for r in self._roster.workers()]
         usage, cost, last_error = Usage(), 0.0, ""
         for attempt in range(1, self._max_attempts + 1):
-            request = self._settings.request(
-                model, messages, temperature=role.temperature, json_schema=plan_json_schema()
+            response, _ = await call_with_fallbacks(
+                self._llm, self._settings, models, messages, ctx, self._retry,
+                temperature=role.temperature, json_schema=plan_json_schema(),
             )
-            response, _ = await call_model(self._llm, request, ctx, self._retry)
             usage, cost = usage + response.usage, cost + response.cost
             try:
                 plan = parse_plan_text(response.text, goal)

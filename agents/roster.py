@@ -29,6 +29,13 @@ class Role:
     temperature: float = 0.3
     tools: tuple[str, ...] = ()
     """Names of the tools this role may call."""
+    fallbacks: tuple[str, ...] = ()
+    """Models tried in order when `model` fails after its retries."""
+
+    def models(self, default: str) -> tuple[str, ...]:
+        """The models this role calls, first choice first."""
+        primary = self.model or default
+        return (primary, *(m for m in self.fallbacks if m != primary))
 
 
 @dataclass(frozen=True)
@@ -67,6 +74,7 @@ class Roster:
                     "model": r.model,
                     "temperature": r.temperature,
                     "tools": list(r.tools),
+                    "fallbacks": list(r.fallbacks),
                 }
                 for r in self.roles
             ]
@@ -101,6 +109,7 @@ class Roster:
                     model=r.model,
                     temperature=r.temperature,
                     tools=tuple(r.tools),
+                    fallbacks=tuple(r.fallbacks),
                 )
                 for r in model.roles
             )
@@ -118,13 +127,17 @@ def _plain_roster(data: Any) -> Any:
         name, prompt = r.get("name"), r.get("system_prompt")
         description, model = r.get("description", ""), r.get("model")
         temperature, tools = r.get("temperature", 0.3), r.get("tools", [])
+        fallbacks = r.get("fallbacks", [])
+        if not (isinstance(fallbacks, list) and all(isinstance(f, str) and f for f in fallbacks)):
+            return None
         if not (isinstance(name, str) and name and isinstance(prompt, str) and prompt
                 and isinstance(description, str) and (model is None or isinstance(model, str))
                 and type(temperature) in (int, float) and 0 <= temperature <= 2
                 and isinstance(tools, list) and all(isinstance(t, str) for t in tools)):
             return None
         roles.append(SimpleNamespace(name=name, system_prompt=prompt, description=description,
-                                     model=model, temperature=float(temperature), tools=tools))
+                                     model=model, temperature=float(temperature), tools=tools,
+                                     fallbacks=fallbacks))
     return SimpleNamespace(roles=roles)
 
 

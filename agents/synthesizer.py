@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from agents.agent import ModelSettings
-from agents.calls import CallContext, RetryPolicy, call_model
+from agents.agent import ModelSettings, call_with_fallbacks
+from agents.calls import CallContext, RetryPolicy
 from agents.plan import Plan
 from agents.ports import LLMClient, Message, Response
 from agents.roster import ORCHESTRATOR, Roster
@@ -42,10 +42,8 @@ async def synthesize(
     policy: RetryPolicy,
 ) -> Response:
     role = roster.get(ORCHESTRATOR)
-    request = settings.request(
-        role.model or settings.orchestrator_model,
-        synthesis_messages(plan, outputs),
-        temperature=0.3,
+    models = settings.models_for(role, settings.orchestrator_model)
+    response, _ = await call_with_fallbacks(
+        llm, settings, models, synthesis_messages(plan, outputs), ctx, policy, temperature=0.3
     )
-    response, _ = await call_model(llm, request, ctx, policy)
     return response
