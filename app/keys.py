@@ -13,7 +13,7 @@ import os
 import keyring
 from keyring.errors import KeyringError, NoKeyringError, PasswordDeleteError
 
-from app.secrets import ENV_VARS, SERVICE
+from app.secrets import ENV_VARS, SERVICE, has_session_key
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +21,8 @@ KEYCHAIN = "keychain"
 """key_status(): the key is stored in the OS keychain (it wins over the environment)."""
 ENVIRONMENT = "environment"
 """key_status(): no stored key, but the provider's environment variable is set."""
+SESSION = "session"
+"""key_status(): kept in memory for this session only (no keychain on this machine)."""
 NONE = "none"
 """key_status(): no key anywhere."""
 
@@ -46,11 +48,17 @@ def keychain_problem() -> str | None:
     return None
 
 
-def key_status(provider: str) -> str:
-    """KEYCHAIN, ENVIRONMENT or NONE: where the provider's key would come from."""
+def key_status(provider: str, kind: str | None = None) -> str:
+    """SESSION, KEYCHAIN, ENVIRONMENT or NONE: where the provider's key would come from.
+
+    `provider` is the provider's name; `kind` (default: the name) picks the
+    environment variable.
+    """
+    if has_session_key(provider):
+        return SESSION
     if _in_keychain(provider):
         return KEYCHAIN
-    if os.environ.get(env_var(provider), "").strip():
+    if os.environ.get(env_var(kind or provider), "").strip():
         return ENVIRONMENT
     return NONE
 

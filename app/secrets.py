@@ -2,6 +2,8 @@
 
 Keys are only ever held in memory and handed to the LLM adapter; every key
 that is read is registered with the log redactor so it can never reach a log.
+On a machine without a keychain, a key can be kept for this session only
+(in this process's memory, gone when it quits): `remember_for_session`.
 """
 
 from __future__ import annotations
@@ -31,13 +33,37 @@ def provider_of(model: str) -> str:
     return model.split("/", 1)[0] if "/" in model else "openai"
 
 
+_session_keys: dict[str, str] = {}
+
+
 def get_api_key(model: str) -> str | None:
     """The key for the model's provider, or None (local servers need none)."""
     provider = provider_of(model)
-    key = _from_keyring(provider) or os.environ.get(ENV_VARS.get(provider, ""), "") or None
+    return get_key(provider, provider)
+
+
+def get_key(name: str, kind: str | None = None) -> str | None:
+    """The key of the provider called `name`: this session's, the keychain's, or
+    the environment variable of its kind ("OPENAI_API_KEY" for kind "openai")."""
+    key = (_session_keys.get(name) or _from_keyring(name)
+           or os.environ.get(ENV_VARS.get(kind or name, ""), "") or None)
     if key:
         register_secret(key)
     return key
+
+
+def remember_for_session(name: str, key: str) -> None:
+    """Keep a key in memory until the process ends (no keychain to store it in)."""
+    _session_keys[name] = key
+    register_secret(key)
+
+
+def forget_for_session(name: str) -> bool:
+    return _session_keys.pop(name, None) is not None
+
+
+def has_session_key(name: str) -> bool:
+    return name in _session_keys
 
 
 def set_api_key(provider: str, key: str) -> None:

@@ -13,7 +13,8 @@ from app.paths import data_dir
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "openai/gpt-4o-mini"
+DEFAULT_MODEL = "local/gemma-3-270m"
+"""The embedded offline model: what runs until the person sets up another."""
 
 
 @dataclass(frozen=True)
@@ -21,7 +22,7 @@ class Settings:
     """What the person chose in Settings (or the defaults)."""
 
     default_model: str = DEFAULT_MODEL
-    """litellm model string used when --model is not given."""
+    """Model reference ("provider/model", see app/providers.py) used when --model is not given."""
     planner_model: str | None = None
     """Orchestrator model; None means the default model."""
     api_base: str | None = None
@@ -32,11 +33,15 @@ class Settings:
     """Seconds one model call may take."""
     max_attempts: int = 4
     """Tries per model call before the task fails."""
+    fallback_models: tuple[str, ...] = ()
+    """Models tried in order when a model fails after its retries."""
     budget_usd: float = 0.0
     """Spending limit per run in US dollars; 0 means no limit (not enforced yet)."""
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data["fallback_models"] = list(self.fallback_models)
+        return data
 
 
 def settings_path() -> Path:
@@ -54,7 +59,10 @@ def load_settings(path: Path | None = None) -> Settings:
         log.warning("ignoring unreadable settings file %s: %s", path, exc)
         data = {}
     known = {f.name for f in fields(Settings)}
-    settings = Settings(**{k: v for k, v in data.items() if k in known})
+    values = {k: v for k, v in data.items() if k in known}
+    if isinstance(values.get("fallback_models"), list):
+        values["fallback_models"] = tuple(str(m) for m in values["fallback_models"] if m)
+    settings = Settings(**values)
     if model := os.environ.get("TROUPE_MODEL"):
         settings = replace(settings, default_model=model)
     return settings

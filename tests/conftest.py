@@ -10,7 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from keyring.backend import KeyringBackend
+from keyring.backends import fail
 
+from tests.support.keyrings import MemoryKeyring, use_keyring
 from tests.support.scripted_server import ScriptedServer
 
 # --- environment (set before anything imports litellm or Qt) ------------------
@@ -35,6 +38,30 @@ def troupe_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home.mkdir()
     monkeypatch.setenv("TROUPE_HOME", str(home))
     return home
+
+
+@pytest.fixture
+def memory_keyring() -> Iterator[MemoryKeyring]:
+    """An in-memory keychain for the test (the machine's is keyring's `fail` backend)."""
+    with use_keyring(MemoryKeyring()) as backend:
+        yield backend
+
+
+@pytest.fixture
+def fail_keyring() -> Iterator[KeyringBackend]:
+    """A machine with no keychain at all."""
+    with use_keyring(fail.Keyring()) as backend:
+        yield backend
+
+
+@pytest.fixture
+def no_key_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No provider key in the environment, whatever the machine has."""
+    from app.secrets import ENV_VARS  # noqa: PLC0415
+
+    for var in ENV_VARS.values():
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.delenv("TROUPE_MODEL", raising=False)
 
 
 # --- no network: only loopback connections are allowed -----------------------

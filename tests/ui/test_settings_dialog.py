@@ -3,16 +3,11 @@ keyring, and against keyring's `fail` backend) and the roster editor."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import fields, replace
 from pathlib import Path
 
-import keyring
 import pytest
-from keyring.backend import KeyringBackend
-from keyring.backends import fail
-from keyring.errors import KeyringError, PasswordDeleteError
+from keyring.errors import KeyringError
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QMessageBox
 
@@ -20,47 +15,10 @@ from agents.roster import ORCHESTRATOR, Roster, load_roster
 from app import keys
 from app.secrets import ENV_VARS, SERVICE
 from app.settings import Settings, load_settings, save_settings
+from tests.support.keyrings import LockedKeyring, use_keyring
 from ui.settings_dialog import SettingsDialog
 
 FAKE_KEY = "sk-test-NEVERINSETTINGS0123456789"
-
-
-class MemoryKeyring(KeyringBackend):
-    """A keyring that keeps passwords in a dict."""
-
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.passwords: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.passwords.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.passwords[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        if self.passwords.pop((service, username), None) is None:
-            raise PasswordDeleteError(username)
-
-
-class LockedKeyring(MemoryKeyring):
-    """Reads work, writes fail (a locked or read-only keychain)."""
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        raise KeyringError("the keychain is locked")
-
-
-@contextmanager
-def use_keyring(backend: KeyringBackend) -> Iterator[KeyringBackend]:
-    """Make `backend` the keyring for the block, then restore the previous one."""
-    previous = keyring.get_keyring()
-    keyring.set_keyring(backend)
-    try:
-        yield backend
-    finally:
-        keyring.set_keyring(previous)
 
 
 @pytest.fixture(autouse=True)
@@ -68,18 +26,6 @@ def no_key_variables(monkeypatch: pytest.MonkeyPatch) -> None:
     for var in ENV_VARS.values():
         monkeypatch.delenv(var, raising=False)
     monkeypatch.delenv("TROUPE_MODEL", raising=False)
-
-
-@pytest.fixture
-def memory_keyring() -> Iterator[MemoryKeyring]:
-    with use_keyring(MemoryKeyring()) as backend:
-        yield backend
-
-
-@pytest.fixture
-def fail_keyring() -> Iterator[KeyringBackend]:
-    with use_keyring(fail.Keyring()) as backend:
-        yield backend
 
 
 @pytest.fixture
@@ -213,7 +159,7 @@ def test_cancel_changes_nothing(qtbot, open_dialog, memory_keyring, troupe_home:
 
 
 def test_the_key_hint_follows_the_model(qtbot, open_dialog, memory_keyring, monkeypatch) -> None:
-    dialog = open_dialog()
+    dialog = open_dialog(Settings(default_model="openai/gpt-4o-mini"))
     hint = dialog.models_tab.key_hint
     assert "No OpenAI key yet" in hint.text()
     monkeypatch.setenv("GROQ_API_KEY", "gsk-from-env")
@@ -339,7 +285,7 @@ def test_unknown_tools_from_a_hand_edited_file_are_kept(qtbot, open_dialog) -> N
 def test_a_saved_key_goes_to_the_keyring_and_never_to_settings(
     qtbot, open_dialog, memory_keyring, tmp_path: Path
 ) -> None:
-    dialog = open_dialog()
+    dialog = open_dialog(Settings(default_model="openai/gpt-4o-mini"))
     row = dialog.keys_tab.rows["openai"]
     assert row.edit.echoMode() == row.edit.EchoMode.Password
     assert not row.save.isEnabled() and not row.remove.isEnabled()
