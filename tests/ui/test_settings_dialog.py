@@ -1,58 +1,42 @@
-"""The Settings dialog with real widgets: models, API keys (against an in-memory
-keyring, and against keyring's `fail` backend) and the roster editor."""
+"""The Settings dialog with real widgets: the models, fallbacks and the roster
+editor, and what OK and Cancel leave behind. The Providers tab (keys, Test
+connection) is in test_settings_providers.py."""
 
 from __future__ import annotations
 
-from dataclasses import fields, replace
+import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from keyring.errors import KeyringError
-from PySide6.QtCore import QPoint, Qt
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QMessageBox
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDialog, QDialogButtonBox
 
 from agents.roster import ORCHESTRATOR, Roster, load_roster
-from app import keys
-from app.secrets import ENV_VARS, SERVICE
-from app.settings import Settings, load_settings, save_settings
-from tests.support.keyrings import LockedKeyring, use_keyring
-from ui.settings_dialog import SettingsDialog
+from app.providers import Provider, Providers
+from app.roster_store import load_user_roster, save_user_roster
+from app.settings import Settings, load_settings, save_settings, settings_path
+from tests.support.settings_ui import FAKE_KEY, click, click_check_box, click_ok, type_into
+from ui.settings import SettingsDialog
 
-FAKE_KEY = "sk-test-NEVERINSETTINGS0123456789"
+PROVIDERS = Providers((Provider("openai", "openai"),
+                       Provider("ollama", "ollama", models=("llama3.2", "qwen2.5:7b"))))
 
 
 @pytest.fixture(autouse=True)
-def no_key_variables(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in ENV_VARS.values():
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.delenv("TROUPE_MODEL", raising=False)
+def _no_keys(no_key_variables) -> None:
+    """No provider key in the environment, whatever the machine has."""
 
 
 @pytest.fixture
 def open_dialog(qtbot, memory_keyring):
-    def open_(settings: Settings | None = None, roster: Roster | None = None) -> SettingsDialog:
-        dialog = SettingsDialog(settings or Settings(), roster or load_roster())
+    def open_(settings: Settings | None = None, roster: Roster | None = None,
+              providers: Providers | None = None) -> SettingsDialog:
+        dialog = SettingsDialog(settings or Settings(), roster or load_roster(), providers=providers)
         qtbot.addWidget(dialog)
         dialog.show()
         return dialog
     return open_
-
-
-def click_ok(qtbot, dialog: SettingsDialog) -> None:
-    qtbot.mouseClick(dialog.buttons.button(QDialogButtonBox.StandardButton.Ok), Qt.MouseButton.LeftButton)
-
-
-def type_into(qtbot, widget, text: str) -> None:
-    """Replace a line edit's (or editable combo box's) text as a person would."""
-    edit = widget.lineEdit() if hasattr(widget, "lineEdit") else widget
-    edit.selectAll()
-    qtbot.keyClick(edit, Qt.Key.Key_Delete)
-    qtbot.keyClicks(edit, text)
-
-
-def click_check_box(qtbot, box) -> None:
-    """Click on the box itself (the widget may be wider than box and text)."""
-    qtbot.mouseClick(box, Qt.MouseButton.LeftButton, pos=QPoint(8, box.height() // 2))
 
 
 # --- Models ----------------------------------------------------------------------------
@@ -83,8 +67,7 @@ def test_settings_round_trip_through_the_dialog(qtbot, open_dialog) -> None:
         default_model="anthropic/claude-3-5-haiku-latest", planner_model="openai/gpt-4o",
         api_base="http://localhost:1234/v1", max_parallel=32, call_timeout=45.0, max_attempts=2,
     )
-    if "budget_usd" in {f.name for f in fields(Settings)}:  # once Settings has the field
-        expected = replace(expected, budget_usd=1.5)  # type: ignore[call-arg]
+    expected = replace(expected, budget_usd=1.5)
     assert dialog.result_settings() == expected
     assert dialog.result_budget_usd() == 1.5
 
@@ -144,9 +127,11 @@ def test_a_model_with_a_space_is_refused(qtbot, open_dialog) -> None:
 
 def test_cancel_changes_nothing(qtbot, open_dialog, memory_keyring, troupe_home: Path) -> None:
     settings, roster = Settings(), load_roster()
-    dialog = open_dialog(settings, roster)
+    dialog = open_dialog(settings, roster, PROVIDERS)
     type_into(qtbot, dialog.models_tab.default_model, "openai/gpt-4o")
-    qtbot.keyClicks(dialog.keys_tab.rows["openai"].edit, FAKE_KEY)  # typed, never saved
+    qtbot.keyClicks(dialog.providers_tab.panels["openai"].key.edit, FAKE_KEY)  # typed, never saved
+    dialog.providers_tab.select("ollama")
+    click(qtbot, dialog.providers_tab.remove_button)
     dialog.agents_tab.roles.setCurrentRow(1)
     type_into(qtbot, dialog.agents_tab.name, "scout")
     qtbot.mouseClick(dialog.buttons.button(QDialogButtonBox.StandardButton.Cancel), Qt.MouseButton.LeftButton)
@@ -279,143 +264,92 @@ def test_unknown_tools_from_a_hand_edited_file_are_kept(qtbot, open_dialog) -> N
     assert dialog.result_roster().get("writer").tools == ("read_file", "write_file", "my_tool")
 
 
-# --- API keys --------------------------------------------------------------------------
 
 
-def test_a_saved_key_goes_to_the_keyring_and_never_to_settings(
-    qtbot, open_dialog, memory_keyring, tmp_path: Path
-) -> None:
-    dialog = open_dialog(Settings(default_model="openai/gpt-4o-mini"))
-    row = dialog.keys_tab.rows["openai"]
-    assert row.edit.echoMode() == row.edit.EchoMode.Password
-    assert not row.save.isEnabled() and not row.remove.isEnabled()
-    qtbot.keyClicks(row.edit, FAKE_KEY)
-    assert row.save.isEnabled()
-    qtbot.mouseClick(row.save, Qt.MouseButton.LeftButton)
-    assert memory_keyring.passwords == {(SERVICE, "openai"): FAKE_KEY}
-    assert row.edit.text() == ""  # the key does not linger in the widget
-    assert "stored in keychain" in row.edit.placeholderText()
-    assert "In keychain" in row.status.text()
-    assert row.remove.isEnabled()
-    assert "OpenAI key from the keychain" in dialog.models_tab.key_hint.text()
+# --- model pickers and fallbacks ---------------------------------------------------------
+
+
+def items(box) -> list[str]:
+    return [box.itemText(i) for i in range(box.count())]
+
+
+def add_fallback(qtbot, model_list, ref: str) -> None:
+    type_into(qtbot, model_list.picker, ref)
+    click(qtbot, model_list.add_button)
+
+
+def test_the_pickers_offer_the_providers_models(qtbot, open_dialog) -> None:
+    dialog = open_dialog(Settings(default_model="ollama/llama3.2"), providers=PROVIDERS)
+    expected = ["openai/gpt-4o-mini", "openai/gpt-4.1-mini", "openai/gpt-4o",
+                "ollama/llama3.2", "ollama/qwen2.5:7b"]
+    assert items(dialog.models_tab.default_model) == expected
+    assert items(dialog.models_tab.planner_model) == expected
+    assert items(dialog.models_tab.fallbacks.picker) == expected
+    assert items(dialog.agents_tab.model) == expected
+    assert items(dialog.agents_tab.fallbacks.picker) == expected
+    assert dialog.models_tab.default_model.currentText() == "ollama/llama3.2"
+    assert "Ollama runs on this computer; it needs no key" in dialog.models_tab.key_hint.text()
+
+
+def test_removing_a_provider_updates_the_pickers_but_keeps_what_is_typed(qtbot, open_dialog) -> None:
+    dialog = open_dialog(Settings(default_model="ollama/llama3.2"), providers=PROVIDERS)
+    dialog.providers_tab.select("ollama")
+    click(qtbot, dialog.providers_tab.remove_button)
+    assert items(dialog.agents_tab.model) == ["openai/gpt-4o-mini", "openai/gpt-4.1-mini", "openai/gpt-4o"]
+    assert dialog.models_tab.default_model.currentText() == "ollama/llama3.2"
+    assert "needs no key" in dialog.models_tab.key_hint.text()  # a built-in kind: still reachable
+
+
+def test_fallback_models_round_trip_to_settings_json(qtbot, open_dialog) -> None:
+    dialog = open_dialog(Settings(fallback_models=("openai/gpt-4o",)), providers=PROVIDERS)
+    fallbacks = dialog.models_tab.fallbacks
+    assert fallbacks.models() == ("openai/gpt-4o",)
+    add_fallback(qtbot, fallbacks, "ollama/llama3.2")
+    add_fallback(qtbot, fallbacks, "groq/llama-3.1-8b-instant")  # any reference may be typed
+    assert fallbacks.picker.currentText() == ""
+    type_into(qtbot, fallbacks.picker, "openai/gpt-4o")
+    assert not fallbacks.add_button.isEnabled()  # already in the list
+    type_into(qtbot, fallbacks.picker, "gpt 4o")
+    assert not fallbacks.add_button.isEnabled()  # not a model reference
+    fallbacks.list.setCurrentRow(1)
+    click(qtbot, fallbacks.up_button)
+    assert not fallbacks.up_button.isEnabled()  # now the first
+    fallbacks.list.setCurrentRow(2)
+    click(qtbot, fallbacks.remove_button)
     click_ok(qtbot, dialog)
-    path = tmp_path / "settings.json"
-    save_settings(dialog.result_settings(), path)
-    assert FAKE_KEY not in path.read_text(encoding="utf-8")
-    assert FAKE_KEY not in repr(dialog.result_settings())
+    assert dialog.result_settings().fallback_models == ("ollama/llama3.2", "openai/gpt-4o")
+    save_settings(dialog.result_settings())
+    assert json.loads(settings_path().read_text())["fallback_models"] == ["ollama/llama3.2", "openai/gpt-4o"]
+    assert load_settings().fallback_models == ("ollama/llama3.2", "openai/gpt-4o")
 
 
-def test_a_stored_key_is_never_shown(open_dialog, memory_keyring) -> None:
-    memory_keyring.set_password(SERVICE, "anthropic", FAKE_KEY)
-    dialog = open_dialog()
-    row = dialog.keys_tab.rows["anthropic"]
-    assert row.edit.text() == ""
-    assert row.edit.placeholderText().startswith("•••• stored in keychain")
-    assert all(FAKE_KEY not in w.text() for w in dialog.findChildren(type(row.edit)))
-
-
-def test_remove_deletes_the_key_after_asking(qtbot, open_dialog, memory_keyring, monkeypatch) -> None:
-    memory_keyring.set_password(SERVICE, "gemini", FAKE_KEY)
-    dialog = open_dialog()
-    row = dialog.keys_tab.rows["gemini"]
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.No)
-    qtbot.mouseClick(row.remove, Qt.MouseButton.LeftButton)
-    assert (SERVICE, "gemini") in memory_keyring.passwords
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
-    qtbot.mouseClick(row.remove, Qt.MouseButton.LeftButton)
-    assert memory_keyring.passwords == {}
-    assert "Not set" in row.status.text() and not row.remove.isEnabled()
-    assert "removed" in dialog.keys_tab.message.text()
-
-
-def test_an_environment_key_is_reported(open_dialog, monkeypatch) -> None:
-    monkeypatch.setenv("MISTRAL_API_KEY", "from-the-environment")
-    dialog = open_dialog()
-    row = dialog.keys_tab.rows["mistral"]
-    assert "From environment" in row.status.text()
-    assert "MISTRAL_API_KEY" in row.edit.placeholderText()
-    assert not row.remove.isEnabled()  # nothing in the keychain to remove
-
-
-def test_without_a_keychain_the_tab_explains_and_disables_saving(qtbot, fail_keyring, monkeypatch) -> None:
-    monkeypatch.setenv("OPENAI_API_KEY", "from-the-environment")
-    dialog = SettingsDialog(Settings(), load_roster())
-    qtbot.addWidget(dialog)
-    dialog.show()
-    dialog.tabs.setCurrentIndex(1)
-    tab = dialog.keys_tab
-    assert not tab.available
-    assert tab.unavailable.isVisible()
-    assert "No system keychain is available on this machine" in tab.unavailable.text()
-    assert "OPENAI_API_KEY" in tab.unavailable.text()
-    for row in tab.rows.values():
-        assert not row.save.isEnabled() and not row.remove.isEnabled() and not row.edit.isEnabled()
-    assert "From environment" in tab.rows["openai"].status.text()
-    tab.rows["groq"].edit.setText(FAKE_KEY)
-    assert not tab.rows["groq"].save.isEnabled()
-    tab._on_save(tab.rows["groq"])  # even if asked directly: nothing happens, nothing raises
+def test_role_fallbacks_round_trip_through_the_roster_store(qtbot, open_dialog) -> None:
+    dialog = open_dialog(providers=PROVIDERS)
+    tab = dialog.agents_tab
+    tab.select("writer")
+    type_into(qtbot, tab.model, "openai/gpt-4o")
+    add_fallback(qtbot, tab.fallbacks, "openai/gpt-4o-mini")
+    add_fallback(qtbot, tab.fallbacks, "ollama/llama3.2")
+    tab.fallbacks.list.setCurrentRow(0)
+    click(qtbot, tab.fallbacks.down_button)
+    tab.select("coder")
+    assert tab.fallbacks.models() == ()  # each role has its own list
+    tab.select("writer")
+    assert tab.fallbacks.models() == ("ollama/llama3.2", "openai/gpt-4o-mini")
+    qtbot.mouseClick(tab.duplicate_button, Qt.MouseButton.LeftButton)
     click_ok(qtbot, dialog)
-    assert dialog.result() == QDialog.DialogCode.Accepted
+    roster = dialog.result_roster()
+    assert roster.get("writer").fallbacks == ("ollama/llama3.2", "openai/gpt-4o-mini")
+    assert roster.get("writer-copy").fallbacks == roster.get("writer").fallbacks
+    save_user_roster(roster)
+    writer = load_user_roster().get("writer")
+    assert (writer.model, writer.fallbacks) == ("openai/gpt-4o", ("ollama/llama3.2", "openai/gpt-4o-mini"))
 
 
-def test_a_keyring_that_refuses_a_write_shows_the_error(qtbot, open_dialog) -> None:
-    backend = LockedKeyring()
-    with use_keyring(backend):
-        dialog = open_dialog()
-        row = dialog.keys_tab.rows["openrouter"]
-        qtbot.keyClicks(row.edit, FAKE_KEY)
-        qtbot.keyClick(row.edit, Qt.Key.Key_Return)
-        assert "Could not store the OpenRouter key: the keychain is locked" in dialog.keys_tab.message.text()
-        assert backend.passwords == {}
-        assert dialog.isVisible()  # Enter in a key field saves; it does not press OK
-
-
-# --- app.keys --------------------------------------------------------------------------
-
-
-def test_key_status_and_delete(memory_keyring, monkeypatch) -> None:
-    assert keys.keychain_problem() is None
-    assert keys.key_status("openai") == keys.NONE
-    monkeypatch.setenv("OPENAI_API_KEY", "env-key")
-    assert keys.key_status("openai") == keys.ENVIRONMENT
-    memory_keyring.set_password(SERVICE, "openai", FAKE_KEY)
-    assert keys.key_status("openai") == keys.KEYCHAIN  # the keychain wins, as in get_api_key
-    assert keys.delete_api_key("openai") is True
-    assert keys.delete_api_key("openai") is False
-    assert keys.key_status("openai") == keys.ENVIRONMENT
-
-
-def test_key_status_without_a_keychain(fail_keyring) -> None:
-    assert keys.keychain_problem() == "No system keychain is available on this machine."
-    assert keys.key_status("anthropic") == keys.NONE
-    with pytest.raises(KeyringError):
-        keys.delete_api_key("anthropic")
-
-
-def test_ok_stores_a_key_that_was_typed_but_not_saved(qtbot, open_dialog, memory_keyring) -> None:
-    dialog = open_dialog()
-    qtbot.keyClicks(dialog.keys_tab.rows["groq"].edit, FAKE_KEY)
+def test_a_roster_with_fallbacks_is_shown_and_kept(qtbot, open_dialog) -> None:
+    roles = [replace(r, fallbacks=("openai/gpt-4o-mini",)) if r.name == "analyst" else r for r in load_roster()]
+    dialog = open_dialog(roster=Roster(tuple(roles)))
+    dialog.agents_tab.select("analyst")
+    assert dialog.agents_tab.fallbacks.models() == ("openai/gpt-4o-mini",)
     click_ok(qtbot, dialog)
-    assert dialog.result() == QDialog.DialogCode.Accepted
-    assert memory_keyring.passwords == {(SERVICE, "groq"): FAKE_KEY}
-
-
-def test_ok_is_refused_when_a_typed_key_cannot_be_stored(qtbot, open_dialog) -> None:
-    with use_keyring(LockedKeyring()):
-        dialog = open_dialog()
-        qtbot.keyClicks(dialog.keys_tab.rows["openai"].edit, FAKE_KEY)
-        click_ok(qtbot, dialog)
-        assert dialog.isVisible() and dialog.result() != QDialog.DialogCode.Accepted
-        assert dialog.tabs.currentIndex() == 1
-        assert "Could not store the OpenAI key" in dialog.errors.text()
-        assert FAKE_KEY not in dialog.errors.text()
-
-
-def test_typing_a_key_does_not_ask_the_keychain_per_keystroke(qtbot, open_dialog, memory_keyring, monkeypatch) -> None:
-    dialog = open_dialog()
-    reads: list[str] = []
-    real_get = memory_keyring.get_password
-    monkeypatch.setattr(memory_keyring, "get_password", lambda s, u: reads.append(u) or real_get(s, u))
-    qtbot.keyClicks(dialog.keys_tab.rows["openai"].edit, FAKE_KEY)
-    assert reads == []
-    assert dialog.keys_tab.rows["openai"].save.isEnabled()
+    assert dialog.result_roster() == Roster(tuple(roles))
