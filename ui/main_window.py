@@ -31,7 +31,7 @@ from ui.run_view import RunView
 from ui.session import Session
 
 if TYPE_CHECKING:
-    from ui.settings_dialog import SettingsDialog
+    from ui.settings import SettingsDialog
 
 
 class GoalInput(QPlainTextEdit):
@@ -149,7 +149,7 @@ class MainWindow(QMainWindow):
 
     def _on_settings(self) -> None:
         # open(), not exec(): no nested event loop under qasync.
-        from ui.settings_dialog import SettingsDialog  # noqa: PLC0415 - keyring: 50 ms at start-up
+        from ui.settings import SettingsDialog  # noqa: PLC0415 - keyring: 50 ms at start-up
 
         dialog = SettingsDialog(self.service.settings, self.service.roster, self)
         dialog.accepted.connect(lambda: self._apply_settings(dialog))

@@ -262,7 +262,7 @@ def test_closing_mid_run_leaves_it_resumable(qloop, llm_server, tmp_path):
 def test_settings_dialog_saves_settings_and_roster(qloop, llm_server, tmp_path):
     from app.roster_store import load_user_roster
     from app.settings import load_settings
-    from ui.settings_dialog import SettingsDialog
+    from ui.settings import SettingsDialog
 
     window = open_window(tmp_path / "troupe.db", llm_server)
     window.settings_action.trigger()
