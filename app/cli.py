@@ -17,6 +17,8 @@ from typing import NoReturn
 from agents.errors import LLMError, PlanError, PlannerError, TroupeError
 from agents.plan import Plan, validate_plan
 from agents.ports import ApproveAll
+from app.cli_providers import add_commands as add_provider_commands
+from app.cli_providers import cmd_keys, cmd_providers, first_run
 from app.console import JsonLinesSink, ProgressPrinter, TerminalGate, TerminalPrompter, render_plan
 from app.export import FORMATS, export_run, run_to_dict
 from app.logs import setup_logging
@@ -73,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("run_id")
     export.add_argument("--format", required=True, choices=FORMATS)
     export.add_argument("--out", type=Path)
+    add_provider_commands(sub)
     return parser
 
 
@@ -109,14 +112,27 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
+def _embedded_model_note(model: str) -> None:
+    if model.startswith("local/"):
+        print(EMBEDDED_NOTE, file=sys.stderr)
+
+
+EMBEDDED_NOTE = (
+    "troupe: using the embedded offline model, a tiny one for trying Troupe: expect weak answers. "
+    "For real work connect a stronger model: `troupe providers add openai` then "
+    "`troupe keys set openai`, or run Ollama or LM Studio (found automatically).")
+
+
 # --- run / resume ------------------------------------------------------------
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     plan = _read_plan_file(args.plan, args.goal) if args.plan else None
+    first_run()
     service = RunService.open()
     try:
         config = service.config(args.model, args.planner_model, args.api_base, args.max_parallel)
+        _embedded_model_note(config.planner_model or config.model)
         run_id = service.create_run(args.project, args.goal, config)
         print(f"run {run_id}: {args.goal}", file=sys.stderr)
         return _run_async(service, run_id, _plan_and_run(service, run_id, args, config, plan))
@@ -237,9 +253,11 @@ def _read_plan_file(path: Path, goal: str) -> Plan:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
+    first_run()
     service = RunService.open()
     try:
         config = service.config(args.model, None, args.api_base)
+        _embedded_model_note(config.model)
 
         async def go() -> Plan:
             # Planning alone creates no run: nothing is stored.
@@ -329,6 +347,7 @@ def _load_run(run_id: str):  # type: ignore[no-untyped-def]
 COMMANDS = {
     "run": cmd_run, "resume": cmd_resume, "plan": cmd_plan,
     "runs": cmd_runs, "show": cmd_show, "export": cmd_export,
+    "providers": cmd_providers, "keys": cmd_keys,
 }
 
 if __name__ == "__main__":

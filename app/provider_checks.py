@@ -10,6 +10,7 @@ else is there).
 from __future__ import annotations
 
 import json
+import os
 import time
 import urllib.error
 import urllib.request
@@ -131,7 +132,11 @@ def run_first_time_setup() -> Detection | None:
         return None
     settings = load_settings()
     explicit = _default_model_was_chosen()
-    providers, settings, found = first_run(providers, settings, explicit_default=explicit)
+    providers, settings, found = first_run(
+        providers, settings, explicit_default=explicit,
+        # for servers on other ports (and tests, which must not find this machine's)
+        ollama_base=os.environ.get("TROUPE_OLLAMA_URL", OLLAMA_BASE),
+        lmstudio_base=os.environ.get("TROUPE_LMSTUDIO_URL", LM_STUDIO_BASE))
     save_providers(providers)
     if found is not None and not explicit:
         save_settings(settings)
@@ -183,18 +188,22 @@ def _failure(exc: LLMError, ref: str, label: str, provider: Provider | None) -> 
     name = provider.name if provider else label
     match exc:
         case AuthError():
-            return ConnectionReport(False, "bad_key", f"{label} rejected the API key: {exc}. "
+            return ConnectionReport(False, "bad_key", f"{label} rejected the API key: {_sentence(exc)} "
                                     f"Check it in Settings > Providers or `troupe keys set {name}`.")
-        case ProviderUnreachable():
-            return ConnectionReport(False, "unreachable", f"Cannot reach {label}: {exc}. Check that "
-                                    "it is running, the base URL, your network and proxy.")
+        case ProviderUnreachable():  # its message already says what to check
+            return ConnectionReport(False, "unreachable", f"{label}: {_sentence(exc)}")
         case ModelNotFound():
             return ConnectionReport(False, "model_not_found", f"{label} has no model "
-                                    f"{split_ref(ref)[1]!r}: {exc}. Pick one it serves.")
+                                    f"{split_ref(ref)[1]!r}: {_sentence(exc)} Pick one it serves.")
         case RateLimited():
             return ConnectionReport(False, "rate_limited", f"{label} is rate limiting this key: "
-                                    f"{exc}. Wait a minute, or check the account's limits.")
-    return ConnectionReport(False, "error", f"{label}: {exc}")
+                                    f"{_sentence(exc)} Wait a minute, or check the account's limits.")
+    return ConnectionReport(False, "error", f"{label}: {_sentence(exc)}")
+
+
+def _sentence(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text if text.endswith((".", "?", "!")) else text + "."
 
 
 def refresh_models(provider: Provider) -> Provider:

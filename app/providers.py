@@ -211,14 +211,15 @@ def resolve(ref: str, providers: Providers, *, api_base: str | None = None) -> E
     """How to reach the model `ref` names, with its provider's key read now.
 
     `api_base` is a run-level override (the CLI's --api-base) for references
-    that name no configured provider.
+    whose provider entry sets no base URL of its own.
     """
     provider = providers.provider_for(ref)
     if provider is None:  # a litellm provider Troupe does not manage ("bedrock/...")
         return Endpoint(ref, api_base, secrets.get_api_key(ref))
     _, model = split_ref(ref)
     configured = providers.get(provider.name) is not None
-    base = provider.base if configured else (api_base or provider.base)
+    # an entry's own base URL wins; the run's override beats the kind's default
+    base = provider.api_base or api_base or provider.info.default_base
     key = secrets.get_key(provider.name, provider.kind) if provider.info.needs_key or configured else None
     if not key and provider.info.prefix == "openai" and provider.kind != "openai":
         key = "not-needed"  # local servers ignore it; the OpenAI wire format wants one

@@ -20,6 +20,9 @@ from tests.support.scripted_server import ScriptedServer
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# first-run detection must not find this machine's Ollama or LM Studio (port 9: nothing there)
+os.environ.setdefault("TROUPE_OLLAMA_URL", "http://127.0.0.1:9/v1")
+os.environ.setdefault("TROUPE_LMSTUDIO_URL", "http://127.0.0.1:9/v1")
 
 
 def pytest_configure(config: pytest.Config) -> None:
