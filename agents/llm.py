@@ -95,6 +95,10 @@ def _load_litellm() -> Any:
                 import litellm.llms.litellm_proxy.chat.transformation  # noqa: F401
                 from litellm.utils import get_optional_params  # noqa: F401
 
+                from agents.local_model import register_local_models
+
+                register_local_models(litellm)  # `local/<name>`: GGUF files run in process
+
                 _litellm = litellm
     return _litellm
 
