@@ -31,6 +31,7 @@ from typing import Any
 
 __all__ = [
     "PROVIDER",
+    "chat_formats",
     "LocalChunk",
     "LocalModel",
     "LocalModelError",
@@ -108,6 +109,13 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 def valid_name(name: str) -> bool:
     """Whether `name` can follow "local/" in a model string."""
     return bool(_NAME.match(name))
+
+
+def chat_formats() -> list[str]:
+    """The chat format names llama-cpp knows (imports llama_cpp: ~1 s)."""
+    from llama_cpp.llama_chat_format import LlamaChatCompletionHandlerRegistry  # noqa: PLC0415
+
+    return sorted(LlamaChatCompletionHandlerRegistry()._chat_handlers)
 
 
 def set_local_models(models: Mapping[str, LocalModelSpec]) -> None:

