@@ -333,7 +333,9 @@ def _counting_llama() -> type:
     class CountingLlama(llama_cpp.Llama):  # type: ignore[misc]
         meter: _Meter | None = None
 
-        def generate(self, tokens: Sequence[int], *args: Any, **kwargs: Any) -> Iterator[int]:
+        def generate(  # type: ignore[override]
+            self, tokens: Sequence[int], *args: Any, **kwargs: Any
+        ) -> Iterator[int]:
             meter = self.meter
             if meter is None:
                 yield from super().generate(tokens, *args, **kwargs)
@@ -486,7 +488,7 @@ def _provider_class(litellm: Any) -> type:
             raise CustomLLMError(status_code=exc.status, message=str(exc)) from exc
 
     class LocalProvider(CustomLLM):  # type: ignore[misc]
-        async def astreaming(
+        async def astreaming(  # type: ignore[override]
             self, model: str, messages: list[Any], *args: Any, **kwargs: Any
         ) -> AsyncIterator[dict[str, Any]]:
             async for chunk in chunks(model, messages, kwargs.get("optional_params") or {}):
