@@ -14,7 +14,7 @@ export LITELLM_LOCAL_MODEL_COST_MAP := True
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	CMAKE_ARGS="$$CMAKE_ARGS -DGGML_NATIVE=OFF" $(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
 run: $(STAMP)
