@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -50,7 +51,14 @@ def wait_for(loop: asyncio.AbstractEventLoop, predicate: Callable[[], object], s
 
 @contextmanager
 def qasync_loop(app: QApplication) -> Iterator[qasync.QEventLoop]:
-    """The app's loop, as in ui/gui.py, for the length of a test."""
+    """The app's loop, as in ui/gui.py, for the length of a test.
+
+    Earlier tests' widgets are deleted and their garbage collected here, on
+    the main thread: otherwise a collection can run in a worker thread (the
+    litellm import) and free Qt objects there, which crashes.
+    """
+    app.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    gc.collect()
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     try:

@@ -35,7 +35,7 @@ class ModelsTab(QWidget):
         self.fallbacks = ModelList(refs)
         self.fallbacks.set_models(settings.fallback_models)
         self.api_base = QLineEdit(settings.api_base or "")
-        self.api_base.setPlaceholderText("Each provider's own")
+        self.api_base.setPlaceholderText("Each provider's own, or e.g. http://localhost:4000/v1")
         self.api_base.setClearButtonEnabled(True)
         self.max_parallel = spin_box(QSpinBox(), 1, 1000, settings.max_parallel)
         self.call_timeout = spin_box(QDoubleSpinBox(decimals=0, suffix=" s"), 1, 3600, settings.call_timeout)
@@ -60,8 +60,8 @@ class ModelsTab(QWidget):
             "Tried in this order when a model still fails after its retries (after an agent's "
             "own fallbacks, set on the Agents tab).")))
         form.addRow("API &base URL:", above(self.api_base, hint_label(
-            "Sends every model whose provider has no base URL of its own to this server, e.g. "
-            "a company gateway at http://localhost:4000/v1. Empty: each provider's own endpoint.")))
+            "For providers with no base URL of their own, e.g. a company gateway. "
+            "Empty: each provider's own endpoint.")))
         form.addRow(spacer(4))
         form.addRow(section("Limits"))
         form.addRow("Max &parallel calls:", left(self.max_parallel, "model calls in flight at once"))

@@ -33,9 +33,9 @@ ADDABLE = [kind for kind in KINDS.values() if kind.id != LOCAL]
 
 def kind_hint(kind: Kind) -> str:
     if kind.base_required:
-        return "Any server that speaks the OpenAI API: vLLM, llama.cpp, LocalAI, a company gateway…"
+        return "Any server that speaks the OpenAI API (vLLM, llama.cpp, LocalAI…)."
     if kind.on_this_machine:
-        return f"Runs on this computer: free and private, no key needed. Start {kind.label} first."
+        return f"Runs on this computer: free, private, no key. Start {kind.label} first."
     return f"A cloud provider: needs an API key from your {kind.label} account."
 
 
@@ -68,7 +68,7 @@ class ProviderEditor(QDialog):
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         self._show(existing)
-        self.resize(520, self.sizeHint().height())
+        self.setMinimumWidth(560)
 
     def _build(self) -> None:
         form = self._form
@@ -78,7 +78,9 @@ class ProviderEditor(QDialog):
         form.addRow("&Name:", self.name)
         form.addRow("&Base URL:", self.api_base)
         form.addRow("&Models:", self.models)
+        form.setVerticalSpacing(8)
         column = QVBoxLayout(self)
+        column.setContentsMargins(16, 16, 16, 12)
         column.addLayout(form)
         column.addWidget(self.errors)
         column.addStretch(1)
@@ -113,6 +115,7 @@ class ProviderEditor(QDialog):
         self.models.setPlaceholderText(
             f"Suggested: {suggested}" if suggested else "Empty: listed from the server with Refresh models")
         self.name.setPlaceholderText("One word, used in model references: name/model")
+        self.adjustSize()  # the rows shown and the hint's length change with the kind
 
     def provider(self) -> Provider:
         """The provider as entered; only after accept."""

@@ -96,6 +96,7 @@ class ProviderPanel(QFrame):
         column.addWidget(self.subtitle)
         column.addSpacing(10)
         column.addLayout(form)
+        column.addStretch(1)  # panels share the stack's height: the spare room goes below
 
     @staticmethod
     def _stacked(top: QWidget, below: QLabel) -> QWidget:
