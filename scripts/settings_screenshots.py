@@ -84,6 +84,12 @@ async def with_keychain(app: QApplication, server: ScriptedServer) -> None:
     tab.select("ollama")
     await settle(app)
     shot(dialog, "settings_providers_tested")
+    local = Path(os.environ["TROUPE_HOME"]) / "Qwen2.5-0.5B-Instruct-Q4_K_M.gguf"
+    local.write_bytes(b"GGUF" + bytes(60))
+    tab.select("local")
+    tab.panels["local"].local_box.add_file(str(local))
+    await settle(app)
+    shot(dialog, "settings_providers_local")
     tab.add_button.click()
     editor = tab.editor
     editor.kind.setCurrentIndex(editor.kind.findData("openai_compatible"))

@@ -52,10 +52,10 @@ class SettingsDialog(QDialog):
         self._result_roster: Roster | None = None
         self._result_providers: Providers | None = None
         self.jobs = Jobs(self)
-        refs = self._providers.model_refs()
-        self.models_tab = ModelsTab(settings, self._providers)
         self.providers_tab = ProvidersTab(self._providers, self.jobs)
-        self.agents_tab = AgentsTab(roster, refs)
+        shown = self.providers_tab.providers()  # with the local models found on disk
+        self.models_tab = ModelsTab(settings, shown)
+        self.agents_tab = AgentsTab(roster, shown.model_refs())
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(padded(self.models_tab), "Models")

@@ -27,8 +27,11 @@ from ui.settings.widgets import banner, hint_label, unique_name
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
-ADDABLE = [kind for kind in KINDS.values() if kind.id != LOCAL]
-"""Kinds offered by Add (the embedded model is always there)."""
+
+
+def addable(taken: list[str]) -> list[Kind]:
+    """Kinds offered by Add: the embedded model's only if its entry was removed."""
+    return [kind for kind in KINDS.values() if kind.id != LOCAL or LOCAL not in taken]
 
 
 def kind_hint(kind: Kind) -> str:
@@ -49,7 +52,7 @@ class ProviderEditor(QDialog):
         self._taken = [n for n in taken if existing is None or n != existing.name]
         self._result: Provider | None = None
         self.kind = QComboBox()
-        for kind in ADDABLE if existing is None or existing.kind != LOCAL else [KINDS[LOCAL]]:
+        for kind in addable(taken) if existing is None else [existing.info]:
             self.kind.addItem(kind.label, kind.id)
         self.name = QLineEdit()
         self.api_base = QLineEdit()

@@ -6,6 +6,8 @@ the buttons show that they are busy and the outcome is said in words.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFormLayout, QFrame, QLabel, QPushButton, QVBoxLayout, QWidget
 
@@ -13,6 +15,7 @@ from app.provider_checks import ConnectionReport, provider_url_error
 from app.providers import LOCAL, Provider
 from ui import theme
 from ui.settings.jobs import Jobs, list_provider_models, try_connection
+from ui.settings.local_models_box import LocalModelsBox
 from ui.settings.provider_key import KeyBox
 from ui.settings.widgets import (
     OK_COLOUR,
@@ -67,6 +70,7 @@ class ProviderPanel(QFrame):
         self.refresh_button.setVisible(provider.kind in REFRESHABLE)
         self.refresh_note = hint_label()
         self.refresh_note.hide()
+        self.local_box = LocalModelsBox(self.models) if provider.kind == LOCAL else None
         self.test_model = model_box((), "", "model to test")
         self.test_model.setMinimumContentsLength(20)
         self.test_button = QPushButton("Test connection")
@@ -87,7 +91,8 @@ class ProviderPanel(QFrame):
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.setVerticalSpacing(10)
         form.addRow("API key:", self.key or hint_label("The embedded model runs offline; it needs no key."))
-        form.addRow("Models:", self._stacked(row(self.models, self.refresh_button, stretch=0), self.refresh_note))
+        form.addRow("Models:", self.local_box or self._stacked(
+            row(self.models, self.refresh_button, stretch=0), self.refresh_note))
         form.addRow("Test:", self._stacked(row(self.test_model, self.test_button, stretch=0), self.result))
         column = QVBoxLayout(self)
         column.setContentsMargins(14, 12, 14, 14)
@@ -112,6 +117,8 @@ class ProviderPanel(QFrame):
         if self.key is not None:
             self.key.keyChanged.connect(self.keyChanged.emit)
         self.refresh_button.clicked.connect(self._on_refresh)
+        if self.local_box is not None:
+            self.local_box.added.connect(self._on_local_model_added)
         self.test_button.clicked.connect(self._on_test)
         self.test_model.currentTextChanged.connect(self._update_test_button)
 
@@ -121,7 +128,8 @@ class ProviderPanel(QFrame):
         if self.key is not None:
             self.key.provider = provider
         self.title.setText(provider_title(provider))
-        where = provider.base or "the provider's own endpoint"
+        where = "runs inside Troupe, on this computer" if provider.kind == LOCAL \
+            else provider.base or "the provider's own endpoint"
         self.subtitle.setText(f"Model references: {provider.name}/<model>   ·   {where}")
         self.models.setText(models_text(provider))
         choices = provider.models or provider.info.suggested
@@ -164,6 +172,12 @@ class ProviderPanel(QFrame):
     def _show_result(self, text: str, colour: str | None) -> None:
         say(self.result, text, colour)
         self.result.show()
+
+    def _on_local_model_added(self, name: str) -> None:
+        provider = replace(self.provider, models=(*self.provider.models, name))
+        self.set_provider(provider)
+        self.test_model.setCurrentText(name)
+        self.providerChanged.emit(provider)
 
     # --- Refresh models ----------------------------------------------------------------
 

@@ -30,6 +30,7 @@ from app.provider_checks import ConnectionReport, keys_problem_hint
 from app.providers import LOCAL, Provider, Providers
 from ui import theme
 from ui.settings.jobs import Jobs
+from ui.settings.local_models_box import with_local_models
 from ui.settings.provider_editor import ProviderEditor
 from ui.settings.provider_key import key_chip
 from ui.settings.provider_panel import ProviderPanel
@@ -54,7 +55,7 @@ class ProvidersTab(QWidget):
     def __init__(self, providers: Providers, jobs: Jobs, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._original = providers
-        self.entries: list[Provider] = list(providers.entries)
+        self.entries: list[Provider] = [with_local_models(p) for p in providers.entries]
         self.jobs = jobs
         self.problem = keys.keychain_problem()
         self.panels: dict[str, ProviderPanel] = {}
