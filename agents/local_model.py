@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import logging
 import os
 import queue
 import re
@@ -47,6 +48,8 @@ __all__ = [
 
 PROVIDER = "local"
 """Model strings `local/<name>` are served by this module."""
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -274,16 +277,23 @@ class LocalModel:
         if not self.path.is_file():
             raise LocalModelError(f"the model file {self.path} does not exist", status=404)
         llama_class = _counting_llama()
-        with _load_lock:
-            self._llm = llama_class(
-                model_path=str(self.path),
-                n_ctx=self.n_ctx,
-                n_threads=self.n_threads,
-                # more threads for the prompt than for decoding stalled on a busy
-                # 2-core machine (threads wait at each barrier for the busy core)
-                n_threads_batch=self.n_threads,
-                verbose=False,
-            )
+        try:
+            with _load_lock:
+                self._llm = llama_class(
+                    model_path=str(self.path),
+                    n_ctx=self.n_ctx,
+                    n_threads=self.n_threads,
+                    # more threads for the prompt than for decoding stalled on a busy
+                    # 2-core machine (threads wait at each barrier for the busy core)
+                    n_threads_batch=self.n_threads,
+                    verbose=False,
+                )
+        except ValueError as exc:  # llama.cpp refused the file: retrying will not help
+            raise LocalModelError(
+                f"llama.cpp cannot load {self.path}: a damaged GGUF file, or a model "
+                f"architecture this version does not support ({exc})",
+                status=400,
+            ) from exc
         self._file_format = self._llm.chat_format  # from the GGUF metadata
         return self._llm
 
@@ -330,6 +340,8 @@ def _counting_llama() -> type:
     between two tokens once the request is cancelled."""
     import llama_cpp  # noqa: PLC0415 - ~1 s; only when a local model is first used
 
+    _route_llama_logs(llama_cpp)
+
     class CountingLlama(llama_cpp.Llama):  # type: ignore[misc]
         meter: _Meter | None = None
 
@@ -350,6 +362,24 @@ def _counting_llama() -> type:
                 yield token
 
     return CountingLlama
+
+
+_log_callback: Any = None  # referenced here so ctypes does not free it
+
+
+def _route_llama_logs(llama_cpp: Any) -> None:
+    """Send llama.cpp's own log lines to logging (llama-cpp-python prints some to
+    stderr even with verbose=False); errors also reach the caller as exceptions."""
+    global _log_callback
+
+    @llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]
+    def forward(level: int, text: bytes, _user_data: Any) -> None:
+        # ggml's levels: 1 debug, 2 info, 3 warn, 4 error (5: continued line)
+        log.log(logging.WARNING if level == 4 else logging.DEBUG, "llama.cpp: %s",
+                text.decode("utf-8", "replace").rstrip())  # fmt: skip
+
+    _log_callback = forward
+    llama_cpp.llama_log_set(forward, None)
 
 
 @functools.lru_cache(maxsize=64)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from agents.errors import ModelNotFound
+from agents.errors import BadRequest, ModelNotFound
 from agents.llm import LiteLLMClient, warm_up
 from agents.local_model import (
     LocalModelSpec,
@@ -178,4 +178,13 @@ async def test_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     set_local_models({**local_models(), "ghost": LocalModelSpec(tmp_path / "ghost.gguf")})
     req = LLMRequest("local/ghost", (Message("user", "hi"),))
     with pytest.raises(ModelNotFound, match=r"ghost\.gguf does not exist"):
+        await LiteLLMClient().complete(req)
+
+
+async def test_a_file_llama_cpp_cannot_load_is_a_permanent_error(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(b"GGUF" + bytes(100))  # the magic, then nothing usable
+    set_local_models({**local_models(), "broken": LocalModelSpec(broken)})
+    req = LLMRequest("local/broken", (Message("user", "hi"),))
+    with pytest.raises(BadRequest, match=r"llama\.cpp cannot load .*broken\.gguf"):
         await LiteLLMClient().complete(req)
