@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import json
 import os
 import re
@@ -47,6 +48,8 @@ from agents.errors import (
     ServerError,
     StreamDropped,
 )
+from agents.llm_stream import SSEDecoder, decode_payloads
+from agents.pacing import pace, pacer
 from agents.ports import Delta, LLMRequest, Response, Usage
 
 __all__ = ["LiteLLMClient", "warm_up"]
@@ -99,6 +102,10 @@ def _load_litellm() -> Any:
 
                 register_local_models(litellm)  # `local/<name>`: GGUF files run in process
 
+                # litellm leaves ~300k objects that live as long as the process; every
+                # full garbage collection walked them all, a 0.3 s stall of the window
+                # in the middle of a run. Frozen, the collector skips them.
+                gc.freeze()
                 _litellm = litellm
     return _litellm
 
@@ -145,6 +152,40 @@ class _Call:
         return [{"role": m.role, "content": m.content} for m in self.request.messages]
 
 
+@dataclass
+class _Answer:
+    """What a direct stream has said so far."""
+
+    parts: list[str] = field(default_factory=list)
+    usage: dict[str, Any] | None = None
+    finished: bool = False
+
+    def add(self, chunk: Any, call: _Call) -> list[str]:
+        """Take in one SSE chunk; returns its pieces of text."""
+        _raise_error_payload(chunk, call)
+        texts = []
+        for choice in chunk.get("choices") or ():
+            text = (choice.get("delta") or {}).get("content")
+            if text:
+                texts.append(text)
+            if choice.get("finish_reason"):
+                self.finished = True
+        self.parts += texts
+        if chunk.get("usage"):
+            self.usage = chunk["usage"]
+        return texts
+
+
+async def _read_block(response: Any, call: _Call, parts: list[str]) -> bytes:
+    """Whatever the connection has buffered (b"" at the end of the body)."""
+    try:
+        return await response.content.readany()
+    except TimeoutError:
+        raise
+    except Exception as exc:  # the body broke off after a 200: a dropped stream
+        raise _dropped(call, parts) from exc
+
+
 class LiteLLMClient:
     """The `LLMClient` port over litellm (see the module docstring)."""
 
@@ -158,6 +199,7 @@ class LiteLLMClient:
     # --- the port ---------------------------------------------------------------
 
     async def complete(self, request: LLMRequest) -> Response:
+        await pace()
         call = await self._prepare(request, stream=False)
         try:
             if call.optional is not None:
@@ -169,6 +211,7 @@ class LiteLLMClient:
             raise _translate(exc, call) from _cause(exc, call)
 
     async def stream(self, request: LLMRequest) -> AsyncIterator[Delta]:
+        await pace()  # 300 calls starting together take turns with the window
         call = await self._prepare(request, stream=True)
         pieces = (
             self._direct_stream(call) if call.optional is not None else self._litellm_stream(call)
@@ -304,40 +347,20 @@ class LiteLLMClient:
 
     async def _direct_stream(self, call: _Call) -> AsyncGenerator[Delta, None]:
         response = await self._post(call, stream=True)
-        parts: list[str] = []
-        usage: dict[str, Any] | None = None
-        finished = False
+        answer, sse, turns = _Answer(), SSEDecoder(), pacer()
         async with response:
-            lines = response.content.__aiter__()
-            while True:
-                try:
-                    line = await lines.__anext__()
-                except StopAsyncIteration:
-                    break
-                except TimeoutError:
-                    raise
-                except Exception as exc:  # the body broke off after a 200: a dropped stream
-                    raise _dropped(call, parts) from exc
-                if not line.startswith(b"data:"):
-                    continue
-                payload = line[5:].strip()
-                if payload == b"[DONE]":
-                    finished = True
-                    break
-                chunk = json.loads(payload)
-                _raise_error_payload(chunk, call)
-                for choice in chunk.get("choices") or ():
-                    text = (choice.get("delta") or {}).get("content")
-                    if text:
-                        parts.append(text)
+            while not sse.done:
+                block = await _read_block(response, call, answer.parts)
+                for chunk in decode_payloads(sse.feed(block) if block else sse.close()):
+                    for text in answer.add(chunk, call):
                         yield Delta(text)
-                    if choice.get("finish_reason"):
-                        finished = True
-                if chunk.get("usage"):
-                    usage = chunk["usage"]
-        if not finished:
-            raise _dropped(call, parts)
-        yield Delta(final=_finish(call, "".join(parts), usage))
+                    if turns.due():  # a burst of buffered chunks must not hold the loop
+                        await turns.wait()
+                if not block:
+                    break
+        if not (answer.finished or sse.done):
+            raise _dropped(call, answer.parts)
+        yield Delta(final=_finish(call, "".join(answer.parts), answer.usage))
 
     # --- through litellm.acompletion ------------------------------------------------
 
@@ -379,6 +402,7 @@ class LiteLLMClient:
         parts: list[str] = []
         usage: dict[str, Any] | None = None
         finished = False
+        turns = pacer()
         iterator = chunks.__aiter__()
         while True:
             try:
@@ -396,6 +420,8 @@ class LiteLLMClient:
                     parts.append(text)
                     yield Delta(text)
             usage = _usage_dict(getattr(chunk, "usage", None)) or usage
+            if turns.due():
+                await turns.wait()
         # litellm makes up a finish_reason when a stream just stops; ask what it received
         finished = bool(
             getattr(chunks, "received_finish_reason", None)

@@ -32,6 +32,7 @@ from agents.events import (
     TaskSkipped,
     TaskStarted,
 )
+from agents.pacing import pace
 from agents.plan import Plan, Task, leaf_dependencies, validate_plan
 from agents.ports import (
     Action,
@@ -265,6 +266,7 @@ class Runner:
                 task = await self._approve(task)
             if task is None:
                 return
+            await pace()  # hundreds of ready tasks start a slice at a time, between UI events
             await self._unpaused.wait()
             async with self._slots:
                 await self._call_agent(task)

@@ -1,7 +1,7 @@
 """UI timer lag while 300 agents stream into the real window.
 
     .venv/bin/python -m bench.ui_bench [--tasks 300] [--chunks 50] [--latency 0.2]
-        [--chunk-delay 0.02] [--repeat N] [--profile] [--floor] [--json PATH]
+        [--chunk-delay 0.02] [--repeat N] [--profile] [--floor] [--callbacks] [--json PATH]
 
 The scripted OpenAI-compatible server (bench.serve) runs in its own process;
 the measured process is a fresh child (`--child URL`), so its CPU is its own.
@@ -26,7 +26,9 @@ thread's CPU inside them and the slow emits among it, so a miss points at a
 handler, or away from the widgets. --profile adds cProfile on the UI thread
 over the run (it slows it: the lag numbers of a profiled run are not the
 benchmark's); --floor keeps all but the three run-level events away from the
-widgets, to see the agents' and HTTP client's own lag on the UI thread.
+widgets, to see the agents' and HTTP client's own lag on the UI thread;
+--callbacks times every loop callback and lists the slow ones (> 10 ms) in the
+gaps, named by the coroutine and where it stopped, so a miss points at code.
 
 Target: run p99 lag <= 50 ms.
 """
@@ -129,6 +131,54 @@ class EmitTimer:
         session.emit = timed  # the instance attribute shadows the method for FanOut
 
 
+def _time_callbacks(probe: LagProbe, threshold: float = 0.01) -> None:
+    """Note every asyncio callback (qasync runs each as a Qt timer) slower than `threshold`."""
+    import asyncio.events  # noqa: PLC0415
+
+    run = asyncio.events.Handle._run
+
+    def timed(handle: Any) -> None:
+        t0 = time.perf_counter()
+        run(handle)
+        t1 = time.perf_counter()
+        if t1 - t0 > threshold:
+            probe.activity.append((t1, _describe(handle), t1 - t0))
+
+    asyncio.events.Handle._run = timed  # type: ignore[method-assign]
+    _time_gc(probe, threshold)
+
+
+def _time_gc(probe: LagProbe, threshold: float) -> None:
+    """Note garbage collections slower than `threshold` (a full one walks all of litellm)."""
+    import gc  # noqa: PLC0415
+
+    started = [0.0]
+
+    def timed(phase: str, info: dict[str, int]) -> None:
+        now = time.perf_counter()
+        if phase == "start":
+            started[0] = now
+        elif now - started[0] > threshold:
+            probe.activity.append((now, f"gc of generation {info['generation']}", now - started[0]))
+
+    gc.callbacks.append(timed)
+
+
+def _describe(handle: Any) -> str:
+    """A callback's name: a task's coroutine and where it stopped, else the function."""
+    import asyncio  # noqa: PLC0415
+
+    owner = getattr(handle._callback, "__self__", None)
+    if not isinstance(owner, asyncio.Task):
+        return f"callback {getattr(handle._callback, '__qualname__', handle._callback)}"
+    frame, awaited = None, owner.get_coro()
+    while awaited is not None:  # down to the innermost coroutine or generator it waits on
+        frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "ag_frame", None) or frame
+        awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "ag_await", None)
+    where = f" @ {frame.f_code.co_qualname}:{frame.f_lineno}" if frame is not None else " (done)"
+    return f"task {owner.get_coro().__qualname__}{where}"
+
+
 def _wire_emit_timer(window: Any, probe: LagProbe, floor: bool) -> EmitTimer:
     # Session passes `[self]` as its sink when it builds the Runner, so the
     # instance attribute must be in place before the run starts.
@@ -146,7 +196,7 @@ async def _until(predicate: Any, limit_s: float) -> None:
 
 
 async def _scenario(window: Any, probe: LagProbe, tasks: int, profile: bool,
-                    floor: bool) -> dict[str, Any]:
+                    floor: bool, callbacks: bool = False) -> dict[str, Any]:
     import asyncio  # noqa: PLC0415
 
     from agents.llm import warm_up  # noqa: PLC0415
@@ -167,6 +217,8 @@ async def _scenario(window: Any, probe: LagProbe, tasks: int, profile: bool,
     await asyncio.sleep(0.5)
     probe.switch("run")
     emit_timer = _wire_emit_timer(window, probe, floor)
+    if callbacks:
+        _time_callbacks(probe)
     profiler = None
     if profile:
         import cProfile  # noqa: PLC0415
@@ -232,7 +284,8 @@ def _profile_text(profiler: Any) -> str:
     return out.getvalue()
 
 
-def child(base_url: str, tasks: int, profile: bool, floor: bool) -> dict[str, Any]:
+def child(base_url: str, tasks: int, profile: bool, floor: bool,
+          callbacks: bool = False) -> dict[str, Any]:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     home = Path(tempfile.mkdtemp(prefix="troupe-ui-bench-"))
@@ -258,7 +311,7 @@ def child(base_url: str, tasks: int, profile: bool, floor: bool) -> dict[str, An
     window.show()
     probe = LagProbe()
     try:
-        result = loop.run_until_complete(asyncio.wait_for(_scenario(window, probe, tasks, profile, floor), 600))
+        result = loop.run_until_complete(asyncio.wait_for(_scenario(window, probe, tasks, profile, floor, callbacks), 600))
     finally:
         loop.run_until_complete(service.aclose_llm())
         window.close()
@@ -296,12 +349,12 @@ def server(tasks: int, chunks: int, latency: float,
         proc.wait(timeout=10)
 
 
-def run_child(url: str, tasks: int, profile: bool, floor: bool) -> dict[str, Any]:
+def run_child(url: str, tasks: int, profile: bool, floor: bool,
+              callbacks: bool = False) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "bench.ui_bench", "--child", url, "--tasks", str(tasks)]
-    if profile:
-        cmd.append("--profile")
-    if floor:
-        cmd.append("--floor")
+    for flag, on in (("--profile", profile), ("--floor", floor), ("--callbacks", callbacks)):
+        if on:
+            cmd.append(flag)
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     if out.returncode != 0:
@@ -372,18 +425,21 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="cProfile the UI thread over the run")
     parser.add_argument("--floor", action="store_true",
                         help="diagnosis: keep run events away from the widgets (the agents' own lag)")
+    parser.add_argument("--callbacks", action="store_true",
+                        help="diagnosis: list loop callbacks slower than 10 ms in the gaps")
     parser.add_argument("--repeat", type=int, default=1, help="runs against the same server")
     parser.add_argument("--json", metavar="PATH", help="also write the raw results there")
     args = parser.parse_args()
     if args.child:
-        sys.stdout.write(json.dumps(child(args.child, args.tasks, args.profile, args.floor)) + "\n")
+        sys.stdout.write(json.dumps(child(args.child, args.tasks, args.profile, args.floor,
+                                          args.callbacks)) + "\n")
         sys.stdout.flush()
         os._exit(0)  # qasync's executor thread would abort a normal exit; teardown is not measured
     results = []
     with server(args.tasks, args.chunks, args.latency, args.chunk_delay) as (url, note, pid):
         for _ in range(args.repeat):
             cpu0 = _cpu_of(pid)
-            result = run_child(url, args.tasks, args.profile, args.floor)
+            result = run_child(url, args.tasks, args.profile, args.floor, args.callbacks)
             cpu1 = _cpu_of(pid)
             result["server_cpu_s"] = None if cpu0 is None or cpu1 is None else cpu1 - cpu0
             results.append(result)

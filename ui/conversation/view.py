@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QScrollArea, QVBoxLay
 
 from ui import theme
 from ui.approvals import ApprovalCard
+from ui.conversation.markdown_render import WARM_UP
 from ui.conversation.widgets import (
     ORCHESTRATOR,
     USER,
@@ -22,6 +23,26 @@ from ui.conversation.widgets import (
     PlanCard,
     plan_preview,
 )
+
+WARM_UP_GAP_MS = 30
+_warm_up_steps = iter(WARM_UP)
+_warming_up = False
+
+
+def _warm_up_markdown() -> None:
+    """Markdown's first-use work, one piece per turn of the event loop (once)."""
+    global _warming_up
+    if not _warming_up:
+        _warming_up = True
+        QTimer.singleShot(WARM_UP_GAP_MS, _next_warm_up_step)
+
+
+def _next_warm_up_step() -> None:
+    step = next(_warm_up_steps, None)
+    if step is not None:
+        step()
+        QTimer.singleShot(WARM_UP_GAP_MS, _next_warm_up_step)
+
 
 BUBBLE_SHARE = 0.78
 """A bubble's widest, as a share of the column."""
@@ -160,6 +181,7 @@ class ConversationView(QWidget):
                       task_count: int | None = None, needs_approval: int = 0) -> PlanCard:
         """A plan summary; its "Approve plan & run" emits planApproved."""
         self.end_stream()
+        _warm_up_markdown()  # a deliverable will follow: render it without a stall
         card = PlanCard(summary, tasks or [], task_count, needs_approval)
         card.approved.connect(self.planApproved.emit)
         card.editRequested.connect(self.planEditRequested.emit)
