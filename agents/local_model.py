@@ -64,6 +64,9 @@ class LocalModelSpec:
     n_ctx: int = 8192
     n_threads: int | None = None
     """Generation threads; None: `default_threads()`."""
+    max_tokens: int = 1024
+    """Answer length when a request sets none: a small model can ramble to n_ctx
+    (minutes on a CPU), which would only end in a timeout."""
     prepare: Callable[[], object] | None = field(default=None, compare=False)
     """Called on the worker thread before the file is first loaded (e.g. to
     assemble it); its exceptions fail the request with their message."""
@@ -471,11 +474,41 @@ def _request_options(
             for m in messages
         ],
         "chat_format": spec.chat_format,
-        "max_tokens": optional.get("max_tokens") or optional.get("max_completion_tokens"),
+        "max_tokens": optional.get("max_tokens") or optional.get("max_completion_tokens")
+        or spec.max_tokens,
         "temperature": optional.get("temperature"),
-        "json_schema": _schema_of(optional.get("response_format")),
+        "json_schema": bounded_schema(_schema_of(optional.get("response_format"))),
         "prepare": spec.prepare,
     }
+
+
+_MAX_ITEMS = 4
+_MAX_LENGTH = 120
+
+
+def bounded_schema(schema: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    """`schema` with a length limit on every unbounded string and array.
+
+    Under a grammar a small model can keep one string or list going until it
+    runs out of tokens, and a cut-off JSON document does not parse; bounded,
+    the grammar closes it in time.
+    """
+    if schema is None:
+        return None
+    return _bound(schema)
+
+
+def _bound(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_bound(item) for item in node]
+    if not isinstance(node, Mapping):
+        return node
+    bounded = {key: _bound(value) for key, value in node.items()}
+    if node.get("type") == "string" and "enum" not in node:
+        bounded.setdefault("maxLength", _MAX_LENGTH)
+    if node.get("type") == "array":
+        bounded.setdefault("maxItems", _MAX_ITEMS)
+    return bounded
 
 
 def _text(content: Any) -> str:

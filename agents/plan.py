@@ -143,11 +143,20 @@ def _describe_validation_error(exc: Any) -> str:
     return "malformed plan: " + "; ".join(parts)
 
 
-def plan_json_schema() -> dict[str, Any]:
-    """JSON schema of a plan, for response_format / grammar-constrained output."""
+def plan_json_schema(roles: Iterable[str] | None = None) -> dict[str, Any]:
+    """JSON schema of a plan, for response_format / grammar-constrained output.
+
+    With `roles`, a task's agent must be one of them (an enum), so a model
+    constrained by the schema cannot invent a role.
+    """
     from agents._plan_schema import PlanModel  # noqa: PLC0415
 
-    return PlanModel.model_json_schema()
+    schema = PlanModel.model_json_schema()
+    if roles is not None:
+        agent = schema["$defs"]["TaskModel"]["properties"]["agent"]
+        agent.pop("minLength", None)
+        agent["enum"] = list(roles)
+    return schema
 
 
 # --- validation ------------------------------------------------------------

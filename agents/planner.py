@@ -87,7 +87,9 @@ class Planner:
         *,
         max_attempts: int = 3,
         retry: RetryPolicy | None = None,
+        fix: PlanFix | None = None,
     ) -> None:
+        self._fix = fix
         self._llm = llm
         self._roster = roster
         self._settings = settings
@@ -95,7 +97,8 @@ class Planner:
         self._retry = retry or RetryPolicy()
 
     async def plan(self, ctx: CallContext, goal: str, context: str = "") -> PlanResult:
-        return await self.plan_from_messages(ctx, goal, planner_messages(self._roster, goal, context))
+        messages = planner_messages(self._roster, goal, context)
+        return await self.plan_from_messages(ctx, goal, messages, fix=self._fix)
 
     async def plan_from_messages(
         self,
@@ -119,7 +122,7 @@ class Planner:
         for attempt in range(1, self._max_attempts + 1):
             response, _ = await call_with_fallbacks(
                 self._llm, self._settings, models, messages, ctx, self._retry,
-                temperature=role.temperature, json_schema=plan_json_schema(),
+                temperature=role.temperature, json_schema=plan_json_schema(workers),
             )
             usage, cost = usage + response.usage, cost + response.cost
             try:

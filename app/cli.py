@@ -80,7 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _model_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", help="litellm model string (default: from settings)")
+    parser.add_argument("--model", help='model reference, "provider/model" (default: from settings)')
+    parser.add_argument("--max-tokens", type=_positive_int, help="longest answer per model call")
     parser.add_argument("--api-base", help="base URL of an OpenAI-compatible server")
 
 
@@ -131,7 +132,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     first_run()
     service = RunService.open()
     try:
-        config = service.config(args.model, args.planner_model, args.api_base, args.max_parallel)
+        config = service.config(args.model, args.planner_model, args.api_base, args.max_parallel,
+                                args.max_tokens)
         _embedded_model_note(config.planner_model or config.model)
         run_id = service.create_run(args.project, args.goal, config)
         print(f"run {run_id}: {args.goal}", file=sys.stderr)
@@ -256,15 +258,14 @@ def cmd_plan(args: argparse.Namespace) -> int:
     first_run()
     service = RunService.open()
     try:
-        config = service.config(args.model, None, args.api_base)
+        config = service.config(args.model, None, args.api_base, max_tokens=args.max_tokens)
         _embedded_model_note(config.model)
 
         async def go() -> Plan:
             # Planning alone creates no run: nothing is stored.
             from agents.calls import CallContext  # noqa: PLC0415
-            from agents.planner import Planner  # noqa: PLC0415
 
-            planner = Planner(service.llm, service.roster, service.model_settings(config))
+            planner = service.planner(config)
             ctx = CallContext(run_id="", sink=ProgressPrinter(), purpose="plan", stream_tokens=False)
             try:
                 return (await planner.plan(ctx, args.goal)).plan

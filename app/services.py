@@ -8,23 +8,28 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agents.agent import ModelSettings
 from agents.calls import CallContext, RetryPolicy
 from agents.errors import TroupeError
-from agents.llm import LiteLLMClient
+from agents.local_model import close_local_models
 from agents.plan import Plan, validate_plan
+from agents.plan_repair import tidy_plan
 from agents.planner import Planner, PlanResult
 from agents.ports import ApprovalGate, EventSink, FanOut, LLMClient
 from agents.replan import replan as replan_plan
 from agents.roster import Roster
 from agents.runner import PriorResult, Runner, RunOptions, RunOutcome
-from app import secrets
+from app import providers, secrets
+from app.local_models import install_local_models
 from app.paths import db_path
+from app.providers import LOCAL, Providers, load_providers
 from app.roster_store import load_user_roster
 from app.settings import Settings, load_settings
-from app.storage import EventWriter, RunDetail, Store, open_database
+
+if TYPE_CHECKING:
+    from app.storage import EventWriter, RunDetail, Store
 
 RESUMABLE = ("interrupted", "failed", "cancelled", "paused")
 
@@ -45,11 +50,14 @@ class RunConfig:
     planner_model: str | None = None
     api_base: str | None = None
     max_parallel: int = 8
+    max_tokens: int | None = None
+    """Longest answer per call; None: the model's own limit."""
 
     def to_record(self) -> dict[str, Any]:
         return {
             "model": self.model, "planner_model": self.planner_model,
             "api_base": self.api_base, "max_parallel": self.max_parallel,
+            "max_tokens": self.max_tokens,
         }
 
     @classmethod
@@ -57,47 +65,108 @@ class RunConfig:
         return cls(
             model=data["model"], planner_model=data.get("planner_model"),
             api_base=data.get("api_base"), max_parallel=int(data.get("max_parallel") or 8),
+            max_tokens=data.get("max_tokens") or None,
         )
 
 
 class RunService:
-    """Owns the database handle and the event writer for this process."""
+    """Owns the database handle and the event writer for this process.
+
+    Built with a Store, or without one (`deferred()`): then the database is
+    opened by `open_store()` or on the first use of `store`/`writer`, so the
+    window can paint before SQLAlchemy is even imported.
+    """
 
     def __init__(
         self,
-        store: Store,
+        store: Store | None = None,
         *,
         settings: Settings | None = None,
         roster: Roster | None = None,
         llm: LLMClient | None = None,
+        provider_list: Providers | None = None,
     ) -> None:
-        self.store = store
         self.settings = settings or load_settings()
         self.roster = roster or load_user_roster()
-        self.llm = llm or LiteLLMClient()
-        self.writer = EventWriter(store)
+        self.providers = provider_list if provider_list is not None else load_providers()
+        install_local_models()  # `local/<name>` models: the embedded one and the person's GGUF files
+        self._llm = llm
+        self._store: Store | None = None
+        self._writer: EventWriter | None = None
+        if store is not None:
+            self._attach(store)
 
     @classmethod
     def open(cls, **kwargs: Any) -> RunService:
         """Open the user's database (migrating it) and recover crashed runs."""
+        service = cls.deferred(**kwargs)
+        service.open_store()
+        return service
+
+    @classmethod
+    def deferred(cls, **kwargs: Any) -> RunService:
+        """A service for the user's database, which it opens when first needed."""
+        return cls(None, **kwargs)
+
+    @property
+    def ready(self) -> bool:
+        """Whether the database is open."""
+        return self._store is not None
+
+    def open_store(self) -> None:
+        """Open the user's database (migrating it) and recover crashed runs, once."""
+        if self._store is not None:
+            return
+        from app.storage import open_database  # noqa: PLC0415 - SQLAlchemy: not before first paint
+
         store = open_database(db_path())
         store.mark_interrupted()
-        return cls(store, **kwargs)
+        self._attach(store)
+
+    def _attach(self, store: Store) -> None:
+        from app.storage import EventWriter  # noqa: PLC0415
+
+        self._writer = EventWriter(store)
+        self._store = store
+
+    @property
+    def store(self) -> Store:
+        self.open_store()
+        assert self._store is not None
+        return self._store
+
+    @property
+    def writer(self) -> EventWriter:
+        self.open_store()
+        assert self._writer is not None
+        return self._writer
+
+    @property
+    def llm(self) -> LLMClient:
+        if self._llm is None:
+            from agents.llm import LiteLLMClient  # noqa: PLC0415
+
+            self._llm = LiteLLMClient()
+        return self._llm
 
     def close(self) -> None:
-        self.writer.close()
-        self.store.close()
+        if self._writer is not None:
+            self._writer.close()
+        if self._store is not None:
+            self._store.close()
 
     async def aclose_llm(self) -> None:
-        """Close the model client's connections; call before the loop ends."""
-        aclose = getattr(self.llm, "aclose", None)
+        """Close the model client's connections and stop local models; call before the loop ends."""
+        close_local_models()
+        aclose = getattr(self._llm, "aclose", None)
         if aclose is not None:
             await aclose()
 
     # --- configuration ----------------------------------------------------------
 
     def config(self, model: str | None = None, planner_model: str | None = None,
-               api_base: str | None = None, max_parallel: int | None = None) -> RunConfig:
+               api_base: str | None = None, max_parallel: int | None = None,
+               max_tokens: int | None = None) -> RunConfig:
         """Fill what the caller left out from the settings."""
         chosen = model or self.settings.default_model
         return RunConfig(
@@ -105,14 +174,29 @@ class RunService:
             planner_model=planner_model or (None if model else self.settings.planner_model),
             api_base=api_base or self.settings.api_base,
             max_parallel=max_parallel or self.settings.max_parallel,
+            max_tokens=max_tokens or self.settings.max_tokens or None,
         )
 
     def model_settings(self, config: RunConfig) -> ModelSettings:
-        """The config plus the key, read now from the keyring or environment."""
+        """The config plus how to reach every model the run may call, keys read now."""
+        refs = [config.model, config.planner_model or "", *self.settings.fallback_models]
+        for role in self.roster:
+            refs += [role.model or "", *role.fallbacks]
         return ModelSettings(
             model=config.model, planner_model=config.planner_model, api_base=config.api_base,
             api_key=secrets.get_api_key(config.model), call_timeout=self.settings.call_timeout,
+            endpoints=providers.endpoints(refs, self.providers, api_base=config.api_base),
+            max_tokens=config.max_tokens,
+            fallbacks=self.settings.fallback_models,
         )
+
+    def planner(self, config: RunConfig) -> Planner:
+        settings = self.model_settings(config)
+        # a tiny local model's plans parse (grammar) but repeat ids or point
+        # nowhere; asking it again rarely helps, tidying always does
+        small = settings.orchestrator_model.startswith(f"{LOCAL}/")
+        return Planner(self.llm, self.roster, settings, retry=self._retry(),
+                       fix=tidy_plan if small else None)
 
     def _retry(self) -> RetryPolicy:
         return RetryPolicy(max_attempts=self.settings.max_attempts)
@@ -125,7 +209,7 @@ class RunService:
     async def plan(self, run_id: str, goal: str, config: RunConfig,
                    sinks: Sequence[EventSink] = (), context: str = "") -> PlanResult:
         """Ask the orchestrator for a plan; it is stored as a plan version."""
-        planner = Planner(self.llm, self.roster, self.model_settings(config), retry=self._retry())
+        planner = self.planner(config)
         ctx = CallContext(run_id=run_id, sink=self._sink(sinks), purpose="plan")
         return await planner.plan(ctx, goal, context)
 

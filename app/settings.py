@@ -33,6 +33,8 @@ class Settings:
     """Seconds one model call may take."""
     max_attempts: int = 4
     """Tries per model call before the task fails."""
+    max_tokens: int = 0
+    """Longest answer per model call, in tokens; 0 means the model's own limit."""
     fallback_models: tuple[str, ...] = ()
     """Models tried in order when a model fails after its retries."""
     budget_usd: float = 0.0
