@@ -37,3 +37,18 @@ def test_a_valid_plan_is_unchanged():
         {"id": "a", "title": "A", "agent": "writer"},
         {"id": "b", "title": "B", "agent": "writer", "depends_on": ["a"]}]})
     assert tidy_plan(plan) == plan
+
+
+def test_the_plan_schema_can_name_the_roles_and_local_grammars_are_bounded():
+    from agents.local_model import bounded_schema
+    from agents.plan import plan_json_schema
+
+    schema = plan_json_schema(["writer", "coder"])
+    agent = schema["$defs"]["TaskModel"]["properties"]["agent"]
+    assert agent["enum"] == ["writer", "coder"]
+    bounded = bounded_schema(schema)
+    task = bounded["$defs"]["TaskModel"]["properties"]
+    assert task["title"]["maxLength"] and task["depends_on"]["maxItems"]
+    assert "maxLength" not in task["agent"]  # an enum is bounded already
+    assert bounded["properties"]["tasks"]["maxItems"]
+    assert "maxItems" not in plan_json_schema()["properties"]["tasks"]  # cloud models: unbounded
