@@ -1,22 +1,26 @@
-"""Time from process start to the main window's first painted frame.
+"""Time from process start to the main window's first painted frame, and to its
+history being shown.
 
     .venv/bin/python -m bench.startup_bench [--runs 5] [--no-imports]
 
 Each run spawns `python -c CHILD` (offscreen Qt, a fresh TROUPE_HOME and a
 fresh XDG_CONFIG_HOME so QSettings holds no saved layout). The child runs the
-real `ui.gui.main()`; it only wraps `RunService.open` and `MainWindow` to
-stamp the phases, and installs an application-wide event filter: the first
-QEvent.Paint of the window (or any widget in it) stamps `first paint`, and a
-QTimer.singleShot(0) queued from there stamps `frame done` once that whole
-paint pass has returned. The child then prints its stamps as JSON and exits
-with os._exit (teardown is not start-up).
+real `ui.gui.main()`; it only wraps `RunService.deferred`, `open_store` and
+`MainWindow` to stamp the phases, and installs an application-wide event
+filter: the first QEvent.Paint of the window (or any widget in it) stamps
+`first paint`, and a QTimer.singleShot(0) queued from there stamps `frame
+done` once that whole paint pass has returned. The start is staged: the
+window opens the database after its first frame, so the child also waits for
+`MainWindow.storageReady` (history filled, Send enabled) and stamps `history
+shown`. Then it prints its stamps as JSON and exits with os._exit (teardown
+is not start-up).
 
 All stamps are time.time() wall clock; the parent stamps just before
 Popen, so "spawn -> frame" includes the interpreter's own start-up.
 
 Two cases, N runs each:
   first launch   empty data dir: the database is created and migrated
-  next launch    the data dir of an earlier run: the usual start
+  next launch    the data dir of an earlier run, with 60 runs in its history
 
 Where PYTHONDONTWRITEBYTECODE is set (as in CI and sandboxes) the children
 get a bytecode cache of their own (PYTHONPYCACHEPREFIX in a temp dir, filled
@@ -25,7 +29,8 @@ once before measuring); --no-bytecode-cache measures compiling every time.
 Then `python -X importtime -c "import ui.gui"` (best of 3) says which
 packages dominate the imports, and the child reports whether litellm was in
 sys.modules when the window painted (it must not be: warm_up() imports it
-in a thread after show()). Target: median spawn -> frame <= 1.0 s.
+in a thread once the history is shown) and whether SQLAlchemy was (it must not
+be either). Target: median spawn -> frame done <= 1.0 s.
 """
 
 from __future__ import annotations
@@ -58,20 +63,34 @@ import ui.gui as gui
 _mark("imports")
 _T["litellm_after_imports"] = "litellm" in sys.modules
 from PySide6.QtCore import QEvent, QObject, QTimer
+from app.services import RunService
 
-_open = gui.RunService.open
+_deferred = gui.RunService.deferred
 
 class _Service:
     @staticmethod
-    def open(*args, **kwargs):
+    def deferred(*args, **kwargs):
         _mark("app set up")  # main() built QApplication, the qasync loop (and read the roster) just before
-        service = _open(*args, **kwargs)
-        _mark("db open")
-        return service
+        return _deferred(*args, **kwargs)
 
 gui.RunService = _Service
+_open_store = RunService.open_store
+
+def _timed_open_store(self):
+    if not self.ready:
+        _mark("db open start")
+        _open_store(self)
+        _mark("db open")
+
+RunService.open_store = _timed_open_store
 
 _Window = gui.MainWindow
+
+def _report():
+    if "frame done" in _T and "history shown" in _T:
+        sys.stdout.write(json.dumps(_T) + "\n")
+        sys.stdout.flush()
+        os._exit(0)
 
 class _Finish(QObject):
     def __init__(self, window):
@@ -86,7 +105,8 @@ class _Finish(QObject):
                 ours = False
             if ours:
                 _mark("first paint")
-                _T["litellm_at_paint"] = "litellm" in sys.modules
+                for name in ("litellm", "sqlalchemy"):
+                    _T[name + "_at_paint"] = name in sys.modules
                 _T["litellm_done_at_paint"] = getattr(sys.modules.get("agents.llm"), "_litellm", None) is not None
                 QTimer.singleShot(0, self.done)
         return False
@@ -94,9 +114,12 @@ class _Finish(QObject):
     def done(self):
         _mark("frame done")
         _T["litellm_at_frame"] = "litellm" in sys.modules
-        sys.stdout.write(json.dumps(_T) + "\n")
-        sys.stdout.flush()
-        os._exit(0)
+        _report()
+
+def _history_shown(window):
+    _mark("history shown")
+    _T["history_rows"] = len(window.history.run_ids())
+    _report()
 
 def _make_window(service):
     window = _Window(service)
@@ -104,6 +127,7 @@ def _make_window(service):
     _finish = _Finish(window)
     gui.QApplication.instance().installEventFilter(_finish)
     window._bench_finish = _finish
+    window.storageReady.connect(lambda: _history_shown(window))
     _orig_show = window.show
     def show():
         _orig_show()
@@ -115,12 +139,14 @@ gui.MainWindow = _make_window
 if os.environ.get("BENCH_NO_WARM_UP"):
     async def _no_warm_up():
         return None
-    gui.warm_up = _no_warm_up
+    gui._warm_up = _no_warm_up
 gui.main(["troupe"])
 """
 
-PHASES = ("child_start", "imports", "app set up", "db open", "window built", "show() returned",
+PHASES = ("child_start", "imports", "app set up", "window built", "show() returned",
           "first paint", "frame done")
+AFTER_FRAME = ("db open start", "db open", "history shown")
+"""Staged start: the database is opened, and the history filled, after the first frame."""
 
 
 PYC_CACHE: Path | None = None
@@ -177,6 +203,7 @@ def measure(runs: int, fresh: bool, extra: dict[str, str] | None = None) -> list
         warm_home = base / "warm-home"
         if not fresh:
             spawn(warm_home, base / "warm-config", extra)  # creates and migrates the database
+            seed_history(warm_home / "troupe.db")
         for i in range(runs):
             home = base / f"home-{i}" if fresh else warm_home
             results.append(spawn(home, base / f"config-{i}", extra))
@@ -185,30 +212,53 @@ def measure(runs: int, fresh: bool, extra: dict[str, str] | None = None) -> list
     return results
 
 
+def seed_history(db: Path, runs: int = 60) -> None:
+    """A history worth listing: `runs` completed runs in three projects."""
+    from app.storage import open_database  # noqa: PLC0415
+
+    store = open_database(db)
+    try:
+        for i in range(runs):
+            run_id = store.create_run(f"Project {i % 3}", f"Goal number {i}: write a short report")
+            store.set_run_status(run_id, "completed")
+    finally:
+        store.close()
+
+
 def phase_rows(results: list[dict]) -> list[tuple[str, list[float]]]:
     """Per phase: the seconds since the previous stamp, one value per run."""
     rows = []
     previous = "spawn"
-    for phase in PHASES:
+    for phase in PHASES + AFTER_FRAME:
+        if phase == AFTER_FRAME[0]:
+            rows.append(("spawn -> frame done (total)", [r["frame done"] - r["spawn"] for r in results]))
         rows.append((f"{previous} -> {phase}", [r[phase] - r[previous] for r in results]))
         previous = phase
-    rows.append(("spawn -> frame done (total)", [r["frame done"] - r["spawn"] for r in results]))
+    rows.append(("spawn -> history shown", [r["history shown"] - r["spawn"] for r in results]))
     return rows
+
+
+def p90(values: list[float]) -> float:
+    return statistics.quantiles(values, n=10, method="inclusive")[-1] if len(values) > 1 else values[0]
 
 
 def print_case(title: str, results: list[dict]) -> None:
     print(f"\n{title} ({len(results)} runs), seconds")
-    print(f"{'phase':<36} {'min':>7} {'median':>7} {'max':>7}")
+    print(f"{'phase':<36} {'min':>7} {'median':>7} {'p90':>7} {'max':>7}")
     for name, values in phase_rows(results):
-        print(f"{name:<36} {min(values):>7.3f} {statistics.median(values):>7.3f} {max(values):>7.3f}")
+        print(f"{name:<36} {min(values):>7.3f} {statistics.median(values):>7.3f} {p90(values):>7.3f} "
+              f"{max(values):>7.3f}")
     total = statistics.median(r["frame done"] - r["spawn"] for r in results)
     verdict = "OK" if total <= TARGET_S else "MISSED"
+    n = len(results)
     at_paint = sum(bool(r.get("litellm_at_paint")) for r in results)
     loaded = sum(bool(r.get("litellm_done_at_paint")) for r in results)
     early = sum(bool(r.get("litellm_after_imports")) for r in results)
+    sqla = sum(bool(r.get("sqlalchemy_at_paint")) for r in results)
     print(f"target median <= {TARGET_S:.1f} s: {verdict} ({total:.3f} s)")
-    print(f"litellm in sys.modules: after `import ui.gui` {early}/{len(results)}, "
-          f"at first paint {at_paint}/{len(results)} (fully imported {loaded}/{len(results)})")
+    print(f"litellm in sys.modules: after `import ui.gui` {early}/{n}, "
+          f"at first paint {at_paint}/{n} (fully imported {loaded}/{n}); sqlalchemy at first paint {sqla}/{n}")
+    print(f"history rows shown: {sorted({r.get('history_rows') for r in results})}")
 
 
 # --- imports ---------------------------------------------------------------------------

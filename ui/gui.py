@@ -1,6 +1,10 @@
 """The desktop app's composition root: QApplication, the qasync loop, the window.
 
 Lives in ui/ so that app/ never imports Qt or ui (see ui/launch.py).
+
+Staged start: the window is built and painted before the history database is
+opened (SQLAlchemy alone costs ~0.3 s to import); MainWindow opens it right
+after its first frame, and litellm is imported once the history is shown.
 """
 
 from __future__ import annotations
@@ -12,7 +16,6 @@ import sys
 import qasync
 from PySide6.QtWidgets import QApplication
 
-from agents.llm import warm_up
 from app.logs import setup_logging
 from app.roster_store import read_user_roster
 from app.services import RunService
@@ -28,15 +31,13 @@ def main(argv: list[str] | None = None) -> int:
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     loaded = read_user_roster()
-    service = RunService.open(roster=loaded.roster)
+    service = RunService.deferred(roster=loaded.roster)
     window = MainWindow(service)
     window.show()
     if loaded.warning:
         window.show_warning("Agent roster", loaded.warning)
-    # litellm takes seconds to import: do it once the first frame is on screen
-    # (the import thread holds the GIL for most of a second: not during the first paint).
     warm: list[asyncio.Task[None]] = []
-    loop.call_later(0.3, lambda: warm.append(loop.create_task(warm_up())))
+    window.storageReady.connect(lambda: warm.append(loop.create_task(_warm_up())))
     closing = asyncio.Event()
     app.aboutToQuit.connect(closing.set)
     with loop:
@@ -47,3 +48,11 @@ def main(argv: list[str] | None = None) -> int:
             task.cancel()
     service.close()
     return 0
+
+
+async def _warm_up() -> None:
+    # litellm takes seconds to import; its thread holds the GIL for most of a
+    # second, so it starts only once the window and its history are shown.
+    from agents.llm import warm_up  # noqa: PLC0415
+
+    await warm_up()

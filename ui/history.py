@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QModelIndex, QSignalBlocker, Qt, QTimer, Signal
 from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QLabel, QLineEdit, QTreeView, QVBoxLayout, QWidget
 
-from app.storage import RunSummary
+if TYPE_CHECKING:
+    from app.storage.records import RunSummary
 
 RUN_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 PROJECT_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -69,6 +71,11 @@ class HistoryPanel(QWidget):
         if not runs:
             self.empty.setText(f"No runs match “{text}”." if text else "No runs yet. Type a goal to start.")
         self.empty.setVisible(not runs)
+
+    def show_loading(self) -> None:
+        """Until the first refresh(): the database is still being opened."""
+        self.empty.setText("Loading history…")
+        self.empty.setVisible(True)
 
     def select_run(self, run_id: str) -> None:
         for row in range(self.model.rowCount()):

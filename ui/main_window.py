@@ -3,10 +3,11 @@ the plan and the run on the right."""
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QByteArray, QSettings, Qt
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QPaintEvent, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QInputDialog,
@@ -34,6 +35,9 @@ if TYPE_CHECKING:
     from ui.settings import SettingsDialog
 
 
+log = logging.getLogger(__name__)
+
+
 class GoalInput(QPlainTextEdit):
     """The message box: Ctrl+Enter sends."""
 
@@ -44,6 +48,16 @@ class GoalInput(QPlainTextEdit):
 
 
 class MainWindow(QMainWindow):
+    """The window. With a service whose database is not open yet
+    (`RunService.deferred`), it paints first and opens the database right
+    after its first frame; Send is disabled and the history says "Loading"
+    until then, and `storageReady` is emitted once the history is filled."""
+
+    storageReady = Signal()
+
+    STORAGE_FALLBACK_MS = 1000
+    """Open the database by then even if the window was not painted (e.g. on another desktop)."""
+
     def __init__(self, service: RunService) -> None:
         super().__init__()
         self.setWindowTitle("Troupe")
@@ -62,10 +76,14 @@ class MainWindow(QMainWindow):
         self._build_layout()
         self._build_actions()
         self._connect()
-        self.history.refresh()
         self._restore_layout()
         self._on_model_changed()
-        self._offer_resume()
+        self._storage_timer = QTimer(self, singleShot=True)
+        self._storage_timer.timeout.connect(self._open_storage)
+        if service.ready:
+            self._on_storage_open()
+        else:
+            self._await_storage()
 
     # --- layout -------------------------------------------------------------------------
 
@@ -135,9 +153,40 @@ class MainWindow(QMainWindow):
         self.conversation.exportRequested.connect(self._on_export_requested)
         self.conversation.planEditRequested.connect(self.plan_view.tree.setFocus)
 
+    # --- staged start -----------------------------------------------------------------------
+
+    def _await_storage(self) -> None:
+        self.send.setEnabled(False)
+        self.history.show_loading()
+        self._storage_timer.start(self.STORAGE_FALLBACK_MS)  # paintEvent brings it forward
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt's name
+        super().paintEvent(event)
+        if self._storage_timer.isActive() and self._storage_timer.interval() > 0:
+            # a zero timer started here fires once this whole paint pass is on screen
+            self._storage_timer.start(0)
+
+    def _open_storage(self) -> None:
+        try:
+            self.service.open_store()
+        except Exception as exc:  # noqa: BLE001 - shown to the person, the window stays up
+            log.exception("opening the history database failed")
+            self.history.empty.setText("The history could not be opened.")
+            self.show_warning("History", f"The history database could not be opened:\n{exc}")
+            return
+        self._on_storage_open()
+
+    def _on_storage_open(self) -> None:
+        self.send.setEnabled(not self.session.running)
+        self.history.refresh()
+        self._offer_resume()
+        self.storageReady.emit()
+
     # --- handlers -------------------------------------------------------------------------
 
     def _on_send(self) -> None:
+        if not self.service.ready:  # Ctrl+Enter while the database is still opening
+            return
         if self.session.submit(self.goal.toPlainText()):
             self.goal.clear()
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import qasync
-from PySide6.QtCore import QEvent
+from PySide6.QtCore import QEvent, QObject
 from PySide6.QtWidgets import QApplication
 
 from app.services import RunService
@@ -304,4 +304,85 @@ def test_unreachable_provider_gives_a_clear_message(qloop, tmp_path):
     assert window.send.isEnabled()  # the person can fix the settings and try again
     window.close()
     qloop.run_until_complete(window.service.aclose_llm())
+    window.service.close()
+
+
+# --- staged start: the window paints before the database is opened -----------------------
+
+
+def deferred_window(qapp: QApplication) -> tuple[MainWindow, list[bool]]:
+    """A window on RunService.deferred(), as ui.gui builds it; also returns
+    whether the database was open at the window's first paint."""
+    service = RunService.deferred(settings=Settings(default_model="openai/test-model"))
+    window = MainWindow(service)
+    _WINDOWS.append(window)
+    at_paint: list[bool] = []
+    watcher = _FirstPaint(window, lambda: at_paint.append(service.ready))
+    qapp.installEventFilter(watcher)
+    window._test_watcher = watcher  # type: ignore[attr-defined]
+    return window, at_paint
+
+
+class _FirstPaint(QObject):
+    def __init__(self, window: MainWindow, on_paint) -> None:  # type: ignore[no-untyped-def]
+        super().__init__()
+        self.window, self.on_paint, self.seen = window, on_paint, False
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        if event.type() == QEvent.Type.Paint and not self.seen and obj.isWidgetType() \
+                and obj.window() is self.window:
+            self.seen = True
+            self.on_paint()
+        return False
+
+
+def test_window_paints_before_the_database_opens_then_fills_history(qapp, qloop, troupe_home):
+    store = open_database(troupe_home / "troupe.db")
+    run_id = store.create_run("Default", "an earlier goal")
+    store.set_run_status(run_id, "completed")
+    store.close()
+    window, at_paint = deferred_window(qapp)
+    ready: list[bool] = []
+    window.storageReady.connect(lambda: ready.append(True))
+    assert not window.service.ready
+    assert not window.send.isEnabled()
+    assert window.history.empty.text() == "Loading history…"
+    window.goal.setPlainText("too early")
+    window._on_send()  # Ctrl+Enter before the database is open: ignored, no crash
+    assert not window.service.ready and window.goal.toPlainText() == "too early"
+
+    window.show()
+    qloop.run_until_complete(asyncio.wait_for(until(lambda: ready), 10))
+    assert at_paint == [False]  # the first frame did not wait for the database
+    assert window.service.ready and window.send.isEnabled()
+    assert window.history.run_ids() == [run_id]
+    assert not window.history.empty.isVisible()
+    window.close()
+    window.service.close()
+
+
+def test_window_stays_up_when_the_database_cannot_be_opened(qapp, qloop, monkeypatch):
+    window, _ = deferred_window(qapp)
+    warnings: list[str] = []
+    monkeypatch.setattr(window, "show_warning", lambda _title, text: warnings.append(text))
+
+    def broken() -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(window.service, "open_store", broken)
+    window.show()
+    qloop.run_until_complete(asyncio.wait_for(until(lambda: warnings), 10))
+    assert "disk full" in warnings[0]
+    assert window.history.empty.text() == "The history could not be opened."
+    assert not window.send.isEnabled()
+    window.close()
+
+
+def test_an_unpainted_window_still_opens_the_database(qapp, qloop, monkeypatch):
+    monkeypatch.setattr(MainWindow, "STORAGE_FALLBACK_MS", 50)
+    window, at_paint = deferred_window(qapp)  # never shown, so never painted
+    ready: list[bool] = []
+    window.storageReady.connect(lambda: ready.append(True))
+    qloop.run_until_complete(asyncio.wait_for(until(lambda: ready), 10))
+    assert at_paint == [] and window.service.ready and window.send.isEnabled()
     window.service.close()
