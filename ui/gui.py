@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QApplication
 from app.logs import setup_logging
 from app.roster_store import read_user_roster
 from app.services import RunService
+from ui.main_thread_gc import MainThreadGC
 from ui.main_window import MainWindow
 
 
@@ -28,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(argv or sys.argv)
     app.setApplicationName("Troupe")
     app.setOrganizationName("Troupe")
+    collector = MainThreadGC(app)  # Qt objects must die on this thread, whoever allocates
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     loaded = read_user_roster()
@@ -37,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     if loaded.warning:
         window.show_warning("Agent roster", loaded.warning)
     warm: list[asyncio.Task[None]] = []
-    window.storageReady.connect(lambda: warm.append(loop.create_task(_warm_up())))
+    window.storageReady.connect(lambda: warm.append(loop.create_task(_after_start(window))))
     closing = asyncio.Event()
     app.aboutToQuit.connect(closing.set)
     with loop:
@@ -47,12 +49,18 @@ def main(argv: list[str] | None = None) -> int:
         for task in warm:
             task.cancel()
     service.close()
+    collector.stop()
     return 0
 
 
-async def _warm_up() -> None:
-    # litellm takes seconds to import; its thread holds the GIL for most of a
-    # second, so it starts only once the window and its history are shown.
+async def _after_start(window: MainWindow) -> None:
+    """Once the window and its history are shown: first-run setup, then litellm."""
     from agents.llm import warm_up  # noqa: PLC0415
+    from app.provider_checks import run_first_time_setup  # noqa: PLC0415
 
+    # probes 127.0.0.1 for Ollama and LM Studio (once per data dir): off the UI thread
+    found = await asyncio.to_thread(run_first_time_setup)
+    if found is not None:
+        window.apply_first_run(found)
+    # litellm takes seconds to import; its thread holds the GIL for most of a second
     await warm_up()

@@ -22,16 +22,19 @@ from PySide6.QtWidgets import (
 )
 
 from app.paths import data_dir
+from app.providers import load_providers
 from app.roster_store import save_user_roster
 from app.services import RunService
-from app.settings import save_settings
+from app.settings import load_settings, save_settings
 from ui.conversation import ConversationView
 from ui.history import HistoryPanel
+from ui.model_notice import ModelNotice
 from ui.plan_tree import PlanTreeModel, PlanTreeView
 from ui.run_view import RunView
 from ui.session import Session
 
 if TYPE_CHECKING:
+    from app.provider_checks import Detection
     from ui.settings import SettingsDialog
 
 
@@ -64,6 +67,7 @@ class MainWindow(QMainWindow):
         self.service = service
         self.history = HistoryPanel(lambda text: service.store.list_runs(search=text or None))
         self.conversation = ConversationView()
+        self.notice = ModelNotice()
         self.plan_model = PlanTreeModel(roster=service.roster)
         self.plan_view = PlanTreeView(self.plan_model)
         self.run_view = RunView()
@@ -91,6 +95,7 @@ class MainWindow(QMainWindow):
         centre = QWidget()
         column = QVBoxLayout(centre)
         column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.notice)
         column.addWidget(self.conversation, 1)
         row = QHBoxLayout()
         row.addWidget(self.goal, 1)
@@ -146,6 +151,7 @@ class MainWindow(QMainWindow):
         self.cancel_action.triggered.connect(self.session.cancel)
         self.replan_action.triggered.connect(self._on_replan)
         self.settings_action.triggered.connect(self._on_settings)
+        self.notice.settingsRequested.connect(self._on_settings)
         self.history.runSelected.connect(self.session.open_run)
         self.session.historyChanged.connect(self.history.refresh)
         self.session.busyChanged.connect(self._on_busy_changed)
@@ -180,7 +186,22 @@ class MainWindow(QMainWindow):
         self.send.setEnabled(not self.session.running)
         self.history.refresh()
         self._offer_resume()
+        self._show_model_notice()
         self.storageReady.emit()
+
+    def _show_model_notice(self) -> None:
+        config = self.session.config
+        self.notice.show_for_model(config.planner_model or config.model)
+
+    def apply_first_run(self, found: Detection) -> None:
+        """First-run setup found providers and may have chosen a default model."""
+        self.service.settings = load_settings()
+        self.service.providers = load_providers()
+        if not self.session.running:
+            self.session.config = self.service.config()
+        self.status.setText("Found: " + "; ".join(found.notes) if found.notes else
+                            "No model provider found: using the embedded offline model")
+        self._show_model_notice()
 
     # --- handlers -------------------------------------------------------------------------
 
@@ -209,12 +230,14 @@ class MainWindow(QMainWindow):
         settings, roster = dialog.result_settings(), dialog.result_roster()
         save_settings(settings)
         self.service.settings = settings
+        self.service.providers = dialog.result_providers()  # saved by the dialog
         if roster != self.service.roster:
             save_user_roster(roster)
             self.service.roster = roster
             self.plan_model.set_roster(roster)
         if not self.session.running:
             self.session.config = self.service.config()
+        self._show_model_notice()
 
     def show_warning(self, title: str, text: str) -> None:
         QMessageBox.warning(self, title, text)

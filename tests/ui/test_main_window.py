@@ -386,3 +386,35 @@ def test_an_unpainted_window_still_opens_the_database(qapp, qloop, monkeypatch):
     qloop.run_until_complete(asyncio.wait_for(until(lambda: ready), 10))
     assert at_paint == [] and window.service.ready and window.send.isEnabled()
     window.service.close()
+
+
+def test_the_embedded_model_is_explained_until_a_stronger_one_is_set_up(qloop, tmp_path):
+    from app.provider_checks import Detection, first_run
+    from app.providers import Providers, save_providers
+    from app.settings import save_settings
+    from tests.support.scripted_server import ScriptedServer
+    from ui.settings import SettingsDialog
+
+    window = MainWindow(RunService(open_database(tmp_path / "troupe.db"), settings=Settings()))
+    _WINDOWS.append(window)
+    window.show()
+    QApplication.processEvents()
+    assert window.notice.isVisible()
+    assert "tiny" in window.notice.text.text() and "local/gemma-3-270m" in window.notice.text.text()
+    window.notice.open_settings.click()
+    [dialog] = window.findChildren(SettingsDialog)
+    dialog.reject()
+
+    with ScriptedServer(models=("llama3.2",)) as ollama:  # what first-run setup finds
+        providers, settings, found = first_run(Providers(), Settings(), explicit_default=False,
+                                               ollama_base=ollama.base_url,
+                                               lmstudio_base="http://127.0.0.1:9/v1")
+    save_providers(providers)
+    save_settings(settings)
+    assert isinstance(found, Detection)
+    window.apply_first_run(found)
+    assert window.session.config.model == "ollama/llama3.2"
+    assert not window.notice.isVisible()
+    assert "Ollama" in window.status.text()
+    window.close()
+    window.service.close()
