@@ -254,6 +254,8 @@ class PlanTreeView(QWidget):
             self.tree.edit(index.siblingAtColumn(Column.TASK))
 
     def _on_problems_changed(self, problems: list[str]) -> None:
+        if not self._model.task_ids():
+            problems = []  # no plan yet is not an error; Run stays disabled all the same
         if problems:
             lines = "\n".join(f"•  {p}" for p in problems)
             self.banner.setText(f"This plan can't run yet:\n{lines}")
