@@ -92,6 +92,9 @@ class RunOptions:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     synthesize: bool = True
     """Compose a deliverable from the outputs at the end."""
+    budget_usd: float = 0.0
+    """Spending (US dollars) after which the run asks before any further model
+    call; approving allows as much again. 0 means no limit."""
 
 
 @dataclass(frozen=True)
@@ -144,6 +147,9 @@ class Runner:
         self._cancelled = False
         self._usage = Usage()
         self._cost = 0.0
+        self._limit = self._options.budget_usd
+        self._budget_lock = asyncio.Lock()
+        self._stop_reason = "cancelled by the person"
 
     # --- control (call from the same loop) ---------------------------------
 
@@ -336,7 +342,7 @@ class Runner:
         )
         response, attempts = await run_task_agent(
             self._llm, self._settings, self._roster.get(task.agent), self.plan.goal, task,
-            self._inputs(task.id), ctx, self._options.retry, self._unpaused.wait,
+            self._inputs(task.id), ctx, self._options.retry, self._before_call,
         )
         state.usage = response.usage
         state.cost = response.cost
@@ -447,6 +453,39 @@ class Runner:
         self._usage += usage
         self._cost += cost
 
+    # --- budget ---------------------------------------------------------------------
+
+    async def _before_call(self) -> None:
+        """Every model call waits here: for resume() when paused, and for the
+        person's answer once the budget is spent."""
+        await self._unpaused.wait()
+        if self._over_budget():
+            await self._ask_about_budget()
+
+    def _over_budget(self) -> bool:
+        return self._limit > 0 and self._cost >= self._limit
+
+    async def _ask_about_budget(self) -> None:
+        async with self._budget_lock:  # one question, however many calls are waiting
+            if not self._over_budget() or self._cancelled:
+                return
+            budget = self._options.budget_usd
+            request = ApprovalRequest(
+                request_id=uuid.uuid4().hex[:12], run_id=self.run_id, task_id="", subject="budget",
+                title=f"The {_dollars(self._limit)} budget is spent",
+                details=(f"This run has spent ${self._cost:.4f}. Approve to allow another "
+                         f"{_dollars(budget)}; reject to stop the run here (finished work is kept)."),
+            )
+            self._sink.emit(ApprovalRequested(run_id=self.run_id, **_request_fields(request)))
+            decision = await self._gate.decide(request)
+            self._sink.emit(ApprovalResolved(run_id=self.run_id, request_id=request.request_id,
+                                             task_id="", action=decision.action.value, text=decision.text))
+            if decision.action is Action.REJECT:
+                self._stop_reason = f"stopped at the {_dollars(self._limit)} budget"
+                self.cancel()
+                raise asyncio.CancelledError
+            self._limit = self._cost + budget
+
     # --- the end ---------------------------------------------------------------
 
     async def _finish(self) -> RunOutcome:
@@ -456,12 +495,16 @@ class Runner:
                 if not self.states[tid].status.terminal:
                     self._set_terminal(tid, TaskStatus.CANCELLED)
                     self._sink.emit(TaskCancelled(run_id=self.run_id, task_id=tid))
-            return self._outcome("cancelled", None, "cancelled by the person")
+            return self._outcome("cancelled", None, self._stop_reason)
         bad = [t for t in leaves if self.states[t].status not in (TaskStatus.COMPLETED, TaskStatus.SKIPPED)]
         if bad:
             return self._outcome("failed", None, f"{len(bad)} task(s) did not complete: {', '.join(bad[:10])}")
         if not self._options.synthesize:
             return self._outcome("completed", None)
+        try:
+            await self._before_call()
+        except asyncio.CancelledError:
+            return self._outcome("cancelled", None, self._stop_reason)
         try:
             deliverable = await self._synthesize()
         except LLMError as exc:
@@ -481,6 +524,10 @@ class Runner:
 
     def _outcome(self, status: str, deliverable: str | None, error: str = "") -> RunOutcome:
         return RunOutcome(status=status, deliverable=deliverable, usage=self._usage, cost=self._cost, error=error)
+
+
+def _dollars(amount: float) -> str:
+    return f"${amount:.2f}" if amount >= 0.1 else f"${amount:.4f}"
 
 
 def _request_fields(request: ApprovalRequest) -> dict[str, str]:

@@ -35,6 +35,8 @@ class FakeLLM:
 
     script: Script = field(default=lambda request: "ok")
     latency: float = 0.0
+    cost_per_call: float = 0.0
+    """What each answer costs (US dollars), for budget tests."""
     requests: list[LLMRequest] = field(default_factory=list)
 
     async def complete(self, request: LLMRequest) -> Response:
@@ -56,7 +58,8 @@ class FakeLLM:
             yield Delta(text=word if i == 0 else " " + word)
         usage = Usage(prompt_tokens=sum(len(m.content) for m in request.messages) // 4,
                       completion_tokens=len(words))
-        yield Delta(final=Response(text=reply, usage=usage, cost=0.0, cost_known=False,
+        yield Delta(final=Response(text=reply, usage=usage, cost=self.cost_per_call,
+                                   cost_known=bool(self.cost_per_call),
                                    model=request.model, latency_ms=self.latency * 1000))
 
 

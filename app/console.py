@@ -124,6 +124,7 @@ class TerminalGate:
     """An ApprovalGate answered by the person at the terminal."""
 
     CHOICES = {"a": Action.APPROVE, "e": Action.EDIT, "r": Action.REJECT, "o": Action.OVERRIDE}
+    BUDGET_CHOICES = {"c": Action.APPROVE, "s": Action.REJECT}
 
     def __init__(self, prompter: TerminalPrompter) -> None:
         self._prompter = prompter
@@ -136,12 +137,16 @@ class TerminalGate:
             return await self._dialogue(request)
 
     async def _dialogue(self, request: ApprovalRequest) -> Decision:
-        header = f"\nApproval needed for {request.task_id}: {request.title}\n{request.details}\n"
+        budget = request.subject == "budget"
+        header = (f"\n{request.title}\n{request.details}\n" if budget else
+                  f"\nApproval needed for {request.task_id}: {request.title}\n{request.details}\n")
+        question = "[c]ontinue or [s]top? " if budget else "[a]pprove, [e]dit, [r]eject, [o]verride? "
+        choices = self.BUDGET_CHOICES if budget else self.CHOICES
         while True:
-            answer = await self._prompter.ask(header + "[a]pprove, [e]dit, [r]eject, [o]verride? ")
+            answer = await self._prompter.ask(header + question)
             if answer is None:
                 raise ApprovalError("no answer on standard input; pass --yes to approve everything")
-            action = self.CHOICES.get(answer.strip().lower()[:1])
+            action = choices.get(answer.strip().lower()[:1])
             if action is None:
                 header = ""
                 continue

@@ -250,7 +250,8 @@ class RunService:
         return Runner(
             run_id=run_id, plan=plan, roster=self.roster, llm=self.llm,
             settings=self.model_settings(config), sink=self._sink(sinks), gate=gate,
-            options=RunOptions(max_parallel=config.max_parallel, retry=self._retry()),
+            options=RunOptions(max_parallel=config.max_parallel, retry=self._retry(),
+                               budget_usd=self.settings.budget_usd),
             prior=prior,
         )
 

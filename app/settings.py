@@ -38,7 +38,7 @@ class Settings:
     fallback_models: tuple[str, ...] = ()
     """Models tried in order when a model fails after its retries."""
     budget_usd: float = 0.0
-    """Spending limit per run in US dollars; 0 means no limit (not enforced yet)."""
+    """Spending per run (US dollars) after which the run asks before going on; 0: no limit."""
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -85,6 +85,15 @@ class ApprovalCard(QFrame):
 
     # --- construction ---------------------------------------------------------
 
+    def _as_budget_question(self) -> None:
+        """A budget crossing is continue-or-stop: nothing to edit or answer."""
+        self.approve_button.setText("&Continue")
+        self.approve_button.setToolTip("Allow as much again and carry on")
+        self.reject_button.setText("&Stop the run")
+        self.reject_button.setToolTip("Stop here; finished work is kept")
+        self.edit_button.hide()
+        self.override_button.hide()
+
     def _build(self) -> None:
         request = self.request
         self.kicker = kicker = QLabel(SUBJECTS.get(request.subject, f"{request.subject.capitalize()} needs your approval").upper())
@@ -135,6 +144,8 @@ class ApprovalCard(QFrame):
         for button in (self.approve_button, self.edit_button, self.reject_button, self.override_button):
             actions.addWidget(button)
         actions.addStretch(1)
+        if request.subject == "budget":
+            self._as_budget_question()
 
         self.editor_panel = self._build_editor()
         self.resolved_label = QLabel()

@@ -255,3 +255,19 @@ def test_ctrl_c_exits_130_and_the_run_can_be_resumed(llm_server, env, tmp_path, 
     result = troupe(env, "resume", run.id, "--yes")
     assert result.returncode == 0, result.stderr
     assert requests_for(llm_server, "a") == 1
+
+
+def test_crossing_the_budget_asks_and_stop_keeps_finished_work(llm_server, env, tmp_path, troupe_home):
+    # gpt-4o-mini is in litellm's price list: the server's token counts cost real (tiny) money
+    llm_server.default = Reply("done", prompt_tokens=1000, completion_tokens=1000)
+    (troupe_home / "settings.json").write_text(json.dumps({"budget_usd": 0.001}))
+    plan = write_plan(tmp_path / "p.json", [task("a"), task("b", deps=("a",)), task("c", deps=("b",))])
+    result = troupe(env, "run", "g", "--plan", str(plan), "--model", "openai/gpt-4o-mini",
+                    "--api-base", llm_server.base_url, input_text="y\ns\n")
+    assert result.returncode == 1
+    assert "The $0.0010 budget is spent" in result.stderr and "[c]ontinue or [s]top?" in result.stderr
+    assert "run cancelled: stopped at the $0.0010 budget" in result.stderr
+    run_id = json.loads(troupe(env, "runs", "--json").stdout)[0]["id"]
+    tasks = {t["id"]: t["status"] for t in json.loads(troupe(env, "show", run_id, "--json").stdout)["tasks"]}
+    assert tasks == {"a": "completed", "b": "completed", "c": "cancelled"}  # $0.00075 per call
+    assert requests_for(llm_server, "c") == 0

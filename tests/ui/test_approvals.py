@@ -377,3 +377,19 @@ def test_screenshot(qtbot, tmp_path: Path):
         target = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "dev_approval_card.png"
         target.parent.mkdir(parents=True, exist_ok=True)
         image.save(str(target))
+
+
+def test_a_budget_question_offers_continue_or_stop_only(qtbot) -> None:
+    from agents.ports import Action, ApprovalRequest
+    from ui.approvals import ApprovalCard
+
+    request = ApprovalRequest(request_id="b1", run_id="r", task_id="", subject="budget",
+                              title="The $0.50 budget is spent", details="This run has spent $0.5012.")
+    card = ApprovalCard(request)
+    qtbot.addWidget(card)
+    card.show()
+    assert card.approve_button.text() == "&Continue" and card.reject_button.text() == "&Stop the run"
+    assert not card.edit_button.isVisible() and not card.override_button.isVisible()
+    with qtbot.waitSignal(card.decided) as decided:
+        card.reject_button.click()
+    assert decided.args[0].action is Action.REJECT

@@ -228,6 +228,8 @@ class RunModel:
             row.end = max(ts, row.start)
 
     def _approval(self, e: ApprovalRequested | ApprovalResolved) -> set[str]:
+        if not e.task_id:  # a run-level question (the budget): no task row waits
+            return set()
         row = self.row(e.task_id)
         if not row.status.terminal:
             waiting = isinstance(e, ApprovalRequested)
