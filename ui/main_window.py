@@ -260,6 +260,7 @@ class MainWindow(QMainWindow):
 
     def _on_model_changed(self) -> None:
         self.run_action.setEnabled(self.plan_model.is_valid())
+        self.run_view.set_plan_runnable(self.plan_model.is_valid())
         self.replan_action.setEnabled(self.session.can_replan())
 
     def _on_export_requested(self, fmt: str) -> None:

@@ -369,3 +369,19 @@ def test_screenshot(qtbot, view: RunView, clock: Clock, tmp_path: Path):
         target = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "dev_run_view.png"
         target.parent.mkdir(parents=True, exist_ok=True)
         image.save(str(target))
+
+
+def test_run_is_disabled_while_the_plan_cannot_run(qtbot) -> None:
+    from ui.run_view import RunView
+
+    view = RunView()
+    qtbot.addWidget(view)
+    assert view.buttons["run"].isEnabled()
+    view.set_plan_runnable(False)
+    assert not view.buttons["run"].isEnabled()
+    view.set_state("finished")
+    assert not view.buttons["run"].isEnabled()  # still not runnable
+    view.set_plan_runnable(True)
+    assert view.buttons["run"].isEnabled()
+    view.set_state("running")
+    assert not view.buttons["run"].isEnabled()

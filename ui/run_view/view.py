@@ -67,6 +67,7 @@ class RunView(QWidget):
         self._clock = clock
         self.model = RunModel()
         self._state = "idle"
+        self._plan_runnable = True
         self._dirty: set[str] = set()
         self._dirty_tasks: set[str] = set()
         self._refresh_timer = QTimer(self)
@@ -219,6 +220,15 @@ class RunView(QWidget):
     def state(self) -> str:
         return self._state
 
+    def set_plan_runnable(self, runnable: bool) -> None:
+        """Run stays disabled while the plan is empty or invalid."""
+        self._plan_runnable = runnable
+        self._update_run()
+
+    def _update_run(self) -> None:
+        allowed = "run" in _ENABLED[self._state] and self._plan_runnable
+        self.buttons["run"].setEnabled(allowed)
+
     def set_state(self, state: str) -> None:
         """Enable the controls for idle / running / paused / finished / interrupted."""
         if state not in STATES:
@@ -228,6 +238,7 @@ class RunView(QWidget):
         enabled = _ENABLED[state]
         for key, button in self.buttons.items():
             button.setEnabled(key in enabled)
+        self._update_run()
         self._update_retry()
         if state in ("running", "paused"):
             if self.model.started is None:
