@@ -9,8 +9,9 @@ from agents.calls import CallContext, RetryPolicy, WaitHook, call_model
 from agents.errors import LLMError
 from agents.events import ModelFellBack
 from agents.plan import Task
-from agents.ports import LLMClient, LLMRequest, Message, Response
+from agents.ports import ApprovalGate, LLMClient, LLMRequest, Message, Response
 from agents.roster import Role
+from agents.tool_loop import ToolSetup, run_tool_loop
 
 
 @dataclass(frozen=True)
@@ -54,13 +55,14 @@ class ModelSettings:
 
     def request(
         self, model: str, messages: Sequence[Message], *, temperature: float | None = None,
-        json_schema: dict | None = None,
+        json_schema: dict | None = None, tools: Sequence[dict] | None = None,
     ) -> LLMRequest:
         where = self.endpoint(model)
         return LLMRequest(
             model=where.model, messages=tuple(messages), temperature=temperature,
             max_tokens=self.max_tokens, json_schema=json_schema, api_base=where.api_base,
             api_key=where.api_key, timeout=self.call_timeout,
+            tools=tuple(tools) if tools else None,
         )
 
 
@@ -75,6 +77,7 @@ async def call_with_fallbacks(
     temperature: float | None = None,
     json_schema: dict | None = None,
     before_attempt: WaitHook | None = None,
+    tools: Sequence[dict] | None = None,
 ) -> tuple[Response, int]:
     """Call the first model; when it fails after its retries, the next one.
 
@@ -90,7 +93,9 @@ async def call_with_fallbacks(
             await before_attempt()
 
     for number, model in enumerate(models, start=1):
-        request = settings.request(model, messages, temperature=temperature, json_schema=json_schema)
+        request = settings.request(
+            model, messages, temperature=temperature, json_schema=json_schema, tools=tools
+        )
         try:
             response, _ = await call_model(llm, request, ctx, policy, counted)
         except LLMError as exc:
@@ -137,9 +142,38 @@ async def run_task_agent(
     ctx: CallContext,
     policy: RetryPolicy,
     before_attempt: WaitHook | None = None,
+    tools: ToolSetup | None = None,
+    gate: ApprovalGate | None = None,
 ) -> tuple[Response, int]:
-    """Run one task to its output; returns the response and attempts used."""
+    """Run one task to its output; returns the response and attempts used.
+
+    With `tools` (and a role allowed some of them) the model may call tools
+    first, in a bounded loop (agents/tool_loop.py); risky calls ask `gate`.
+    """
+    messages = task_messages(role, goal, task, inputs)
+    if tools is not None and tools.registry.specs(role.tools):
+        turn = ModelTurn(llm, settings, role, ctx, policy, before_attempt)
+        return await run_tool_loop(turn.call, role, messages, tools, ctx, gate)
     return await call_with_fallbacks(
-        llm, settings, settings.models_for(role), task_messages(role, goal, task, inputs), ctx,
+        llm, settings, settings.models_for(role), messages, ctx,
         policy, temperature=role.temperature, before_attempt=before_attempt,
     )
+
+
+@dataclass(frozen=True)
+class ModelTurn:
+    """Everything one of a task's model calls needs but the messages."""
+
+    llm: LLMClient
+    settings: ModelSettings
+    role: Role
+    ctx: CallContext
+    policy: RetryPolicy
+    before_attempt: WaitHook | None = None
+
+    async def call(self, messages: Sequence[Message], tools: Sequence[dict]) -> tuple[Response, int]:
+        return await call_with_fallbacks(
+            self.llm, self.settings, self.settings.models_for(self.role), messages, self.ctx,
+            self.policy, temperature=self.role.temperature, before_attempt=self.before_attempt,
+            tools=tools,
+        )

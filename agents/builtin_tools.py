@@ -1,5 +1,6 @@
 """The tools every project has: files in its workspace, Python, a shell, the web,
-and a search over the project's earlier outputs.
+and a search over the project's earlier outputs (`search_history`, the
+name the roster and Settings use).
 
 File tools are confined to `ctx.workspace`: absolute paths and `..` are
 refused outright, and whatever is left must still resolve (symlinks followed)
@@ -196,7 +197,7 @@ async def fetch_url(args: dict[str, Any], ctx: ToolContext) -> str:
     return _clip(head + text, ctx.limits.max_output)
 
 
-async def search_outputs(args: dict[str, Any], ctx: ToolContext) -> str:
+async def search_history(args: dict[str, Any], ctx: ToolContext) -> str:
     query = args.get("query")
     if not isinstance(query, str) or not query.strip():
         raise ToolError("query must be a non-empty string")
@@ -233,8 +234,8 @@ def builtin_tools() -> list[Tool]:
              _schema(command="the command line"), Risk.EXECUTE, run_shell),
         Tool("fetch_url", "Fetch a web page or text resource by URL.",
              _schema(url="an http(s) URL"), Risk.NETWORK, fetch_url),
-        Tool("search_outputs", "Search this project's earlier task outputs.",
-             _schema(query="words to look for"), Risk.READ, search_outputs),
+        Tool("search_history", "Search this project's earlier task outputs.",
+             _schema(query="words to look for"), Risk.READ, search_history),
     ]
 
 

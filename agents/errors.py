@@ -15,7 +15,8 @@
     │   └── PermanentLLMError     retrying will not help
     │       ├── AuthError         bad or missing key
     │       ├── ModelNotFound     the provider does not know the model
-    │       └── BadRequest        the provider refused the request
+    │       ├── BadRequest        the provider refused the request
+    │       └── ToolStepsExhausted  still calling tools at the step limit
     ├── ApprovalError             an approval gate could not decide
     └── RunCancelled              the person cancelled the run or a task
 """
@@ -97,6 +98,10 @@ class ModelNotFound(PermanentLLMError):
 
 class BadRequest(PermanentLLMError):
     """The provider refused the request as malformed."""
+
+
+class ToolStepsExhausted(PermanentLLMError):
+    """The model kept calling tools up to the task's step limit without answering."""
 
 
 class ApprovalError(TroupeError):

@@ -124,6 +124,32 @@ class LLMCallFinished(RunEvent):
 
 @_event
 @dataclass(frozen=True, kw_only=True)
+class ToolCallRequested(RunEvent):
+    task_id: str
+    call_id: str
+    """Stable id of the call: "<task id>:<step>:<index>"."""
+    tool: str
+    arguments: str
+    """The arguments as the model wrote them (JSON text)."""
+
+
+@_event
+@dataclass(frozen=True, kw_only=True)
+class ToolCallFinished(RunEvent):
+    task_id: str
+    call_id: str
+    tool: str
+    result: str
+    """What went back to the model (cut for the event past a few thousand characters)."""
+    error: bool = False
+    """The tool failed, was refused by policy or by the person."""
+    duration_ms: float = 0.0
+    permission: str = ""
+    """How the call was let through: allow / ask (approved) / deny / rejected / overridden."""
+
+
+@_event
+@dataclass(frozen=True, kw_only=True)
 class TaskRetried(RunEvent):
     task_id: str
     attempt: int
@@ -198,7 +224,7 @@ class ApprovalRequested(RunEvent):
     request_id: str
     task_id: str
     subject: str
-    """"task" (or, later, "tool" / "budget")."""
+    """"task", "tool" or "budget"."""
     title: str
     details: str
     """What the person is approving: the task's instructions and inputs."""

@@ -48,9 +48,9 @@ from agents.errors import (
     ServerError,
     StreamDropped,
 )
-from agents.llm_stream import SSEDecoder, decode_payloads
+from agents.llm_stream import SSEDecoder, ToolCallParts, decode_payloads, whole_tool_calls
 from agents.pacing import pace, pacer
-from agents.ports import Delta, LLMRequest, Response, Usage
+from agents.ports import Delta, LLMRequest, Message, Response, ToolCall, Usage
 
 __all__ = ["LiteLLMClient", "warm_up"]
 
@@ -68,7 +68,7 @@ _OPENAI_DEFAULT_BASE = "https://api.openai.com/v1"
 # What litellm may map a request to and still have sent a plain OpenAI request.
 _PLAIN_PARAMS = frozenset(
     {"temperature", "max_tokens", "max_completion_tokens", "stream", "stream_options",
-     "response_format", "extra_body"}
+     "response_format", "extra_body", "tools"}
 )  # fmt: skip
 
 def _proxies_configured() -> bool:
@@ -149,7 +149,20 @@ class _Call:
         return re.sub(r"//[^/@]*@", "//", self.api_base)
 
     def messages(self) -> list[dict[str, Any]]:
-        return [{"role": m.role, "content": m.content} for m in self.request.messages]
+        return [_message_dict(m) for m in self.request.messages]
+
+
+def _message_dict(m: Message) -> dict[str, Any]:
+    """One message in OpenAI's form, tool calls and results included."""
+    if m.tool_call_id is not None:
+        return {"role": m.role, "tool_call_id": m.tool_call_id, "content": m.content}
+    if not m.tool_calls:
+        return {"role": m.role, "content": m.content}
+    calls = [
+        {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+        for c in m.tool_calls
+    ]
+    return {"role": m.role, "content": m.content or None, "tool_calls": calls}
 
 
 @dataclass
@@ -159,15 +172,19 @@ class _Answer:
     parts: list[str] = field(default_factory=list)
     usage: dict[str, Any] | None = None
     finished: bool = False
+    tools: ToolCallParts = field(default_factory=ToolCallParts)
 
     def add(self, chunk: Any, call: _Call) -> list[str]:
         """Take in one SSE chunk; returns its pieces of text."""
         _raise_error_payload(chunk, call)
         texts = []
         for choice in chunk.get("choices") or ():
-            text = (choice.get("delta") or {}).get("content")
+            delta = choice.get("delta") or {}
+            text = delta.get("content")
             if text:
                 texts.append(text)
+            if delta.get("tool_calls"):
+                self.tools.add(delta["tool_calls"])
             if choice.get("finish_reason"):
                 self.finished = True
         self.parts += texts
@@ -341,9 +358,9 @@ class LiteLLMClient:
         async with response:
             data = await response.json(content_type=None)
         _raise_error_payload(data, call)
-        choice = (data.get("choices") or [{}])[0]
-        text = (choice.get("message") or {}).get("content") or ""
-        return _finish(call, text, data.get("usage"))
+        message = (data.get("choices") or [{}])[0].get("message") or {}
+        calls = whole_tool_calls(message.get("tool_calls"))
+        return _finish(call, message.get("content") or "", data.get("usage"), calls)
 
     async def _direct_stream(self, call: _Call) -> AsyncGenerator[Delta, None]:
         response = await self._post(call, stream=True)
@@ -360,7 +377,7 @@ class LiteLLMClient:
                     break
         if not (answer.finished or sse.done):
             raise _dropped(call, answer.parts)
-        yield Delta(final=_finish(call, "".join(answer.parts), answer.usage))
+        yield Delta(final=_finish(call, "".join(answer.parts), answer.usage, answer.tools.calls()))
 
     # --- through litellm.acompletion ------------------------------------------------
 
@@ -380,6 +397,7 @@ class LiteLLMClient:
             "temperature": request.temperature,
             "max_tokens": request.max_tokens,
             "response_format": call.response_format,
+            "tools": list(request.tools) if request.tools else None,
         }
         kwargs.update({k: v for k, v in optional.items() if v is not None})
         if stream:
@@ -391,8 +409,10 @@ class LiteLLMClient:
         deadline = asyncio.get_running_loop().time() + call.request.timeout
         async with asyncio.timeout_at(deadline):
             result = await litellm.acompletion(**self._acompletion_kwargs(call, stream=False))
-        text = result.choices[0].message.content or "" if result.choices else ""
-        return _finish(call, text, _usage_dict(getattr(result, "usage", None)))
+        message = result.choices[0].message if result.choices else None
+        text = getattr(message, "content", None) or ""
+        calls = whole_tool_calls(getattr(message, "tool_calls", None))
+        return _finish(call, text, _usage_dict(getattr(result, "usage", None)), calls)
 
     async def _litellm_stream(self, call: _Call) -> AsyncGenerator[Delta, None]:
         litellm = _litellm
@@ -402,6 +422,7 @@ class LiteLLMClient:
         parts: list[str] = []
         usage: dict[str, Any] | None = None
         finished = False
+        tools = ToolCallParts()
         turns = pacer()
         iterator = chunks.__aiter__()
         while True:
@@ -419,6 +440,8 @@ class LiteLLMClient:
                 if text:
                     parts.append(text)
                     yield Delta(text)
+                if choice.delta is not None and getattr(choice.delta, "tool_calls", None):
+                    tools.add(choice.delta.tool_calls)
             usage = _usage_dict(getattr(chunk, "usage", None)) or usage
             if turns.due():
                 await turns.wait()
@@ -429,7 +452,7 @@ class LiteLLMClient:
         )
         if not finished:
             raise _dropped(call, parts)
-        yield Delta(final=_finish(call, "".join(parts), usage))
+        yield Delta(final=_finish(call, "".join(parts), usage, tools.calls()))
 
 
 # --- litellm knowledge, cached ------------------------------------------------------
@@ -446,8 +469,10 @@ def _optional_params(call: _Call, *, stream: bool) -> dict[str, Any]:
     """litellm's mapping of the request's parameters for this provider and model."""
     request = call.request
     response_format = json.dumps(call.response_format) if call.response_format else None
+    tools = json.dumps(request.tools) if request.tools else None
     mapped = _mapped_params(
-        call.model, call.provider, request.temperature, request.max_tokens, response_format, stream
+        call.model, call.provider, request.temperature, request.max_tokens, response_format,
+        stream, tools,
     )
     return json.loads(mapped)
 
@@ -460,6 +485,7 @@ def _mapped_params(
     max_tokens: int | None,
     response_format: str | None,
     stream: bool,
+    tools: str | None = None,
 ) -> str:
     """get_optional_params is a pure function of these (and takes ~0.3 ms): cache it,
     as JSON so every caller gets its own copy."""
@@ -473,6 +499,7 @@ def _mapped_params(
         response_format=json.loads(response_format) if response_format else None,
         stream=stream,
         stream_options={"include_usage": True} if stream else None,
+        tools=json.loads(tools) if tools else None,
         drop_params=True,
     )
     return json.dumps(optional)
@@ -574,7 +601,9 @@ def _usage_dict(usage: Any) -> dict[str, Any] | None:
     }
 
 
-def _finish(call: _Call, text: str, usage: Mapping[str, Any] | None) -> Response:
+def _finish(
+    call: _Call, text: str, usage: Mapping[str, Any] | None, tool_calls: tuple[ToolCall, ...] = ()
+) -> Response:
     tokens = Usage()
     if usage:
         tokens = Usage(
@@ -590,6 +619,7 @@ def _finish(call: _Call, text: str, usage: Mapping[str, Any] | None) -> Response
         cost_known=known,
         model=call.request.model,
         latency_ms=(time.perf_counter() - call.started) * 1000.0,
+        tool_calls=tool_calls,
     )
 
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["SSEDecoder", "decode_payloads"]
+from agents.ports import ToolCall
+
+__all__ = ["SSEDecoder", "ToolCallParts", "decode_payloads", "whole_tool_calls"]
 
 
 class SSEDecoder:
@@ -63,3 +65,47 @@ def decode_payloads(payloads: list[bytes]) -> list[Any]:
     if values is None or len(values) != len(payloads):  # a bad payload: find and raise it
         return [json.loads(payload) for payload in payloads]
     return values
+
+
+def _get(obj: Any, key: str) -> Any:
+    """A field of a JSON dict or of litellm's object for it."""
+    return obj.get(key) if isinstance(obj, dict) else getattr(obj, key, None)
+
+
+class ToolCallParts:
+    """Tool calls put together from streamed fragments (`delta.tool_calls`).
+
+    A call's first fragment has its index, id and name; later ones with the
+    same index carry more of the arguments text. Works on JSON dicts (the
+    direct route) and on litellm's objects alike.
+    """
+
+    def __init__(self) -> None:
+        self._calls: dict[int, tuple[list[str], list[str]]] = {}
+        """index -> ([id, name], argument pieces)"""
+
+    def add(self, fragments: Any) -> None:
+        for fragment in fragments or ():
+            index = _get(fragment, "index")
+            if index is None:  # some providers send whole calls without an index
+                index = len(self._calls)
+            head, args = self._calls.setdefault(index, (["", ""], []))
+            head[0] = _get(fragment, "id") or head[0]
+            function = _get(fragment, "function")
+            if function is not None:
+                head[1] = _get(function, "name") or head[1]
+                args.append(_get(function, "arguments") or "")
+
+    def calls(self) -> tuple[ToolCall, ...]:
+        return tuple(
+            ToolCall(id=head[0] or f"call_{index}", name=head[1], arguments="".join(args) or "{}")
+            for index, (head, args) in sorted(self._calls.items())
+        )
+
+
+def whole_tool_calls(calls: Any) -> tuple[ToolCall, ...]:
+    """The tool calls of a non-streamed message (`message.tool_calls`)."""
+    parts = ToolCallParts()
+    for index, call in enumerate(calls or ()):
+        parts.add([{"index": index, "id": _get(call, "id"), "function": _get(call, "function")}])
+    return parts.calls()

@@ -13,12 +13,27 @@ from agents.events import RunEvent
 
 
 @dataclass(frozen=True)
+class ToolCall:
+    """A function call the model asked for."""
+
+    id: str
+    """The provider's id for the call; tool results answer to it."""
+    name: str
+    arguments: str
+    """The arguments as the model wrote them: a JSON object, as text."""
+
+
+@dataclass(frozen=True)
 class Message:
     """One chat message."""
 
     role: str
-    """system / user / assistant."""
+    """system / user / assistant / tool."""
     content: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    """An assistant message's calls of tools."""
+    tool_call_id: str | None = None
+    """A tool message: the call it gives the result of."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +51,8 @@ class LLMRequest:
     api_key: str | None = field(default=None, repr=False)
     timeout: float = 120.0
     """Seconds for the whole call."""
+    tools: tuple[dict[str, Any], ...] | None = None
+    """OpenAI `tools=` specs the model may call; None: no tools."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +84,8 @@ class Response:
     cost_known: bool
     model: str
     latency_ms: float
+    tool_calls: tuple[ToolCall, ...] = ()
+    """The tools the model wants called before it answers."""
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ from agents.ports import (
 )
 from agents.roster import Roster
 from agents.synthesizer import synthesize
+from agents.tool_loop import ToolSetup
 
 
 class TaskStatus(StrEnum):
@@ -95,6 +96,8 @@ class RunOptions:
     budget_usd: float = 0.0
     """Spending (US dollars) after which the run asks before any further model
     call; approving allows as much again. 0 means no limit."""
+    tools: ToolSetup | None = None
+    """The tools task agents may call (their roles name which); None: no tools."""
 
 
 @dataclass(frozen=True)
@@ -343,6 +346,7 @@ class Runner:
         response, attempts = await run_task_agent(
             self._llm, self._settings, self._roster.get(task.agent), self.plan.goal, task,
             self._inputs(task.id), ctx, self._options.retry, self._before_call,
+            tools=self._options.tools, gate=self._gate,
         )
         state.usage = response.usage
         state.cost = response.cost

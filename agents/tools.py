@@ -85,7 +85,7 @@ class Tool:
     """One tool."""
 
     name: str
-    """What the model calls it (letters, digits, `_`, `-`; `mcp:` marks MCP tools)."""
+    """What the model calls it (letters, digits, `_`, `-`; an `mcp__` prefix marks MCP tools)."""
     description: str
     parameters: dict[str, Any]
     """JSON schema of the arguments object."""
@@ -96,7 +96,7 @@ class Tool:
 
     @property
     def is_mcp(self) -> bool:
-        return self.mcp or self.name.startswith("mcp:")
+        return self.mcp or self.name.startswith(("mcp:", "mcp__"))
 
     async def run(self, args: dict[str, Any], ctx: ToolContext) -> str:
         return await self.handler(args, ctx)

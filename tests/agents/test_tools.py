@@ -177,11 +177,11 @@ async def test_fetch_url_text_only(ctx):
         await runner.cleanup()
 
 
-async def test_search_outputs_uses_the_context(ws):
+async def test_search_history_uses_the_context(ws):
     async def search(query):
         return f"found {query}"
 
-    assert await call("search_outputs", {"query": "x"}, ToolContext(ws, search=search)) == ("found x", False)
-    result, failed = await call("search_outputs", {"query": "x"}, ToolContext(ws))
+    assert await call("search_history", {"query": "x"}, ToolContext(ws, search=search)) == ("found x", False)
+    result, failed = await call("search_history", {"query": "x"}, ToolContext(ws))
     assert failed and "not available" in result
 
