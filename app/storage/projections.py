@@ -340,6 +340,12 @@ def _approval_resolved(db: Sql, e: ev.ApprovalResolved, owner: Owner) -> None:
     )
     if not e.task_id:
         return
+    subject = db.value(
+        "SELECT subject FROM approvals WHERE run_id = ? AND request_id = ?", (e.run_id, e.request_id)
+    )
+    if subject == "tool":  # asked mid-task: the task goes on running; an edit is the tool's arguments
+        _resume_task(db, e.run_id, e.task_id)
+        return
     # The runner follows up with TaskStarted / TaskFinished / TaskSkipped.
     edit = e.action == "edit" and bool(e.text)
     db.run(
@@ -347,6 +353,14 @@ def _approval_resolved(db: Sql, e: ev.ApprovalResolved, owner: Owner) -> None:
         "instructions = CASE WHEN ? THEN ? ELSE instructions END "
         "WHERE run_id = ? AND task_id = ? AND status = 'waiting_approval'",
         (edit, e.text, e.run_id, e.task_id),
+    )
+
+
+def _resume_task(db: Sql, run_id: str, task_id: str) -> None:
+    db.run(
+        "UPDATE tasks SET status = 'running' "
+        "WHERE run_id = ? AND task_id = ? AND status = 'waiting_approval'",
+        (run_id, task_id),
     )
 
 
