@@ -3,6 +3,7 @@ and mcp-server-time from PyPI, each a real child process."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import subprocess
@@ -72,6 +73,8 @@ async def test_stdio_lists_and_calls_tools() -> None:
         assert tools["add"].parameters["required"] == ["a", "b"]
         assert tools["echo"].description == "Return the text unchanged."
         assert await conn.call_tool("add", {"a": 2, "b": 3}) == "5"
+        sums = [conn.call_tool("add", {"a": i, "b": i}) for i in range(5)]  # from other tasks
+        assert await asyncio.gather(*sums) == ["0", "2", "4", "6", "8"]
         assert await conn.call_tool("echo", {"text": "héllo\nworld"}) == "héllo\nworld"
         with pytest.raises(McpToolError, match="Unknown tool"):
             await conn.call_tool("nope", {})
