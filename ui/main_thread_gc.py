@@ -40,6 +40,9 @@ class MainThreadGC(QObject):
                 return
 
     def stop(self) -> None:
+        """Collect everything now, on this thread, while the QApplication is alive:
+        left to interpreter exit, Qt wrappers would be freed after it is gone."""
         self._timer.stop()
+        gc.collect()
         if self._was_enabled:
             gc.enable()

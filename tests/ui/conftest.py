@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from PySide6.QtCore import QEvent
 from PySide6.QtWidgets import QApplication
 
 from ui.main_thread_gc import MainThreadGC
@@ -14,4 +15,6 @@ from ui.main_thread_gc import MainThreadGC
 def main_thread_gc(qapp: QApplication) -> Iterator[MainThreadGC]:
     guard = MainThreadGC(qapp)
     yield guard
+    qapp.sendPostedEvents(None, QEvent.Type.DeferredDelete)  # widgets the tests let go of
+    qapp.processEvents()
     guard.stop()
