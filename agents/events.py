@@ -145,7 +145,9 @@ class ToolCallFinished(RunEvent):
     """The tool failed, was refused by policy or by the person."""
     duration_ms: float = 0.0
     permission: str = ""
-    """How the call was let through: allow / ask (approved) / deny / rejected / overridden."""
+    """How the call was let through: allow / ask (approved) / deny / rejected / overridden;
+    replayed (its recorded result, from before a crash) / in_doubt_rerun / in_doubt_skipped /
+    in_doubt_overridden (it had started before a crash; the person chose)."""
 
 
 @_event

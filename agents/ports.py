@@ -163,3 +163,36 @@ class ApproveAll:
 
     async def decide(self, request: ApprovalRequest) -> Decision:
         return Decision(Action.APPROVE)
+
+
+# --- tool calls: exactly once ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """What is on record for one tool call (by its idempotency key)."""
+
+    tool: str
+    arguments_hash: str
+    """Hash of the tool name and the arguments the model asked with; a resumed
+    call replays only when the model asks for the same thing again."""
+    arguments: str
+    """The arguments that ran (JSON text; the person's edit, if any)."""
+    finished: bool
+    """False: it started and its end was never recorded (in doubt)."""
+    result: str = ""
+    error: bool = False
+
+
+class ToolLedger(Protocol):
+    """Durable record of tool calls, so a resumed run runs none of them twice.
+
+    `begin` must be on disk when it returns: the tool runs right after, and a
+    kill -9 during it must still leave the call on record.
+    """
+
+    async def begin(self, key: str, tool: str, arguments_hash: str, arguments: str) -> None: ...
+
+    async def finish(self, key: str, result: str, error: bool) -> None: ...
+
+    async def prior(self, key: str) -> LedgerEntry | None: ...

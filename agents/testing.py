@@ -17,6 +17,7 @@ from agents.ports import (
     ApprovalRequest,
     Decision,
     Delta,
+    LedgerEntry,
     LLMRequest,
     Response,
     Usage,
@@ -106,3 +107,21 @@ def route(table: Sequence[tuple[str, Reply]], default: Reply = "done") -> Script
         return default
 
     return script
+
+
+class MemoryLedger:
+    """A ToolLedger in a dict (a crash is: drop the object, keep `entries`)."""
+
+    def __init__(self, entries: dict[str, LedgerEntry] | None = None) -> None:
+        self.entries = entries if entries is not None else {}
+
+    async def begin(self, key: str, tool: str, arguments_hash: str, arguments: str) -> None:
+        self.entries[key] = LedgerEntry(tool, arguments_hash, arguments, finished=False)
+
+    async def finish(self, key: str, result: str, error: bool) -> None:
+        entry = self.entries[key]
+        self.entries[key] = LedgerEntry(entry.tool, entry.arguments_hash, entry.arguments,
+                                        finished=True, result=result, error=error)
+
+    async def prior(self, key: str) -> LedgerEntry | None:
+        return self.entries.get(key)

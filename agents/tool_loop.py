@@ -5,10 +5,17 @@ announced (ToolCallRequested), checked against the ToolPolicy (deny, ask the
 person through the ApprovalGate, or allow), run, and reported
 (ToolCallFinished); its result goes back to the model as a "tool" message.
 The first answer without tool calls is the task's output.
+
+Exactly once: with a ToolLedger, a call is on record (key "<run>:<task>:<step>:<index>")
+before its tool runs and with its result after. A resumed task asks the model
+again; a call it repeats (same tool, same arguments) that finished is replayed
+from the record, and one that started and never finished is "in doubt": the
+person says whether to run it again, skip it or give its result.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 import uuid
@@ -30,14 +37,17 @@ from agents.ports import (
     ApprovalGate,
     ApprovalRequest,
     Decision,
+    LedgerEntry,
     Message,
     Response,
     ToolCall,
+    ToolLedger,
     Usage,
 )
 from agents.roster import Role
 from agents.tools import (
     Permission,
+    Risk,
     SearchFn,
     Tool,
     ToolContext,
@@ -47,10 +57,13 @@ from agents.tools import (
     invoke,
 )
 
-__all__ = ["ToolSetup", "run_tool_loop"]
+__all__ = ["IN_DOUBT_NOTE", "IN_DOUBT_SKIPPED", "ToolSetup", "arguments_hash", "run_tool_loop"]
 
 EVENT_RESULT_CHARS = 4000
 """A result longer than this is cut in its ToolCallFinished event (not for the model)."""
+
+IN_DOUBT_NOTE = "This call started before Troupe stopped and may or may not have taken effect."
+IN_DOUBT_SKIPPED = "skipped: in doubt, the person chose not to re-run it"
 
 ModelCall = Callable[[Sequence[Message], Sequence[dict]], Awaitable[tuple[Response, int]]]
 
@@ -68,6 +81,8 @@ class ToolSetup:
     limits: ToolLimits = field(default_factory=ToolLimits)
     max_steps: int = 8
     """Model calls per task, at most, while it is still calling tools."""
+    ledger: ToolLedger | None = None
+    """Where calls are recorded so a resumed run runs none twice; None: no record."""
 
 
 @dataclass
@@ -132,13 +147,20 @@ async def _settle(
     args = _arguments(tool_call.arguments)
     if isinstance(args, str):
         return args, True, "invalid"
+    key, digest = f"{ctx.run_id}:{call_id}", arguments_hash(tool.name, args)
+    entry = await setup.ledger.prior(key) if setup.ledger is not None else None
+    if entry is not None and entry.arguments_hash == digest:
+        if entry.finished:
+            return entry.result, entry.error, "replayed"
+        if tool.risk is not Risk.READ or tool.is_mcp:  # reading twice harms no one
+            return await _in_doubt(tool, entry, key, setup, tool_ctx, ctx, gate)
     permission = setup.policy.permission(tool, role.name)
     if permission is Permission.DENY:
         return "denied by policy", True, "deny"
     if permission is Permission.ASK:
         if gate is None:
             return "error: this call needs the person's approval and no one can approve here", True, "ask"
-        decision = await _ask(tool, args, ctx, gate)
+        decision = await _ask(tool.name, _pretty(args), ctx, gate)
         if decision.action is Action.REJECT:
             return "the person refused this call", True, "rejected"
         if decision.action is Action.OVERRIDE:
@@ -147,8 +169,56 @@ async def _settle(
             args = _arguments(decision.text)
             if isinstance(args, str):
                 return f"{args} (in the person's edit)", True, "edited"
-    result, failed = await invoke(tool, args, tool_ctx)
+    result, failed = await _run(tool, args, key, digest, setup.ledger, tool_ctx)
     return result, failed, permission.value
+
+
+async def _in_doubt(
+    tool: Tool, entry: LedgerEntry, key: str, setup: ToolSetup, tool_ctx: ToolContext,
+    ctx: CallContext, gate: ApprovalGate | None,
+) -> tuple[str, bool, str]:
+    """A call that started before a crash and never finished: the person decides."""
+    ledger = setup.ledger
+    assert ledger is not None
+    if gate is None:  # left in doubt on record, for a run someone can answer
+        return "error: this call may already have run and no one can say whether to re-run it", True, "in_doubt"
+    details = f"{_pretty(_arguments(entry.arguments))}\n\n{IN_DOUBT_NOTE}"
+    decision = await _ask(f"In doubt: {tool.name}", details, ctx, gate)
+    if decision.action is Action.REJECT:
+        await ledger.finish(key, IN_DOUBT_SKIPPED, True)
+        return IN_DOUBT_SKIPPED, True, "in_doubt_skipped"
+    if decision.action is Action.OVERRIDE:
+        await ledger.finish(key, decision.text, False)
+        return decision.text, False, "in_doubt_overridden"
+    text = decision.text.split(IN_DOUBT_NOTE)[0] if decision.action is Action.EDIT else entry.arguments
+    args = _arguments(text)
+    if isinstance(args, str):
+        return f"{args} (in the person's edit)", True, "edited"
+    result, failed = await _run(tool, args, key, entry.arguments_hash, ledger, tool_ctx)
+    return result, failed, "in_doubt_rerun"
+
+
+async def _run(
+    tool: Tool, args: dict[str, Any], key: str, digest: str, ledger: ToolLedger | None,
+    tool_ctx: ToolContext,
+) -> tuple[str, bool]:
+    """Invoke the tool, on record before and after when there is a ledger."""
+    if ledger is not None:
+        await ledger.begin(key, tool.name, digest, json.dumps(args, ensure_ascii=False))
+    result, failed = await invoke(tool, args, tool_ctx)
+    if ledger is not None:
+        await ledger.finish(key, result, failed)
+    return result, failed
+
+
+def arguments_hash(tool: str, args: dict[str, Any]) -> str:
+    """Same tool and same arguments (however the model spaced its JSON): same hash."""
+    canonical = json.dumps([tool, args], sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def _pretty(args: dict[str, Any] | str) -> str:
+    return args if isinstance(args, str) else json.dumps(args, indent=2, ensure_ascii=False)
 
 
 def _arguments(text: str) -> dict[str, Any] | str:
@@ -162,11 +232,10 @@ def _arguments(text: str) -> dict[str, Any] | str:
     return args
 
 
-async def _ask(tool: Tool, args: dict[str, Any], ctx: CallContext, gate: ApprovalGate) -> Decision:
+async def _ask(title: str, details: str, ctx: CallContext, gate: ApprovalGate) -> Decision:
     request = ApprovalRequest(
         request_id=uuid.uuid4().hex[:12], run_id=ctx.run_id, task_id=ctx.task_id,
-        subject="tool", title=tool.name,
-        details=json.dumps(args, indent=2, ensure_ascii=False),
+        subject="tool", title=title, details=details,
     )
     ctx.sink.emit(ApprovalRequested(
         run_id=ctx.run_id, request_id=request.request_id, task_id=ctx.task_id,

@@ -1,0 +1,145 @@
+"""Exactly-once tool calls: replay what finished, ask about what is in doubt."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from agents.calls import CallContext
+from agents.events import ApprovalRequested, ToolCallFinished
+from agents.ports import Action, Decision, Message, Response, ToolCall, Usage
+from agents.roster import Role
+from agents.testing import MemoryLedger, RecordingSink, ScriptedGate
+from agents.tool_loop import IN_DOUBT_NOTE, IN_DOUBT_SKIPPED, ToolSetup, run_tool_loop
+from agents.tools import Permission, Risk, Tool, ToolPolicy, ToolRegistry
+
+ROLE = Role("coder", "You code.", tools=("append", "peek"))
+APPEND = ToolCall("c0", "append", '{"line": "one"}')
+
+
+class Counting:
+    """Tools that count their runs: `append` (a write) and `peek` (a read)."""
+
+    def __init__(self) -> None:
+        self.runs: list[tuple[str, dict]] = []
+
+    def registry(self) -> ToolRegistry:
+        return ToolRegistry([self._tool("append", Risk.WRITE), self._tool("peek", Risk.READ)])
+
+    def _tool(self, name: str, risk: Risk) -> Tool:
+        async def run(args, ctx):
+            self.runs.append((name, args))
+            return f"{name} ran with {args}"
+        return Tool(name, name, {"type": "object"}, risk, run)
+
+
+def model(*calls: ToolCall):
+    """A model that asks for `calls` at step 1, then answers "done"."""
+    async def call(history, specs):
+        asked = () if any(m.role == "tool" for m in history) else calls
+        return Response("done" if not asked else "", Usage(1, 1), 0.0, True, "m", 0.0, asked), 1
+    return call
+
+
+async def loop(ledger, *calls: ToolCall, gate=None, tools=None):
+    tools = tools or Counting()
+    sink = RecordingSink()
+    setup = ToolSetup(tools.registry(), workspace=None, ledger=ledger,  # type: ignore[arg-type]
+                      policy=ToolPolicy(rules={"append": Permission.ALLOW}))
+    ctx = CallContext(run_id="r", sink=sink, task_id="t")
+    await run_tool_loop(model(*calls), ROLE, [Message("user", "go")], setup, ctx, gate)
+    return tools, sink
+
+
+def tool_results(sink):
+    return [(e.result, e.permission) for e in sink.of(ToolCallFinished)]
+
+
+async def test_each_call_is_on_record_before_and_after():
+    ledger = MemoryLedger()
+    tools, _ = await loop(ledger, APPEND, ToolCall("c1", "peek", "{}"))
+    assert len(tools.runs) == 2
+    first = ledger.entries["r:t:1:0"]
+    assert (first.tool, first.finished, json.loads(first.arguments)) == ("append", True, {"line": "one"})
+    assert ledger.entries["r:t:1:1"].result == "peek ran with {}"
+
+
+async def test_a_finished_call_is_replayed_not_run_again():
+    ledger = MemoryLedger()
+    await loop(ledger, APPEND)
+    # same call, differently spaced JSON: still the same call
+    tools, sink = await loop(ledger, ToolCall("x", "append", '{ "line":"one" }'))
+    assert tools.runs == []
+    assert tool_results(sink) == [("append ran with {'line': 'one'}", "replayed")]
+
+
+async def test_other_arguments_at_the_same_place_are_a_new_call():
+    ledger = MemoryLedger()
+    await loop(ledger, APPEND)
+    tools, sink = await loop(ledger, ToolCall("c0", "append", '{"line": "two"}'))
+    assert tools.runs == [("append", {"line": "two"})]
+    assert sink.of(ToolCallFinished)[0].permission == "allow"
+    assert json.loads(ledger.entries["r:t:1:0"].arguments) == {"line": "two"}
+
+
+async def crashed_ledger() -> MemoryLedger:
+    """A ledger where `append` started and the process died before it finished."""
+    ledger = MemoryLedger()
+    await loop(ledger, APPEND)
+    entry = ledger.entries["r:t:1:0"]
+    await ledger.begin("r:t:1:0", entry.tool, entry.arguments_hash, entry.arguments)
+    return ledger
+
+
+@pytest.mark.parametrize(
+    ("decision", "runs", "result", "how"),
+    [
+        (Decision(Action.APPROVE), [("append", {"line": "one"})], "append ran with {'line': 'one'}",
+         "in_doubt_rerun"),
+        (Decision(Action.REJECT), [], IN_DOUBT_SKIPPED, "in_doubt_skipped"),
+        (Decision(Action.OVERRIDE, "it had worked"), [], "it had worked", "in_doubt_overridden"),
+        (Decision(Action.EDIT, '{"line": "fixed"}\n\n' + IN_DOUBT_NOTE), [("append", {"line": "fixed"})],
+         "append ran with {'line': 'fixed'}", "in_doubt_rerun"),
+    ],
+    ids=["approve-reruns", "reject-skips", "override-is-the-result", "edit-runs-the-edit"],
+)
+async def test_a_call_in_doubt_is_asked_about(decision, runs, result, how):
+    ledger = await crashed_ledger()
+    gate = ScriptedGate({"t": decision})
+    tools, sink = await loop(ledger, APPEND, gate=gate)
+    [request] = gate.requests
+    assert (request.subject, request.title) == ("tool", "In doubt: append")
+    assert request.details == '{\n  "line": "one"\n}\n\n' + IN_DOUBT_NOTE
+    assert [e.title for e in sink.of(ApprovalRequested)] == ["In doubt: append"]
+    assert tools.runs == runs
+    assert tool_results(sink) == [(result, how)]
+    # settled: a later resume replays the person's answer instead of asking again
+    assert ledger.entries["r:t:1:0"].finished
+    tools, sink = await loop(ledger, APPEND, gate=gate)
+    assert tools.runs == [] and len(gate.requests) == 1
+    assert tool_results(sink) == [(result, "replayed")]
+
+
+async def test_a_read_in_doubt_just_runs_again():
+    ledger = MemoryLedger()
+    peek = ToolCall("c0", "peek", "{}")
+    await loop(ledger, peek)
+    entry = ledger.entries["r:t:1:0"]
+    await ledger.begin("r:t:1:0", entry.tool, entry.arguments_hash, entry.arguments)
+    gate = ScriptedGate()
+    tools, _ = await loop(ledger, peek, gate=gate)
+    assert tools.runs == [("peek", {})] and gate.requests == []
+
+
+async def test_in_doubt_without_a_gate_stays_in_doubt():
+    ledger = await crashed_ledger()
+    tools, sink = await loop(ledger, APPEND, gate=None)
+    assert tools.runs == [] and not ledger.entries["r:t:1:0"].finished
+    assert sink.of(ToolCallFinished)[0].permission == "in_doubt"
+
+
+async def test_no_ledger_runs_as_before():
+    tools, sink = await loop(None, APPEND)
+    tools, sink = await loop(None, APPEND, tools=tools)
+    assert len(tools.runs) == 2
