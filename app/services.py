@@ -21,11 +21,13 @@ from agents.ports import ApprovalGate, EventSink, FanOut, LLMClient
 from agents.replan import replan as replan_plan
 from agents.roster import Roster
 from agents.runner import PriorResult, Runner, RunOptions, RunOutcome
+from agents.tool_loop import ToolSetup
 from app import providers, secrets
 from app.local_models import install_local_models
 from app.paths import db_path
 from app.providers import LOCAL, Providers, load_providers
 from app.roster_store import load_user_roster
+from app.run_tools import RunTools, open_run_tools
 from app.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -93,6 +95,7 @@ class RunService:
         self._llm = llm
         self._store: Store | None = None
         self._writer: EventWriter | None = None
+        self._run_tools: set[RunTools] = set()
         if store is not None:
             self._attach(store)
 
@@ -158,6 +161,7 @@ class RunService:
     async def aclose_llm(self) -> None:
         """Close the model client's connections and stop local models; call before the loop ends."""
         close_local_models()
+        await self._close_run_tools()
         aclose = getattr(self._llm, "aclose", None)
         if aclose is not None:
             await aclose()
@@ -237,21 +241,38 @@ class RunService:
                       sinks: Sequence[EventSink] = (),
                       prior: dict[str, PriorResult] | None = None) -> RunOutcome:
         """Run a plan to its end; every event is persisted before this returns."""
-        runner = self.runner(run_id, plan, config, gate, sinks, prior)
+        tools = await self.open_tools(run_id)
         try:
+            runner = self.runner(run_id, plan, config, gate, sinks, prior, tools=tools.setup)
             return await runner.run()
         finally:
+            await self._close_run_tools(tools)
             await self.writer.aflush()
+
+    async def open_tools(self, run_id: str) -> RunTools:
+        """The run's tools (its project's workspace and policy); MCP servers the roles
+        name start now. Close with `_close_run_tools` (aclose_llm closes any left)."""
+        project = self.get_run(run_id).project
+        tools = await open_run_tools(self.roster, project, self.store, run_id)
+        self._run_tools.add(tools)
+        return tools
+
+    async def _close_run_tools(self, tools: RunTools | None = None) -> None:
+        closing = [tools] if tools is not None else list(self._run_tools)
+        for item in closing:
+            self._run_tools.discard(item)
+            await item.aclose()
 
     def runner(self, run_id: str, plan: Plan, config: RunConfig, gate: ApprovalGate,
                sinks: Sequence[EventSink] = (),
-               prior: dict[str, PriorResult] | None = None) -> Runner:
+               prior: dict[str, PriorResult] | None = None, *,
+               tools: ToolSetup | None = None) -> Runner:
         """A Runner wired to storage, for callers that need pause/cancel."""
         return Runner(
             run_id=run_id, plan=plan, roster=self.roster, llm=self.llm,
             settings=self.model_settings(config), sink=self._sink(sinks), gate=gate,
             options=RunOptions(max_parallel=config.max_parallel, retry=self._retry(),
-                               budget_usd=self.settings.budget_usd),
+                               budget_usd=self.settings.budget_usd, tools=tools),
             prior=prior,
         )
 
