@@ -19,6 +19,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["TROUPE_HOME"] = tempfile.mkdtemp(prefix="troupe-shots-")
 
 import qasync  # noqa: E402
+from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from app.services import RunService  # noqa: E402
@@ -74,8 +75,31 @@ async def settle(app: QApplication, seconds: float = 0.3) -> None:
     app.processEvents()
 
 
+DARK = "--dark" in sys.argv  # the same tour in the dark colour scheme, to docs/screenshots/dark/
+
+
+def dark_palette() -> QPalette:
+    palette = QPalette()
+    colours = {
+        QPalette.ColorRole.Window: "#2b2b2b", QPalette.ColorRole.WindowText: "#e6e6e6",
+        QPalette.ColorRole.Base: "#1f1f1f", QPalette.ColorRole.AlternateBase: "#262626",
+        QPalette.ColorRole.Text: "#e6e6e6", QPalette.ColorRole.Button: "#353535",
+        QPalette.ColorRole.ButtonText: "#e6e6e6", QPalette.ColorRole.Highlight: "#2f7de1",
+        QPalette.ColorRole.HighlightedText: "#ffffff", QPalette.ColorRole.ToolTipBase: "#353535",
+        QPalette.ColorRole.ToolTipText: "#e6e6e6", QPalette.ColorRole.PlaceholderText: "#8a8a8a",
+        QPalette.ColorRole.Mid: "#444444", QPalette.ColorRole.Light: "#505050",
+        QPalette.ColorRole.Dark: "#1a1a1a",
+    }
+    for role, colour in colours.items():
+        palette.setColor(role, QColor(colour))
+    palette.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text, QColor("#6a6a6a"))
+    palette.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.ButtonText, QColor("#6a6a6a"))
+    palette.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.WindowText, QColor("#6a6a6a"))
+    return palette
+
+
 def shot(window: MainWindow, name: str) -> None:
-    path = OUT / f"{name}.png"
+    path = (OUT / "dark" if DARK else OUT) / f"{name}.png"
     window.grab().save(str(path))
     print(f"saved {path}")
 
@@ -119,8 +143,11 @@ async def tour(app: QApplication, server: ScriptedServer, window: MainWindow) ->
 
 
 def main() -> int:
-    OUT.mkdir(parents=True, exist_ok=True)
-    app = QApplication.instance() or QApplication(sys.argv)
+    (OUT / "dark" if DARK else OUT).mkdir(parents=True, exist_ok=True)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    if DARK:
+        app.setStyle("Fusion")
+        app.setPalette(dark_palette())  # what a dark desktop gives (offscreen has no scheme)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     with ScriptedServer() as server:
