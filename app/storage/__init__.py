@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         RunDetail,
         RunSummary,
         TaskRow,
+        ToolCallRow,
         WriteError,
     )
     from app.storage.repository import Store, check_settings, open_database
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 _MODULE_OF = {
     "ApprovalRow": "records", "FinishedTask": "records", "LLMCallRow": "records",
     "PlanVersionRow": "records", "RunDetail": "records", "RunSummary": "records",
-    "TaskRow": "records", "WriteError": "records",
+    "TaskRow": "records", "ToolCallRow": "records", "WriteError": "records",
     "Store": "repository", "check_settings": "repository", "open_database": "repository",
     "EventWriter": "writer",
 }
@@ -57,6 +58,7 @@ __all__ = [
     "RunSummary",
     "Store",
     "TaskRow",
+    "ToolCallRow",
     "WriteError",
     "check_settings",
     "open_database",

@@ -130,6 +130,16 @@ search_docs = Table(
     Index("ux_search_docs_key", "run_id", "kind", "ref", unique=True),
 )
 
+tool_calls = Table(
+    "tool_calls", metadata, _id(), _run_fk(),
+    _req("key", String), _req("task_id", String, default=""), _req("tool", String),
+    _req("arguments_hash", String), _req("arguments", Text), _req("status", String),
+    _opt("result", Text), _req("error", Boolean, default=False),
+    _req("started_at", Float), _opt("finished_at", Float),
+    Index("ux_tool_calls_key", "key", unique=True), Index("ix_tool_calls_run_id", "run_id"),
+)
+"""Tool calls on record before they run and with their result after (exactly once)."""
+
 
 class _Model:
     """`Run.__table__` and friends, as the ORM models offered them."""
@@ -141,6 +151,7 @@ class _Model:
 Project, Run, PlanVersion, TaskRecord = _Model(projects), _Model(runs), _Model(plan_versions), _Model(tasks)
 EventRecord, LLMCall, Approval, SearchDoc = (
     _Model(events), _Model(llm_calls), _Model(approvals), _Model(search_docs))
+ToolCallRecord = _Model(tool_calls)
 
 
 FTS_TABLE = "search_fts"

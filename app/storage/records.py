@@ -222,3 +222,23 @@ class WriteError:
     """The exception, as text."""
     ts: float
     """When the write failed."""
+
+
+@dataclass(frozen=True)
+class ToolCallRow:
+    """A tool call on record (exactly once across crashes)."""
+
+    key: str
+    """"<run>:<task>:<step>:<index>"."""
+    task_id: str
+    tool: str
+    arguments_hash: str
+    """Hash of the tool name and the arguments the model asked with."""
+    arguments: str
+    """The arguments that ran (JSON text)."""
+    status: str
+    """started (in doubt if its process is gone) / finished."""
+    result: str | None
+    error: bool
+    started_at: float
+    finished_at: float | None

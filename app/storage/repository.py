@@ -35,6 +35,7 @@ from app.storage.records import (
     PlanVersionRow,
     RunDetail,
     RunSummary,
+    ToolCallRow,
 )
 
 runs_t = cast(Table, Run.__table__)
@@ -206,6 +207,46 @@ class Store:
         with self.engine.connect() as conn:
             return queries.finished_tasks(conn, run_id)
 
+    # --- tool calls (exactly once) --------------------------------------------------------
+
+    def begin_tool_call(self, run_id: str, key: str, task_id: str, tool: str,
+                        arguments_hash: str, arguments: str) -> None:
+        """Put a call on record as started, committed before this returns (the tool
+        runs next). A call already under `key` (asked again differently) is replaced."""
+        with self._writes.begin() as conn:
+            Sql(conn).run(
+                "INSERT INTO tool_calls (run_id, key, task_id, tool, arguments_hash, arguments, "
+                "status, result, error, started_at, finished_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, 'started', NULL, 0, ?, NULL) "
+                "ON CONFLICT (key) DO UPDATE SET task_id = excluded.task_id, tool = excluded.tool, "
+                "arguments_hash = excluded.arguments_hash, arguments = excluded.arguments, "
+                "status = 'started', result = NULL, error = 0, started_at = excluded.started_at, "
+                "finished_at = NULL",
+                (run_id, key, task_id, tool, arguments_hash, arguments, time.time()),
+            )
+
+    def finish_tool_call(self, key: str, result: str, error: bool) -> None:
+        """Record a call's result; KeyError if it was never begun."""
+        with self._writes.begin() as conn:
+            changed = Sql(conn).run(
+                "UPDATE tool_calls SET status = 'finished', result = ?, error = ?, finished_at = ? "
+                "WHERE key = ?", (result, int(error), time.time(), key),
+            )
+        if changed == 0:
+            raise KeyError(key)
+
+    def tool_call(self, key: str) -> ToolCallRow | None:
+        with self.engine.connect() as conn:
+            rows = Sql(conn).rows(f"SELECT {_TOOL_CALL_COLUMNS} FROM tool_calls WHERE key = ?", (key,))
+        return _tool_call_row(rows[0]) if rows else None
+
+    def tool_calls(self, run_id: str) -> list[ToolCallRow]:
+        """The run's calls on record, in the order they first started."""
+        with self.engine.connect() as conn:
+            rows = Sql(conn).rows(
+                f"SELECT {_TOOL_CALL_COLUMNS} FROM tool_calls WHERE run_id = ? ORDER BY id", (run_id,))
+        return [_tool_call_row(r) for r in rows]
+
     # --- crash recovery ---------------------------------------------------------------
 
     def mark_interrupted(self) -> list[str]:
@@ -248,6 +289,16 @@ class Store:
 
 
 # --- helpers --------------------------------------------------------------------------
+
+_TOOL_CALL_COLUMNS = (
+    "key, task_id, tool, arguments_hash, arguments, status, result, error, started_at, finished_at"
+)
+
+
+def _tool_call_row(row: Any) -> ToolCallRow:
+    key, task_id, tool, digest, arguments, status, result, error, started, finished = row
+    return ToolCallRow(key, task_id, tool, digest, arguments, status, result, bool(error), started, finished)
+
 
 
 def _name_words(name: str) -> set[str]:

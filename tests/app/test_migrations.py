@@ -36,6 +36,7 @@ TABLES = [
     "approvals",
     "search_docs",
 ]
+TABLES_0002 = [*TABLES, "tool_calls"]
 
 
 def seed_0001(db: sqlite3.Connection) -> None:
@@ -72,15 +73,27 @@ def seed_0001(db: sqlite3.Connection) -> None:
     )
 
 
+def seed_0002(db: sqlite3.Connection) -> None:
+    """Rows in every table of revision 0002 (0001's and a tool call)."""
+    seed_0001(db)
+    db.execute(
+        "INSERT INTO tool_calls (run_id, key, task_id, tool, arguments_hash, arguments, status, "
+        "result, error, started_at, finished_at) VALUES ('r1', 'r1:a:1:0', 'a', 'write_file', "
+        "'h', '{}', 'finished', 'wrote 1 characters', 0, 1.7, 1.8)"
+    )
+
+
 # (revision to start from, rows to put in at that revision). One case per revision.
 MIGRATION_CASES: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
     ("0001", seed_0001),
+    ("0002", seed_0002),
 ]
 
 
 def _counts(path: Path) -> dict[str, int]:
     with sqlite3.connect(path) as db:
-        return {t: db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        return {t: db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES_0002 if t in tables}
 
 
 @pytest.mark.parametrize(("revision", "seed"), MIGRATION_CASES, ids=[c[0] for c in MIGRATION_CASES])
@@ -95,11 +108,12 @@ def test_upgrade_keeps_every_row(
     with sqlite3.connect(path) as db:
         seed(db)
     before = _counts(path)
-    assert all(before[t] > 0 for t in TABLES), before
+    assert all(before[t] > 0 for t in before), before
 
     store = open_database(path)
     assert current_revision(store.engine) == head_revision()
-    assert _counts(path) == before
+    after = _counts(path)
+    assert {t: after[t] for t in before} == before
     run = store.get_run("r1")
     assert (run.goal, run.deliverable, run.task("a").output) == (
         "an old goal",
@@ -107,15 +121,17 @@ def test_upgrade_keeps_every_row(
         "an old output about otters",
     )
     assert [r.id for r in store.search_runs("otters")] == ["r1"]
+    if "tool_calls" in before:
+        assert [(c.key, c.result) for c in store.tool_calls("r1")] == [("r1:a:1:0", "wrote 1 characters")]
     store.close()
 
 
 def test_fresh_database_schema_and_connection_settings(tmp_path: Path) -> None:
     store = open_database(tmp_path / "new.db")
-    assert current_revision(store.engine) == head_revision() == "0001"
+    assert current_revision(store.engine) == head_revision() == "0002"
     with store.engine.connect() as conn:
         names = set(conn.execute(text("SELECT name FROM sqlite_master")).scalars())
-        assert set(TABLES) | {"search_fts", "alembic_version"} <= names
+        assert set(TABLES_0002) | {"search_fts", "alembic_version"} <= names
         assert {"ix_runs_created", "ux_events_run_seq", "ux_tasks_run_task"} <= names
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
@@ -177,4 +193,5 @@ def test_migrations_ship_inside_the_package() -> None:
     assert (MIGRATIONS_DIR / "env.py").is_file()
     assert (MIGRATIONS_DIR / "script.py.mako").is_file()
     assert (MIGRATIONS_DIR / "versions" / "0001_initial.py").is_file()
+    assert (MIGRATIONS_DIR / "versions" / "0002_tool_calls.py").is_file()
     assert not (MIGRATIONS_DIR / "alembic.ini").exists()  # configured in code
