@@ -19,6 +19,8 @@ from agents.plan import Plan, validate_plan
 from agents.ports import ApproveAll
 from app.cli_providers import add_commands as add_provider_commands
 from app.cli_providers import cmd_keys, cmd_providers, first_run
+from app.cli_tools import add_commands as add_tool_commands
+from app.cli_tools import cmd_mcp, cmd_tools
 from app.console import JsonLinesSink, ProgressPrinter, TerminalGate, TerminalPrompter, render_plan
 from app.export import FORMATS, export_run, run_to_dict
 from app.logs import setup_logging
@@ -76,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", required=True, choices=FORMATS)
     export.add_argument("--out", type=Path)
     add_provider_commands(sub)
+    add_tool_commands(sub)
     return parser
 
 
@@ -348,7 +351,7 @@ def _load_run(run_id: str):  # type: ignore[no-untyped-def]
 COMMANDS = {
     "run": cmd_run, "resume": cmd_resume, "plan": cmd_plan,
     "runs": cmd_runs, "show": cmd_show, "export": cmd_export,
-    "providers": cmd_providers, "keys": cmd_keys,
+    "providers": cmd_providers, "keys": cmd_keys, "tools": cmd_tools, "mcp": cmd_mcp,
 }
 
 if __name__ == "__main__":
