@@ -7,7 +7,7 @@ The CLI and the window both drive runs through it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from agents.agent import ModelSettings
@@ -267,14 +267,25 @@ class RunService:
                sinks: Sequence[EventSink] = (),
                prior: dict[str, PriorResult] | None = None, *,
                tools: ToolSetup | None = None) -> Runner:
-        """A Runner wired to storage, for callers that need pause/cancel."""
+        """A Runner wired to storage, for callers that need pause/cancel.
+
+        Its tool calls go on record in the database: a resume replays the ones
+        that finished and asks the person about the ones cut off mid-call."""
         return Runner(
             run_id=run_id, plan=plan, roster=self.roster, llm=self.llm,
             settings=self.model_settings(config), sink=self._sink(sinks), gate=gate,
             options=RunOptions(max_parallel=config.max_parallel, retry=self._retry(),
-                               budget_usd=self.settings.budget_usd, tools=tools),
+                               budget_usd=self.settings.budget_usd,
+                               tools=self._with_ledger(tools, run_id)),
             prior=prior,
         )
+
+    def _with_ledger(self, tools: ToolSetup | None, run_id: str) -> ToolSetup | None:
+        if tools is None or tools.ledger is not None:
+            return tools
+        from app.tool_ledger import StoreLedger  # noqa: PLC0415
+
+        return replace(tools, ledger=StoreLedger(self.store, run_id))
 
     def resume_state(self, run_id: str) -> tuple[RunDetail, Plan, RunConfig, dict[str, PriorResult]]:
         """What a resume needs: the run, its latest plan, its config, finished outputs."""
