@@ -141,7 +141,7 @@ def _list_servers(args: argparse.Namespace) -> int:
     if not rows:
         print("no MCP servers configured; add some with `troupe mcp import FILE`", file=sys.stderr)
     for r in rows:
-        secret_names = ", ".join(r["env"] + r["headers"])
+        secret_names = ", ".join([*r["env"], *r["headers"]])  # type: ignore[misc]
         print(f"{r['name']:<16} {r['transport']:<6} {r['target']}"
               + (f"  (env/headers: {secret_names})" if secret_names else ""))
     return EXIT_OK

@@ -126,9 +126,9 @@ def _search(store: Store, project: str, run_id: str, query: str) -> str:
 
 
 def _run_block(store: Store, run_id: str, goal: str, words: list[str]) -> str:
-    outputs = store.finished_task_outputs(run_id)
-    hits = [(tid, f.output) for tid, f in outputs.items()
-            if any(w in f.output.lower() for w in words)] or list(outputs.items())[:1]
+    outputs = [(tid, f.output) for tid, f in store.finished_task_outputs(run_id).items()]
+    # the run matched (goal, plan or deliverable) even when no output holds a word
+    hits = [(tid, text) for tid, text in outputs if any(w in text.lower() for w in words)] or outputs[:1]
     lines = [f"run {run_id}: {goal}"]
     lines += [f"- task {tid}: {_clip(text)}" for tid, text in hits[:3]]
     return "\n".join(lines)

@@ -121,3 +121,5 @@ async def test_search_history_finds_this_projects_earlier_outputs_only(service, 
     zoo = await project_search(service.store, "Zoo")("walrus")
     assert "the walrus report" in zoo and zoo.count("run ") == 1
     assert "nothing" in await project_search(service.store, "Garden")("walrus")
+    by_goal = await project_search(service.store, "Zoo")("goal")  # no output holds the word
+    assert "task a: the walrus report" in by_goal
