@@ -305,7 +305,7 @@ class Runner:
             request_id=uuid.uuid4().hex[:12], run_id=self.run_id, task_id=task.id,
             subject="task", title=task.title, details=self._approval_details(task),
         )
-        self._sink.emit(ApprovalRequested(run_id=self.run_id, **_request_fields(request)))
+        self._sink.emit(_requested(request))
         decision = await self._gate.decide(request)
         self._sink.emit(
             ApprovalResolved(
@@ -480,7 +480,7 @@ class Runner:
                 details=(f"This run has spent ${self._cost:.4f}. Approve to allow another "
                          f"{_dollars(budget)}; reject to stop the run here (finished work is kept)."),
             )
-            self._sink.emit(ApprovalRequested(run_id=self.run_id, **_request_fields(request)))
+            self._sink.emit(_requested(request))
             decision = await self._gate.decide(request)
             self._sink.emit(ApprovalResolved(run_id=self.run_id, request_id=request.request_id,
                                              task_id="", action=decision.action.value, text=decision.text))
@@ -534,11 +534,11 @@ def _dollars(amount: float) -> str:
     return f"${amount:.2f}" if amount >= 0.1 else f"${amount:.4f}"
 
 
-def _request_fields(request: ApprovalRequest) -> dict[str, str]:
-    return {
-        "request_id": request.request_id, "task_id": request.task_id,
-        "subject": request.subject, "title": request.title, "details": request.details,
-    }
+def _requested(request: ApprovalRequest) -> ApprovalRequested:
+    return ApprovalRequested(
+        run_id=request.run_id, request_id=request.request_id, task_id=request.task_id,
+        subject=request.subject, title=request.title, details=request.details,
+    )
 
 
 __all__ = [
