@@ -82,9 +82,9 @@ def _list(args: argparse.Namespace) -> int:
     if not rows:
         print("no providers configured; the embedded model (local/gemma-3-270m) is used. "
               "Add one: troupe providers add openai", file=sys.stderr)
-    for r in rows:
-        print(f"{r['name']:<14} {r['kind_label']:<26} {r['key']:<22} {r['base'] or '-':<32} "
-              f"{len(r['models'])} model(s)")
+    for p in providers.entries:
+        print(f"{p.name:<14} {p.info.label:<26} {_key_words(p):<22} {p.base or '-':<32} "
+              f"{len(p.models)} model(s)")
     return EXIT_OK
 
 
