@@ -1,8 +1,10 @@
 """The person's MCP servers: <data dir>/mcp_servers.json, in the `mcpServers` format.
 
 The same format as Claude Desktop's and Cursor's config, so their file can be
-imported as it is. Servers' env and headers may hold API keys: the file is
-written readable by its owner only, and nothing here logs their values.
+imported as it is. Servers' env and headers may hold API keys: their values
+go to the keychain (`mcp:<server>:env:<NAME>`, see app/secrets.py) and the
+file keeps only the names, with IN_KEYCHAIN as the value. The file is still
+written readable by its owner only.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 import os
 import tempfile
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 from agents.mcp_client import (
@@ -19,7 +22,11 @@ from agents.mcp_client import (
     mcp_servers_to_json,
     parse_mcp_servers,
 )
+from app import secrets
 from app.paths import data_dir
+
+IN_KEYCHAIN = "<in the keychain>"
+"""What mcp_servers.json holds in place of an env or header value."""
 
 __all__ = ["import_servers", "load_servers", "save_servers", "servers_path"]
 
@@ -49,7 +56,8 @@ def save_servers(servers: Iterable[McpServerConfig], path: Path | None = None) -
     path = path or servers_path()
     servers = list(servers)
     _check_unique(servers)
-    text = json.dumps(mcp_servers_to_json(servers), indent=2, ensure_ascii=False) + "\n"
+    text = json.dumps(mcp_servers_to_json([_stash(s) for s in servers]), indent=2,
+                      ensure_ascii=False) + "\n"
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".mcp_servers-", suffix=".json")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -78,9 +86,35 @@ def import_servers(source: Path, path: Path | None = None) -> list[McpServerConf
     return merged
 
 
+def _stash(server: McpServerConfig) -> McpServerConfig:
+    """The server with its env and header values moved to the keychain."""
+    env = {k: _keep(f"mcp:{server.name}:env:{k}", v) for k, v in server.env.items()}
+    headers = {k: _keep(f"mcp:{server.name}:header:{k}", v) for k, v in server.headers.items()}
+    return replace(server, env=env, headers=headers)
+
+
+def _keep(name: str, value: str) -> str:
+    if value != IN_KEYCHAIN:
+        secrets.store_secret(name, value)
+    return IN_KEYCHAIN
+
+
+def _unstash(server: McpServerConfig) -> McpServerConfig:
+    """The server with the keychain's values back in place of IN_KEYCHAIN."""
+    env = {k: _value(f"mcp:{server.name}:env:{k}", v) for k, v in server.env.items()}
+    headers = {k: _value(f"mcp:{server.name}:header:{k}", v) for k, v in server.headers.items()}
+    return replace(server, env=env, headers=headers)
+
+
+def _value(name: str, stored: str) -> str:
+    if stored != IN_KEYCHAIN:
+        return stored  # written by hand or by an older version
+    return secrets.read_secret(name) or ""
+
+
 def _parse_file(path: Path, text: str) -> list[McpServerConfig]:
     try:
-        return parse_mcp_servers(text)
+        return [_unstash(s) for s in parse_mcp_servers(text)]
     except McpConfigError as exc:
         raise McpConfigError([f"{path}: {p}" for p in exc.problems]) from None
 

@@ -85,3 +85,28 @@ def _from_keyring(provider: str) -> str | None:
     except KeyringError as exc:
         log.warning("could not read the %s key from the keyring: %s", provider, exc)
         return None
+
+
+def store_secret(name: str, value: str) -> str:
+    """Keep `value` in the keychain as `name`; without a keychain, for this session.
+
+    Returns where it went: "keychain" or "session".
+    """
+    from keyring.errors import KeyringError  # noqa: PLC0415
+
+    try:
+        set_api_key(name, value)
+    except KeyringError as exc:
+        log.warning("no keychain for %s (%s): kept for this session only", name, exc)
+        remember_for_session(name, value)
+        return "session"
+    return "keychain"
+
+
+def read_secret(name: str) -> str | None:
+    """A value stored with store_secret (this session's first), or None."""
+    value = _session_keys.get(name) or _from_keyring(name)
+    if value:
+        register_secret(value)
+    return value
+

@@ -75,3 +75,34 @@ def test_duplicate_names_are_refused() -> None:
     with pytest.raises(McpConfigError, match="two servers are named 'a'"):
         save_servers([McpServerConfig("a", command="x"), McpServerConfig("a", command="y")])
     assert not servers_path().exists()
+
+
+def test_env_and_header_values_live_in_the_keychain_not_the_file(troupe_home, memory_keyring):
+    from agents.mcp_client import McpServerConfig
+    from app.mcp_config import IN_KEYCHAIN, load_servers, save_servers, servers_path
+
+    secret = "sk-mcp-SECRET-0123456789"
+    save_servers([McpServerConfig(name="search", command="x", env={"API_KEY": secret}),
+                  McpServerConfig(name="web", transport="http", url="http://127.0.0.1:9/mcp",
+                                  headers={"Authorization": f"Bearer {secret}"})])
+    text = servers_path().read_text()
+    assert secret not in text and text.count(IN_KEYCHAIN) == 2
+    assert memory_keyring.passwords[("troupe", "mcp:search:env:API_KEY")] == secret
+    search, web = load_servers()
+    assert search.env == {"API_KEY": secret}
+    assert web.headers == {"Authorization": f"Bearer {secret}"}
+    save_servers([search, web])  # saving again keeps them (no placeholder stored as a value)
+    assert load_servers()[0].env == {"API_KEY": secret}
+
+
+def test_without_a_keychain_the_values_last_for_the_session(troupe_home, fail_keyring):
+    from agents.mcp_client import McpServerConfig
+    from app import secrets
+    from app.mcp_config import load_servers, save_servers, servers_path
+
+    try:
+        save_servers([McpServerConfig(name="s", command="x", env={"TOKEN": "tok-123"})])
+        assert "tok-123" not in servers_path().read_text()
+        assert load_servers()[0].env == {"TOKEN": "tok-123"}
+    finally:
+        secrets._session_keys.clear()
