@@ -11,7 +11,16 @@ what is already there). Each task keeps at most MAX_CHARS_PER_TASK characters
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap, QTextCursor
+from PySide6.QtGui import (
+    QColor,
+    QIcon,
+    QPainter,
+    QPixmap,
+    QSyntaxHighlighter,
+    QTextCharFormat,
+    QTextCursor,
+    QTextDocument,
+)
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -23,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from ui import theme
+from ui.run_view import tool_lines
 
 ORCHESTRATOR_TITLE = "Orchestrator (plan and deliverable)"
 TRIMMED_MARKER = "[… earlier output trimmed …]\n"
@@ -38,6 +48,36 @@ def dot_icon(colour: QColor, size: int = 12) -> QIcon:
     painter.drawEllipse(1, 1, size - 2, size - 2)
     painter.end()
     return QIcon(pixmap)
+
+
+class ToolLineHighlighter(QSyntaxHighlighter):
+    """Colours tool-call lines (dim; failures in the failure colour) and their result lines."""
+
+    OK, FAILED = 1, 2
+
+    def __init__(self, document: QTextDocument) -> None:
+        super().__init__(document)
+        self._ok = QTextCharFormat()
+        self._ok.setForeground(theme.dim_text_colour())
+        self._failed = QTextCharFormat()
+        self._failed.setForeground(QColor(theme.FAILED_COLOUR))
+        self._mark = QTextCharFormat()
+        self._mark.setForeground(QColor(theme.STATUS_COLOURS["retrying"]))
+
+    def highlightBlock(self, text: str) -> None:
+        if text.startswith(tool_lines.TOOL_PREFIX):
+            failed = any(word in text for word in tool_lines.ERROR_WORDS)
+            self.setFormat(0, len(text), self._failed if failed else self._ok)
+            mark = text.rfind(" · ")
+            if mark > 0 and not failed:
+                self.setFormat(mark + 3, len(text) - mark - 3, self._mark)
+            self.setCurrentBlockState(self.FAILED if failed else self.OK)
+        elif text.startswith(tool_lines.RESULT_PREFIX) and self.previousBlockState() in (self.OK, self.FAILED):
+            state = self.previousBlockState()
+            self.setFormat(0, len(text), self._failed if state == self.FAILED else self._ok)
+            self.setCurrentBlockState(state)
+        else:
+            self.setCurrentBlockState(0)
 
 
 class LiveOutputPane(QWidget):
@@ -58,6 +98,10 @@ class LiveOutputPane(QWidget):
         self._status: dict[str, str] = {}
         self._icons: dict[str, QIcon] = {}
         self._current: str | None = None
+        self._open_calls: dict[str, str] = {}
+        """task id -> the call whose line is the task's last, still without its outcome."""
+        self._heads: dict[str, str] = {}
+        """call id -> its line's start, for calls in flight."""
         self.flushes = 0
         """How many flushes wrote something (for tests and benchmarks)."""
 
@@ -84,6 +128,7 @@ class LiveOutputPane(QWidget):
         self.editor.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
         self.editor.setPlaceholderText("Select a task to see what its agent is writing.")
         self.editor.setAccessibleName("Live output")
+        self.highlighter = ToolLineHighlighter(self.editor.document())
 
         header = QHBoxLayout()
         header.setContentsMargins(0, 0, 0, 0)
@@ -107,6 +152,41 @@ class LiveOutputPane(QWidget):
         """Queue streamed text for a task; cheap, safe to call thousands of times a second."""
         if not text:
             return
+        if self._open_calls and self._open_calls.pop(task_id, None) is not None:
+            text = "\n" + text  # the model writes again while a call is in flight
+        self._queue(task_id, text)
+
+    def tool_requested(self, task_id: str, call_id: str, tool: str, arguments: str) -> None:
+        """Start a call's line: "⚙ tool {args}"; its outcome follows on the same line."""
+        head = tool_lines.call_head(tool, arguments)
+        self._heads[call_id] = head
+        self._queue(task_id, self._line_start(task_id) + head)
+        self._open_calls[task_id] = call_id
+
+    def tool_finished(self, task_id: str, call_id: str, tool: str, result: str, error: bool,
+                      duration_ms: float, permission: str) -> None:
+        """End a call's line with " → ok, 12 ms" (and a mark), then the result's first lines."""
+        head = self._heads.pop(call_id, None)
+        if self._open_calls.get(task_id) == call_id:
+            del self._open_calls[task_id]
+            text = ""
+        else:  # other output came in between (or the request was not seen): restate the call
+            text = self._line_start(task_id) + (head or f"{tool_lines.TOOL_PREFIX}{tool}")
+        text += tool_lines.outcome(error, duration_ms, permission) + "\n" + tool_lines.result_lines(result, permission)
+        self._queue(task_id, text)
+
+    def _line_start(self, task_id: str) -> str:
+        """"\n" unless the task's text is empty or ends a line (closes an open call line)."""
+        self._open_calls.pop(task_id, None)
+        pending = self._pending.get(task_id)
+        if pending:
+            last = pending[-1]
+        else:
+            chunks = self._chunks.get(task_id)
+            last = chunks[-1] if chunks else ""
+        return "\n" if last and not last.endswith("\n") else ""
+
+    def _queue(self, task_id: str, text: str) -> None:
         pending = self._pending.get(task_id)
         if pending is None:
             self._pending[task_id] = [text]
@@ -176,7 +256,7 @@ class LiveOutputPane(QWidget):
 
     def clear(self) -> None:
         self._timer.stop()
-        for store in (self._pending, self._chunks, self._sizes, self._status):
+        for store in (self._pending, self._chunks, self._sizes, self._status, self._open_calls, self._heads):
             store.clear()
         self._current = None
         self.selector.blockSignals(True)

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from agents.events import RunEvent, TokenDelta
+from agents.events import RunEvent, TokenDelta, ToolCallFinished, ToolCallRequested
 from ui import theme
 from ui.run_view.live_output import LiveOutputPane
 from ui.run_view.model import RETRYABLE, STATE, TASKS, TIMELINE, TOTALS, RunModel
@@ -146,6 +146,13 @@ class RunView(QWidget):
         """
         if isinstance(event, TokenDelta):
             self.output.append(event.task_id, event.text)
+            return
+        if isinstance(event, ToolCallRequested):
+            self.output.tool_requested(event.task_id, event.call_id, event.tool, event.arguments)
+            return
+        if isinstance(event, ToolCallFinished):
+            self.output.tool_finished(event.task_id, event.call_id, event.tool, event.result, event.error,
+                                      event.duration_ms, event.permission)
             return
         revision = self.model.revision
         changes = self.model.apply(event)

@@ -1,0 +1,163 @@
+"""Tool calls in the UI: inline in the live output, their approval cards, the Tools settings tab."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from PySide6.QtGui import QColor
+
+from agents.events import RunStarted, TaskStarted, TokenDelta, ToolCallFinished, ToolCallRequested
+from ui import theme
+from ui.run_view import LiveOutputPane, RunView
+
+RUN = "r1"
+T0 = 1_700_000_000.0
+SHOTS = os.environ.get("TROUPE_SHOTS")  # a folder: save screenshots there
+
+
+def requested(call: str, tool: str = "write_file", args: dict | str | None = None, task: str = "a") -> ToolCallRequested:
+    text = args if isinstance(args, str) else json.dumps(args if args is not None else {"path": "notes/a.txt"})
+    return ToolCallRequested(run_id=RUN, ts=T0, task_id=task, call_id=call, tool=tool, arguments=text)
+
+
+def finished(call: str, tool: str = "write_file", result: str = "wrote 12 bytes", error: bool = False,
+             ms: float = 12.0, permission: str = "allow", task: str = "a") -> ToolCallFinished:
+    return ToolCallFinished(run_id=RUN, ts=T0, task_id=task, call_id=call, tool=tool, result=result,
+                            error=error, duration_ms=ms, permission=permission)
+
+
+@pytest.fixture
+def view(qtbot) -> RunView:
+    widget = RunView(clock=lambda: T0 + 5)
+    qtbot.addWidget(widget)
+    widget.resize(1000, 640)
+    widget.show()
+    qtbot.waitExposed(widget)
+    plan = {"goal": "g", "tasks": [{"id": "a", "title": "Write the notes", "agent": "writer"}]}
+    widget.apply_event(RunStarted(run_id=RUN, ts=T0, goal="g", plan=plan))
+    widget.apply_event(TaskStarted(run_id=RUN, ts=T0, task_id="a", agent="writer", attempt=1))
+    return widget
+
+
+def line_colour(pane: LiveOutputPane, starts: str) -> QColor:
+    block = pane.editor.document().firstBlock()
+    while block.isValid():
+        if block.text().startswith(starts):
+            ranges = block.layout().formats()
+            assert ranges, f"no format on {block.text()!r}"
+            return ranges[0].format.foreground().color()
+        block = block.next()
+    raise AssertionError(f"no line starts with {starts!r}")
+
+
+# --- 1. live output ----------------------------------------------------------------------
+
+
+def test_tool_calls_show_inline_with_outcome_and_result(view: RunView):
+    view.apply_event(TokenDelta(run_id=RUN, ts=T0, task_id="a", text="Let me save that."))
+    view.apply_event(requested("a:1:0", args={"path": "notes/a.txt", "content": "hello\nworld"}))
+    view.apply_event(finished("a:1:0", result="wrote 12 bytes\nto notes/a.txt\nline3\nline4\n"))
+    view.apply_event(TokenDelta(run_id=RUN, ts=T0, task_id="a", text="Done."))
+    view.output.flush()
+    assert view.output.displayed_text() == (
+        "Let me save that.\n"
+        '⚙ write_file {path: "notes/a.txt", content: "hello\\nworld"} → ok, 12 ms\n'
+        "  │ wrote 12 bytes\n"
+        "  │ to notes/a.txt\n"
+        "  │ line3\n"
+        "  │ … 1 more line\n"
+        "Done."
+    )
+    assert line_colour(view.output, "⚙") == theme.dim_text_colour()
+
+
+def test_the_line_shows_the_call_while_it_runs(view: RunView):
+    view.apply_event(requested("a:1:0", tool="run_command", args={"command": "pytest -q"}))
+    view.output.flush()
+    assert view.output.displayed_text() == '⚙ run_command {command: "pytest -q"}'
+    view.apply_event(finished("a:1:0", tool="run_command", result="3 passed", ms=1534))
+    view.output.flush()
+    assert view.output.displayed_text() == '⚙ run_command {command: "pytest -q"} → ok, 1.5 s\n  │ 3 passed\n'
+
+
+def test_errors_are_in_the_failure_colour(view: RunView):
+    view.apply_event(requested("a:1:0", tool="delete_file", args={"path": "x"}))
+    view.apply_event(finished("a:1:0", tool="delete_file", result="denied by policy", error=True,
+                              ms=0, permission="deny"))
+    view.apply_event(requested("a:1:1", tool="read_file", args={"path": "missing"}))
+    view.apply_event(finished("a:1:1", tool="read_file", result="error: no such file", error=True, ms=3))
+    view.output.flush()
+    text = view.output.displayed_text()
+    assert '⚙ delete_file {path: "x"} → denied by policy\n⚙ read_file' in text
+    assert '⚙ read_file {path: "missing"} → error, 3 ms\n  │ error: no such file\n' in text
+    failed = QColor(theme.FAILED_COLOUR)
+    assert line_colour(view.output, "⚙ delete_file") == failed
+    assert line_colour(view.output, "  │ error: no such") == failed
+
+
+def test_replayed_and_in_doubt_calls_are_marked(view: RunView):
+    view.apply_events([
+        requested("a:1:0", args={"path": "a"}), finished("a:1:0", ms=0, permission="replayed"),
+        requested("a:1:1", args={"path": "b"}), finished("a:1:1", ms=8, permission="in_doubt_rerun"),
+        requested("a:1:2", args={"path": "c"}),
+        finished("a:1:2", result="skipped: in doubt", error=True, ms=0, permission="in_doubt_skipped"),
+    ])
+    view.output.flush()
+    text = view.output.displayed_text()
+    assert '{path: "a"} → ok · replayed from before a restart\n' in text
+    assert '{path: "b"} → ok, 8 ms · in doubt, re-run\n' in text
+    assert '{path: "c"} → skipped · in doubt, skipped\n' in text
+
+
+def test_parallel_calls_and_output_in_between_restate_the_call(view: RunView):
+    view.apply_events([
+        requested("a:1:0", tool="read_file", args={"path": "a"}),
+        requested("a:1:1", tool="read_file", args={"path": "b"}),
+        finished("a:1:0", tool="read_file", result="A", ms=1),
+        finished("a:1:1", tool="read_file", result="B", ms=2),
+    ])
+    view.output.flush()
+    assert view.output.displayed_text() == (
+        '⚙ read_file {path: "a"}\n'
+        '⚙ read_file {path: "b"}\n'
+        '⚙ read_file {path: "a"} → ok, 1 ms\n  │ A\n'
+        '⚙ read_file {path: "b"} → ok, 2 ms\n  │ B\n'
+    )
+
+
+def test_long_and_odd_arguments_are_shortened(view: RunView):
+    view.apply_event(requested("a:1:0", args={"content": "x" * 500, "n": 3}))
+    view.apply_event(requested("a:1:1", tool="odd", args="not json {"))
+    view.output.flush()
+    first, second = view.output.displayed_text().split("\n")[:2]
+    assert first.startswith('⚙ write_file {content: "xxx') and len(first) < 130 and "…" in first
+    assert second == "⚙ odd not json {"
+
+
+def test_tool_lines_are_coalesced_like_deltas(view: RunView):
+    before = view.output.flushes
+    for i in range(200):
+        view.apply_event(requested(f"a:{i}:0", args={"path": f"f{i}"}))
+        view.apply_event(finished(f"a:{i}:0"))
+    assert view.output.displayed_text() == ""  # nothing written before the flush timer
+    view.output.flush()
+    assert view.output.flushes == before + 1
+    assert view.output.displayed_text().count("→ ok, 12 ms") == 200
+
+
+def test_screenshot_live_output(view: RunView, tmp_path):
+    view.apply_events([
+        TokenDelta(run_id=RUN, ts=T0, task_id="a", text="I'll write the notes file first.\n"),
+        requested("a:1:0", args={"path": "notes/a.txt", "content": "# Notes\n..."}),
+        finished("a:1:0", result="wrote 12 bytes to notes/a.txt"),
+        requested("a:1:1", tool="run_command", args={"command": "rm -rf build"}),
+        finished("a:1:1", tool="run_command", result="denied by policy", error=True, ms=0, permission="deny"),
+        requested("a:1:2", tool="fetch_url", args={"url": "https://example.com"}),
+        finished("a:1:2", tool="fetch_url", result="<html>\n<head>\n<title>Example</title>\n</head>",
+                 ms=240, permission="replayed"),
+        TokenDelta(run_id=RUN, ts=T0, task_id="a", text="The notes are saved."),
+    ])
+    view.output.flush()
+    view.grab().save(os.path.join(SHOTS or str(tmp_path), "tool_live_output.png"))
