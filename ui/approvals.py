@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import json
 from collections.abc import Callable
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
@@ -31,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from agents.errors import ApprovalError
 from agents.ports import Action, ApprovalRequest, Decision
+from agents.tool_loop import IN_DOUBT_NOTE
 from ui import theme
 
 ACCENT = theme.STATUS_COLOURS["waiting_approval"]
@@ -43,8 +45,46 @@ RESOLVED_TEXT = {
     Action.OVERRIDE: ("✓  Your answer is used as the task's output", "completed"),
 }
 
+TOOL_RESOLVED_TEXT = {
+    Action.APPROVE: ("✓  Approved: the tool runs", "completed"),
+    Action.EDIT: ("✓  Approved with your arguments", "completed"),
+    Action.REJECT: ("✕  Refused: the agent is told", "failed"),
+    Action.OVERRIDE: ("✓  Your text is used as the tool's result", "completed"),
+}
+IN_DOUBT_RESOLVED_TEXT = {
+    Action.APPROVE: ("✓  Re-run", "completed"),
+    Action.EDIT: ("✓  Re-run with your arguments", "completed"),
+    Action.REJECT: ("✕  Skipped: not run again", "failed"),
+    Action.OVERRIDE: ("✓  Your text is used as the tool's result", "completed"),
+}
+
 SUBJECTS = {"task": "Task needs your approval", "tool": "Tool call needs your approval",
             "budget": "Budget needs your approval"}
+IN_DOUBT_PREFIX = "In doubt:"
+IN_DOUBT_HEADING = "Tool call in doubt: re-run it?"
+
+
+def is_in_doubt(request: ApprovalRequest) -> bool:
+    return request.subject == "tool" and request.title.startswith(IN_DOUBT_PREFIX)
+
+
+def tool_arguments_from_details(details: str) -> str:
+    """The arguments JSON of a tool approval's details (without the in-doubt note)."""
+    text = details.split(IN_DOUBT_NOTE)[0]
+    return text.strip()
+
+
+def arguments_error(text: str) -> str:
+    """Why `text` is not usable as a tool's arguments ("" when it is a JSON object)."""
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        line = f" (line {exc.lineno}, column {exc.colno})" if hasattr(exc, "lineno") else ""
+        message = getattr(exc, "msg", str(exc))
+        return f"Not valid JSON{line}: {message}. Fix it, or go back."
+    if not isinstance(value, dict):
+        return 'The arguments must be a JSON object, like {"path": "notes.txt"}.'
+    return ""
 
 
 def instructions_from_details(details: str) -> str:
@@ -72,7 +112,10 @@ class ApprovalCard(QFrame):
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.request = request
-        self._instructions = instructions if instructions is not None else instructions_from_details(request.details)
+        if request.subject == "tool":
+            self._instructions = tool_arguments_from_details(request.details)
+        else:
+            self._instructions = instructions if instructions is not None else instructions_from_details(request.details)
         self._mode: Action | None = None
         self._decision: Decision | None = None
         self.setObjectName("ApprovalCard")
@@ -94,9 +137,27 @@ class ApprovalCard(QFrame):
         self.edit_button.hide()
         self.override_button.hide()
 
+    def _as_tool_question(self) -> None:
+        """A tool call: approve, edit its arguments JSON, refuse, or give its result."""
+        in_doubt = is_in_doubt(self.request)
+        if in_doubt:
+            self.title_label.setText(self.request.title[len(IN_DOUBT_PREFIX):].strip())
+            self.approve_button.setText("&Re-run")
+            self.approve_button.setToolTip("Run the call again (it may have taken effect already)")
+            self.reject_button.setText("&Skip")
+            self.reject_button.setToolTip("Do not run it again; the agent is told it was skipped")
+        else:
+            self.approve_button.setToolTip("Run the tool with these arguments")
+            self.reject_button.setToolTip("Refuse the call; the agent is told")
+        self.edit_button.setToolTip("Change the arguments (JSON), then run the tool")
+        self.override_button.setText("&Give the result…")
+        self.override_button.setToolTip("Write the tool's result yourself; the tool does not run")
+
     def _build(self) -> None:
         request = self.request
-        self.kicker = kicker = QLabel(SUBJECTS.get(request.subject, f"{request.subject.capitalize()} needs your approval").upper())
+        heading = IN_DOUBT_HEADING if is_in_doubt(request) else SUBJECTS.get(
+            request.subject, f"{request.subject.capitalize()} needs your approval")
+        self.kicker = kicker = QLabel(heading.upper())
         font = QFont(kicker.font())
         font.setPointSizeF(max(7.0, font.pointSizeF() * 0.8))
         font.setBold(True)
@@ -146,6 +207,8 @@ class ApprovalCard(QFrame):
         actions.addStretch(1)
         if request.subject == "budget":
             self._as_budget_question()
+        elif request.subject == "tool":
+            self._as_tool_question()
 
         self.editor_panel = self._build_editor()
         self.resolved_label = QLabel()
@@ -189,6 +252,11 @@ class ApprovalCard(QFrame):
         self.editor.installEventFilter(self)
         self.editor.textChanged.connect(self._on_editor_text_changed)
         self.editor_label.setBuddy(self.editor)
+        self.editor_error = QLabel()
+        self.editor_error.setWordWrap(True)
+        self.editor_error.setStyleSheet(f"color: {theme.FAILED_COLOUR};")
+        self.editor_error.setAccessibleName("Problem with the text")
+        self.editor_error.hide()
         hint = QLabel("Ctrl+Enter to confirm, Esc to go back")
         theme.dim(hint)
         self.confirm_button = self._button("&Confirm", "Send this (Ctrl+Enter)")
@@ -205,6 +273,7 @@ class ApprovalCard(QFrame):
         layout.setSpacing(6)
         layout.addWidget(self.editor_label)
         layout.addWidget(self.editor)
+        layout.addWidget(self.editor_error)
         layout.addLayout(buttons)
         panel.hide()
         return panel
@@ -237,7 +306,20 @@ class ApprovalCard(QFrame):
         if self.resolved:
             return
         self._mode = action
-        if action is Action.EDIT:
+        tool = self.request.subject == "tool"
+        if action is Action.EDIT and tool:
+            self.editor_label.setText("The call's arguments (a JSON object):")
+            self.editor.setPlaceholderText('{"path": "notes.txt"}')
+            self.editor.setFont(theme.monospace_font(-1))
+            self.editor.setPlainText(self._instructions)
+            self.confirm_button.setText("&Confirm and run")
+        elif action is Action.OVERRIDE and tool:
+            self.editor_label.setText("The tool's result (sent to the agent; the tool does not run):")
+            self.editor.setPlaceholderText("What should the agent get back from this call?")
+            self.editor.setFont(self.font())
+            self.editor.clear()
+            self.confirm_button.setText("&Confirm result")
+        elif action is Action.EDIT:
             self.editor_label.setText("New instructions for the agent:")
             self.editor.setPlaceholderText("What should the agent do instead?")
             self.editor.setPlainText(self._instructions)
@@ -265,6 +347,13 @@ class ApprovalCard(QFrame):
         text = self.editor.toPlainText().strip()
         if self._mode is None or not text:
             return
+        if self._mode is Action.EDIT and self.request.subject == "tool":
+            problem = arguments_error(text)
+            if problem:
+                self.editor_error.setText(problem)
+                self.editor_error.show()
+                self.editor.setFocus(Qt.FocusReason.OtherFocusReason)
+                return
         self._decide(Decision(self._mode, text))
 
     def mark_resolved(self, action: Action | str, text: str = "") -> None:
@@ -295,7 +384,10 @@ class ApprovalCard(QFrame):
             return
         self._decision = decision
         self._freeze()
-        text, status = RESOLVED_TEXT[decision.action]
+        texts = RESOLVED_TEXT
+        if self.request.subject == "tool":
+            texts = IN_DOUBT_RESOLVED_TEXT if is_in_doubt(self.request) else TOOL_RESOLVED_TEXT
+        text, status = texts[decision.action]
         colour = theme.STATUS_COLOURS[status]
         body = f"<span style='color:{colour}'><b>{html.escape(text)}</b></span>"
         if decision.text:
@@ -327,6 +419,7 @@ class ApprovalCard(QFrame):
         self.details_toggle.setText("Hide details" if shown else "Show details")
 
     def _on_editor_text_changed(self) -> None:
+        self.editor_error.hide()
         self.confirm_button.setEnabled(bool(self.editor.toPlainText().strip()))
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:

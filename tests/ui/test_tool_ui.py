@@ -161,3 +161,96 @@ def test_screenshot_live_output(view: RunView, tmp_path):
     ])
     view.output.flush()
     view.grab().save(os.path.join(SHOTS or str(tmp_path), "tool_live_output.png"))
+
+
+# --- 2. approval cards for tool calls ------------------------------------------------------
+
+from agents.ports import Action, ApprovalRequest, Decision  # noqa: E402
+from agents.tool_loop import IN_DOUBT_NOTE  # noqa: E402
+from ui.approvals import ApprovalCard  # noqa: E402
+
+ARGS = json.dumps({"path": "notes/a.txt", "content": "hello"}, indent=2)
+
+
+def tool_request(title: str = "write_file", details: str = ARGS) -> ApprovalRequest:
+    return ApprovalRequest(request_id="req-1", run_id=RUN, task_id="a", subject="tool", title=title,
+                           details=details)
+
+
+@pytest.fixture
+def make_card(qtbot):
+    def make(request: ApprovalRequest) -> tuple[ApprovalCard, list[Decision]]:
+        card = ApprovalCard(request)
+        qtbot.addWidget(card)
+        card.resize(620, card.sizeHint().height())
+        card.show()
+        qtbot.waitExposed(card)
+        decisions: list[Decision] = []
+        card.decided.connect(decisions.append)
+        return card, decisions
+    return make
+
+
+def test_tool_card_shows_heading_and_arguments_in_monospace(make_card):
+    card, _ = make_card(tool_request())
+    assert card.kicker.text() == "TOOL CALL NEEDS YOUR APPROVAL"
+    assert card.title_label.text() == "write_file"
+    assert card.details.toPlainText() == ARGS
+    assert card.details.font().fixedPitch() or card.details.font() == theme.monospace_font(-1)
+    assert card.approve_button.text() == "&Approve" and card.reject_button.text() == "&Reject"
+
+
+def test_edit_prefills_the_arguments_and_refuses_invalid_json(make_card):
+    card, decisions = make_card(tool_request())
+    card.edit_button.click()
+    assert card.editing is Action.EDIT
+    assert card.editor.toPlainText() == ARGS
+    card.editor.setPlainText('{"path": "b.txt",}')
+    card.confirm_button.click()
+    assert decisions == [] and not card.resolved
+    assert card.editor_error.isVisible() and "Not valid JSON (line 1" in card.editor_error.text()
+    card.editor.setPlainText('["a list"]')
+    assert not card.editor_error.isVisible()  # typing clears the message
+    card.confirm_button.click()
+    assert decisions == [] and "must be a JSON object" in card.editor_error.text()
+    card.editor.setPlainText('{"path": "b.txt"}')
+    card.confirm_button.click()
+    assert decisions == [Decision(Action.EDIT, '{"path": "b.txt"}')]
+    assert "Approved with your arguments" in card.resolved_label.text()
+
+
+def test_override_text_is_the_tools_result(make_card):
+    card, decisions = make_card(tool_request())
+    card.override_button.click()
+    assert card.editor.toPlainText() == "" and "result" in card.editor_label.text()
+    card.editor.setPlainText("not json at all, and that is fine")
+    card.confirm_button.click()
+    assert decisions == [Decision(Action.OVERRIDE, "not json at all, and that is fine")]
+
+
+def test_in_doubt_card_asks_to_rerun_and_edits_only_the_arguments(make_card):
+    card, decisions = make_card(tool_request("In doubt: write_file", f"{ARGS}\n\n{IN_DOUBT_NOTE}"))
+    assert card.kicker.text() == "TOOL CALL IN DOUBT: RE-RUN IT?"
+    assert card.title_label.text() == "write_file"
+    assert card.approve_button.text() == "&Re-run" and card.reject_button.text() == "&Skip"
+    assert IN_DOUBT_NOTE in card.details.toPlainText()
+    card.edit_button.click()
+    assert card.editor.toPlainText() == ARGS
+    card.close_editor()
+    card.reject_button.click()
+    assert decisions == [Decision(Action.REJECT)]
+    assert "Skipped" in card.resolved_label.text()
+
+
+def test_screenshot_tool_cards(qtbot, make_card, tmp_path):
+    folder = SHOTS or str(tmp_path)
+    card, _ = make_card(tool_request())
+    qtbot.wait(20)  # scroll bars settle after the first layout
+    card.grab().save(os.path.join(folder, "tool_card.png"))
+    doubt, _ = make_card(tool_request("In doubt: write_file", f"{ARGS}\n\n{IN_DOUBT_NOTE}"))
+    doubt.edit_button.click()
+    doubt.editor.setPlainText('{"path": "b.txt",}')
+    doubt.confirm_button.click()
+    doubt.resize(620, doubt.sizeHint().height())
+    qtbot.wait(20)
+    doubt.grab().save(os.path.join(folder, "tool_card_in_doubt_edit.png"))
