@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 from PySide6.QtGui import QColor
@@ -254,3 +255,121 @@ def test_screenshot_tool_cards(qtbot, make_card, tmp_path):
     doubt.resize(620, doubt.sizeHint().height())
     qtbot.wait(20)
     doubt.grab().save(os.path.join(folder, "tool_card_in_doubt_edit.png"))
+
+
+# --- 3. Settings › Tools -------------------------------------------------------------------
+
+from agents.roster import load_roster  # noqa: E402
+from agents.tools import Permission  # noqa: E402
+from app.mcp_config import load_servers  # noqa: E402
+from app.settings import Settings  # noqa: E402
+from app.tool_settings import load_policies, save_policies  # noqa: E402
+from tests.support.settings_ui import click_ok  # noqa: E402
+from ui.settings import SettingsDialog  # noqa: E402
+from ui.settings.tools_tab import ToolsTab  # noqa: E402
+
+SECRET = "sk-very-secret-value"
+MCP_JSON = {"mcpServers": {
+    "github": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-github"],
+               "env": {"GITHUB_TOKEN": SECRET}},
+    "docs": {"url": "https://mcp.example.com/mcp"},
+}}
+
+
+@pytest.fixture
+def settings_dialog(qtbot, memory_keyring):
+    def open_() -> SettingsDialog:
+        dialog = SettingsDialog(Settings(), load_roster())
+        qtbot.addWidget(dialog)
+        dialog.show()
+        qtbot.waitExposed(dialog)
+        return dialog
+    return open_
+
+
+def tab_titles(dialog: SettingsDialog) -> list[str]:
+    return [dialog.tabs.tabText(i) for i in range(dialog.tabs.count())]
+
+
+def table_texts(table) -> list[list[str]]:
+    return [[table.item(r, c).text() if table.item(r, c) else "" for c in range(table.columnCount())]
+            for r in range(table.rowCount())]
+
+
+def test_tools_tab_lists_builtin_tools_with_their_permission(settings_dialog, troupe_home):
+    save_policies(load_policies().set("write_file", Permission.DENY))
+    dialog = settings_dialog()
+    assert "Tools" in tab_titles(dialog)
+    tab = dialog.tools_tab
+    rows = {r[0]: r[1] for r in table_texts(tab.tools_table)}
+    assert all(r[3] for r in table_texts(tab.tools_table))  # a description each
+    assert rows["read_file"] == "read" and rows["write_file"] == "write"
+    assert tab.combos["write_file"].currentData() == "deny"
+    assert tab.combos["read_file"].currentData() == "allow"
+    assert tab.combos["read_file"].currentText() == "allow (default)"
+    assert [tab.combos["read_file"].itemData(i) for i in range(3)] == ["ask", "allow", "deny"]
+
+
+def test_tools_tab_round_trip(qtbot, settings_dialog, troupe_home, tmp_path):
+    save_policies(load_policies().set("fetch_url", Permission.ALLOW, project="Essay"))
+    source = tmp_path / "claude_desktop_config.json"
+    source.write_text(json.dumps(MCP_JSON), encoding="utf-8")
+    dialog = settings_dialog()
+    tab = dialog.tools_tab
+    tab.combos["write_file"].setCurrentIndex(1)  # allow
+    tab.combos["fetch_url"].setCurrentIndex(2)  # deny
+    assert tab.import_file(source)
+    rows = table_texts(tab.servers_table)
+    assert rows == [["github", "stdio", "npx -y @modelcontextprotocol/server-github", "GITHUB_TOKEN"],
+                    ["docs", "http", "https://mcp.example.com/mcp", "—"]]
+    assert SECRET not in str(rows)
+    assert not (troupe_home / "mcp_servers.json").exists()  # nothing before OK
+    tab.servers_table.selectRow(1)
+    tab.remove_button.click()
+    assert [s.name for s in tab.servers()] == ["github"]
+    click_ok(qtbot, dialog)
+
+    policies = load_policies()
+    assert dict(policies.everywhere.rules) == {"write_file": Permission.ALLOW, "fetch_url": Permission.DENY}
+    assert policies.projects["Essay"].rules == {"fetch_url": Permission.ALLOW}  # other scopes kept
+    stored = (troupe_home / "mcp_servers.json").read_text(encoding="utf-8")
+    assert SECRET not in stored
+    servers = load_servers()
+    assert [s.name for s in servers] == ["github"] and servers[0].env == {"GITHUB_TOKEN": SECRET}
+
+    again = settings_dialog()
+    assert again.tools_tab.combos["write_file"].currentData() == "allow"
+    assert table_texts(again.tools_tab.servers_table)[0][0] == "github"
+
+
+def test_cancel_and_bad_files_write_nothing(qtbot, settings_dialog, troupe_home, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"mcpServers": {"x": {}}}', encoding="utf-8")
+    dialog = settings_dialog()
+    tab = dialog.tools_tab
+    assert not tab.import_file(bad)
+    assert "Nothing imported" in tab.servers_error.text() and tab.servers() == []
+    tab.combos["write_file"].setCurrentIndex(2)
+    dialog.reject()
+    assert not (troupe_home / "tool_policies.json").exists()
+    assert not (troupe_home / "mcp_servers.json").exists()
+
+
+def test_ok_without_changes_writes_no_files(qtbot, settings_dialog, troupe_home):
+    click_ok(qtbot, settings_dialog())
+    assert not (troupe_home / "tool_policies.json").exists()
+    assert not (troupe_home / "mcp_servers.json").exists()
+
+
+def test_tools_tab_stays_small():
+    assert len(Path(ToolsTab.__module__.replace(".", "/") + ".py").read_text().splitlines()) <= 300
+
+
+def test_screenshot_tools_tab(qtbot, settings_dialog, tmp_path):
+    source = tmp_path / "mcp.json"
+    source.write_text(json.dumps(MCP_JSON), encoding="utf-8")
+    dialog = settings_dialog()
+    dialog.tabs.setCurrentIndex(tab_titles(dialog).index("Tools"))
+    dialog.tools_tab.import_file(source)
+    qtbot.wait(20)
+    dialog.grab().save(os.path.join(SHOTS or str(tmp_path), "tools_tab.png"))

@@ -30,6 +30,7 @@ from ui.settings.agents_tab import AgentsTab
 from ui.settings.jobs import Jobs
 from ui.settings.models_tab import ModelsTab
 from ui.settings.providers_tab import ProvidersTab
+from ui.settings.tools_tab import ToolsTab
 from ui.settings.widgets import Problem, banner, padded
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ class SettingsDialog(QDialog):
         self.tabs.addTab(padded(self.models_tab), "Models")
         self.tabs.addTab(padded(self.providers_tab), "Providers")
         self.tabs.addTab(padded(self.agents_tab), "Agents")
+        self.tools_tab = ToolsTab.install(self, self.tabs)  # OK (accepted) saves its two files
         self.errors = banner(theme.FAILED_COLOUR)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         layout = QVBoxLayout(self)
