@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 
@@ -88,8 +88,18 @@ def import_servers(source: Path, path: Path | None = None) -> list[McpServerConf
 
 def _stash(server: McpServerConfig) -> McpServerConfig:
     """The server with its env and header values moved to the keychain."""
-    env = {k: _keep(f"mcp:{server.name}:env:{k}", v) for k, v in server.env.items()}
-    headers = {k: _keep(f"mcp:{server.name}:header:{k}", v) for k, v in server.headers.items()}
+    return _map_values(server, _keep)
+
+
+def _unstash(server: McpServerConfig) -> McpServerConfig:
+    """The server with the keychain's values back in place of IN_KEYCHAIN."""
+    return _map_values(server, _value)
+
+
+def _map_values(server: McpServerConfig, change: Callable[[str, str], str]) -> McpServerConfig:
+    """`change(keychain name, value)` applied to every env and header value."""
+    env = {k: change(f"mcp:{server.name}:env:{k}", v) for k, v in server.env.items()}
+    headers = {k: change(f"mcp:{server.name}:header:{k}", v) for k, v in server.headers.items()}
     return replace(server, env=env, headers=headers)
 
 
@@ -97,13 +107,6 @@ def _keep(name: str, value: str) -> str:
     if value != IN_KEYCHAIN:
         secrets.store_secret(name, value)
     return IN_KEYCHAIN
-
-
-def _unstash(server: McpServerConfig) -> McpServerConfig:
-    """The server with the keychain's values back in place of IN_KEYCHAIN."""
-    env = {k: _value(f"mcp:{server.name}:env:{k}", v) for k, v in server.env.items()}
-    headers = {k: _value(f"mcp:{server.name}:header:{k}", v) for k, v in server.headers.items()}
-    return replace(server, env=env, headers=headers)
 
 
 def _value(name: str, stored: str) -> str:
