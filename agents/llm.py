@@ -49,7 +49,7 @@ from agents.errors import (
     StreamDropped,
 )
 from agents.llm_stream import SSEDecoder, ToolCallParts, decode_payloads, whole_tool_calls
-from agents.pacing import pace, pacer
+from agents.pacing import Pacer, pace, pacer
 from agents.ports import Delta, LLMRequest, Message, Response, ToolCall, Usage
 
 __all__ = ["LiteLLMClient", "warm_up"]
@@ -201,6 +201,26 @@ async def _read_block(response: Any, call: _Call, parts: list[str]) -> bytes:
         raise
     except Exception as exc:  # the body broke off after a 200: a dropped stream
         raise _dropped(call, parts) from exc
+
+
+async def _turn_with_socket_unread(response: Any, turns: Pacer) -> None:
+    """Wait for a turn of the busy loop without reading this stream meanwhile.
+
+    Under qasync each read of a socket costs ~0.1 ms of the UI thread (a
+    notifier, two loop callbacks, a wake-up): 300 streams read a chunk at a time
+    kept the thread saturated. Paused, the socket gathers what arrives and the
+    next read takes it in one go.
+    """
+    connection = response.connection
+    transport = connection.transport if connection is not None else None
+    if transport is None or not transport.is_reading():  # e.g. aiohttp's own flow control
+        await turns.wait()
+        return
+    transport.pause_reading()
+    try:
+        await turns.wait()
+    finally:
+        transport.resume_reading()
 
 
 class LiteLLMClient:
@@ -367,12 +387,15 @@ class LiteLLMClient:
         answer, sse, turns = _Answer(), SSEDecoder(), pacer()
         async with response:
             while not sse.done:
+                if turns.due() and not response.content.at_eof():
+                    await _turn_with_socket_unread(response, turns)
                 block = await _read_block(response, call, answer.parts)
-                for chunk in decode_payloads(sse.feed(block) if block else sse.close()):
+                chunks = decode_payloads(sse.feed(block) if block else sse.close())
+                for i, chunk in enumerate(chunks):
+                    if i and turns.due():  # a burst of buffered chunks takes turns too
+                        await turns.wait()
                     for text in answer.add(chunk, call):
                         yield Delta(text)
-                    if turns.due():  # a burst of buffered chunks must not hold the loop
-                        await turns.wait()
                 if not block:
                     break
         if not (answer.finished or sse.done):

@@ -33,7 +33,8 @@ class Pacer:
 
     def __init__(self, loop: asyncio.AbstractEventLoop, budget: float = BUDGET) -> None:
         self._loop = loop
-        self._budget = budget
+        self.budget = budget
+        """Seconds of loop time a slice lasts."""
         self._start: float | None = None
         """When the current slice began; None: no slice (the loop came round idle)."""
         self._line: deque[asyncio.Future[None]] = deque()
@@ -50,7 +51,7 @@ class Pacer:
             self._start = now
             self._queue_turn()
             return False
-        return now - self._start > self._budget
+        return now - self._start > self.budget
 
     async def wait(self) -> None:
         """Wait in line for a slice of the loop."""
@@ -77,7 +78,7 @@ class Pacer:
     def _let_go(self) -> None:
         """Let go as many waiters, first come first served, as the slice should fit."""
         now = time.perf_counter()
-        room = max(1, int((self._budget - (now - (self._start or now))) / self.step_cost))
+        room = max(1, int((self.budget - (now - (self._start or now))) / self.step_cost))
         count = 0
         while self._line and count < room:
             turn = self._line.popleft()
@@ -97,7 +98,7 @@ class Pacer:
         began, count = self._batch
         self._batch = None
         self.step_cost = 0.7 * self.step_cost + 0.3 * max((now - began) / count, 1e-5)
-        if self._line and now - (self._start or now) < self._budget:
+        if self._line and now - (self._start or now) < self.budget:
             self._let_go()
         else:
             self._queue_turn()

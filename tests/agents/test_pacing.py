@@ -6,10 +6,12 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 
+import pytest
+
 from agents.agent import ModelSettings
 from agents.events import RunEvent, TaskStarted
-from agents.llm import LiteLLMClient, warm_up
-from agents.pacing import Pacer, pacer
+from agents.llm import LiteLLMClient, _turn_with_socket_unread, warm_up
+from agents.pacing import BUDGET, Pacer, pacer
 from agents.plan import Plan
 from agents.ports import Delta, LLMRequest, Message
 from agents.roster import load_roster
@@ -182,3 +184,69 @@ async def test_a_burst_of_buffered_chunks_is_read_in_slices(llm_server: Scripted
             deltas.append(delta)
     assert deltas[-1].final is not None and len(deltas) == 101
     assert len({n for n in seen if 0 < n < 101}) >= 3, "the 30 ms of chunks held the loop"
+
+
+class FakeTransport:
+    def __init__(self, reading: bool = True) -> None:
+        self.reading = reading
+        self.seen: list[str] = []
+
+    def is_reading(self) -> bool:
+        return self.reading
+
+    def pause_reading(self) -> None:
+        self.reading = False
+        self.seen.append("pause")
+
+    def resume_reading(self) -> None:
+        self.reading = True
+        self.seen.append("resume")
+
+
+class FakeResponse:
+    def __init__(self, transport: FakeTransport) -> None:
+        self.connection = type("Connection", (), {"transport": transport})()
+
+
+@pytest.mark.parametrize("cancelled", [False, True])
+async def test_a_stream_waits_for_its_turn_with_its_socket_unread(cancelled: bool) -> None:
+    shared = Pacer(asyncio.get_running_loop(), budget=0.0)
+    assert not shared.due()
+    busy(0.001)
+    transport = FakeTransport()
+    waiting = asyncio.create_task(_turn_with_socket_unread(FakeResponse(transport), shared))
+    await asyncio.sleep(0)
+    assert transport.seen == ["pause"] and not transport.reading  # arrivals gather in the socket
+    if cancelled:
+        waiting.cancel()
+    await asyncio.gather(waiting, return_exceptions=True)
+    assert transport.seen == ["pause", "resume"] and transport.reading
+
+
+async def test_a_socket_paused_by_aiohttp_is_left_to_aiohttp() -> None:
+    shared = Pacer(asyncio.get_running_loop(), budget=0.0)
+    assert not shared.due()
+    transport = FakeTransport(reading=False)  # its own flow control paused it
+    await _turn_with_socket_unread(FakeResponse(transport), shared)
+    assert transport.seen == []
+
+
+async def test_streams_of_a_busy_loop_are_whole_and_leave_the_connection_reusable(
+    llm_server: ScriptedServer,
+) -> None:
+    await warm_up()
+    llm_server.default = Reply(" ".join(f"w{i}" for i in range(20)), chunks=20, chunk_delay=0.002)
+    request = LLMRequest(
+        model="openai/troupe-test-model", messages=(Message("user", "Say it."),),
+        api_base=llm_server.base_url, api_key="sk-test", timeout=10.0,
+    )
+    shared = pacer()
+    shared.budget = 0.0  # every check finds the loop busy: pause, wait, resume each time
+    try:
+        async with LiteLLMClient(direct=True) as llm:
+            for _ in range(3):  # one keep-alive connection, paused and resumed over and over
+                deltas = [d async for d in llm.stream(request)]
+                assert deltas[-1].final is not None
+                assert deltas[-1].final.text == " ".join(f"w{i}" for i in range(20))
+    finally:
+        shared.budget = BUDGET
