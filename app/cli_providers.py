@@ -133,7 +133,7 @@ def _with_listed_models(provider: Provider) -> Provider:
 
 def _test(args: argparse.Namespace) -> int:
     providers = load_providers()
-    provider = providers.provider_for(f"{args.name}/x")
+    provider = providers.named(args.name)
     if provider is None:
         return _bad(f"no provider named {args.name!r}; see `troupe providers list`")
     model = args.model or next(iter(provider.models or provider.info.suggested), None)
@@ -168,7 +168,7 @@ def _remove(args: argparse.Namespace) -> int:
 
 def _set_key(name: str) -> int:
     if (problem := keys.keychain_problem()) is not None:
-        provider = load_providers().provider_for(f"{name}/x")
+        provider = load_providers().named(name)
         variable = keys.env_var(provider.kind if provider else name)
         return _bad(f"{problem} Set the key in the {variable} environment variable instead, "
                     "or enter it in the desktop app, which can keep it for one session.")

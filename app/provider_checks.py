@@ -20,7 +20,7 @@ from typing import Any
 
 from agents.errors import AuthError, LLMError, ModelNotFound, ProviderUnreachable, RateLimited
 from agents.ports import LLMClient, LLMRequest, Message
-from app import keys
+from app import keys, secrets
 from app.providers import (
     CLOUD_KINDS,
     KINDS,
@@ -29,7 +29,9 @@ from app.providers import (
     OLLAMA_BASE,
     Provider,
     Providers,
+    load_providers,
     resolve,
+    save_providers,
     split_ref,
 )
 from app.settings import DEFAULT_MODEL, Settings, load_settings, save_settings, settings_path
@@ -125,8 +127,6 @@ def first_run(providers: Providers, settings: Settings, *, explicit_default: boo
 
 def run_first_time_setup() -> Detection | None:
     """first_run() on the user's files: reads and saves providers.json and settings.json."""
-    from app.providers import load_providers, save_providers  # noqa: PLC0415 - one call site
-
     providers = load_providers()
     if providers.detected:
         return None
@@ -210,7 +210,7 @@ def refresh_models(provider: Provider) -> Provider:
     """The provider with its model list re-read from the server (OpenAI-wire kinds only)."""
     if provider.info.prefix != "openai" or not provider.base:
         return provider
-    key = None if not provider.info.needs_key else resolve(f"{provider.name}/x", Providers((provider,))).api_key
+    key = secrets.get_key(provider.name, provider.kind) if provider.info.needs_key else None
     return replace(provider, models=tuple(list_models(provider.base, key, timeout=5.0)))
 
 

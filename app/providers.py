@@ -152,7 +152,10 @@ class Providers:
 
     def provider_for(self, ref: str) -> Provider | None:
         """The entry a reference names; built-in kinds need none."""
-        name, _ = split_ref(ref)
+        return self.named(split_ref(ref)[0])
+
+    def named(self, name: str) -> Provider | None:
+        """The entry called `name`, or the built-in kind of that name."""
         if found := self.get(name):
             return found
         return Provider(name, name) if name in KINDS and name != "openai_compatible" else None

@@ -22,7 +22,7 @@ from agents.replan import replan as replan_plan
 from agents.roster import Roster
 from agents.runner import PriorResult, Runner, RunOptions, RunOutcome
 from agents.tool_loop import ToolSetup
-from app import providers, secrets
+from app import providers
 from app.local_models import install_local_models
 from app.paths import db_path
 from app.providers import LOCAL, Providers, load_providers
@@ -186,10 +186,11 @@ class RunService:
         refs = [config.model, config.planner_model or "", *self.settings.fallback_models]
         for role in self.roster:
             refs += [role.model or "", *role.fallbacks]
+        endpoints = providers.endpoints(refs, self.providers, api_base=config.api_base)
         return ModelSettings(
             model=config.model, planner_model=config.planner_model, api_base=config.api_base,
-            api_key=secrets.get_api_key(config.model), call_timeout=self.settings.call_timeout,
-            endpoints=providers.endpoints(refs, self.providers, api_base=config.api_base),
+            api_key=endpoints[config.model].api_key, call_timeout=self.settings.call_timeout,
+            endpoints=endpoints,
             max_tokens=config.max_tokens,
             fallbacks=self.settings.fallback_models,
         )

@@ -4,7 +4,6 @@ when that matters: the tiny embedded one, and what first-run setup found."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
 
 from ui import theme
@@ -56,7 +55,5 @@ class ModelNotice(QFrame):
         self.hide()
 
     def _tint(self, colour: str) -> None:
-        base = theme.palette_colour(QPalette.ColorRole.Base)
-        fill = theme.css(theme.mix(base, QColor(colour), 0.14))
-        self.setStyleSheet(f"QFrame#modelNotice {{ background: {fill}; border: 1px solid {colour}; "
-                           "border-radius: 4px; }")
+        self.setStyleSheet(f"QFrame#modelNotice {{ background: {theme.tint(colour, 0.14)}; "
+                           f"border: 1px solid {colour}; border-radius: 4px; }}")

@@ -136,6 +136,11 @@ def monospace_font(point_delta: int = 0) -> QFont:
     return font
 
 
+def tint(colour: str, amount: float = 0.16) -> str:
+    """`colour` faded into the base colour: a banner's background, as CSS."""
+    return css(mix(palette_colour(QPalette.ColorRole.Base), QColor(colour), amount))
+
+
 def css(colour: QColor) -> str:
     """A colour as CSS (#rrggbb)."""
     return colour.name(QColor.NameFormat.HexRgb)

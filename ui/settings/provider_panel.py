@@ -19,6 +19,7 @@ from ui.settings.local_models_box import LocalModelsBox
 from ui.settings.provider_key import KeyBox
 from ui.settings.widgets import (
     OK_COLOUR,
+    above,
     hint_label,
     model_box,
     provider_title,
@@ -91,9 +92,9 @@ class ProviderPanel(QFrame):
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.setVerticalSpacing(10)
         form.addRow("API key:", self.key or hint_label("The embedded model runs offline; it needs no key."))
-        form.addRow("Models:", self.local_box or self._stacked(
+        form.addRow("Models:", self.local_box or _stacked(
             row(self.models, self.refresh_button, stretch=0), self.refresh_note))
-        form.addRow("Test:", self._stacked(row(self.test_model, self.test_button, stretch=0), self.result))
+        form.addRow("Test:", _stacked(row(self.test_model, self.test_button, stretch=0), self.result))
         column = QVBoxLayout(self)
         column.setContentsMargins(14, 12, 14, 14)
         column.setSpacing(2)
@@ -102,16 +103,6 @@ class ProviderPanel(QFrame):
         column.addSpacing(10)
         column.addLayout(form)
         column.addStretch(1)  # panels share the stack's height: the spare room goes below
-
-    @staticmethod
-    def _stacked(top: QWidget, below: QLabel) -> QWidget:
-        box = QWidget()
-        column = QVBoxLayout(box)
-        column.setContentsMargins(0, 0, 0, 0)
-        column.setSpacing(4)
-        column.addWidget(top)
-        column.addWidget(below)
-        return box
 
     def _connect(self) -> None:
         if self.key is not None:
@@ -209,3 +200,8 @@ class ProviderPanel(QFrame):
         else:
             text = f"{self.provider.base} answered, but not with a list of models: {exc}"
         say(self.refresh_note, text, theme.FAILED_COLOUR)
+
+
+def _stacked(top: QWidget, below: QLabel) -> QWidget:
+    return above(top, below, bottom=0, spacing=4)
+

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSize, Qt
-from PySide6.QtGui import QColor, QKeyEvent, QPalette
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QCompleter,
@@ -87,18 +87,13 @@ def say(label: QLabel, text: str, colour: str | None = None) -> None:
     label.setStyleSheet(f"color: {colour or theme.css(theme.dim_text_colour())};")
 
 
-def tint(colour: str, amount: float = 0.16) -> str:
-    """`colour` faded into the base colour: a banner's background."""
-    return theme.css(theme.mix(theme.palette_colour(QPalette.ColorRole.Base), QColor(colour), amount))
-
-
 def banner(colour: str) -> QLabel:
     """A hidden, word-wrapped message strip tinted with `colour`."""
     label = QLabel()
     label.setWordWrap(True)
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     label.setStyleSheet(
-        f"QLabel {{ background: {tint(colour)}; border: 1px solid {colour}; "
+        f"QLabel {{ background: {theme.tint(colour)}; border: 1px solid {colour}; "
         "border-radius: 4px; padding: 8px; }"
     )
     label.hide()
@@ -127,12 +122,12 @@ def spacer(height: int) -> QWidget:
     return widget
 
 
-def above(widget: QWidget, hint: QLabel) -> QWidget:
+def above(widget: QWidget, hint: QLabel, *, bottom: int = 6, spacing: int = 3) -> QWidget:
     """A field with a dim explanation under it, as one form row."""
     box = QWidget()
     layout = QVBoxLayout(box)
-    layout.setContentsMargins(0, 0, 0, 6)
-    layout.setSpacing(3)
+    layout.setContentsMargins(0, 0, 0, bottom)
+    layout.setSpacing(spacing)
     layout.addWidget(widget)
     layout.addWidget(hint)
     return box
