@@ -167,11 +167,14 @@ def test_plan_command_writes_a_plan_file(llm_server, env, tmp_path):
     assert rerun.returncode == 0, rerun.stderr
 
 
-def _wait_for(predicate, timeout=30.0):
+def _wait_for(predicate, timeout=60.0, proc=None):
+    """Poll `predicate`; with `proc`, fail at once (with its stderr) if it exits first."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"troupe exited ({proc.returncode}) first: {proc.stderr.read()[-2000:]}")
         time.sleep(0.05)
     raise AssertionError("timed out waiting")
 
@@ -188,7 +191,7 @@ def test_kill_9_then_resume_does_not_repeat_finished_tasks(llm_server, env, tmp_
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
-        _wait_for(lambda: requests_for(llm_server, "slow") == 1)
+        _wait_for(lambda: requests_for(llm_server, "slow") == 1, proc=proc)
         store = open_database(troupe_home / "troupe.db")
         run_id = store.list_runs()[0].id
         _wait_for(lambda: {t.task_id: t.status for t in store.get_run(run_id).tasks}["b"] == "completed")
