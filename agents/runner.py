@@ -233,7 +233,9 @@ class Runner:
             self._after(tid, waiting, dependents)
 
     def _startable(self, tid: str, deps: set[str]) -> bool:
-        if self.states[tid].status.terminal:
+        # Running counts too: dependencies finishing in the same loop turn each report
+        # here after all of them are COMPLETED, and must not start the task twice.
+        if self.states[tid].status.terminal or tid in self._workers:
             return False
         return all(self.states[d].status is TaskStatus.COMPLETED for d in deps)
 

@@ -218,3 +218,14 @@ async def test_planner_repairs_broken_json_then_gives_up_clearly():
     planner = Planner(FakeLLM(lambda r: cyclic), load_roster(), ModelSettings(model="fake/m"))
     with pytest.raises(PlannerError, match="dependency cycle"):
         await planner.plan(CallContext(run_id="r", sink=sink, purpose="plan"), "g")
+
+
+async def test_a_task_whose_dependencies_finish_together_starts_once():
+    # a and b finish in the same loop turn: both completions reach the scheduler
+    # after both states are COMPLETED, and each used to start c.
+    llm = FakeLLM(latency=0.01)
+    runner, sink = runner_for(plan_of(t("a"), t("b"), t("c", ["a", "b"]), t("d", ["c"])), llm)
+    outcome = await runner.run()
+    assert outcome.status == "completed"
+    assert len(task_requests(llm, "c")) == 1 and len(task_requests(llm, "d")) == 1
+    assert [e.task_id for e in sink.of(TaskFinished)].count("c") == 1
