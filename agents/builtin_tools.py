@@ -10,8 +10,10 @@ inside the workspace.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import os
 import signal
+import socket
 import sys
 from pathlib import Path, PurePath
 from typing import Any
@@ -172,6 +174,72 @@ def _kill(proc: asyncio.subprocess.Process) -> None:
 # --- the web and the project ---------------------------------------------------------
 
 _TEXTUAL = ("text/", "application/json", "application/xml", "application/xhtml", "+json", "+xml")
+_REDIRECTS = {301, 302, 303, 307, 308}
+MAX_REDIRECTS = 5
+PRIVATE_REFUSED = ("fetch_url does not reach loopback, private, link-local or multicast addresses "
+                   "unless Settings allow private URLs (allow_private_urls)")
+
+
+class PrivateAddress(ToolError):
+    """A URL's host is (or resolves to) an address fetch_url may not reach."""
+
+    def __init__(self, host: str, address: str, kind: str) -> None:
+        self.host, self.address, self.kind = host, address, kind
+        where = address if host == address else f"{host} ({address})"
+        super().__init__(f"{where} is a {kind} address; {PRIVATE_REFUSED}")
+
+
+def address_kind(address: str) -> str:
+    """"loopback", "private", ... for an address fetch_url must not reach; "" for a public one."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])  # an IPv6 scope id is not part of it
+    mapped = getattr(ip, "ipv4_mapped", None)
+    ip = mapped or ip  # ::ffff:127.0.0.1 is 127.0.0.1
+    for kind, hit in (("loopback", ip.is_loopback), ("link-local", ip.is_link_local),
+                      ("multicast", ip.is_multicast), ("unspecified", ip.is_unspecified),
+                      ("private", ip.is_private), ("reserved", ip.is_reserved)):
+        if hit:
+            return kind
+    return ""
+
+
+def _check_address(host: str, address: str) -> None:
+    kind = address_kind(address)
+    if kind:
+        raise PrivateAddress(host, address, kind)
+
+
+def _guarded_resolver() -> Any:
+    """An aiohttp resolver that refuses a host when any of its addresses is not public.
+
+    The connection then uses exactly the addresses checked: a second lookup
+    cannot swap in another (DNS rebinding)."""
+    from aiohttp.abc import AbstractResolver  # noqa: PLC0415
+    from aiohttp.resolver import DefaultResolver  # noqa: PLC0415
+
+    class GuardedResolver(AbstractResolver):
+        def __init__(self) -> None:
+            self._inner = DefaultResolver()
+
+        async def resolve(self, host: str, port: int = 0, family: Any = socket.AF_INET) -> Any:
+            found = await self._inner.resolve(host, port, family)
+            for entry in found:
+                _check_address(host, entry["host"])
+            return found
+
+        async def close(self) -> None:
+            await self._inner.close()
+
+    return GuardedResolver()
+
+
+def _check_literal(url: Any) -> None:
+    """A URL naming an IP address directly (the resolver never sees those)."""
+    host = (url.host or "").strip("[]")
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return  # a name: the resolver checks what it resolves to
+    _check_address(host, host)
 
 
 async def fetch_url(args: dict[str, Any], ctx: ToolContext) -> str:
@@ -181,13 +249,11 @@ async def fetch_url(args: dict[str, Any], ctx: ToolContext) -> str:
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         raise ToolError("url must start with http:// or https://")
     timeout = aiohttp.ClientTimeout(total=ctx.limits.timeout)
+    guarded = not ctx.allow_private_urls
+    connector = aiohttp.TCPConnector(resolver=_guarded_resolver() if guarded else None, use_dns_cache=not guarded)
     try:
-        async with aiohttp.ClientSession(timeout=timeout) as session, session.get(url) as response:
-            kind = response.headers.get("Content-Type", "")
-            if not any(t in kind for t in _TEXTUAL):
-                raise ToolError(f"{url} is not text ({kind or 'no content type'})")
-            data = await response.content.read(ctx.limits.max_fetch_bytes + 1)
-            status = response.status
+        async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
+            status, data = await _follow(session, url, ctx, guarded)
     except TimeoutError:
         raise ToolError(f"no answer from {url} within {ctx.limits.timeout:g} s") from None
     except aiohttp.ClientError as exc:
@@ -195,6 +261,33 @@ async def fetch_url(args: dict[str, Any], ctx: ToolContext) -> str:
     text = data[: ctx.limits.max_fetch_bytes].decode("utf-8", errors="replace")
     head = f"HTTP {status}\n" if status >= 400 else ""
     return _clip(head + text, ctx.limits.max_output)
+
+
+async def _follow(session: Any, url: str, ctx: ToolContext, guarded: bool) -> tuple[int, bytes]:
+    """(status, body) of `url`, following redirects by hand so each hop is checked."""
+    from yarl import URL  # noqa: PLC0415 - comes with aiohttp
+
+    hop = URL(url)
+    for _ in range(MAX_REDIRECTS + 1):
+        try:
+            if guarded:
+                _check_literal(hop)
+            async with session.get(hop, allow_redirects=False) as response:
+                location = response.headers.get("Location")
+                if response.status in _REDIRECTS and location:
+                    hop = response.url.join(URL(location))
+                    if hop.scheme not in ("http", "https"):
+                        raise ToolError(f"{url} redirects to {hop}, which is not http(s)")
+                    continue
+                kind = response.headers.get("Content-Type", "")
+                if not any(t in kind for t in _TEXTUAL):
+                    raise ToolError(f"{hop} is not text ({kind or 'no content type'})")
+                return response.status, await response.content.read(ctx.limits.max_fetch_bytes + 1)
+        except PrivateAddress as exc:
+            if str(hop) == url:
+                raise ToolError(f"refused: {exc}") from None
+            raise ToolError(f"refused: {url} redirects to {hop}; {exc}") from None
+    raise ToolError(f"{url}: more than {MAX_REDIRECTS} redirects")
 
 
 async def search_history(args: dict[str, Any], ctx: ToolContext) -> str:

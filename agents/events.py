@@ -152,6 +152,20 @@ class ToolCallFinished(RunEvent):
 
 @_event
 @dataclass(frozen=True, kw_only=True)
+class RunWarning(RunEvent):
+    """Something the person should know that does not stop the run (an MCP server
+    that did not start or stopped answering: the run goes on without its tools)."""
+
+    message: str
+    """One line (more for a server's last stderr lines), worded for the person."""
+    source: str = ""
+    """What it is about, e.g. "mcp:<server name>"."""
+    task_id: str = ""
+    """The task that met the problem; "" when it concerns the whole run."""
+
+
+@_event
+@dataclass(frozen=True, kw_only=True)
 class TaskRetried(RunEvent):
     task_id: str
     attempt: int

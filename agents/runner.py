@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
@@ -21,10 +21,13 @@ from agents.events import (
     ApprovalRequested,
     ApprovalResolved,
     DeliverableReady,
+    LLMCallFinished,
+    RunEvent,
     RunFinished,
     RunPaused,
     RunResumed,
     RunStarted,
+    RunWarning,
     TaskBlocked,
     TaskCancelled,
     TaskFailed,
@@ -153,6 +156,7 @@ class Runner:
         self._limit = self._options.budget_usd
         self._budget_lock = asyncio.Lock()
         self._stop_reason = "cancelled by the person"
+        self._metered = _Forward(self._metered_emit)
 
     # --- control (call from the same loop) ---------------------------------
 
@@ -197,6 +201,7 @@ class Runner:
                 resumed=bool(self._prior),
             )
         )
+        self._warn_about_tools()
         try:
             await self._schedule()
         finally:
@@ -212,6 +217,12 @@ class Runner:
             )
         )
         return outcome
+
+    def _warn_about_tools(self) -> None:
+        """What went wrong while the run's tools were gathered, for the person to see."""
+        tools = self._options.tools
+        for note in tools.notices if tools is not None else ():
+            self._sink.emit(RunWarning(run_id=self.run_id, message=note, source="tools"))
 
     async def _schedule(self) -> None:
         waiting = {tid: set(deps) for tid, deps in self._deps.items()}
@@ -342,7 +353,7 @@ class Runner:
         self._sink.emit(TaskStarted(run_id=self.run_id, task_id=task.id, agent=task.agent, attempt=1))
         self._mark_groups_started(task.id)
         ctx = CallContext(
-            run_id=self.run_id, sink=self._sink, task_id=task.id,
+            run_id=self.run_id, sink=self._metered, task_id=task.id,
             on_attempt=lambda n: setattr(state, "attempts", n),
         )
         response, attempts = await run_task_agent(
@@ -351,8 +362,7 @@ class Runner:
             tools=self._options.tools, gate=self._gate,
         )
         state.usage = response.usage
-        state.cost = response.cost
-        self._account(response.usage, response.cost)
+        state.cost = response.cost  # the run's spend already counted each of its calls
         self._complete(task.id, response.text, attempts=attempts, started=state.started)
 
     def _inputs(self, tid: str) -> list[Input]:
@@ -459,6 +469,13 @@ class Runner:
         self._usage += usage
         self._cost += cost
 
+    def _metered_emit(self, event: RunEvent) -> None:
+        """The sink of the runner's model calls: each call's cost counts as it
+        finishes, so a long tool loop meets the budget before its next call."""
+        if isinstance(event, LLMCallFinished):
+            self._account(Usage(event.prompt_tokens, event.completion_tokens), event.cost)
+        self._sink.emit(event)
+
     # --- budget ---------------------------------------------------------------------
 
     async def _before_call(self) -> None:
@@ -519,17 +536,23 @@ class Runner:
         return self._outcome("completed", deliverable)
 
     async def _synthesize(self) -> str:
-        ctx = CallContext(run_id=self.run_id, sink=self._sink, purpose="synthesis")
+        ctx = CallContext(run_id=self.run_id, sink=self._metered, purpose="synthesis")
         response = await synthesize(
             self._llm, self._settings, self._roster, self.plan,
             {tid: s.output for tid, s in self.states.items() if s.status is TaskStatus.COMPLETED},
             ctx, self._options.retry,
         )
-        self._account(response.usage, response.cost)
         return response.text
 
     def _outcome(self, status: str, deliverable: str | None, error: str = "") -> RunOutcome:
         return RunOutcome(status=status, deliverable=deliverable, usage=self._usage, cost=self._cost, error=error)
+
+
+class _Forward:
+    """An EventSink made of one function."""
+
+    def __init__(self, emit: Callable[[RunEvent], None]) -> None:
+        self.emit = emit
 
 
 def _dollars(amount: float) -> str:

@@ -10,7 +10,10 @@ Exactly once: with a ToolLedger, a call is on record (key "<run>:<task>:<step>:<
 before its tool runs and with its result after. A resumed task asks the model
 again; a call it repeats (same tool, same arguments) that finished is replayed
 from the record, and one that started and never finished is "in doubt": the
-person says whether to run it again, skip it or give its result.
+person says whether to run it again, skip it or give its result. When the
+model now asks for a different call where one is in doubt, the person is still
+asked about the one in doubt first (it moves to its own key, "<key>/in-doubt/<hash>",
+so the new call can take its place on record), and the model is told what became of it.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from agents.errors import ToolStepsExhausted
 from agents.events import (
     ApprovalRequested,
     ApprovalResolved,
+    RunWarning,
     ToolCallFinished,
     ToolCallRequested,
 )
@@ -64,6 +68,10 @@ EVENT_RESULT_CHARS = 4000
 
 IN_DOUBT_NOTE = "This call started before Troupe stopped and may or may not have taken effect."
 IN_DOUBT_SKIPPED = "skipped: in doubt, the person chose not to re-run it"
+BLOCKED_BY_DOUBT = ("error: a call that was cut off here when Troupe stopped is in doubt, and no one "
+                    "can say whether to re-run it, so this call was not run")
+INSTEAD_NOTE = "The model now asks for this call instead:"
+"""Heads the new call in an in-doubt question whose call the model did not repeat."""
 
 ModelCall = Callable[[Sequence[Message], Sequence[dict]], Awaitable[tuple[Response, int]]]
 
@@ -83,6 +91,11 @@ class ToolSetup:
     """Model calls per task, at most, while it is still calling tools."""
     ledger: ToolLedger | None = None
     """Where calls are recorded so a resumed run runs none twice; None: no record."""
+    allow_private_urls: bool = False
+    """fetch_url may reach loopback, private, link-local and multicast addresses."""
+    notices: tuple[str, ...] = ()
+    """Problems met while the tools were gathered (an MCP server that did not start);
+    the runner reports each as a RunWarning when the run starts."""
 
 
 @dataclass
@@ -103,7 +116,8 @@ async def run_tool_loop(
 ) -> tuple[Response, int]:
     """The task's final answer (usage and cost summed over its steps) and attempts used."""
     specs = setup.registry.specs(role.tools)
-    tool_ctx = ToolContext(setup.workspace, ctx.run_id, ctx.task_id, setup.search, setup.limits)
+    tool_ctx = ToolContext(setup.workspace, ctx.run_id, ctx.task_id, setup.search, setup.limits,
+                           allow_private_urls=setup.allow_private_urls, warn=_warner(ctx))
     history, totals = list(messages), _Totals()
     for step in range(1, setup.max_steps + 1):
         response, attempts = await call(history, specs)
@@ -120,39 +134,79 @@ async def run_tool_loop(
     )
 
 
+def _warner(ctx: CallContext) -> Callable[[str, str], None]:
+    def warn(message: str, source: str) -> None:
+        ctx.sink.emit(RunWarning(run_id=ctx.run_id, task_id=ctx.task_id, message=message, source=source))
+
+    return warn
+
+
 async def _one_call(
     tool_call: ToolCall, call_id: str, role: Role, setup: ToolSetup, tool_ctx: ToolContext,
     ctx: CallContext, gate: ApprovalGate | None,
 ) -> str:
-    ctx.sink.emit(ToolCallRequested(run_id=ctx.run_id, task_id=ctx.task_id, call_id=call_id,
-                                    tool=tool_call.name, arguments=tool_call.arguments))
-    started = time.perf_counter()
-    result, failed, how = await _settle(tool_call, call_id, role, setup, tool_ctx, ctx, gate)
-    shown = result if len(result) <= EVENT_RESULT_CHARS else result[:EVENT_RESULT_CHARS] + " [...]"
-    ctx.sink.emit(ToolCallFinished(
-        run_id=ctx.run_id, task_id=ctx.task_id, call_id=call_id, tool=tool_call.name, result=shown,
-        error=failed, duration_ms=round((time.perf_counter() - started) * 1000, 1), permission=how,
-    ))
+    key = f"{ctx.run_id}:{call_id}"
+    entry = await setup.ledger.prior(key) if setup.ledger is not None else None
+    note: str | None = ""
+    if entry is not None and not entry.finished and entry.arguments_hash != _asked_hash(tool_call):
+        note = await _displaced(entry, tool_call, key, call_id, setup, tool_ctx, ctx, gate)
+    started = _requested(ctx, call_id, tool_call.name, tool_call.arguments)
+    if note is None:
+        result, failed, how = BLOCKED_BY_DOUBT, True, "in_doubt"
+    else:
+        result, failed, how = await _settle(tool_call, key, entry, role, setup, tool_ctx, ctx, gate)
+        result += note
+    _finished(ctx, call_id, tool_call.name, started, result, failed, how)
     return result
 
 
+def _requested(ctx: CallContext, call_id: str, tool: str, arguments: str) -> float:
+    """Announce a call; returns when it started (for its duration)."""
+    ctx.sink.emit(ToolCallRequested(run_id=ctx.run_id, task_id=ctx.task_id, call_id=call_id,
+                                    tool=tool, arguments=arguments))
+    return time.perf_counter()
+
+
+def _finished(ctx: CallContext, call_id: str, tool: str, started: float, result: str, failed: bool,
+              how: str) -> None:
+    shown = result if len(result) <= EVENT_RESULT_CHARS else result[:EVENT_RESULT_CHARS] + " [...]"
+    ctx.sink.emit(ToolCallFinished(
+        run_id=ctx.run_id, task_id=ctx.task_id, call_id=call_id, tool=tool, result=shown,
+        error=failed, duration_ms=round((time.perf_counter() - started) * 1000, 1), permission=how,
+    ))
+
+
+def _asked_hash(tool_call: ToolCall) -> str:
+    """The hash of what the model asks for ("" when its arguments are not an object)."""
+    args = _arguments(tool_call.arguments)
+    return "" if isinstance(args, str) else arguments_hash(tool_call.name, args)
+
+
+def _asks_when_in_doubt(tool: Tool) -> bool:
+    return tool.risk is not Risk.READ or tool.is_mcp  # reading twice harms no one
+
+
 async def _settle(
-    tool_call: ToolCall, call_id: str, role: Role, setup: ToolSetup, tool_ctx: ToolContext,
-    ctx: CallContext, gate: ApprovalGate | None,
+    tool_call: ToolCall, key: str, entry: LedgerEntry | None, role: Role, setup: ToolSetup,
+    tool_ctx: ToolContext, ctx: CallContext, gate: ApprovalGate | None,
 ) -> tuple[str, bool, str]:
-    """(result, failed, how it was let through) for one call."""
+    """(result, failed, how it was let through) for one call; `entry`: what `key` had on record."""
     tool = setup.registry.get(tool_call.name) if tool_call.name in role.tools else None
     if tool is None:
         return f"error: there is no tool named {tool_call.name!r} for you", True, "unknown"
     args = _arguments(tool_call.arguments)
     if isinstance(args, str):
         return args, True, "invalid"
-    key, digest = f"{ctx.run_id}:{call_id}", arguments_hash(tool.name, args)
-    entry = await setup.ledger.prior(key) if setup.ledger is not None else None
+    digest = arguments_hash(tool.name, args)
+    if entry is not None and entry.arguments_hash == digest and entry.finished:
+        return entry.result, entry.error, "replayed"
+    if entry is not None:
+        assert setup.ledger is not None  # an entry comes from the ledger
+        moved = await setup.ledger.prior(_moved_key(key, digest))
+        if moved is not None and moved.finished:  # settled while another call was asked for here
+            return moved.result, moved.error, "replayed"
     if entry is not None and entry.arguments_hash == digest:
-        if entry.finished:
-            return entry.result, entry.error, "replayed"
-        if tool.risk is not Risk.READ or tool.is_mcp:  # reading twice harms no one
+        if _asks_when_in_doubt(tool):
             return await _in_doubt(tool, entry, key, setup, tool_ctx, ctx, gate)
     permission = setup.policy.permission(tool, role.name)
     if permission is Permission.DENY:
@@ -173,17 +227,67 @@ async def _settle(
     return result, failed, permission.value
 
 
+async def _displaced(
+    entry: LedgerEntry, asked: ToolCall, key: str, call_id: str, setup: ToolSetup,
+    tool_ctx: ToolContext, ctx: CallContext, gate: ApprovalGate | None,
+) -> str | None:
+    """The model asks for another call where `entry` is in doubt: settle that one first.
+
+    It moves to its own key before the person is asked (the new call will take
+    `key`), shows as a call of its own, and the returned note tells the model.
+    None: no one can answer, so the new call must not run (nor replace the record).
+    """
+    ledger = setup.ledger
+    assert ledger is not None
+    moved_key = _moved_key(key, entry.arguments_hash)
+    moved = await ledger.prior(moved_key)
+    tool = setup.registry.get(entry.tool)
+    if (moved is not None and moved.finished) or (tool is not None and not _asks_when_in_doubt(tool)):
+        return ""  # settled before a later stop, or a read: nothing to ask
+    if gate is None:
+        return None
+    if moved is None:
+        await ledger.begin(moved_key, entry.tool, entry.arguments_hash, entry.arguments)
+    moved_id = f"{call_id}/in-doubt"
+    started = _requested(ctx, moved_id, entry.tool, entry.arguments)
+    instead = f"{INSTEAD_NOTE}\n{asked.name} {_pretty(_arguments(asked.arguments))}"
+    result, failed, how = await _in_doubt(tool, entry, moved_key, setup, tool_ctx, ctx, gate, instead)
+    _finished(ctx, moved_id, entry.tool, started, result, failed, how)
+    return _displaced_note(entry.tool, result, how)
+
+
+def _moved_key(key: str, digest: str) -> str:
+    """Where a call in doubt goes on record when another call takes its place."""
+    return f"{key}/in-doubt/{digest[:16]}"
+
+
+def _displaced_note(tool: str, result: str, how: str) -> str:
+    """What the model is told about an earlier call it did not ask for again."""
+    before = f"an earlier {tool} call, cut off when Troupe stopped,"
+    if how == "in_doubt_rerun":
+        return f"\n\n[Note: {before} was run again at the person's request; it returned:\n{result}]"
+    if how == "in_doubt_overridden":
+        return f"\n\n[Note: {before} had this result, says the person:\n{result}]"
+    return f"\n\n[Note: {before} may or may not have taken effect; it was not run again.]"
+
+
 async def _in_doubt(
-    tool: Tool, entry: LedgerEntry, key: str, setup: ToolSetup, tool_ctx: ToolContext,
-    ctx: CallContext, gate: ApprovalGate | None,
+    tool: Tool | None, entry: LedgerEntry, key: str, setup: ToolSetup, tool_ctx: ToolContext,
+    ctx: CallContext, gate: ApprovalGate | None, instead: str = "",
 ) -> tuple[str, bool, str]:
-    """A call that started before a crash and never finished: the person decides."""
+    """A call that started before a crash and never finished: the person decides.
+
+    `tool` is None when the call's tool is not in this run (it cannot be re-run);
+    `instead` describes the call the model asks for now, when it is another one.
+    """
     ledger = setup.ledger
     assert ledger is not None
     if gate is None:  # left in doubt on record, for a run someone can answer
         return "error: this call may already have run and no one can say whether to re-run it", True, "in_doubt"
     details = f"{_pretty(_arguments(entry.arguments))}\n\n{IN_DOUBT_NOTE}"
-    decision = await _ask(f"In doubt: {tool.name}", details, ctx, gate)
+    if instead:
+        details += f"\n\n{instead}"
+    decision = await _ask(f"In doubt: {entry.tool}", details, ctx, gate)
     if decision.action is Action.REJECT:
         await ledger.finish(key, IN_DOUBT_SKIPPED, True)
         return IN_DOUBT_SKIPPED, True, "in_doubt_skipped"
@@ -194,6 +298,8 @@ async def _in_doubt(
     args = _arguments(text)
     if isinstance(args, str):
         return f"{args} (in the person's edit)", True, "edited"
+    if tool is None:  # still on record as started: a run that has the tool can settle it
+        return f"error: {entry.tool} is not available in this run, so it was not re-run", True, "in_doubt"
     result, failed = await _run(tool, args, key, entry.arguments_hash, ledger, tool_ctx)
     return result, failed, "in_doubt_rerun"
 

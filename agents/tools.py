@@ -25,6 +25,7 @@ __all__ = [
     "ToolLimits",
     "ToolPolicy",
     "ToolRegistry",
+    "WarnFn",
     "invoke",
 ]
 
@@ -63,6 +64,9 @@ class ToolLimits:
 SearchFn = Callable[[str], Awaitable[str]]
 """Searches this project's earlier outputs; returns the findings as text."""
 
+WarnFn = Callable[[str, str], None]
+"""Tells the person about a problem that does not stop the run: (message, source)."""
+
 
 @dataclass(frozen=True)
 class ToolContext:
@@ -75,6 +79,10 @@ class ToolContext:
     search: SearchFn | None = None
     """The project's search over earlier outputs, if the app gives one."""
     limits: ToolLimits = field(default_factory=ToolLimits)
+    allow_private_urls: bool = False
+    """fetch_url may reach loopback, private, link-local and multicast addresses."""
+    warn: WarnFn | None = None
+    """Where a tool reports trouble beyond its own call (a crashed MCP server)."""
 
 
 RunFn = Callable[[dict[str, Any], ToolContext], Awaitable[str]]

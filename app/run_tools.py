@@ -2,7 +2,10 @@
 
 MCP servers start lazily: only those whose tools (`mcp__<server>__...`) some
 role of the roster names, and only when the run starts. A server that fails
-to start is reported in `notes` and the run goes on without its tools.
+to start is reported in `notes` (and the setup's `notices`, which the runner
+shows the person as RunWarnings) and the run goes on without its tools. One
+that crashes or stops answering later is reported once, as a RunWarning from
+the call that met it.
 """
 
 from __future__ import annotations
@@ -11,14 +14,21 @@ import asyncio
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from agents.builtin_tools import builtin_tools
-from agents.mcp_client import McpConfigError, McpManager, McpServerConfig, qualified_tool_name
+from agents.mcp_client import (
+    McpConfigError,
+    McpError,
+    McpManager,
+    McpServerConfig,
+    McpToolError,
+    qualified_tool_name,
+)
 from agents.mcp_tools import mcp_tools
 from agents.roster import Roster
 from agents.tool_loop import ToolSetup
-from agents.tools import SearchFn, Tool, ToolRegistry
+from agents.tools import SearchFn, Tool, ToolContext, ToolError, ToolRegistry
 from app.mcp_config import load_servers
 from app.tool_settings import load_policies, workspace_dir
 
@@ -48,7 +58,8 @@ class RunTools:
             await manager.close_all()
 
 
-async def open_run_tools(roster: Roster, project: str, store: Store, run_id: str = "") -> RunTools:
+async def open_run_tools(roster: Roster, project: str, store: Store, run_id: str = "", *,
+                         allow_private_urls: bool = False) -> RunTools:
     """Everything the run's roles may call, for `project`."""
     wanted = {t for role in roster for t in role.tools}
     if not wanted:
@@ -58,10 +69,13 @@ async def open_run_tools(roster: Roster, project: str, store: Store, run_id: str
     mcp: list[Tool] = []
     if configs:
         tools.manager = McpManager(configs)
-        mcp = await _mcp_tools(tools.manager, tools.notes)
+        warned: set[str] = set()  # servers already reported as failing mid-run
+        listed = await _mcp_tools(tools.manager, tools.notes)
+        mcp = [_watched(t, server_of(configs, t.name), warned) for t in listed]
     tools.setup = ToolSetup(
         registry=ToolRegistry([*builtin_tools(), *mcp]), workspace=workspace_dir(project),
         policy=load_policies().policy(project), search=project_search(store, project, run_id),
+        allow_private_urls=allow_private_urls, notices=tuple(tools.notes),
     )
     return tools
 
@@ -85,6 +99,34 @@ def servers_named(configs: list[McpServerConfig], tool_names: set[str]) -> list[
             if any(t.startswith(qualified_tool_name(c.name, "")) for t in tool_names)]
 
 
+def server_of(configs: list[McpServerConfig], tool_name: str) -> str:
+    """The server an `mcp__<server>__<tool>` name belongs to ("" if none)."""
+    return next((c.name for c in configs if tool_name.startswith(qualified_tool_name(c.name, ""))), "")
+
+
+def _watched(tool: Tool, server: str, warned: set[str]) -> Tool:
+    """The MCP tool, telling the person (once per run) when its server crashed or hung."""
+    warned_key = server or tool.name
+
+    async def handler(args: dict[str, Any], ctx: ToolContext) -> str:
+        try:
+            return await tool.run(args, ctx)
+        except ToolError as exc:
+            cause = exc.__cause__
+            server_failed = isinstance(cause, McpError) and not isinstance(cause, McpToolError)
+            if server_failed and ctx.warn is not None and warned_key not in warned:
+                warned.add(warned_key)
+                ctx.warn(f"{_first_line(exc)}; its tools may keep failing in this run", f"mcp:{server}")
+            raise
+
+    return replace(tool, handler=handler)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 def _servers(notes: list[str]) -> list[McpServerConfig]:
     try:
         return load_servers()
@@ -96,8 +138,7 @@ def _servers(notes: list[str]) -> list[McpServerConfig]:
 async def _mcp_tools(manager: McpManager, notes: list[str]) -> list[Tool]:
     tools = await mcp_tools(manager)
     for name, error in manager.failures.items():
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        _note(notes, f"MCP server {name!r} is not available, its tools are left out: {first}")
+        _note(notes, f"MCP server {name!r} is not available, its tools are left out: {_first_line(error)}")
     return tools
 
 

@@ -254,7 +254,8 @@ class RunService:
         """The run's tools (its project's workspace and policy); MCP servers the roles
         name start now. Close with `_close_run_tools` (aclose_llm closes any left)."""
         project = self.get_run(run_id).project
-        tools = await open_run_tools(self.roster, project, self.store, run_id)
+        tools = await open_run_tools(self.roster, project, self.store, run_id,
+                                     allow_private_urls=self.settings.allow_private_urls)
         self._run_tools.add(tools)
         return tools
 

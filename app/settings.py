@@ -39,6 +39,9 @@ class Settings:
     """Models tried in order when a model fails after its retries."""
     budget_usd: float = 0.0
     """Spending per run (US dollars) after which the run asks before going on; 0: no limit."""
+    allow_private_urls: bool = False
+    """fetch_url may reach loopback, private, link-local and multicast addresses
+    (a local server, the LAN); off, such URLs and redirects to them are refused."""
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import pytest
+
 from agents.agent import ModelSettings
-from agents.events import ApprovalRequested, TaskCancelled
+from agents.builtin_tools import builtin_registry
+from agents.calls import RetryPolicy
+from agents.events import ApprovalRequested, LLMCallFinished, TaskCancelled
+from agents.llm import LiteLLMClient
 from agents.plan import Plan
 from agents.ports import Action, Decision
 from agents.roster import load_roster
 from agents.runner import Runner, RunOptions, TaskStatus
 from agents.testing import FakeLLM, RecordingSink, ScriptedGate
+from agents.tool_loop import ToolSetup
+from tests.support.scripted_server import Reply
 
 
 def chain(n: int) -> Plan:
@@ -58,3 +65,55 @@ async def test_no_budget_means_no_question():
     run, llm, _ = runner(chain(3), gate, budget=0.0)
     assert (await run.run()).status == "completed"
     assert gate.requests == []
+
+
+# --- inside a task's tool loop ---------------------------------------------------------
+
+# gpt-4o-mini is in litellm's price list: 1000 + 1000 tokens cost $0.00075 per call
+PRICED = {"prompt_tokens": 1000, "completion_tokens": 1000}
+LIST_FILES = {"name": "list_files", "arguments": {}}
+
+
+def tool_runner(server, ws, gate, budget: float) -> tuple[Runner, RecordingSink, LiteLLMClient]:
+    plan = Plan.from_dict({"goal": "g", "tasks": [{"id": "a", "title": "Look around", "agent": "coder"}]})
+    llm, sink = LiteLLMClient(), RecordingSink()
+    settings = ModelSettings(model="openai/gpt-4o-mini", api_base=server.base_url, api_key="sk-test-x")
+    options = RunOptions(budget_usd=budget, synthesize=False, retry=RetryPolicy(max_attempts=1),
+                         tools=ToolSetup(builtin_registry(), ws, max_steps=8))
+    run = Runner(run_id="r", plan=plan, roster=load_roster(), llm=llm, settings=settings,
+                 sink=sink, gate=gate, options=options)
+    return run, sink, llm
+
+
+def calls_before_the_question(sink: RecordingSink) -> int:
+    """How many model calls had finished when the budget question came."""
+    asked = next(i for i, e in enumerate(sink.events)
+                 if isinstance(e, ApprovalRequested) and e.subject == "budget")
+    return sum(isinstance(e, LLMCallFinished) for e in sink.events[:asked])
+
+
+async def test_a_long_tool_loop_meets_the_budget_before_its_next_model_call(llm_server, tmp_path):
+    llm_server.default = Reply("", tool_calls=(LIST_FILES,), **PRICED)  # never stops calling tools
+    run, sink, llm = tool_runner(llm_server, tmp_path, ScriptedGate({"": Decision(Action.REJECT)}), 0.002)
+    try:
+        outcome = await run.run()
+    finally:
+        await llm.aclose()
+    assert len(llm_server.chat_requests) == 3  # $0.00225 spent: the loop's fourth call was never made
+    assert calls_before_the_question(sink) == 3
+    assert outcome.status == "cancelled" and run.states["a"].status is TaskStatus.CANCELLED
+    assert outcome.cost == pytest.approx(0.00225)
+
+
+async def test_continuing_at_the_budget_lets_the_tool_loop_finish(llm_server, tmp_path):
+    llm_server.enqueue(*[Reply("", tool_calls=(LIST_FILES,), **PRICED)] * 4, Reply("found it", **PRICED))
+    gate = ScriptedGate()  # continue
+    run, sink, llm = tool_runner(llm_server, tmp_path, gate, 0.002)
+    try:
+        outcome = await run.run()
+    finally:
+        await llm.aclose()
+    assert outcome.status == "completed" and run.states["a"].output == "found it"
+    assert [r.subject for r in gate.requests] == ["budget"] and calls_before_the_question(sink) == 3
+    assert outcome.cost == pytest.approx(5 * 0.00075)  # each call counted once
+    assert run.states["a"].cost == pytest.approx(5 * 0.00075)

@@ -11,7 +11,14 @@ from agents.events import ApprovalRequested, ToolCallFinished
 from agents.ports import Action, Decision, Message, Response, ToolCall, Usage
 from agents.roster import Role
 from agents.testing import MemoryLedger, RecordingSink, ScriptedGate
-from agents.tool_loop import IN_DOUBT_NOTE, IN_DOUBT_SKIPPED, ToolSetup, run_tool_loop
+from agents.tool_loop import (
+    BLOCKED_BY_DOUBT,
+    IN_DOUBT_NOTE,
+    IN_DOUBT_SKIPPED,
+    INSTEAD_NOTE,
+    ToolSetup,
+    run_tool_loop,
+)
 from agents.tools import Permission, Risk, Tool, ToolPolicy, ToolRegistry
 
 ROLE = Role("coder", "You code.", tools=("append", "peek"))
@@ -143,3 +150,80 @@ async def test_no_ledger_runs_as_before():
     tools, sink = await loop(None, APPEND)
     tools, sink = await loop(None, APPEND, tools=tools)
     assert len(tools.runs) == 2
+
+
+# --- the model asks for something else where a call is in doubt -----------------------
+
+MOVED = "r:t:1:0/in-doubt/"
+
+
+def moved_entry(ledger: MemoryLedger):
+    [key] = [k for k in ledger.entries if k.startswith(MOVED)]
+    return ledger.entries[key]
+
+
+@pytest.mark.parametrize(
+    ("decision", "runs", "old_result", "old_how", "note"),
+    [
+        (Decision(Action.APPROVE), [("append", {"line": "one"}), ("append", {"line": "two"})],
+         "append ran with {'line': 'one'}", "in_doubt_rerun", "was run again at the person's request"),
+        (Decision(Action.REJECT), [("append", {"line": "two"})], IN_DOUBT_SKIPPED, "in_doubt_skipped",
+         "may or may not have taken effect"),
+    ],
+    ids=["rerun", "skip"],
+)
+async def test_a_different_call_where_one_is_in_doubt_still_asks_about_it(decision, runs, old_result,
+                                                                          old_how, note):
+    ledger = await crashed_ledger()
+    gate = ScriptedGate({"t": decision})
+    tools, sink = await loop(ledger, ToolCall("c0", "append", '{"line": "two"}'), gate=gate)
+    [request] = gate.requests
+    assert (request.subject, request.title) == ("tool", "In doubt: append")
+    # the call in doubt with its exact arguments, then the one asked for now
+    assert request.details == ('{\n  "line": "one"\n}\n\n' + IN_DOUBT_NOTE + "\n\n" + INSTEAD_NOTE
+                               + '\nappend {\n  "line": "two"\n}')
+    assert tools.runs == runs
+    [(first, first_how), (second, second_how)] = tool_results(sink)
+    assert (first, first_how) == (old_result, old_how)
+    assert second.startswith("append ran with {'line': 'two'}") and note in second
+    assert second_how == "allow"
+    # both on record: the one in doubt under its own key, the new one in its place
+    assert (moved_entry(ledger).finished, moved_entry(ledger).result) == (True, old_result)
+    assert json.loads(ledger.entries["r:t:1:0"].arguments) == {"line": "two"}
+    # a later resume asking either call replays it, and asks nothing
+    for line in ("two", "one"):
+        tools, sink = await loop(ledger, ToolCall("c0", "append", json.dumps({"line": line})), gate=gate)
+        assert tools.runs == [] and len(gate.requests) == 1
+        assert [how for _, how in tool_results(sink)] == ["replayed"]
+
+
+async def test_another_tool_where_one_is_in_doubt_asks_too():
+    ledger = await crashed_ledger()
+    gate = ScriptedGate({"t": Decision(Action.REJECT)})
+    tools, sink = await loop(ledger, ToolCall("c0", "peek", "{}"), gate=gate)
+    [request] = gate.requests
+    assert request.title == "In doubt: append" and request.details.endswith(f"{INSTEAD_NOTE}\npeek {{}}")
+    assert tools.runs == [("peek", {})]
+    assert [e.tool for e in sink.of(ToolCallFinished)] == ["append", "peek"]
+    assert moved_entry(ledger).result == IN_DOUBT_SKIPPED
+
+
+async def test_asking_about_a_displaced_call_without_a_gate_runs_neither():
+    ledger = await crashed_ledger()
+    tools, sink = await loop(ledger, ToolCall("c0", "append", '{"line": "two"}'), gate=None)
+    assert tools.runs == []
+    # the one in doubt is still on record where it was, for a run someone can answer
+    entry = ledger.entries["r:t:1:0"]
+    assert (json.loads(entry.arguments), entry.finished) == ({"line": "one"}, False)
+    assert tool_results(sink) == [(BLOCKED_BY_DOUBT, "in_doubt")]
+    gate = ScriptedGate()
+    tools, _ = await loop(ledger, ToolCall("c0", "append", '{"line": "two"}'), gate=gate)
+    assert len(gate.requests) == 1 and tools.runs == [("append", {"line": "one"}), ("append", {"line": "two"})]
+
+
+async def test_a_read_in_doubt_is_not_asked_about_when_the_model_moves_on():
+    ledger = MemoryLedger()
+    await ledger.begin("r:t:1:0", "peek", "0" * 32, "{}")
+    gate = ScriptedGate()
+    tools, _ = await loop(ledger, APPEND, gate=gate)
+    assert gate.requests == [] and tools.runs == [("append", {"line": "one"})]

@@ -1,12 +1,14 @@
 """The tool registry, the policy and the built-in tools (real files, real subprocesses)."""
 
 import asyncio
+import dataclasses
 import os
 
 import pytest
 from aiohttp import web
 
-from agents.builtin_tools import builtin_registry
+from agents import builtin_tools
+from agents.builtin_tools import address_kind, builtin_registry
 from agents.tools import (
     Permission,
     Risk,
@@ -152,29 +154,102 @@ async def test_run_shell(ctx, ws):
 # --- the web and the project -----------------------------------------------------------
 
 
-async def test_fetch_url_text_only(ctx):
-    async def page(request):
-        return web.Response(text="the page", content_type="text/html")
+@pytest.fixture
+async def web_server():
+    """Start aiohttp apps on 127.0.0.x; yields start(routes, host) -> base URL."""
+    runners = []
 
+    async def start(routes: dict, host: str = "127.0.0.1") -> str:
+        app = web.Application()
+        for path, handler in routes.items():
+            app.router.add_get(path, handler)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, host, 0)
+        await site.start()
+        runners.append(runner)
+        return f"http://{host}:{site._server.sockets[0].getsockname()[1]}"
+
+    yield start
+    for runner in runners:
+        await runner.cleanup()
+
+
+def text(body: str):
+    async def handler(request):
+        return web.Response(text=body, content_type="text/html")
+    return handler
+
+
+def redirect(to: str):
+    async def handler(request):
+        raise web.HTTPFound(to)
+    return handler
+
+
+async def test_fetch_url_text_only(ctx, web_server):
     async def binary(request):
         return web.Response(body=b"\0\1", content_type="application/octet-stream")
 
-    app = web.Application()
-    app.router.add_get("/page", page)
-    app.router.add_get("/bin", binary)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    try:
-        assert await call("fetch_url", {"url": f"http://127.0.0.1:{port}/page"}, ctx) == ("the page", False)
-        result, failed = await call("fetch_url", {"url": f"http://127.0.0.1:{port}/bin"}, ctx)
-        assert failed and "not text" in result
-        result, failed = await call("fetch_url", {"url": "file:///etc/passwd"}, ctx)
-        assert failed and "http" in result
-    finally:
-        await runner.cleanup()
+    base = await web_server({"/page": text("the page"), "/bin": binary, "/moved": redirect("/page")})
+    ctx = dataclasses.replace(ctx, allow_private_urls=True)  # the test's server is on loopback
+    assert await call("fetch_url", {"url": f"{base}/page"}, ctx) == ("the page", False)
+    assert await call("fetch_url", {"url": f"{base}/moved"}, ctx) == ("the page", False)
+    result, failed = await call("fetch_url", {"url": f"{base}/bin"}, ctx)
+    assert failed and "not text" in result
+    result, failed = await call("fetch_url", {"url": "file:///etc/passwd"}, ctx)
+    assert failed and "http" in result
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "[::1]", "[::ffff:127.0.0.1]", "0.0.0.0"])
+async def test_fetch_url_refuses_local_addresses_by_default(ctx, web_server, host):
+    hits = []
+
+    async def page(request):
+        hits.append(request.path)
+        return web.Response(text="secret", content_type="text/plain")
+
+    base = await web_server({"/": page})
+    url = f"http://{host}:{base.rsplit(':', 1)[1]}/"
+    result, failed = await call("fetch_url", {"url": url}, ctx)
+    assert failed and result.startswith("error: refused: ") and "allow_private_urls" in result
+    assert "loopback" in result or "unspecified" in result
+    assert hits == []
+
+
+@pytest.mark.parametrize(
+    ("address", "kind"),
+    [("10.1.2.3", "private"), ("192.168.0.9", "private"), ("172.16.5.5", "private"),
+     ("169.254.169.254", "link-local"), ("fe80::1%eth0", "link-local"), ("224.0.0.251", "multicast"),
+     ("ff02::1", "multicast"), ("fd00::1", "private"), ("::ffff:10.0.0.1", "private"),
+     ("93.184.216.34", ""), ("2606:4700::1111", "")],
+)
+def test_address_kinds(address, kind):
+    assert address_kind(address) == kind
+
+
+async def test_fetch_url_refuses_a_redirect_to_a_private_address(ctx, web_server, monkeypatch):
+    # 127.0.0.2 stands in for a public site: only 127.0.0.1 counts as loopback here
+    monkeypatch.setattr(builtin_tools, "address_kind",
+                        lambda a: "loopback" if a in ("127.0.0.1", "::1") else "")
+    hits = []
+
+    async def inside(request):
+        hits.append(request.path)
+        return web.Response(text="router admin page", content_type="text/html")
+
+    inner = await web_server({"/admin": inside})
+    port = inner.rsplit(":", 1)[1]
+    outer = await web_server({"/ok": text("public page"), "/to-ip": redirect(f"{inner}/admin"),
+                              "/to-name": redirect(f"http://localhost:{port}/admin")}, host="127.0.0.2")
+    assert await call("fetch_url", {"url": f"{outer}/ok"}, ctx) == ("public page", False)
+    for path in ("/to-ip", "/to-name"):
+        result, failed = await call("fetch_url", {"url": f"{outer}{path}"}, ctx)
+        assert failed and f"refused: {outer}{path} redirects to http://" in result
+        assert "loopback" in result and "allow_private_urls" in result
+    assert hits == []
+    allowed = dataclasses.replace(ctx, allow_private_urls=True)
+    assert await call("fetch_url", {"url": f"{outer}/to-ip"}, allowed) == ("router admin page", False)
 
 
 async def test_search_history_uses_the_context(ws):
