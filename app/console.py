@@ -13,6 +13,7 @@ from agents.events import (
     PlanRejectedByModel,
     RunEvent,
     RunFinished,
+    RunWarning,
     TaskBlocked,
     TaskCancelled,
     TaskFailed,
@@ -57,6 +58,8 @@ def _describe(event: RunEvent) -> str | None:
             return f"  - {tid} cancelled"
         case PlanRejectedByModel(attempt=n, error=err):
             return f"  ~ plan attempt {n} unusable ({err}); asking again"
+        case RunWarning(message=message, task_id=tid):
+            return f"  ! warning{f' ({tid})' if tid else ''}: {message}"
         case LLMCallFinished(purpose="synthesis", ok=True):
             return "  * deliverable written"
         case RunFinished(status=status, prompt_tokens=p, completion_tokens=c, cost=cost):

@@ -21,6 +21,7 @@ from agents.events import (
     RunPaused,
     RunResumed,
     RunStarted,
+    RunWarning,
     TaskBlocked,
     TaskCancelled,
     TaskFailed,
@@ -40,6 +41,8 @@ TOTALS = "totals"
 """Tokens, cost or task counts changed."""
 STATE = "state"
 """The run's lifecycle state changed (see RunModel.state)."""
+WARNINGS = "warnings"
+"""A warning arrived (see RunModel.warnings)."""
 
 RETRYABLE = frozenset({TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.BLOCKED})
 # Sets, not tuples of TaskStatus.X: an enum member lookup costs ~120 ns on 3.11
@@ -92,6 +95,8 @@ class RunModel:
     """Bumped whenever rows are added, removed or reordered."""
     last_ts: float | None = None
     """Timestamp of the latest event folded in (where an interrupted run stopped)."""
+    warnings: list[str] = field(default_factory=list)
+    """RunWarning messages of the latest start of the run, oldest first, each once."""
 
     def clear(self) -> None:
         """Back to an empty, idle run (same object: views keep their reference)."""
@@ -161,7 +166,16 @@ class RunModel:
             self.started = e.ts
         self.finished = None
         self.state, self.outcome = "running", ""
-        return {TASKS, TIMELINE, TOTALS, STATE}
+        had_warnings, self.warnings = bool(self.warnings), []  # a resumed run reports its own
+        return {TASKS, TIMELINE, TOTALS, STATE} | ({WARNINGS} if had_warnings else set())
+
+    def _warning(self, e: RunWarning) -> set[str]:
+        where = self.rows[e.task_id].title if e.task_id in self.rows else e.task_id
+        text = f"{where}: {e.message}" if where else e.message
+        if text in self.warnings:
+            return set()
+        self.warnings.append(text)
+        return {WARNINGS}
 
     def _plan(self, e: PlanProposed | PlanEdited) -> set[str]:
         self.load_plan(e.plan)
@@ -278,4 +292,5 @@ _HANDLERS: dict[type, Any] = {
     RunPaused: RunModel._paused,
     RunResumed: RunModel._paused,
     RunFinished: RunModel._run_finished,
+    RunWarning: RunModel._warning,
 }

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 from agents.events import RunEvent, TokenDelta, ToolCallFinished, ToolCallRequested
 from ui import theme
 from ui.run_view.live_output import LiveOutputPane
-from ui.run_view.model import RETRYABLE, STATE, TASKS, TIMELINE, TOTALS, RunModel
+from ui.run_view.model import RETRYABLE, STATE, TASKS, TIMELINE, TOTALS, WARNINGS, RunModel
 from ui.run_view.timeline import TimelineWidget
 from ui.run_view.totals import RunTotals
 
@@ -50,6 +50,9 @@ _STATE_LABELS = {
     "interrupted": "Interrupted",
 }
 _OUTCOME_COLOURS = {"completed": "completed", "failed": "failed", "cancelled": "cancelled"}
+WARNINGS_SHOWN = 3
+"""Warnings listed in the banner; the rest are counted (all are in its tooltip)."""
+WARNING_MARK = "⚠ "
 
 
 class RunView(QWidget):
@@ -79,6 +82,7 @@ class RunView(QWidget):
         self.output = LiveOutputPane()
         self.state_chip = QLabel()
         self.state_chip.setAccessibleName("Run state")
+        self.warnings = _warning_banner()
         self.buttons: dict[str, QPushButton] = {}
         self._build()
         self.timeline.taskSelected.connect(self._on_timeline_task_selected)
@@ -114,6 +118,7 @@ class RunView(QWidget):
         header.setSpacing(6)
         header.addLayout(top)
         header.addWidget(self.totals, 0, Qt.AlignmentFlag.AlignLeft)
+        header.addWidget(self.warnings)
         line = QFrame()
         line.setFixedHeight(1)
         line.setStyleSheet(f"background: {theme.css(theme.subtle_background(0.15))};")
@@ -164,7 +169,7 @@ class RunView(QWidget):
         if task_id is not None and task_id in self.model.rows:
             self._dirty_tasks.add(task_id)
         self._dirty |= changes
-        if TASKS in changes or STATE in changes:
+        if TASKS in changes or STATE in changes or WARNINGS in changes:
             self.flush()
         elif not self._refresh_timer.isActive():
             self._refresh_timer.start()
@@ -187,6 +192,8 @@ class RunView(QWidget):
                     self.output.set_task_status(task_id, self.model.rows[task_id].status)
         if TOTALS in changes:
             self._show_totals()
+        if WARNINGS in changes:
+            self._show_warnings()
         if STATE in changes:
             self.set_state(self.model.state)
         else:
@@ -218,6 +225,7 @@ class RunView(QWidget):
         self.model.clear()
         self.output.clear()
         self.totals.reset()
+        self._show_warnings()
         self.timeline.select_task(None)
         self.timeline.refresh()
         self.set_state("idle")
@@ -290,6 +298,16 @@ class RunView(QWidget):
         self.totals.set_cost(m.cost, m.cost_known)
         self.totals.set_tasks(*m.counts())
 
+    def _show_warnings(self) -> None:
+        """The run's warnings (an MCP server that is not there) in the banner; hidden when none."""
+        warnings = self.model.warnings
+        lines = [WARNING_MARK + w for w in warnings[-WARNINGS_SHOWN:]]
+        if len(warnings) > WARNINGS_SHOWN:
+            lines.insert(0, f"{len(warnings) - WARNINGS_SHOWN} earlier warning(s), see the tooltip")
+        self.warnings.setText("\n".join(lines))
+        self.warnings.setToolTip("\n".join(warnings) if len(warnings) > WARNINGS_SHOWN else "")
+        self.warnings.setVisible(bool(warnings))
+
     def _show_state_chip(self) -> None:
         text = _STATE_LABELS[self._state]
         status = {"running": "running", "paused": "waiting_approval", "interrupted": "blocked"}.get(
@@ -323,3 +341,17 @@ class RunView(QWidget):
     def _on_output_task_selected(self, task_id: str) -> None:
         self.timeline.select_task(task_id)
         self._update_retry()
+
+
+def _warning_banner() -> QLabel:
+    """A hidden, word-wrapped strip in the waiting (amber) colour for the run's warnings."""
+    colour = theme.STATUS_COLOURS["waiting_approval"]
+    label = QLabel()
+    label.setWordWrap(True)
+    label.setAccessibleName("Run warnings")
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    label.setStyleSheet(f"QLabel {{ background: {theme.tint(colour)}; border: 1px solid {colour}; "
+                        "border-radius: 4px; padding: 6px 8px; }")
+    label.hide()
+    return label
