@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import re
 import threading
 
 from app.paths import logs_dir
@@ -24,6 +25,19 @@ def redact(text: str) -> str:
         if secret in text:
             text = text.replace(secret, "[redacted]")
     return text
+
+
+# Shapes of provider keys and auth headers, for text that may carry a secret
+# nobody registered (an error message echoing a header, a key in a URL).
+_KEY_SHAPES = re.compile(
+    r"(?P<prefix>\b(?:Bearer|Basic)\s+)[A-Za-z0-9._~+/=-]{12,}"
+    r"|\b(?:sk-[A-Za-z0-9_-]{16,}|AIza[A-Za-z0-9_-]{30,}|gsk_[A-Za-z0-9]{20,}|xai-[A-Za-z0-9]{20,})"
+)
+
+
+def redact_thoroughly(text: str) -> str:
+    """`redact`, plus anything shaped like an API key or an auth header's token."""
+    return _KEY_SHAPES.sub(lambda m: (m.group("prefix") or "") + "[redacted]", redact(text))
 
 
 class RedactingFilter(logging.Filter):

@@ -5,37 +5,75 @@ Lives in ui/ so that app/ never imports Qt or ui (see ui/launch.py).
 Staged start: the window is built and painted before the history database is
 opened (SQLAlchemy alone costs ~0.3 s to import); MainWindow opens it right
 after its first frame, and litellm is imported once the history is shown.
+
+One window per data dir (ui/single_instance.py: a second start brings the
+first window forward), and an unexpected error anywhere shows a dialog and
+leaves a report in the logs folder (ui/crash.py) instead of ending the app.
 """
 
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import os
 import sys
+from pathlib import Path
+from typing import IO
 
 import qasync
 from PySide6.QtWidgets import QApplication
 
 from app.logs import setup_logging
+from app.paths import data_dir, logs_dir
 from app.roster_store import read_user_roster
 from app.services import RunService
+from ui.crash import CrashReporter
 from ui.main_thread_gc import MainThreadGC
 from ui.main_window import MainWindow
+from ui.single_instance import FirstInstance, activate_running, bring_to_front, claim
+
+_fatal_log: IO[str] | None = None  # open for the process's life: faulthandler writes to it
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, single_instance: bool = True) -> int:
+    """The window. `single_instance=False` skips the one-window-per-data-dir check
+    (for `troupe --self-test`, which may run beside the person's window)."""
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     setup_logging()
+    _record_fatal_signals()
+    reporter = CrashReporter()
+    reporter.install()
+    try:
+        instance = claim(data_dir()) if single_instance else None
+        if single_instance and instance is None:
+            return _hand_over(data_dir())
+        try:
+            return _run(argv, reporter, instance)
+        finally:
+            if instance is not None:
+                instance.release()
+    except Exception as exc:  # noqa: BLE001 - what would otherwise end the app without a word
+        return reporter.show_fatal(exc)
+    finally:
+        reporter.uninstall()
+
+
+def _run(argv: list[str] | None, reporter: CrashReporter, instance: FirstInstance | None) -> int:
     app = QApplication.instance() or QApplication(argv or sys.argv)
     app.setApplicationName("Troupe")
     app.setOrganizationName("Troupe")
+    if instance is not None:
+        instance.listen()
     collector = MainThreadGC(app)  # Qt objects must die on this thread, whoever allocates
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
+    reporter.watch_loop(loop)
     loaded = read_user_roster()
     service = RunService.deferred(roster=loaded.roster)
     window = MainWindow(service)
     window.show()
+    if instance is not None:
+        instance.activateRequested.connect(lambda: bring_to_front(window))
     if loaded.warning:
         window.show_warning("Agent roster", loaded.warning)
     warm: list[asyncio.Task[None]] = []
@@ -51,6 +89,25 @@ def main(argv: list[str] | None = None) -> int:
     service.close()
     collector.stop()
     return 0
+
+
+def _hand_over(home: Path) -> int:
+    """Another instance owns this data dir: bring its window forward instead."""
+    if activate_running(home):
+        print(f"Troupe is already running (data in {home}); brought its window to the front.",
+              file=sys.stderr)
+        return 0
+    print(f"Troupe is already running (data in {home}) but did not answer; "
+          "not starting a second copy.", file=sys.stderr)
+    return 1
+
+
+def _record_fatal_signals() -> None:
+    """A crash in native code (a segfault) leaves the Python stacks in logs/fatal.log."""
+    global _fatal_log
+    if _fatal_log is None:
+        _fatal_log = (logs_dir() / "fatal.log").open("a", encoding="utf-8")
+        faulthandler.enable(_fatal_log, all_threads=True)
 
 
 async def _after_start(window: MainWindow) -> None:
