@@ -160,12 +160,16 @@ async def test_the_loop_stays_responsive_while_the_model_generates() -> None:
             last = now
 
     ticker = asyncio.create_task(tick())
+    started = time.perf_counter()
     deltas, _ = await collect(LiteLLMClient(), request("Describe the sea.", max_tokens=24))
+    took = time.perf_counter() - started
     done.set()
     await ticker
     assert deltas[-1].final is not None and deltas[-1].final.usage.completion_tokens > 4
+    # Generating on the loop would stall it for the whole call; off the loop it
+    # keeps ticking. Relative to the call's length, so a busy machine can't fail it.
     assert len(gaps) > 20
-    assert max(gaps) < 0.1, f"the loop stalled {max(gaps) * 1000:.0f} ms"
+    assert max(gaps) < took / 3, f"the loop stalled {max(gaps) * 1000:.0f} of {took * 1000:.0f} ms"
 
 
 async def test_unknown_local_model_names_the_known_ones() -> None:
