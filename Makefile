@@ -1,5 +1,5 @@
-# Troupe: `make run` starts the app, `make test` runs every check.
-# Both create .venv and install the project into it on first use.
+# Troupe: `make run` starts the app, `make test` runs every check, `make package`
+# builds the desktop bundle. All create .venv and install the project on first use.
 
 PYTHON ?= python3
 VENV   := .venv
@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed-stamp
 export QT_QPA_PLATFORM ?= $(if $(DISPLAY)$(WAYLAND_DISPLAY),,offscreen)
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench package clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,7 +21,7 @@ run: $(STAMP)
 	$(BIN)/troupe
 
 lint: $(STAMP)
-	$(BIN)/ruff check agents app ui resources tests bench scripts
+	$(BIN)/ruff check agents app ui resources tests bench scripts packaging
 	$(BIN)/lint-imports
 	$(BIN)/mypy agents app
 
@@ -37,5 +37,17 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
+# dist/troupe/ (PyInstaller, one folder) and, on Linux, the tar.gz with install.sh.
+# dist/troupe.fingerprint names the tree it was built from (tests reuse a fresh one).
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+
+package: $(STAMP)
+	rm -f dist/troupe.fingerprint
+	@mkdir -p build
+	$(BIN)/python packaging/fingerprint.py build/troupe.fingerprint
+	$(BIN)/pyinstaller --noconfirm --log-level WARN --distpath dist --workpath build/pyinstaller packaging/troupe.spec
+	@if [ "$$(uname -s)" = Linux ]; then packaging/make_tarball.sh dist $(VERSION); fi
+	mv build/troupe.fingerprint dist/troupe.fingerprint
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .mypy_cache
