@@ -27,6 +27,7 @@ from app.logs import setup_logging
 from app.paths import data_dir, logs_dir
 from app.roster_store import read_user_roster
 from app.services import RunService
+from ui.app_icon import DESKTOP_FILE_NAME, app_icon
 from ui.crash import CrashReporter
 from ui.main_thread_gc import MainThreadGC
 from ui.main_window import MainWindow
@@ -62,6 +63,8 @@ def _run(argv: list[str] | None, reporter: CrashReporter, instance: FirstInstanc
     app = QApplication.instance() or QApplication(argv or sys.argv)
     app.setApplicationName("Troupe")
     app.setOrganizationName("Troupe")
+    app.setDesktopFileName(DESKTOP_FILE_NAME)  # Wayland matches the window to troupe.desktop
+    app.setWindowIcon(app_icon())
     if instance is not None:
         instance.listen()
     collector = MainThreadGC(app)  # Qt objects must die on this thread, whoever allocates
