@@ -365,7 +365,11 @@ class McpConnection:
         gen = _Generation()
         gen.task = asyncio.create_task(self._run(gen), name=f"mcp:{self.config.name}")
         limit = self.config.start_timeout
-        done, _ = await asyncio.wait({gen.ready}, timeout=limit)
+        try:
+            done, _ = await asyncio.wait({gen.ready}, timeout=limit)
+        except BaseException:  # cancelled while starting: the server must not outlive us
+            await asyncio.shield(_retire(gen))
+            raise
         if gen.ready in done and gen.ready.exception() is None:
             return gen
         why = "did not start" if done else f"did not start within {limit:g} s"

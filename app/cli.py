@@ -22,10 +22,13 @@ from app.cli_providers import cmd_keys, cmd_providers, first_run
 from app.cli_tools import add_commands as add_tool_commands
 from app.cli_tools import cmd_mcp, cmd_tools
 from app.console import JsonLinesSink, ProgressPrinter, TerminalGate, TerminalPrompter, render_plan
-from app.export import FORMATS, export_run, run_to_dict
+from app.export import FORMATS, export_run, run_to_dict, stored_tool_calls
 from app.logs import setup_logging
 from app.roster_store import load_user_roster
 from app.services import NotResumable, RunConfig, RunService, UnknownRun
+from app.storage import RunDetail
+from app.storage.errors import StorageError
+from app.tool_history import ToolCallRecord
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -111,6 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     except BadInput as exc:
         print(f"troupe: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except StorageError as exc:  # the history database is unusable as it is; the message says why
+        print(f"troupe: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         print("troupe: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -316,20 +322,23 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    run = _load_run(args.run_id)
+    run, calls = _load_run(args.run_id)
     if args.json:
-        print(json.dumps(run_to_dict(run), indent=2, ensure_ascii=False))
+        print(json.dumps(run_to_dict(run, calls), indent=2, ensure_ascii=False))
         return EXIT_OK
     print(f"{run.id}  {run.status}  {run.total_tokens} tokens  ${run.cost:.4f}\n{run.goal}\n")
     for t in run.tasks:
         print(f"  {t.task_id:<12} {t.status:<16} {t.agent:<11} {t.title}")
+        for call in (c for c in calls if c.task_id == t.task_id):
+            print(f"  {'':<12} ⚙ {call.line()}")
     if run.deliverable:
         print("\n" + run.deliverable)
     return EXIT_OK
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    text = export_run(_load_run(args.run_id), args.format)
+    run, calls = _load_run(args.run_id)
+    text = export_run(run, args.format, calls)
     if args.out:
         args.out.write_text(text, encoding="utf-8")
         print(f"exported to {args.out}", file=sys.stderr)
@@ -338,10 +347,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _load_run(run_id: str):  # type: ignore[no-untyped-def]
+def _load_run(run_id: str) -> tuple[RunDetail, list[ToolCallRecord]]:
+    """The stored run and its tool calls."""
     service = RunService.open()
     try:
-        return service.get_run(run_id)
+        return service.get_run(run_id), stored_tool_calls(service.store, run_id)
     except UnknownRun as exc:
         raise BadInput(str(exc)) from None
     finally:

@@ -1,6 +1,7 @@
 """Exports of a finished (or partial) run: Markdown, standalone HTML, JSON.
 
-Built from the stored run only, which never holds keys.
+Built from the stored run only, which never holds keys: its RunDetail and
+its tool calls (app/tool_history.py, from the stored events).
 """
 
 from __future__ import annotations
@@ -8,17 +9,24 @@ from __future__ import annotations
 import html
 import json
 import time
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import markdown
 
 from app.storage import RunDetail
+from app.tool_history import ToolCallRecord, tool_calls_from_events
+
+if TYPE_CHECKING:
+    from app.storage import Store
+
+Calls = Sequence[ToolCallRecord]
 
 FORMATS = ("md", "html", "json")
 
 
-def run_to_dict(run: RunDetail) -> dict[str, Any]:
-    """The `troupe show --json` shape."""
+def run_to_dict(run: RunDetail, calls: Calls = ()) -> dict[str, Any]:
+    """The `troupe show --json` shape; each task lists its tool calls."""
     return {
         "id": run.id,
         "project": run.project,
@@ -32,6 +40,7 @@ def run_to_dict(run: RunDetail) -> dict[str, Any]:
                 "attempts": t.attempts, "output": t.output,
                 "tokens": t.prompt_tokens + t.completion_tokens, "cost": t.cost,
                 "parent": t.parent_id, "depends_on": list(t.depends_on), "error": t.error,
+                "tool_calls": [c.to_dict() for c in calls if c.task_id == t.task_id],
             }
             for t in run.tasks
         ],
@@ -42,7 +51,7 @@ def run_to_dict(run: RunDetail) -> dict[str, Any]:
     }
 
 
-def to_markdown(run: RunDetail) -> str:
+def to_markdown(run: RunDetail, calls: Calls = ()) -> str:
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(run.created))
     parts = [f"# {run.goal}", f"_Troupe run {run.id}, {when}, {run.status}; "
              f"{run.total_tokens} tokens, ${run.cost:.4f}_"]
@@ -52,11 +61,27 @@ def to_markdown(run: RunDetail) -> str:
     for task in run.tasks:
         body = (task.output or "").strip() or f"_{task.status}{': ' + task.error if task.error else ''}_"
         parts.append(f"### {task.title} ({task.agent}, {task.status})\n\n{body}")
+        mine = [c for c in calls if c.task_id == task.task_id]
+        if mine:
+            parts.append("Tool calls:\n\n" + "\n".join(_markdown_call(c) for c in mine))
     return "\n\n".join(parts) + "\n"
 
 
-def to_html(run: RunDetail) -> str:
-    body = markdown.markdown(to_markdown(run), extensions=["fenced_code", "tables"])
+def _markdown_call(call: ToolCallRecord) -> str:
+    tail = ", ".join(p for p in (call.outcome, call.duration_text) if p)
+    return f"- {_code(f'{call.tool} {call.arguments_summary}')} → {tail}"
+
+
+def _code(text: str) -> str:
+    """`text` as a Markdown code span, whatever backticks it holds."""
+    fence = "`"
+    while fence in text:
+        fence += "`"
+    return f"{fence} {text} {fence}" if text.startswith("`") or text.endswith("`") else f"{fence}{text}{fence}"
+
+
+def to_html(run: RunDetail, calls: Calls = ()) -> str:
+    body = markdown.markdown(to_markdown(run, calls), extensions=["fenced_code", "tables"])
     return (
         "<!doctype html>\n<html><head><meta charset=\"utf-8\">"
         f"<title>{html.escape(run.goal)}</title>"
@@ -67,11 +92,20 @@ def to_html(run: RunDetail) -> str:
     )
 
 
-def export_run(run: RunDetail, fmt: str) -> str:
+def export_run(run: RunDetail, fmt: str, calls: Calls = ()) -> str:
     if fmt == "md":
-        return to_markdown(run)
+        return to_markdown(run, calls)
     if fmt == "html":
-        return to_html(run)
+        return to_html(run, calls)
     if fmt == "json":
-        return json.dumps(run_to_dict(run), indent=2, ensure_ascii=False) + "\n"
+        return json.dumps(run_to_dict(run, calls), indent=2, ensure_ascii=False) + "\n"
     raise ValueError(f"unknown export format {fmt!r} (one of {', '.join(FORMATS)})")
+
+
+def export_stored_run(store: Store, run_id: str, fmt: str) -> str:
+    """A stored run with its tool calls (raises KeyError for an unknown run)."""
+    return export_run(store.get_run(run_id), fmt, stored_tool_calls(store, run_id))
+
+
+def stored_tool_calls(store: Store, run_id: str) -> list[ToolCallRecord]:
+    return tool_calls_from_events(store.events(run_id))

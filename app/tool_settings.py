@@ -16,24 +16,28 @@ Each project works in its own folder, <data dir>/workspaces/<safe name>.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import re
-from collections.abc import Mapping
+import sqlite3
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from agents.tools import Permission, ToolPolicy
-from app.paths import data_dir
+from app.paths import data_dir, db_path
 
 __all__ = [
     "PolicyScope",
     "ToolPolicies",
     "load_policies",
     "policies_path",
+    "project_names",
     "save_policies",
+    "scope_label",
     "workspace_dir",
     "workspace_name",
 ]
@@ -87,6 +91,32 @@ class ToolPolicies:
         projects = {**self.projects, project: scope}
         return replace(self, projects={p: s for p, s in projects.items() if s.rules or s.roles})
 
+    def inherited(self, tool: str, project: str | None, role: str | None) -> tuple[Permission, str] | None:
+        """The rule `tool` gets in this scope from wider ones, and where it is set; None: the default.
+
+        Wider scopes, nearest first (as `policy()` ranks them): the role in
+        all projects, the whole project, all projects.
+        """
+        wider: list[tuple[str | None, str | None]] = []
+        if project is not None and role is not None:
+            wider += [(None, role), (project, None)]
+        if (project, role) != (None, None):
+            wider.append((None, None))
+        for p, r in wider:
+            rule = self.scope(p).rule(tool, r)
+            if rule is not None:
+                return rule, scope_label(p, r)
+        return None
+
+    def tool_names(self) -> frozenset[str]:
+        """Every tool some rule names."""
+        scopes = [self.everywhere, *self.projects.values()]
+        return frozenset(t for s in scopes for rules in (s.rules, *s.roles.values()) for t in rules)
+
+    def role_names(self) -> frozenset[str]:
+        """Every role some rule is for."""
+        return frozenset(r for s in (self.everywhere, *self.projects.values()) for r in s.roles)
+
     def policy(self, project: str | None = None) -> ToolPolicy:
         """The ToolPolicy a run of `project` uses."""
         mine = self.scope(project) if project is not None else PolicyScope()
@@ -98,6 +128,12 @@ class ToolPolicies:
     def to_dict(self) -> dict[str, Any]:
         return {**self.everywhere.to_dict(),
                 "projects": {p: s.to_dict() for p, s in self.projects.items()}}
+
+
+def scope_label(project: str | None, role: str | None) -> str:
+    """"all projects", "project Essay", "role coder in all projects", "role coder in project Essay"."""
+    where = "all projects" if project is None else f"project {project}"
+    return where if role is None else f"role {role} in {where}"
 
 
 def _with(rules: Rules, tool: str, permission: Permission | None) -> dict[str, Permission]:
@@ -154,6 +190,23 @@ def _rules(data: Any) -> dict[str, Permission]:
     if len(good) != len(data):
         log.warning("ignoring tool rules that are not ask/allow/deny: %s", sorted(set(data) - set(good)))
     return {t: Permission(p) for t, p in good.items()}
+
+
+def project_names(policies: ToolPolicies, history: Path | None = None) -> list[str]:
+    """The projects of the history database and of the stored rules, sorted."""
+    return sorted({*_history_projects(history or db_path()), *policies.projects}, key=str.casefold)
+
+
+def _history_projects(path: Path) -> Iterable[str]:
+    # read-only and without migrating: Settings must not create or change the database
+    if not path.exists():
+        return []
+    try:
+        with contextlib.closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=2)) as conn:
+            return [str(name) for (name,) in conn.execute("SELECT name FROM projects")]
+    except sqlite3.Error as exc:
+        log.warning("could not read the projects of %s: %s", path, exc)
+        return []
 
 
 # --- workspaces ------------------------------------------------------------------------

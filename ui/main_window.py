@@ -266,14 +266,14 @@ class MainWindow(QMainWindow):
     def _on_export_requested(self, fmt: str) -> None:
         from PySide6.QtWidgets import QFileDialog  # noqa: PLC0415
 
-        from app.export import export_run  # noqa: PLC0415
+        from app.export import export_stored_run  # noqa: PLC0415
 
         if self.session.run_id is None:
             return
         path, _ = QFileDialog.getSaveFileName(self, "Export", f"troupe-{self.session.run_id}.{fmt}")
         if path:
             with open(path, "w", encoding="utf-8") as out:
-                out.write(export_run(self.service.get_run(self.session.run_id), fmt))
+                out.write(export_stored_run(self.service.store, self.session.run_id, fmt))  # with tool calls
 
     def _offer_resume(self) -> None:
         """Show the newest interrupted run, with Resume enabled."""

@@ -301,13 +301,14 @@ def test_tools_tab_lists_builtin_tools_with_their_permission(settings_dialog, tr
     dialog = settings_dialog()
     assert "Tools" in tab_titles(dialog)
     tab = dialog.tools_tab
-    rows = {r[0]: r[1] for r in table_texts(tab.tools_table)}
-    assert all(r[3] for r in table_texts(tab.tools_table))  # a description each
+    rows = {r[0]: r[1] for r in table_texts(tab.rules.table)}
+    assert all(r[3] for r in table_texts(tab.rules.table))  # a description each
     assert rows["read_file"] == "read" and rows["write_file"] == "write"
     assert tab.combos["write_file"].currentData() == "deny"
-    assert tab.combos["read_file"].currentData() == "allow"
-    assert tab.combos["read_file"].currentText() == "allow (default)"
-    assert [tab.combos["read_file"].itemData(i) for i in range(3)] == ["ask", "allow", "deny"]
+    assert tab.combos["read_file"].currentData() is None  # no rule: the default applies
+    assert tab.combos["read_file"].currentText() == "allow · inherited from the default"
+    assert tab.combos["write_file"].itemText(0) == "ask · inherited from the default"
+    assert [tab.combos["read_file"].itemData(i) for i in range(4)] == [None, "ask", "allow", "deny"]
 
 
 def test_tools_tab_round_trip(qtbot, settings_dialog, troupe_home, tmp_path):
@@ -316,8 +317,8 @@ def test_tools_tab_round_trip(qtbot, settings_dialog, troupe_home, tmp_path):
     source.write_text(json.dumps(MCP_JSON), encoding="utf-8")
     dialog = settings_dialog()
     tab = dialog.tools_tab
-    tab.combos["write_file"].setCurrentIndex(1)  # allow
-    tab.combos["fetch_url"].setCurrentIndex(2)  # deny
+    tab.combos["write_file"].setCurrentIndex(2)  # allow
+    tab.combos["fetch_url"].setCurrentIndex(3)  # deny
     assert tab.import_file(source)
     rows = table_texts(tab.servers_table)
     assert rows == [["github", "stdio", "npx -y @modelcontextprotocol/server-github", "GITHUB_TOKEN"],
@@ -349,7 +350,7 @@ def test_cancel_and_bad_files_write_nothing(qtbot, settings_dialog, troupe_home,
     tab = dialog.tools_tab
     assert not tab.import_file(bad)
     assert "Nothing imported" in tab.servers_error.text() and tab.servers() == []
-    tab.combos["write_file"].setCurrentIndex(2)
+    tab.combos["write_file"].setCurrentIndex(3)
     dialog.reject()
     assert not (troupe_home / "tool_policies.json").exists()
     assert not (troupe_home / "mcp_servers.json").exists()

@@ -1,21 +1,25 @@
-"""Settings › Tools: who may run each built-in tool, and the MCP servers.
+"""Settings › Tools: who may run each tool (per project and role), and the MCP servers.
 
-The permissions here are the rules for all projects (tool_policies.json keeps
-per-project and per-role rules too; they are left as they are). MCP servers
-are shown by name, transport and command or URL; their env and header values
-(often API keys) are never shown, only their names. Import reads another
-app's `mcpServers` file; nothing is written before OK, which saves both files
-(`ToolsTab.install` hooks that to the dialog's `accepted`).
+The rules table (ui/settings/tool_rules.py) edits tool_policies.json for the
+scope its two combo boxes pick. MCP servers are shown by name, transport and
+command or URL; their env and header values (often API keys) are never
+shown, only their names. List tools starts the selected server as a run
+would (on the dialog's loop, never blocking the window) and adds its tools to
+the rules table. Import reads another app's `mcpServers` file; nothing is
+written before OK, which saves both files (`ToolsTab.install` hooks that to
+the dialog's `accepted`).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QComboBox,
     QDialog,
     QFileDialog,
     QHeaderView,
@@ -28,31 +32,37 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from agents.builtin_tools import builtin_registry
+from agents.builtin_tools import builtin_tools
 from agents.mcp_client import McpConfigError, McpServerConfig
-from agents.tools import Permission, Tool, ToolPolicy
 from app.mcp_config import load_servers, save_servers
-from app.tool_settings import ToolPolicies, load_policies, save_policies
+from app.mcp_probe import Probe, probe_server
+from app.tool_settings import ToolPolicies, load_policies, project_names, save_policies
 from ui import theme
+from ui.settings.jobs import Jobs
+from ui.settings.tool_rules import ToolRules
 from ui.settings.widgets import hint_label, padded, row, say, section
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QComboBox
 
 log = logging.getLogger(__name__)
 
-PERMISSIONS = (Permission.ASK, Permission.ALLOW, Permission.DENY)
 SERVER_COLUMNS = ("Name", "Transport", "Command / URL", "Environment")
 
 
 class ToolsTab(QWidget):
-    """Built-in tools with a permission each (all projects), and the configured MCP servers."""
+    """Tool rules for a chosen scope, and the configured MCP servers with List tools."""
 
     def __init__(self, parent: QWidget | None = None, *, policies_path: Path | None = None,
-                 servers_path: Path | None = None) -> None:
+                 servers_path: Path | None = None, history_path: Path | None = None,
+                 roles: Callable[[], Iterable[str]] = tuple, jobs: Jobs | None = None) -> None:
         super().__init__(parent)
         self._policies_path, self._servers_path = policies_path, servers_path
         self._policies: ToolPolicies = load_policies(policies_path)
-        registry = builtin_registry()
-        self._tools: list[Tool] = [t for name in registry.names if (t := registry.get(name)) is not None]
-        self.combos: dict[str, QComboBox] = {}
+        self._roles = roles
+        self.jobs = jobs or Jobs(self)
+        self.rules = ToolRules(self._policies, builtin_tools(), project_names(self._policies, history_path),
+                               roles())
         self.servers_error = hint_label()
         try:
             self._servers: list[McpServerConfig] = load_servers(servers_path)
@@ -62,53 +72,39 @@ class ToolsTab(QWidget):
             say(self.servers_error, "mcp_servers.json could not be read (it is left as it is): "
                 + "; ".join(exc.problems), theme.FAILED_COLOUR)
         self._saved_servers = list(self._servers)
-        self.tools_table = self._build_tools_table()
+        self._listing: set[str] = set()
+        """Servers whose tools are being listed."""
         self.servers_table = QTableWidget(0, len(SERVER_COLUMNS))
         self.import_button = QPushButton("&Import mcpServers JSON…")
         self.import_button.setToolTip("Add the servers of a Claude Desktop, Cursor or similar config file")
-        self.remove_button = QPushButton("&Remove")
+        self.remove_button = QPushButton("Re&move")
+        self.list_button = QPushButton("&List tools")
+        self.list_button.setToolTip("Start the selected server and show its tools, so you can set their rules")
         self.import_button.clicked.connect(self._on_import_clicked)
         self.remove_button.clicked.connect(self.remove_selected)
+        self.list_button.clicked.connect(self.list_selected)
         self._build()
         self._show_servers()
 
     @classmethod
     def install(cls, dialog: QDialog, tabs: QTabWidget) -> ToolsTab:
         """Add the tab to a settings dialog; the dialog's OK (accepted) saves it."""
-        tab = cls()
+        agents_tab, jobs = getattr(dialog, "agents_tab", None), getattr(dialog, "jobs", None)
+        tab = cls(jobs=jobs, roles=lambda: [d.name for d in agents_tab.drafts] if agents_tab else [])
         tabs.addTab(padded(tab), "Tools")
         dialog.accepted.connect(tab.save_or_warn)
         return tab
 
-    # --- construction --------------------------------------------------------------
+    @property
+    def combos(self) -> dict[str, QComboBox]:
+        """Each tool's Rule box, for the scope shown."""
+        return self.rules.boxes
 
-    def _build_tools_table(self) -> QTableWidget:
-        table = QTableWidget(len(self._tools), 4)
-        table.setHorizontalHeaderLabels(["Tool", "Risk", "Permission (all projects)", "What it does"])
-        table.setAccessibleName("Built-in tools")
-        defaults = ToolPolicy()
-        for i, tool in enumerate(self._tools):
-            name = QTableWidgetItem(tool.name)
-            name.setToolTip(tool.description)
-            table.setItem(i, 0, name)
-            table.setItem(i, 1, QTableWidgetItem(str(tool.risk)))
-            about = QTableWidgetItem(tool.description)
-            about.setToolTip(tool.description)
-            about.setForeground(theme.dim_text_colour())
-            table.setItem(i, 3, about)
-            combo = QComboBox()
-            default = defaults.permission(tool)
-            for permission in PERMISSIONS:
-                label = f"{permission.value} (default)" if permission is default else permission.value
-                combo.addItem(label, permission.value)
-            current = self._policies.everywhere.rule(tool.name, None) or default
-            combo.setCurrentIndex(PERMISSIONS.index(current))
-            combo.setAccessibleName(f"Permission for {tool.name}")
-            table.setCellWidget(i, 2, combo)
-            self.combos[tool.name] = combo
-        self._tidy(table)
-        table.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
-        return table
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
+        self.rules.set_roles(self._roles())  # roles added on the Agents tab meanwhile
+        super().showEvent(event)
+
+    # --- construction --------------------------------------------------------------
 
     def _build(self) -> None:
         table = self.servers_table
@@ -119,17 +115,17 @@ class ToolsTab(QWidget):
         table.itemSelectionChanged.connect(self._update_buttons)
         layout = QVBoxLayout(self)
         layout.setSpacing(6)
-        layout.addWidget(section("Built-in tools"))
+        layout.addWidget(section("Tool rules"))
         layout.addWidget(hint_label("What happens when an agent calls a tool: ask you first, allow it, or deny it. "
-                                    "Rules for one project or role are kept in tool_policies.json."))
-        layout.addWidget(self.tools_table, 3)
+                                    "A role's rule beats a project's, a project's beats the one for all projects."))
+        layout.addWidget(self.rules, 4)
         layout.addSpacing(8)
         layout.addWidget(section("MCP servers"))
         layout.addWidget(hint_label("Their tools ask first unless a rule says otherwise. "
                                     "Environment values stay in the keychain and are never shown."))
-        layout.addWidget(self.servers_table, 2)
+        layout.addWidget(self.servers_table, 1)
         layout.addWidget(self.servers_error)
-        layout.addWidget(row(self.import_button, self.remove_button, stretch=None))
+        layout.addWidget(row(self.import_button, self.remove_button, self.list_button, stretch=None))
 
     @staticmethod
     def _tidy(table: QTableWidget) -> None:
@@ -162,7 +158,7 @@ class ToolsTab(QWidget):
         return True
 
     def remove_selected(self) -> None:
-        rows = {index.row() for index in self.servers_table.selectionModel().selectedRows()}
+        rows = set(self._selected_rows())
         self._servers = [s for i, s in enumerate(self._servers) if i not in rows]
         self._show_servers()
 
@@ -186,20 +182,47 @@ class ToolsTab(QWidget):
         self._update_buttons()
 
     def _update_buttons(self) -> None:
-        self.remove_button.setEnabled(bool(self.servers_table.selectionModel().selectedRows()))
+        rows = self._selected_rows()
+        self.remove_button.setEnabled(bool(rows))
+        chosen = self._servers[rows[0]].name if len(rows) == 1 else None
+        self.list_button.setEnabled(chosen is not None and chosen not in self._listing)
+
+    def _selected_rows(self) -> list[int]:
+        return sorted(index.row() for index in self.servers_table.selectionModel().selectedRows())
+
+    # --- List tools ------------------------------------------------------------------
+
+    def list_selected(self) -> None:
+        """Start the selected server off the window's critical path; its tools join the rules table."""
+        rows = self._selected_rows()
+        if len(rows) != 1:
+            return
+        server = self._servers[rows[0]]
+        self._listing.add(server.name)
+        say(self.servers_error, f"Starting {server.name} to list its tools…")
+        self._update_buttons()
+        self.jobs.start(probe_server(server), self._on_listed,
+                        lambda exc, name=server.name: self._on_listed(Probe(name, error=str(exc))))
+
+    def _on_listed(self, probe: Probe) -> None:
+        self._listing.discard(probe.server)
+        self._update_buttons()
+        if probe.server not in {s.name for s in self._servers}:
+            return  # removed meanwhile
+        if probe.error:
+            say(self.servers_error, f"Could not list the tools of {probe.server}: {probe.error}",
+                theme.FAILED_COLOUR)
+            return
+        self.rules.add_tools(probe.tools)
+        names = ", ".join(t.name.removeprefix(f"mcp__{probe.server}__") for t in probe.tools)
+        say(self.servers_error, f"{probe.server}: {len(probe.tools)} tools ({names or 'none'}); "
+            "they are in the table above, where you can set their rules.")
 
     # --- saving ------------------------------------------------------------------------
 
     def policies(self) -> ToolPolicies:
-        """The stored rules with this tab's all-projects choices (unchanged tools keep no rule)."""
-        policies = self._policies
-        defaults = ToolPolicy()
-        for tool in self._tools:
-            chosen = Permission(self.combos[tool.name].currentData())
-            stored = policies.everywhere.rule(tool.name, None)
-            if chosen is not stored and not (stored is None and chosen is defaults.permission(tool)):
-                policies = policies.set(tool.name, chosen)
-        return policies
+        """The rules as edited, in every scope."""
+        return self.rules.policies()
 
     def save(self) -> None:
         """Write tool_policies.json and mcp_servers.json when they changed (raises OSError, McpConfigError)."""
