@@ -14,11 +14,25 @@ per-statement hop to its own thread, and batches naturally.
 
 from __future__ import annotations
 
+import logging
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError
+
+from app.storage import backups
+from app.storage.errors import (
+    DatabaseTooNew,
+    DatabaseUpgradeFailed,
+    NotATroupeDatabase,
+    StorageError,
+)
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -31,6 +45,8 @@ HEAD = "0002"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_MS = 5000
 _IMMEDIATE = "troupe_immediate"
+
+log = logging.getLogger(__name__)
 
 
 def make_engine(path: str | Path) -> Engine:
@@ -100,25 +116,172 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def _at_head(engine: Engine) -> bool:
-    """True when the database is already at HEAD (no Alembic needed)."""
-    with engine.connect() as conn:
-        exists = conn.exec_driver_sql(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
-        ).first()
-        if not exists:
-            return False
-        rows = conn.execute(text("SELECT version_num FROM alembic_version")).all()
-    return [r[0] for r in rows] == [HEAD]
+# --- upgrading a database file ------------------------------------------------------
+#
+# An upgrade runs on one connection, in one write transaction (BEGIN IMMEDIATE):
+# read the revision, refuse an unknown (newer) one, copy the file to a dated
+# backup, run every pending migration, check foreign keys, commit. SQLite DDL is
+# transactional and Alembic joins the transaction it is handed (it opens none
+# of its own), so any failure rolls back all of it: the file stays at the old
+# revision with every row, and other processes never see a half-migrated
+# schema. Crashes are covered by SQLite's journal the same way. Foreign keys
+# are off meanwhile, as SQLite's ALTER TABLE guide prescribes: Alembic's batch
+# mode recreates a table, and dropping the old copy of, say, `runs` with
+# foreign keys on would cascade-delete every task and event of every run.
+
+SQLITE_NOTADB = 26
+
+
+@dataclass
+class _Upgrade:
+    """One attempt to bring `path` to `target`, for the error message if it fails."""
+
+    path: Path
+    start: str | None
+    """The revision found (None: a new, empty database)."""
+    target: str
+    backup: Path | None = None
+
+    def failed(self, exc: BaseException) -> DatabaseUpgradeFailed:
+        start = self.start or "none (new database)"
+        return DatabaseUpgradeFailed(self.path, start, self.target, self.backup, _cause(exc))
+
+
+def database_path(engine: Engine) -> Path:
+    """The file `engine` is on."""
+    assert engine.url.database, "an in-memory database has nothing to upgrade"
+    return Path(engine.url.database)
 
 
 def upgrade_database(engine: Engine, revision: str = "head") -> None:
-    """Migrate the database up to `revision`, in one transaction."""
-    if revision in ("head", HEAD) and _at_head(engine):
-        return
+    """Migrate the database up to `revision`, atomically, after backing it up.
+
+    A new database is migrated without a backup; one at `revision` already is
+    left alone. Raises a StorageError (see errors.py): NotATroupeDatabase,
+    DatabaseTooNew, or DatabaseUpgradeFailed with the file unchanged.
+    """
+    path = database_path(engine)
+    seen = _versions_or_refuse(path)
+    if revision in ("head", HEAD) and seen == [HEAD]:
+        return  # the common case: no Alembic import at all
+    attempt = _Upgrade(path, _one(seen), revision)
+    try:
+        _upgrade(engine, attempt)
+    except StorageError:
+        raise
+    except Exception as exc:
+        log.exception("upgrading %s from %s to %s failed", path, attempt.start, attempt.target)
+        raise attempt.failed(exc) from exc
+    if attempt.backup is not None:
+        backups.prune(path)
+
+
+def _upgrade(engine: Engine, attempt: _Upgrade) -> None:
     from alembic import command  # noqa: PLC0415
 
-    with writer_engine(engine).begin() as conn:
+    with writer_engine(engine).connect() as conn, _foreign_keys_off(conn), conn.begin():
+        attempt.start = _one(_versions(conn))  # again, under the write lock
+        attempt.target = _resolve(attempt.target, attempt.start, attempt.path)
+        if attempt.start == attempt.target:
+            return  # another process upgraded it meanwhile
+        if attempt.start is not None:
+            attempt.backup = backups.back_up(attempt.path, attempt.start)
+            log.info("backed up %s to %s before upgrading it", attempt.path, attempt.backup)
+        dangling = _dangling_references(conn)
         config = alembic_config()
         config.attributes["connection"] = conn
-        command.upgrade(config, revision)
+        command.upgrade(config, attempt.target)
+        if _dangling_references(conn) > dangling:
+            raise RuntimeError("the migration left rows pointing to missing rows (foreign keys)")
+
+
+def _resolve(target: str, start: str | None, path: Path) -> str:
+    """`target` as a revision id; DatabaseTooNew if `start` is not a known revision."""
+    from alembic.script import ScriptDirectory  # noqa: PLC0415
+
+    script = ScriptDirectory.from_config(alembic_config())
+    known = [s.revision for s in script.walk_revisions()]
+    head = script.get_current_head()
+    assert head is not None
+    if start is not None and start not in known:
+        raise DatabaseTooNew(path, start, head)
+    return head if target == "head" else target
+
+
+def _versions_or_refuse(path: Path) -> list[str] | None:
+    """The revision rows, read without the engine and before any lock.
+
+    The engine's connections switch the file to WAL, which rewrites its
+    header: a file that is not ours is recognised first, and left as it was.
+    """
+    if not path.is_file() or path.stat().st_size == 0:
+        return None
+    try:
+        with closing(sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000)) as conn:
+            return _versions_of_file(conn, path)
+    except sqlite3.DatabaseError as exc:
+        if exc.sqlite_errorcode == SQLITE_NOTADB:
+            raise NotATroupeDatabase(path, "it is not a SQLite database") from exc
+        raise
+
+
+def _versions_of_file(conn: sqlite3.Connection, path: Path) -> list[str] | None:
+    tables = {r[0] for r in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+    )}
+    if "alembic_version" in tables:
+        return [r[0] for r in conn.execute("SELECT version_num FROM alembic_version")]
+    if tables:
+        raise NotATroupeDatabase(path, "it has tables but no Troupe schema revision")
+    return None
+
+
+def _at_head(engine: Engine) -> bool:
+    """True when the database is already at HEAD (no Alembic needed)."""
+    with engine.connect() as conn:
+        return _versions(conn) == [HEAD]
+
+
+def _versions(conn: Connection) -> list[str] | None:
+    """The rows of alembic_version; None when the table does not exist."""
+    exists = conn.exec_driver_sql(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+    ).first()
+    if not exists:
+        return None
+    return [r[0] for r in conn.execute(text("SELECT version_num FROM alembic_version"))]
+
+
+def _one(versions: list[str] | None) -> str | None:
+    """The single revision (None for none); Troupe's migrations never branch."""
+    return ",".join(versions) if versions else None
+
+
+@contextmanager
+def _foreign_keys_off(conn: Connection) -> Iterator[None]:
+    # A pragma SQLite ignores inside a transaction: set it on the driver's
+    # connection before BEGIN, and restore it before the pool reuses it.
+    driver = _driver(conn)
+    driver.execute("PRAGMA foreign_keys=OFF")
+    try:
+        yield
+    finally:
+        driver.execute("PRAGMA foreign_keys=ON")
+
+
+def _dangling_references(conn: Connection) -> int:
+    return len(conn.exec_driver_sql("PRAGMA foreign_key_check").all())
+
+
+def _driver(conn: Connection) -> sqlite3.Connection:
+    driver = conn.connection.driver_connection
+    assert isinstance(driver, sqlite3.Connection)
+    return driver
+
+
+def _cause(exc: BaseException) -> str:
+    """The error in one short line (without SQLAlchemy's SQL and links)."""
+    original = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    lines = str(original).strip().splitlines()
+    line = lines[0] if lines else type(original).__name__
+    return line if len(line) <= 200 else line[:199] + "…"

@@ -59,9 +59,17 @@ _SECRET_VALUE = re.compile(
 
 
 def open_database(path: str | Path) -> Store:
-    """Open (creating if needed) the database at `path`, migrated to the newest schema."""
+    """Open (creating if needed) the database at `path`, migrated to the newest schema.
+
+    Raises app.storage.errors.StorageError when the file cannot be used (not
+    ours, from a newer Troupe, or its upgrade failed and was rolled back).
+    """
     engine = make_engine(path)
-    upgrade_database(engine)
+    try:
+        upgrade_database(engine)
+    except BaseException:
+        engine.dispose()  # no connection left holding the file
+        raise
     return Store(engine)
 
 
