@@ -112,17 +112,18 @@ def tool_calls_from_events(events: Iterable[dict[str, Any]]) -> list[ToolCallRec
     return calls
 
 
-def short_arguments(arguments: str) -> str:
+def short_arguments(arguments: str, limit: int = ARGS_MAX, value_limit: int = VALUE_MAX) -> str:
     """'{"path": "a.txt", "n": 3}' -> '{path: "a.txt", n: 3}', cut short; raw text when not JSON."""
     try:
         value = json.loads(arguments) if arguments.strip() else {}
     except ValueError:
-        return _cut(" ".join(arguments.split()), ARGS_MAX)
+        return cut(" ".join(arguments.split()), limit)
     if not isinstance(value, dict):
-        return _cut(json.dumps(value, ensure_ascii=False), ARGS_MAX)
-    parts = [f"{key}: {_cut(json.dumps(item, ensure_ascii=False), VALUE_MAX)}" for key, item in value.items()]
-    return "{" + _cut(", ".join(parts), ARGS_MAX - 2) + "}"
+        return cut(json.dumps(value, ensure_ascii=False), limit)
+    parts = [f"{key}: {cut(json.dumps(item, ensure_ascii=False), value_limit)}" for key, item in value.items()]
+    return "{" + cut(", ".join(parts), limit - 2) + "}"
 
 
-def _cut(text: str, limit: int) -> str:
+def cut(text: str, limit: int) -> str:
+    """`text`, or its first `limit` - 1 characters and an ellipsis."""
     return text if len(text) <= limit else text[: limit - 1] + "…"

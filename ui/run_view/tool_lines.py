@@ -7,7 +7,7 @@ highlighter colours the lines by their TOOL_PREFIX / RESULT_PREFIX and the
 
 from __future__ import annotations
 
-import json
+from app.tool_history import cut, short_arguments
 
 TOOL_PREFIX = "⚙ "
 RESULT_PREFIX = "  │ "
@@ -32,20 +32,9 @@ _MARKS: dict[str, str] = {
 }
 
 
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def summarize_arguments(arguments: str) -> str:
     """'{"path": "a.txt", "n": 3}' -> '{path: "a.txt", n: 3}', shortened; raw text when not JSON."""
-    try:
-        value = json.loads(arguments) if arguments.strip() else {}
-    except ValueError:
-        return _cut(" ".join(arguments.split()), ARGS_MAX)
-    if not isinstance(value, dict):
-        return _cut(json.dumps(value, ensure_ascii=False), ARGS_MAX)
-    parts = [f"{key}: {_cut(json.dumps(item, ensure_ascii=False), VALUE_MAX)}" for key, item in value.items()]
-    return "{" + _cut(", ".join(parts), ARGS_MAX - 2) + "}"
+    return short_arguments(arguments, ARGS_MAX, VALUE_MAX)
 
 
 def call_head(tool: str, arguments: str) -> str:
@@ -87,7 +76,7 @@ def result_lines(result: str, permission: str = "") -> str:
     if permission in ("deny", "rejected"):
         return ""
     lines = [line.rstrip() for line in result.splitlines() if line.strip()]
-    shown = [RESULT_PREFIX + _cut(line, RESULT_LINE_MAX) + "\n" for line in lines[:RESULT_LINES]]
+    shown = [RESULT_PREFIX + cut(line, RESULT_LINE_MAX) + "\n" for line in lines[:RESULT_LINES]]
     if len(lines) > RESULT_LINES:
         more = len(lines) - RESULT_LINES
         shown.append(f"{RESULT_PREFIX}… {more} more line{'s' if more > 1 else ''}\n")
