@@ -178,7 +178,11 @@ class MainWindow(QMainWindow):
         except Exception as exc:  # noqa: BLE001 - shown to the person, the window stays up
             log.exception("opening the history database failed")
             self.history.empty.setText("The history could not be opened.")
-            self.show_warning("History", f"The history database could not be opened:\n{exc}")
+            from app.storage.errors import StorageError  # noqa: PLC0415 - storage is imported after the first paint
+
+            # a StorageError already names the file and says what to do
+            said = str(exc) if isinstance(exc, StorageError) else f"The history database could not be opened:\n{exc}"
+            self.show_warning("History", said)
             return
         self._on_storage_open()
 
