@@ -71,7 +71,8 @@ def _extract_json(text: str) -> Any:
     elif not cleaned.startswith("{") and "{" in cleaned and "}" in cleaned:
         cleaned = cleaned[cleaned.index("{") : cleaned.rindex("}") + 1]
     try:
-        return json.loads(cleaned)
+        # strict=False: small local models write raw newlines inside strings (the grammar allows them)
+        return json.loads(cleaned, strict=False)
     except json.JSONDecodeError as exc:
         raise PlanError(f"the reply is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
 

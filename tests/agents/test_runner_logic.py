@@ -229,3 +229,12 @@ async def test_a_task_whose_dependencies_finish_together_starts_once():
     assert outcome.status == "completed"
     assert len(task_requests(llm, "c")) == 1 and len(task_requests(llm, "d")) == 1
     assert [e.task_id for e in sink.of(TaskFinished)].count("c") == 1
+
+
+async def test_a_plan_with_raw_newlines_inside_strings_is_taken_as_it_is():
+    # what Gemma 270M writes under its grammar: a control character in a JSON string
+    reply = '{"goal": "x", "tasks": [{"id": "a", "title": "Say\nhello", "agent": "writer"}]}'
+    llm = FakeLLM(lambda r: reply)
+    planner = Planner(llm, load_roster(), ModelSettings(model="fake/m"), retry=FAST_RETRY)
+    result = await planner.plan(CallContext(run_id="r", sink=RecordingSink(), purpose="plan"), "g")
+    assert result.attempts == 1 and result.plan.tasks[0].title == "Say\nhello"
