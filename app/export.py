@@ -1,7 +1,7 @@
 """Exports of a finished (or partial) run: Markdown, standalone HTML, JSON.
 
 Built from the stored run only, which never holds keys: its RunDetail and
-its tool calls (app/tool_history.py, from the stored events).
+its tool calls (app/tools/history.py, from the stored events).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import markdown
 
 from app.storage import RunDetail
-from app.tool_history import ToolCallRecord, tool_calls_from_events
+from app.tools.history import ToolCallRecord, tool_calls_from_events
 
 if TYPE_CHECKING:
     from app.storage import Store

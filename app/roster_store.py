@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.errors import RosterError
-from agents.roster import ORCHESTRATOR, Roster, load_roster
+from agents.plan.roster import ORCHESTRATOR, Roster, load_roster
 from app.paths import data_dir
 
 log = logging.getLogger(__name__)

@@ -18,12 +18,12 @@ import platformdirs
 from keyring.backend import KeyringBackend
 from keyring.errors import PasswordDeleteError
 
-from agents.roster import Roster
-from app.local_models import embedded_model_path
+from agents.plan.roster import Roster
 from app.paths import APP_NAME, HOME_ENV
-from app.providers import LOCAL, Provider, Providers
+from app.providers.local_models import embedded_model_path
+from app.providers.registry import LOCAL, Provider, Providers
+from app.providers.secrets import ENV_VARS
 from app.roster_store import default_roster
-from app.secrets import ENV_VARS
 from app.settings import DEFAULT_MODEL, Settings
 
 __all__ = [

@@ -22,7 +22,7 @@ class Settings:
     """What the person chose in Settings (or the defaults)."""
 
     default_model: str = DEFAULT_MODEL
-    """Model reference ("provider/model", see app/providers.py) used when --model is not given."""
+    """Model reference ("provider/model", see app/providers/registry.py) used when --model is not given."""
     planner_model: str | None = None
     """Orchestrator model; None means the default model."""
     api_base: str | None = None

@@ -65,7 +65,7 @@ def _make_call(variant: str, base: str) -> Any:
         return _floor_call(base)
     if variant == "litellm-naive":
         return _naive_call(base)
-    from agents.llm import LiteLLMClient
+    from agents.llm.client import LiteLLMClient
     from agents.ports import LLMRequest, Message
 
     client = LiteLLMClient(direct=(variant == "troupe"))
@@ -144,7 +144,7 @@ def _naive_call(base: str) -> Any:
 
 async def _measure(variant: str, base: str, calls: int, rounds: int) -> dict[str, Any]:
     if variant.startswith("troupe"):
-        from agents.llm import warm_up
+        from agents.llm.litellm_info import warm_up
 
         await warm_up()
     call = _make_call(variant, base)

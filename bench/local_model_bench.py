@@ -97,8 +97,9 @@ async def troupe_run(client: Any, max_tokens: int) -> Run:
 async def bench(path: Path, max_tokens: int, repeats: int, threads: int) -> dict[str, list[Run]]:
     import llama_cpp
 
-    from agents.llm import LiteLLMClient, warm_up
-    from agents.local_model import LocalModelSpec, close_local_models, set_local_models
+    from agents.llm.client import LiteLLMClient
+    from agents.llm.litellm_info import warm_up
+    from agents.llm.local_model import LocalModelSpec, close_local_models, set_local_models
 
     await warm_up()
     spec = LocalModelSpec(path, chat_format="gemma", n_threads=threads)
@@ -150,7 +151,7 @@ def report(runs: dict[str, list[Run]], max_tokens: int, threads: int) -> None:
 
 
 def main() -> None:
-    from agents.local_model import default_threads
+    from agents.llm.local_model import default_threads
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tokens", type=int, default=64, help="max_tokens per call")

@@ -34,7 +34,7 @@ MODEL = "openai/bench-model"
 
 async def troupe_fan_out(base_url: str, n: int, service) -> int:  # type: ignore[no-untyped-def]
     from agents.ports import ApproveAll  # noqa: PLC0415
-    from app.services import RunConfig  # noqa: PLC0415
+    from app.runs.service import RunConfig  # noqa: PLC0415
 
     config = RunConfig(model=MODEL, api_base=base_url, max_parallel=n)
     run_id = service.create_run("bench", "fan-out", config)
@@ -58,8 +58,8 @@ async def troupe_pipeline(base_url: str, n: int, service) -> int:  # type: ignor
 def _prepare_pipeline(base_url: str, n: int, service):  # type: ignore[no-untyped-def]
     from agents.plan import Plan  # noqa: PLC0415
     from agents.ports import ApproveAll  # noqa: PLC0415
-    from agents.runner import Runner, RunOptions  # noqa: PLC0415
-    from app.services import RunConfig  # noqa: PLC0415
+    from agents.run.runner import Runner, RunOptions  # noqa: PLC0415
+    from app.runs.service import RunConfig  # noqa: PLC0415
     from bench.serve import fan_out_plan  # noqa: PLC0415
 
     config = RunConfig(model=MODEL, api_base=base_url, max_parallel=8)
@@ -77,7 +77,7 @@ def _prepare_pipeline(base_url: str, n: int, service):  # type: ignore[no-untype
 
 
 def _service(n: int):  # type: ignore[no-untyped-def]
-    from app.services import RunService  # noqa: PLC0415
+    from app.runs.service import RunService  # noqa: PLC0415
     from app.settings import Settings  # noqa: PLC0415
     from app.storage import open_database  # noqa: PLC0415
 
@@ -142,7 +142,7 @@ def _warm_up(base_url: str) -> None:
 
 
 async def _troupe_call(base_url: str) -> None:
-    from agents.llm import LiteLLMClient  # noqa: PLC0415
+    from agents.llm.client import LiteLLMClient  # noqa: PLC0415
     from agents.ports import LLMRequest, Message  # noqa: PLC0415
 
     async with LiteLLMClient() as llm:

@@ -63,7 +63,7 @@ import ui.gui as gui
 _mark("imports")
 _T["litellm_after_imports"] = "litellm" in sys.modules
 from PySide6.QtCore import QEvent, QObject, QTimer
-from app.services import RunService
+from app.runs.service import RunService
 
 _deferred = gui.RunService.deferred
 
@@ -107,7 +107,7 @@ class _Finish(QObject):
                 _mark("first paint")
                 for name in ("litellm", "sqlalchemy"):
                     _T[name + "_at_paint"] = name in sys.modules
-                _T["litellm_done_at_paint"] = getattr(sys.modules.get("agents.llm"), "_litellm", None) is not None
+                _T["litellm_done_at_paint"] = getattr(sys.modules.get("agents.llm.litellm_info"), "_litellm", None) is not None
                 QTimer.singleShot(0, self.done)
         return False
 
@@ -300,9 +300,9 @@ def print_imports() -> None:
     print(f"{'top-level package':<24} {'self ms':>8} {'share':>6}")
     for name, us in sorted(by_package.items(), key=lambda kv: -kv[1])[:14]:
         print(f"{name:<24} {us / 1000:>8.1f} {us / 1e4 / total:>5.0f}%")
-    ours = ("app.services", "app.storage", "app.storage.db", "app.storage.repository",
+    ours = ("app.runs.service", "app.storage", "app.storage.db", "app.storage.repository",
             "app.storage.queries", "app.storage.models", "alembic", "sqlalchemy", "sqlalchemy.orm",
-            "agents.agent", "agents.plan", "agents.llm", "agents.runner", "pydantic",
+            "agents.run.agent", "agents.plan", "agents.llm.client", "agents.run.runner", "pydantic",
             "ui.main_window", "ui.conversation", "ui.plan_tree", "ui.run_view", "markdown",
             "qasync", "PySide6.QtWidgets", "PySide6.QtGui", "keyring", "litellm")
     print(f"\n{'module (cumulative, first import)':<36} {'ms':>8}")

@@ -199,7 +199,7 @@ async def _scenario(window: Any, probe: LagProbe, tasks: int, profile: bool,
                     floor: bool, callbacks: bool = False) -> dict[str, Any]:
     import asyncio  # noqa: PLC0415
 
-    from agents.llm import warm_up  # noqa: PLC0415
+    from agents.llm.litellm_info import warm_up  # noqa: PLC0415
     from ui.conversation import DeliverableCard  # noqa: PLC0415
 
     await warm_up()  # litellm's import is start-up, not streaming
@@ -296,7 +296,7 @@ def child(base_url: str, tasks: int, profile: bool, floor: bool,
     import qasync  # noqa: PLC0415
     from PySide6.QtWidgets import QApplication  # noqa: PLC0415
 
-    from app.services import RunService  # noqa: PLC0415
+    from app.runs.service import RunService  # noqa: PLC0415
     from app.settings import Settings  # noqa: PLC0415
     from app.storage import open_database  # noqa: PLC0415
     from ui.main_window import MainWindow  # noqa: PLC0415

@@ -22,7 +22,7 @@ import qasync  # noqa: E402
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from app.services import RunService  # noqa: E402
+from app.runs.service import RunService  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from app.storage import open_database  # noqa: E402
 from tests.support.scripted_server import Gate, Reply, ScriptedServer  # noqa: E402

@@ -26,9 +26,9 @@ import qasync  # noqa: E402
 from keyring.backends import fail  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from agents.roster import load_roster  # noqa: E402
-from app.providers import Provider, Providers  # noqa: E402
-from app.secrets import SERVICE  # noqa: E402
+from agents.plan.roster import load_roster  # noqa: E402
+from app.providers.registry import Provider, Providers  # noqa: E402
+from app.providers.secrets import SERVICE  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from tests.support.keyrings import MemoryKeyring, use_keyring  # noqa: E402
 from tests.support.scripted_server import Reply, ScriptedServer  # noqa: E402

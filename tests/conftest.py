@@ -60,7 +60,7 @@ def fail_keyring() -> Iterator[KeyringBackend]:
 @pytest.fixture
 def no_key_variables(monkeypatch: pytest.MonkeyPatch) -> None:
     """No provider key in the environment, whatever the machine has."""
-    from app.secrets import ENV_VARS  # noqa: PLC0415
+    from app.providers.secrets import ENV_VARS  # noqa: PLC0415
 
     for var in ENV_VARS.values():
         monkeypatch.delenv(var, raising=False)

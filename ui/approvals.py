@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 
 from agents.errors import ApprovalError
 from agents.ports import Action, ApprovalRequest, Decision
-from agents.tool_loop import IN_DOUBT_NOTE
+from agents.tools.loop import IN_DOUBT_NOTE
 from ui import theme
 
 ACCENT = theme.STATUS_COLOURS["waiting_approval"]

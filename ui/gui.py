@@ -26,7 +26,7 @@ from PySide6.QtWidgets import QApplication
 from app.logs import setup_logging
 from app.paths import data_dir, logs_dir
 from app.roster_store import read_user_roster
-from app.services import RunService
+from app.runs.service import RunService
 from ui.app_icon import DESKTOP_FILE_NAME, app_icon
 from ui.crash import CrashReporter
 from ui.main_thread_gc import MainThreadGC
@@ -115,8 +115,8 @@ def _record_fatal_signals() -> None:
 
 async def _after_start(window: MainWindow) -> None:
     """Once the window and its history are shown: first-run setup, then litellm."""
-    from agents.llm import warm_up  # noqa: PLC0415
-    from app.provider_checks import run_first_time_setup  # noqa: PLC0415
+    from agents.llm.litellm_info import warm_up  # noqa: PLC0415
+    from app.providers.checks import run_first_time_setup  # noqa: PLC0415
 
     # probes 127.0.0.1 for Ollama and LM Studio (once per data dir): off the UI thread
     found = await asyncio.to_thread(run_first_time_setup)

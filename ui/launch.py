@@ -18,7 +18,7 @@ def launch() -> int:
 
         return self_test_main(args[1:])
     if args:
-        from app.cli import main as cli_main  # noqa: PLC0415
+        from app.cli.main import main as cli_main  # noqa: PLC0415
 
         return cli_main(args)
     from ui.gui import main as gui_main  # noqa: PLC0415

@@ -22,9 +22,9 @@ from PySide6.QtWidgets import (
 )
 
 from app.paths import data_dir
-from app.providers import load_providers
+from app.providers.registry import load_providers
 from app.roster_store import save_user_roster
-from app.services import RunService
+from app.runs.service import RunService
 from app.settings import load_settings, save_settings
 from ui.conversation import ConversationView
 from ui.history import HistoryPanel
@@ -34,7 +34,7 @@ from ui.run_view import RunView
 from ui.session import Session
 
 if TYPE_CHECKING:
-    from app.provider_checks import Detection
+    from app.providers.checks import Detection
     from ui.settings import SettingsDialog
 
 

@@ -32,11 +32,11 @@ import qasync
 from PySide6.QtCore import QMessageLogContext, QtMsgType, qInstallMessageHandler
 from PySide6.QtWidgets import QApplication
 
-from agents.llm import warm_up
+from agents.llm.litellm_info import warm_up
 from app.logs import setup_logging
 from app.paths import db_path
+from app.runs.service import RunService
 from app.self_test_env import embedded_only_providers, isolate, self_test_roster, self_test_settings
-from app.services import RunService
 from app.settings import DEFAULT_MODEL
 from ui.approvals import ApprovalCard
 from ui.conversation import DeliverableCard, PlanCard

@@ -1,6 +1,6 @@
 """The window's run lifecycle: goal -> plan -> edit -> run -> deliverable.
 
-Drives app.services.RunService on the qasync loop and fans the run's events
+Drives app.runs.service.RunService on the qasync loop and fans the run's events
 out to the widgets. All long work is awaited, never blocking the UI thread.
 """
 
@@ -23,8 +23,8 @@ from agents.events import (
     event_from_dict,
 )
 from agents.plan import Plan, Task, plan_problems
-from agents.runner import PriorResult, Runner
-from app.services import RunConfig, RunService
+from agents.run.runner import PriorResult, Runner
+from app.runs.service import RunConfig, RunService
 from ui.approvals import QtApprovalGate
 from ui.conversation import ConversationView
 from ui.plan_tree import PlanTreeModel, PlanTreeView

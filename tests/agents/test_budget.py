@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from agents.agent import ModelSettings
-from agents.builtin_tools import builtin_registry
-from agents.calls import RetryPolicy
 from agents.events import ApprovalRequested, LLMCallFinished, TaskCancelled
-from agents.llm import LiteLLMClient
+from agents.llm.calls import RetryPolicy
+from agents.llm.client import LiteLLMClient
 from agents.plan import Plan
+from agents.plan.roster import load_roster
 from agents.ports import Action, Decision
-from agents.roster import load_roster
-from agents.runner import Runner, RunOptions, TaskStatus
+from agents.run.agent import ModelSettings
+from agents.run.runner import Runner, RunOptions, TaskStatus
 from agents.testing import FakeLLM, RecordingSink, ScriptedGate
-from agents.tool_loop import ToolSetup
+from agents.tools.builtin import builtin_registry
+from agents.tools.loop import ToolSetup
 from tests.support.scripted_server import Reply
 
 

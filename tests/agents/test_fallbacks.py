@@ -6,15 +6,15 @@ from dataclasses import replace
 
 import pytest
 
-from agents.agent import Endpoint, ModelSettings
-from agents.calls import RetryPolicy
 from agents.errors import AuthError
 from agents.events import ModelFellBack
-from agents.llm import LiteLLMClient
+from agents.llm.calls import RetryPolicy
+from agents.llm.client import LiteLLMClient
 from agents.plan import Plan
+from agents.plan.roster import load_roster
 from agents.ports import ApproveAll
-from agents.roster import load_roster
-from agents.runner import Runner, RunOptions
+from agents.run.agent import Endpoint, ModelSettings
+from agents.run.runner import Runner, RunOptions
 from agents.testing import RecordingSink
 from tests.support.scripted_server import Reply
 

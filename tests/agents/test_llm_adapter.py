@@ -29,7 +29,8 @@ from agents.errors import (
     StreamDropped,
     TransientLLMError,
 )
-from agents.llm import LiteLLMClient, warm_up
+from agents.llm.client import LiteLLMClient
+from agents.llm.litellm_info import warm_up
 from agents.ports import Delta, LLMRequest, Message, Response
 from tests.support.scripted_server import Reply, ScriptedServer
 
@@ -378,7 +379,7 @@ async def test_model_without_provider_is_not_found(client: LiteLLMClient) -> Non
 
 def test_importing_the_adapter_does_not_import_litellm() -> None:
     root = Path(__file__).resolve().parents[2]
-    code = "import sys, agents.llm; assert 'litellm' not in sys.modules, 'litellm imported early'"
+    code = "import sys, agents.llm.client; assert 'litellm' not in sys.modules, 'litellm imported early'"
     subprocess.run([sys.executable, "-c", code], cwd=root, check=True, timeout=60)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agents.llm_stream import SSEDecoder, decode_payloads
+from agents.llm.stream import SSEDecoder, decode_payloads
 
 BODY = (
     b'data: {"n": 1}\n\n'

@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from agents.errors import BadRequest, ModelNotFound
-from agents.llm import LiteLLMClient, warm_up
-from agents.local_model import (
+from agents.llm.client import LiteLLMClient
+from agents.llm.litellm_info import warm_up
+from agents.llm.local_model import (
     LocalModelSpec,
     close_local_models,
     local_model,

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from agents.mcp_client import (
+from agents.tools.base import Permission, ToolContext, ToolPolicy, invoke
+from agents.tools.mcp_client import (
     McpConfigError,
     McpConnection,
     McpError,
@@ -24,8 +25,7 @@ from agents.mcp_client import (
     parse_mcp_servers,
     qualified_tool_name,
 )
-from agents.mcp_tools import mcp_tools
-from agents.tools import Permission, ToolContext, ToolPolicy, invoke
+from agents.tools.mcp_tools import mcp_tools
 
 ROOT = Path(__file__).resolve().parents[2]
 ECHO = ("-m", "tests.support.mcp_echo_server")

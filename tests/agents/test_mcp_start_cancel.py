@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from agents.mcp_client import McpConnection
+from agents.tools.mcp_client import McpConnection
 from tests.agents.test_mcp_client import child_pids, python_config
 
 

@@ -8,14 +8,16 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from agents.agent import ModelSettings
 from agents.events import RunEvent, TaskStarted
-from agents.llm import LiteLLMClient, _turn_with_socket_unread, warm_up
-from agents.pacing import BUDGET, Pacer, pacer
+from agents.llm.client import LiteLLMClient
+from agents.llm.direct import _turn_with_socket_unread
+from agents.llm.litellm_info import warm_up
+from agents.llm.pacing import BUDGET, Pacer, pacer
 from agents.plan import Plan
+from agents.plan.roster import load_roster
 from agents.ports import Delta, LLMRequest, Message
-from agents.roster import load_roster
-from agents.runner import Runner, RunOptions
+from agents.run.agent import ModelSettings
+from agents.run.runner import Runner, RunOptions
 from agents.testing import FakeLLM, RecordingSink, ScriptedGate
 from tests.support.scripted_server import Reply, ScriptedServer
 

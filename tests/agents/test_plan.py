@@ -2,7 +2,7 @@ import pytest
 
 from agents.errors import PlanError, PlanValidationError
 from agents.plan import Plan, find_cycle, leaf_dependencies, plan_problems, validate_plan
-from agents.roster import load_roster
+from agents.plan.roster import load_roster
 
 ROLES = ["researcher", "writer", "analyst"]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from agents.plan import Plan, validate_plan
-from agents.plan_repair import tidy_plan
+from agents.plan.repair import tidy_plan
 
 
 def test_duplicate_ids_unknown_and_forward_dependencies_are_tidied():
@@ -40,7 +40,7 @@ def test_a_valid_plan_is_unchanged():
 
 
 def test_the_plan_schema_can_name_the_roles_and_local_grammars_are_bounded():
-    from agents.local_model import bounded_schema
+    from agents.llm.local_model import bounded_schema
     from agents.plan import plan_json_schema
 
     schema = plan_json_schema(["writer", "coder"])

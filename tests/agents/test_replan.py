@@ -1,17 +1,17 @@
-"""Replanning after a comment (agents.replan) and plan diffs (agents.plan_diff)."""
+"""Replanning after a comment (agents.plan.replan) and plan diffs (agents.plan.diff)."""
 
 import json
 
 import pytest
 
-from agents.agent import ModelSettings
-from agents.calls import CallContext, RetryPolicy
 from agents.errors import PlanError, PlannerError
 from agents.events import PlanProposed, PlanRejectedByModel
+from agents.llm.calls import CallContext, RetryPolicy
 from agents.plan import Plan, Task, validate_plan
-from agents.plan_diff import FieldChange, diff_plans
-from agents.replan import replan, replan_messages, restore_kept
-from agents.roster import load_roster
+from agents.plan.diff import FieldChange, diff_plans
+from agents.plan.replan import replan, replan_messages, restore_kept
+from agents.plan.roster import load_roster
+from agents.run.agent import ModelSettings
 from agents.testing import FakeLLM, RecordingSink, last_user_message
 
 FAST_RETRY = RetryPolicy(max_attempts=2, base_delay=0.001, max_delay=0.01)

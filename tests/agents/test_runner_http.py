@@ -6,14 +6,15 @@ import time
 
 import pytest
 
-from agents.agent import ModelSettings
-from agents.calls import RetryPolicy
 from agents.events import TaskRetried
-from agents.llm import LiteLLMClient, warm_up
+from agents.llm.calls import RetryPolicy
+from agents.llm.client import LiteLLMClient
+from agents.llm.litellm_info import warm_up
 from agents.plan import Plan
+from agents.plan.roster import load_roster
 from agents.ports import ApproveAll
-from agents.roster import load_roster
-from agents.runner import Runner, RunOptions, TaskStatus
+from agents.run.agent import ModelSettings
+from agents.run.runner import Runner, RunOptions, TaskStatus
 from agents.testing import RecordingSink
 from tests.support.scripted_server import Reply
 

@@ -8,8 +8,6 @@ import asyncio
 
 import pytest
 
-from agents.agent import ModelSettings
-from agents.calls import CallContext, RetryPolicy
 from agents.errors import AuthError, PlannerError, ServerError
 from agents.events import (
     ApprovalRequested,
@@ -21,11 +19,13 @@ from agents.events import (
     TaskRetried,
     TaskSkipped,
 )
+from agents.llm.calls import CallContext, RetryPolicy
 from agents.plan import Plan
-from agents.planner import Planner
+from agents.plan.planner import Planner
+from agents.plan.roster import load_roster
 from agents.ports import Action, Decision
-from agents.roster import load_roster
-from agents.runner import PriorResult, Runner, RunOptions, TaskStatus
+from agents.run.agent import ModelSettings
+from agents.run.runner import PriorResult, Runner, RunOptions, TaskStatus
 from agents.testing import FakeLLM, RecordingSink, ScriptedGate, last_user_message, route
 
 FAST_RETRY = RetryPolicy(max_attempts=3, base_delay=0.001, max_delay=0.01)

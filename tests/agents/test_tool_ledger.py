@@ -6,12 +6,13 @@ import json
 
 import pytest
 
-from agents.calls import CallContext
 from agents.events import ApprovalRequested, ToolCallFinished
+from agents.llm.calls import CallContext
+from agents.plan.roster import Role
 from agents.ports import Action, Decision, Message, Response, ToolCall, Usage
-from agents.roster import Role
 from agents.testing import MemoryLedger, RecordingSink, ScriptedGate
-from agents.tool_loop import (
+from agents.tools.base import Permission, Risk, Tool, ToolPolicy, ToolRegistry
+from agents.tools.loop import (
     BLOCKED_BY_DOUBT,
     IN_DOUBT_NOTE,
     IN_DOUBT_SKIPPED,
@@ -19,7 +20,6 @@ from agents.tool_loop import (
     ToolSetup,
     run_tool_loop,
 )
-from agents.tools import Permission, Risk, Tool, ToolPolicy, ToolRegistry
 
 ROLE = Role("coder", "You code.", tools=("append", "peek"))
 APPEND = ToolCall("c0", "append", '{"line": "one"}')

@@ -6,9 +6,6 @@ import json
 
 import pytest
 
-from agents.agent import ModelSettings, run_task_agent
-from agents.builtin_tools import builtin_registry
-from agents.calls import CallContext, RetryPolicy
 from agents.errors import ToolStepsExhausted
 from agents.events import (
     ApprovalRequested,
@@ -19,15 +16,18 @@ from agents.events import (
     ToolCallFinished,
     ToolCallRequested,
 )
-from agents.llm import LiteLLMClient
-from agents.llm_stream import ToolCallParts
+from agents.llm.calls import CallContext, RetryPolicy
+from agents.llm.client import LiteLLMClient
+from agents.llm.stream import ToolCallParts
 from agents.plan import Plan, Task
+from agents.plan.roster import Role, load_roster
 from agents.ports import Action, ApproveAll, Decision, LLMRequest, Message, ToolCall
-from agents.roster import Role, load_roster
-from agents.runner import Runner, RunOptions
+from agents.run.agent import ModelSettings, run_task_agent
+from agents.run.runner import Runner, RunOptions
 from agents.testing import RecordingSink, ScriptedGate
-from agents.tool_loop import ToolSetup
-from agents.tools import Permission, ToolPolicy
+from agents.tools.base import Permission, ToolPolicy
+from agents.tools.builtin import builtin_registry
+from agents.tools.loop import ToolSetup
 from tests.support.scripted_server import Reply
 
 FAST = RetryPolicy(max_attempts=1)

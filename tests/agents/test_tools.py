@@ -7,9 +7,8 @@ import os
 import pytest
 from aiohttp import web
 
-from agents import builtin_tools
-from agents.builtin_tools import address_kind, builtin_registry
-from agents.tools import (
+from agents.tools import builtin as builtin_tools
+from agents.tools.base import (
     Permission,
     Risk,
     Tool,
@@ -19,6 +18,7 @@ from agents.tools import (
     ToolRegistry,
     invoke,
 )
+from agents.tools.builtin import address_kind, builtin_registry
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""app.local_models: the embedded model's file and the person's list of GGUF files."""
+"""app.providers.local_models: the embedded model's file and the person's list of GGUF files."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-import app.local_models as lm
-from agents.llm import LiteLLMClient
-from agents.local_model import close_local_models, local_models, set_local_models
+import app.providers.local_models as lm
+from agents.llm.client import LiteLLMClient
+from agents.llm.local_model import close_local_models, local_models, set_local_models
 from agents.ports import LLMRequest, Message
-from app.local_models import (
+from app.providers.local_models import (
     EMBEDDED_MODEL,
     LocalModelInfo,
     LocalModelsError,

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from agents.mcp_client import McpConfigError, McpServerConfig
-from app.mcp_config import import_servers, load_servers, save_servers, servers_path
+from agents.tools.mcp_client import McpConfigError, McpServerConfig
+from app.tools.mcp_config import import_servers, load_servers, save_servers, servers_path
 
 CLAUDE = {
     "mcpServers": {
@@ -78,8 +78,8 @@ def test_duplicate_names_are_refused() -> None:
 
 
 def test_env_and_header_values_live_in_the_keychain_not_the_file(troupe_home, memory_keyring):
-    from agents.mcp_client import McpServerConfig
-    from app.mcp_config import IN_KEYCHAIN, load_servers, save_servers, servers_path
+    from agents.tools.mcp_client import McpServerConfig
+    from app.tools.mcp_config import IN_KEYCHAIN, load_servers, save_servers, servers_path
 
     secret = "sk-mcp-SECRET-0123456789"
     save_servers([McpServerConfig(name="search", command="x", env={"API_KEY": secret}),
@@ -96,9 +96,9 @@ def test_env_and_header_values_live_in_the_keychain_not_the_file(troupe_home, me
 
 
 def test_without_a_keychain_the_values_last_for_the_session(troupe_home, fail_keyring):
-    from agents.mcp_client import McpServerConfig
-    from app import secrets
-    from app.mcp_config import load_servers, save_servers, servers_path
+    from agents.tools.mcp_client import McpServerConfig
+    from app.providers import secrets
+    from app.tools.mcp_config import load_servers, save_servers, servers_path
 
     try:
         save_servers([McpServerConfig(name="s", command="x", env={"TOKEN": "tok-123"})])

@@ -9,10 +9,10 @@ from dataclasses import replace
 
 import pytest
 
-from agents.llm import LiteLLMClient
-from app import secrets
-from app.provider_checks import check_connection, detect, first_run, list_models
-from app.providers import (
+from agents.llm.client import LiteLLMClient
+from app.providers import secrets
+from app.providers.checks import check_connection, detect, first_run, list_models
+from app.providers.registry import (
     EMBEDDED_MODEL,
     Provider,
     ProviderError,

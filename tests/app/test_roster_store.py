@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from agents.errors import RosterError
-from agents.roster import Role, Roster, load_roster
+from agents.plan.roster import Role, Roster, load_roster
 from app.roster_store import (
     load_user_roster,
     read_user_roster,

@@ -8,17 +8,17 @@ from pathlib import Path
 import pytest
 
 from agents.events import RunStarted, RunWarning, ToolCallFinished
-from agents.mcp_client import McpServerConfig
 from agents.plan import Plan, Task
-from agents.roster import Role, Roster
+from agents.plan.roster import Role, Roster
 from agents.testing import RecordingSink, ScriptedGate
-from agents.tools import Permission
-from app.console import ProgressPrinter
-from app.mcp_config import save_servers
-from app.services import RunService
+from agents.tools.base import Permission
+from agents.tools.mcp_client import McpServerConfig
+from app.cli.console import ProgressPrinter
+from app.runs.service import RunService
 from app.settings import Settings
 from app.storage import Store
-from app.tool_settings import ToolPolicies, save_policies
+from app.tools.mcp_config import save_servers
+from app.tools.settings import ToolPolicies, save_policies
 from tests.support.scripted_server import Reply
 
 ROOT = Path(__file__).resolve().parents[2]

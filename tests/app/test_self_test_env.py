@@ -8,9 +8,9 @@ from pathlib import Path
 import keyring
 import pytest
 
-from app.local_models import embedded_model_path
 from app.paths import db_path
-from app.providers import resolve
+from app.providers.local_models import embedded_model_path
+from app.providers.registry import resolve
 from app.self_test_env import (
     MemoryKeyring,
     embedded_only_providers,

@@ -9,16 +9,16 @@ import pytest
 
 from agents.events import ToolCallFinished
 from agents.plan import Plan, Task
+from agents.plan.roster import Role, Roster
 from agents.ports import Action, ApprovalRequest, Decision
-from agents.roster import Role, Roster
 from agents.testing import RecordingSink, ScriptedGate
-from agents.tools import Permission
-from app.mcp_config import save_servers
-from app.run_tools import project_search
-from app.services import RunService
+from agents.tools.base import Permission
+from app.runs.service import RunService
 from app.settings import Settings
 from app.storage import Store
-from app.tool_settings import ToolPolicies, save_policies, workspace_dir
+from app.tools.mcp_config import save_servers
+from app.tools.run_tools import project_search
+from app.tools.settings import ToolPolicies, save_policies, workspace_dir
 from tests.support.scripted_server import Reply
 
 WRITER = Role("writer", "You write files.", tools=("write_file", "read_file"))
@@ -96,7 +96,7 @@ async def test_a_project_deny_refuses_without_asking(service, llm_server):
 
 async def test_a_server_that_does_not_start_leaves_the_run_going(store, llm_server, monkeypatch, caplog):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-x")
-    from agents.mcp_client import McpServerConfig  # noqa: PLC0415
+    from agents.tools.mcp_client import McpServerConfig  # noqa: PLC0415
 
     save_servers([McpServerConfig("broken", command=sys.executable, args=("-c", "raise SystemExit(5)"),
                                   start_timeout=5)])

@@ -6,7 +6,7 @@ import pytest
 
 from agents.ports import LedgerEntry
 from app.storage import Store
-from app.tool_ledger import StoreLedger
+from app.tools.ledger import StoreLedger
 
 
 async def test_begin_is_committed_and_finish_completes_it(store: Store, db_file) -> None:

@@ -7,7 +7,7 @@ import json
 from agents import events as ev
 from app.export import export_run, export_stored_run, run_to_dict, stored_tool_calls
 from app.storage import EventWriter, Store
-from app.tool_history import ToolCallRecord, short_arguments, tool_calls_from_events
+from app.tools.history import ToolCallRecord, short_arguments, tool_calls_from_events
 from tests.app.storage_events import emit_all, finished, sample_plan
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 
-from agents.calls import CallContext
+from agents.llm.calls import CallContext
 from agents.ports import Action, Decision, Message, ToolCall
 from agents.testing import RecordingSink, ScriptedGate
-from agents.tool_loop import IN_DOUBT_SKIPPED, ToolSetup, run_tool_loop
-from agents.tools import Permission, ToolPolicy
+from agents.tools.base import Permission, ToolPolicy
+from agents.tools.loop import IN_DOUBT_SKIPPED, ToolSetup, run_tool_loop
 from app.storage import Store
-from app.tool_ledger import StoreLedger
+from app.tools.ledger import StoreLedger
 from tests.agents.test_tool_ledger import ROLE, Counting, model
 
 

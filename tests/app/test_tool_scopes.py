@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from agents.builtin_tools import builtin_registry
-from agents.tools import Permission
+from agents.tools.base import Permission
+from agents.tools.builtin import builtin_registry
 from app.storage import open_database
-from app.tool_settings import ToolPolicies, project_names, scope_label
+from app.tools.settings import ToolPolicies, project_names, scope_label
 
 ALLOW, ASK, DENY = Permission.ALLOW, Permission.ASK, Permission.DENY
 

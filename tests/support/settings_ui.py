@@ -12,7 +12,7 @@ import qasync
 from PySide6.QtCore import QEvent, QPoint, Qt
 from PySide6.QtWidgets import QApplication, QDialogButtonBox, QWidget
 
-from app import secrets
+from app.providers import secrets
 
 FAKE_KEY = "sk-test-NEVERINSETTINGS0123456789"
 

@@ -18,14 +18,14 @@ import qasync
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
 
-from agents.agent import ModelSettings
-from agents.calls import RetryPolicy
 from agents.errors import ApprovalError
 from agents.events import ApprovalRequested, TaskFinished, TaskSkipped
+from agents.llm.calls import RetryPolicy
 from agents.plan import Plan
+from agents.plan.roster import load_roster
 from agents.ports import Action, ApprovalRequest, Decision, FanOut
-from agents.roster import load_roster
-from agents.runner import Runner, RunOptions, TaskStatus
+from agents.run.agent import ModelSettings
+from agents.run.runner import Runner, RunOptions, TaskStatus
 from agents.testing import FakeLLM, RecordingSink
 from ui.approvals import ApprovalCard, QtApprovalGate, bind, instructions_from_details
 from ui.conversation import ConversationView

@@ -11,7 +11,7 @@ from PySide6.QtTest import QAbstractItemModelTester
 from PySide6.QtWidgets import QDialog
 
 from agents.plan import Plan, Task
-from agents.roster import load_roster
+from agents.plan.roster import load_roster
 from ui.plan_tree import PlanTreeModel
 from ui.plan_tree.diff_dialog import (
     ADDED,

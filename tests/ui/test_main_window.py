@@ -14,7 +14,7 @@ import qasync
 from PySide6.QtCore import QEvent, QObject
 from PySide6.QtWidgets import QApplication
 
-from app.services import RunService
+from app.runs.service import RunService
 from app.settings import Settings
 from app.storage import open_database
 from tests.support.scripted_server import Reply
@@ -389,8 +389,8 @@ def test_an_unpainted_window_still_opens_the_database(qapp, qloop, monkeypatch):
 
 
 def test_the_embedded_model_is_explained_until_a_stronger_one_is_set_up(qloop, tmp_path):
-    from app.provider_checks import Detection, first_run
-    from app.providers import Providers, save_providers
+    from app.providers.checks import Detection, first_run
+    from app.providers.registry import Providers, save_providers
     from app.settings import save_settings
     from tests.support.scripted_server import ScriptedServer
     from ui.settings import SettingsDialog

@@ -24,8 +24,8 @@ from agents.events import (
     TaskStarted,
 )
 from agents.plan import Plan, Task, plan_problems
-from agents.roster import Roster, load_roster
-from agents.runner import TaskStatus
+from agents.plan.roster import Roster, load_roster
+from agents.run.runner import TaskStatus
 from ui.plan_tree import (
     Column,
     DependencyCleanup,

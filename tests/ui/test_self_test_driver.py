@@ -15,7 +15,7 @@ from PySide6.QtCore import QEvent
 from PySide6.QtWidgets import QApplication
 
 from app.paths import db_path
-from app.services import RunService
+from app.runs.service import RunService
 from app.settings import Settings
 from app.storage import open_database
 from tests.support.scripted_server import Reply

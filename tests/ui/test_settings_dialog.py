@@ -12,8 +12,8 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QDialogButtonBox
 
-from agents.roster import ORCHESTRATOR, Roster, load_roster
-from app.providers import Provider, Providers
+from agents.plan.roster import ORCHESTRATOR, Roster, load_roster
+from app.providers.registry import Provider, Providers
 from app.roster_store import load_user_roster, save_user_roster
 from app.settings import Settings, load_settings, save_settings, settings_path
 from tests.support.settings_ui import FAKE_KEY, click, click_check_box, click_ok, type_into

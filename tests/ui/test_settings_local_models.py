@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from PySide6.QtWidgets import QFileDialog
 
-from agents.local_model import local_models
-from agents.roster import load_roster
-from app.local_models import list_local_models
-from app.providers import Provider, Providers, load_providers
+from agents.llm.local_model import local_models
+from agents.plan.roster import load_roster
+from app.providers.local_models import list_local_models
+from app.providers.registry import Provider, Providers, load_providers
 from app.settings import Settings
 from tests.support.settings_ui import click, click_ok
 from ui.settings import SettingsDialog
@@ -67,7 +67,7 @@ def test_a_file_that_is_not_gguf_is_refused_in_words(qtbot, dialog, tmp_path: Pa
 
 
 def test_models_added_earlier_are_offered(qtbot, memory_keyring, no_key_variables, tmp_path: Path) -> None:
-    from app.local_models import add_local_model
+    from app.providers.local_models import add_local_model
 
     add_local_model("mine", gguf(tmp_path, "mine.gguf"))
     dialog = SettingsDialog(Settings(), load_roster(), providers=LOCAL)

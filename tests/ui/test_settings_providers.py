@@ -15,10 +15,10 @@ from keyring.errors import KeyringError
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QMessageBox
 
-from agents.roster import load_roster
-from app import keys, secrets
-from app.providers import Provider, Providers, load_providers, providers_path, resolve
-from app.secrets import SERVICE
+from agents.plan.roster import load_roster
+from app.providers import keys, secrets
+from app.providers.registry import Provider, Providers, load_providers, providers_path, resolve
+from app.providers.secrets import SERVICE
 from app.settings import Settings, save_settings, settings_path
 from tests.support.keyrings import LockedKeyring, use_keyring
 from tests.support.scripted_server import Reply
@@ -368,7 +368,7 @@ def test_the_embedded_model_has_no_key_field(open_dialog, memory_keyring) -> Non
     assert dialog.providers_tab.table.topLevelItem(0).text(3) == "—"
 
 
-# --- app.keys ------------------------------------------------------------------------------
+# --- app.providers.keys ------------------------------------------------------------------------------
 
 
 def test_key_status_and_delete(memory_keyring, monkeypatch) -> None:

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from PySide6.QtGui import QColor
 
-from agents.builtin_tools import builtin_registry
-from agents.roster import load_roster
-from agents.tools import Permission
+from agents.plan.roster import load_roster
+from agents.tools.base import Permission
+from agents.tools.builtin import builtin_registry
 from app.settings import Settings
 from app.storage import open_database
-from app.tool_settings import load_policies, save_policies
+from app.tools.settings import load_policies, save_policies
 from tests.support.settings_ui import click, click_ok, qasync_loop, wait_for
 from ui import theme
 from ui.settings import SettingsDialog

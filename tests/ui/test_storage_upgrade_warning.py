@@ -14,7 +14,7 @@ import qasync
 from PySide6.QtCore import QEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from app.services import RunService
+from app.runs.service import RunService
 from app.settings import Settings
 from app.storage import backups, open_database
 from tests.app.test_migrations import seed_0002

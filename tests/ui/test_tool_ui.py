@@ -167,7 +167,7 @@ def test_screenshot_live_output(view: RunView, tmp_path):
 # --- 2. approval cards for tool calls ------------------------------------------------------
 
 from agents.ports import Action, ApprovalRequest, Decision  # noqa: E402
-from agents.tool_loop import IN_DOUBT_NOTE  # noqa: E402
+from agents.tools.loop import IN_DOUBT_NOTE  # noqa: E402
 from ui.approvals import ApprovalCard  # noqa: E402
 
 ARGS = json.dumps({"path": "notes/a.txt", "content": "hello"}, indent=2)
@@ -259,11 +259,11 @@ def test_screenshot_tool_cards(qtbot, make_card, tmp_path):
 
 # --- 3. Settings › Tools -------------------------------------------------------------------
 
-from agents.roster import load_roster  # noqa: E402
-from agents.tools import Permission  # noqa: E402
-from app.mcp_config import load_servers  # noqa: E402
+from agents.plan.roster import load_roster  # noqa: E402
+from agents.tools.base import Permission  # noqa: E402
 from app.settings import Settings  # noqa: E402
-from app.tool_settings import load_policies, save_policies  # noqa: E402
+from app.tools.mcp_config import load_servers  # noqa: E402
+from app.tools.settings import load_policies, save_policies  # noqa: E402
 from tests.support.settings_ui import click_ok  # noqa: E402
 from ui.settings import SettingsDialog  # noqa: E402
 from ui.settings.tools_tab import ToolsTab  # noqa: E402

@@ -13,8 +13,8 @@ import sys
 from PySide6.QtWidgets import QApplication
 
 from agents.plan import Plan, Task
-from agents.roster import load_roster
-from agents.runner import TaskStatus
+from agents.plan.roster import load_roster
+from agents.run.runner import TaskStatus
 from ui.plan_tree.model import PlanTreeModel
 from ui.plan_tree.view import PlanTreeView
 

@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from agents.plan import Plan, Task
-from agents.plan_diff import FieldChange, PlanDiff, diff_plans, format_value
+from agents.plan.diff import FieldChange, PlanDiff, diff_plans, format_value
 from ui.plan_tree.nodes import TaskNode, root_from_plan
 from ui.theme import css, dim_text_colour, role_colour
 

@@ -29,7 +29,7 @@ from PySide6.QtGui import QFont, QUndoStack
 
 from agents.events import RunEvent
 from agents.plan import Plan, Task, plan_problems
-from agents.roster import Roster
+from agents.plan.roster import Roster
 from ui.plan_tree import cells
 from ui.plan_tree.cells import HEADER_TIPS, HEADERS, RUNTIME_COLUMNS, Column
 from ui.plan_tree.commands import (

@@ -7,7 +7,7 @@ highlighter colours the lines by their TOOL_PREFIX / RESULT_PREFIX and the
 
 from __future__ import annotations
 
-from app.tool_history import cut, short_arguments
+from app.tools.history import cut, short_arguments
 
 TOOL_PREFIX = "⚙ "
 RESULT_PREFIX = "  │ "

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from agents.errors import RosterError
-from agents.roster import ORCHESTRATOR, Roster
+from agents.plan.roster import ORCHESTRATOR, Roster
 from app.roster_store import default_roster
 from ui.settings.model_list import ModelList
 from ui.settings.roles import NEW_ROLE_PROMPT, RoleDraft, ToolChecks, role_icon

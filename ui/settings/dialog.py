@@ -21,9 +21,9 @@ from dataclasses import fields, replace
 
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTabWidget, QVBoxLayout, QWidget
 
-from agents.roster import Roster
-from app import keys, secrets
-from app.providers import Providers, load_providers, save_providers
+from agents.plan.roster import Roster
+from app.providers import keys, secrets
+from app.providers.registry import Providers, load_providers, save_providers
 from app.settings import Settings
 from ui import theme
 from ui.settings.agents_tab import AgentsTab

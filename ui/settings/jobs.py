@@ -14,8 +14,8 @@ from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject
 
-from app.provider_checks import ConnectionReport, check_connection, refresh_models
-from app.providers import Provider, Providers
+from app.providers.checks import ConnectionReport, check_connection, refresh_models
+from app.providers.registry import Provider, Providers
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,8 @@ class Jobs(QObject):
 
 async def try_connection(provider: Provider, model: str) -> ConnectionReport:
     """One tiny real call to `model` on `provider`, with a client of its own."""
-    from agents.llm import LiteLLMClient, warm_up  # noqa: PLC0415 - litellm is imported lazily
+    from agents.llm.client import LiteLLMClient  # noqa: PLC0415 - litellm is imported lazily
+    from agents.llm.litellm_info import warm_up  # noqa: PLC0415 - litellm is imported lazily
 
     await warm_up()  # in a thread, and not counted in the latency: it takes seconds the first time
     async with LiteLLMClient() as llm:

@@ -1,6 +1,6 @@
 """The embedded provider's models, and "Add GGUF file…" for the person's own.
 
-Adding a file acts at once, like saving a key: app.local_models writes
+Adding a file acts at once, like saving a key: app.providers.local_models writes
 local_models.json and the model can be used straight away as local/<name>.
 """
 
@@ -12,8 +12,8 @@ from pathlib import Path
 from PySide6.QtCore import QDir, Signal
 from PySide6.QtWidgets import QFileDialog, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from app.local_models import LocalModelsError, add_local_model, list_local_models
-from app.providers import Provider
+from app.providers.local_models import LocalModelsError, add_local_model, list_local_models
+from app.providers.registry import Provider
 from ui import theme
 from ui.settings.widgets import hint_label, row, say, unique_name
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QDoubleSpinBox, QFormLayout, QLineEdit, QSpinBox, QWidget
 
-from app import keys
-from app.providers import LOCAL, Providers, split_ref
+from app.providers import keys
+from app.providers.registry import LOCAL, Providers, split_ref
 from app.settings import Settings
 from ui.settings.model_list import ModelList
 from ui.settings.widgets import (

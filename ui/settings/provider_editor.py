@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.providers import KINDS, LOCAL, Kind, Provider, ProviderError, check
+from app.providers.registry import KINDS, LOCAL, Kind, Provider, ProviderError, check
 from ui import theme
 from ui.settings.widgets import banner, hint_label, unique_name
 

@@ -1,7 +1,7 @@
 """One provider's API key: a password field with Save / Remove, or, on a
 machine without a keychain, "Use for this session only".
 
-Keys go to the system keychain (app.secrets) the moment Save is pressed and
+Keys go to the system keychain (app.providers.secrets) the moment Save is pressed and
 are never shown again; without a keychain they can be kept in memory until
 Troupe quits. Nothing here ever writes a key to a file.
 """
@@ -13,8 +13,8 @@ import logging
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMessageBox, QPushButton, QVBoxLayout, QWidget
 
-from app import keys, secrets
-from app.providers import Provider
+from app.providers import keys, secrets
+from app.providers.registry import Provider
 from ui import theme
 from ui.settings.widgets import (
     OK_COLOUR,

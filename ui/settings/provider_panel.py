@@ -11,8 +11,8 @@ from dataclasses import replace
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFormLayout, QFrame, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from app.provider_checks import ConnectionReport, provider_url_error
-from app.providers import LOCAL, Provider
+from app.providers.checks import ConnectionReport, provider_url_error
+from app.providers.registry import LOCAL, Provider
 from ui import theme
 from ui.settings.jobs import Jobs, list_provider_models, try_connection
 from ui.settings.local_models_box import LocalModelsBox

@@ -25,9 +25,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import keys
-from app.provider_checks import ConnectionReport, keys_problem_hint
-from app.providers import LOCAL, Provider, Providers
+from app.providers import keys
+from app.providers.checks import ConnectionReport, keys_problem_hint
+from app.providers.registry import LOCAL, Provider, Providers
 from ui import theme
 from ui.settings.jobs import Jobs
 from ui.settings.local_models_box import with_local_models

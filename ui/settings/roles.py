@@ -8,7 +8,7 @@ from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QIcon, QPainter, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import QCheckBox, QGridLayout, QWidget
 
-from agents.roster import ORCHESTRATOR, Role
+from agents.plan.roster import ORCHESTRATOR, Role
 from ui import theme
 
 KNOWN_TOOLS: dict[str, str] = {

@@ -24,8 +24,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from agents.tools import Permission, Risk, Tool
-from app.tool_settings import ToolPolicies, scope_label
+from agents.tools.base import Permission, Risk, Tool
+from app.tools.settings import ToolPolicies, scope_label
 from ui import theme
 from ui.settings.widgets import hint_label, row
 

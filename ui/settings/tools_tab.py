@@ -32,11 +32,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from agents.builtin_tools import builtin_tools
-from agents.mcp_client import McpConfigError, McpServerConfig
-from app.mcp_config import load_servers, save_servers
-from app.mcp_probe import Probe, probe_server
-from app.tool_settings import ToolPolicies, load_policies, project_names, save_policies
+from agents.tools.builtin import builtin_tools
+from agents.tools.mcp_client import McpConfigError, McpServerConfig
+from app.tools.mcp_config import load_servers, save_servers
+from app.tools.mcp_probe import Probe, probe_server
+from app.tools.settings import ToolPolicies, load_policies, project_names, save_policies
 from ui import theme
 from ui.settings.jobs import Jobs
 from ui.settings.tool_rules import ToolRules

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.providers import Provider
+from app.providers.registry import Provider
 from ui import theme
 
 SpinBox = TypeVar("SpinBox", QSpinBox, QDoubleSpinBox)

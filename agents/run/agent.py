@@ -1,0 +1,179 @@
+"""One task's agent: what it is told, and the call that does the work."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from agents.errors import LLMError
+from agents.events import ModelFellBack
+from agents.llm.calls import CallContext, RetryPolicy, WaitHook, call_model
+from agents.plan import Task
+from agents.plan.roster import Role
+from agents.ports import ApprovalGate, LLMClient, LLMRequest, Message, Response
+from agents.tools.loop import ToolSetup, run_tool_loop
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """How to reach one model: the litellm model string, base URL and key."""
+
+    model: str
+    api_base: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """Which model a run uses and how to reach it (the key is never stored)."""
+
+    model: str
+    """Default model reference for task agents."""
+    planner_model: str | None = None
+    """Model for the orchestrator (planner, synthesizer); defaults to `model`."""
+    api_base: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    call_timeout: float = 120.0
+    max_tokens: int | None = None
+    endpoints: Mapping[str, Endpoint] = field(default_factory=dict, repr=False)
+    """Model reference -> how to reach it, for references that name a
+    configured provider; others go to litellm as they are, with api_base/api_key."""
+    fallbacks: tuple[str, ...] = ()
+    """Models tried in order when the default model fails after its retries."""
+
+    @property
+    def orchestrator_model(self) -> str:
+        return self.planner_model or self.model
+
+    def models_for(self, role: Role, default: str | None = None) -> tuple[str, ...]:
+        """The role's models, first choice first, then the run's fallbacks."""
+        chain = role.models(default or self.model)
+        return chain + tuple(m for m in self.fallbacks if m not in chain)
+
+    def endpoint(self, model: str) -> Endpoint:
+        return self.endpoints.get(model) or Endpoint(model, self.api_base, self.api_key)
+
+    def request(
+        self, model: str, messages: Sequence[Message], *, temperature: float | None = None,
+        json_schema: dict | None = None, tools: Sequence[dict] | None = None,
+    ) -> LLMRequest:
+        where = self.endpoint(model)
+        return LLMRequest(
+            model=where.model, messages=tuple(messages), temperature=temperature,
+            max_tokens=self.max_tokens, json_schema=json_schema, api_base=where.api_base,
+            api_key=where.api_key, timeout=self.call_timeout,
+            tools=tuple(tools) if tools else None,
+        )
+
+
+async def call_with_fallbacks(
+    llm: LLMClient,
+    settings: ModelSettings,
+    models: Sequence[str],
+    messages: Sequence[Message],
+    ctx: CallContext,
+    policy: RetryPolicy,
+    *,
+    temperature: float | None = None,
+    json_schema: dict | None = None,
+    before_attempt: WaitHook | None = None,
+    tools: Sequence[dict] | None = None,
+) -> tuple[Response, int]:
+    """Call the first model; when it fails after its retries, the next one.
+
+    Returns the response and the attempts used over all models. The last
+    model's error is raised if every one fails.
+    """
+    attempts = 0
+
+    async def counted() -> None:
+        nonlocal attempts
+        attempts += 1
+        if before_attempt is not None:
+            await before_attempt()
+
+    for number, model in enumerate(models, start=1):
+        request = settings.request(
+            model, messages, temperature=temperature, json_schema=json_schema, tools=tools
+        )
+        try:
+            response, _ = await call_model(llm, request, ctx, policy, counted)
+        except LLMError as exc:
+            if number == len(models):
+                raise
+            ctx.sink.emit(ModelFellBack(run_id=ctx.run_id, task_id=ctx.task_id, failed_model=model,
+                                        next_model=models[number], error=str(exc)))
+            continue
+        return response, attempts
+    raise ValueError("call_with_fallbacks needs at least one model")
+
+
+@dataclass(frozen=True)
+class Input:
+    """The output of a task this one depends on."""
+
+    task_id: str
+    title: str
+    output: str
+
+
+def task_messages(role: Role, goal: str, task: Task, inputs: Sequence[Input]) -> list[Message]:
+    """Only what this task needs: role prompt, goal, instructions, its inputs."""
+    parts = [
+        f"Overall goal of the team: {goal}",
+        f"Your task ({task.id}): {task.title}",
+    ]
+    if task.instructions.strip():
+        parts.append(f"Instructions:\n{task.instructions.strip()}")
+    if inputs:
+        blocks = [f"### {i.title} ({i.task_id})\n{i.output.strip()}" for i in inputs]
+        parts.append("Results of the tasks this one builds on:\n\n" + "\n\n".join(blocks))
+    parts.append("Reply with the result of your task only, in Markdown.")
+    return [Message("system", role.system_prompt), Message("user", "\n\n".join(parts))]
+
+
+async def run_task_agent(
+    llm: LLMClient,
+    settings: ModelSettings,
+    role: Role,
+    goal: str,
+    task: Task,
+    inputs: Sequence[Input],
+    ctx: CallContext,
+    policy: RetryPolicy,
+    before_attempt: WaitHook | None = None,
+    tools: ToolSetup | None = None,
+    gate: ApprovalGate | None = None,
+) -> tuple[Response, int]:
+    """Run one task to its output; returns the response and attempts used.
+
+    With `tools` (and a role allowed some of them) the model may call tools
+    first, in a bounded loop (agents/tools/loop.py); risky calls ask `gate`.
+    """
+    messages = task_messages(role, goal, task, inputs)
+    if tools is not None and tools.registry.specs(role.tools):
+        turn = ModelTurn(llm, settings, role, ctx, policy, before_attempt)
+        return await run_tool_loop(turn.call, role, messages, tools, ctx, gate)
+    return await call_with_fallbacks(
+        llm, settings, settings.models_for(role), messages, ctx,
+        policy, temperature=role.temperature, before_attempt=before_attempt,
+    )
+
+
+@dataclass(frozen=True)
+class ModelTurn:
+    """Everything one of a task's model calls needs but the messages."""
+
+    llm: LLMClient
+    settings: ModelSettings
+    role: Role
+    ctx: CallContext
+    policy: RetryPolicy
+    before_attempt: WaitHook | None = None
+
+    async def call(self, messages: Sequence[Message], tools: Sequence[dict]) -> tuple[Response, int]:
+        return await call_with_fallbacks(
+            self.llm, self.settings, self.settings.models_for(self.role), messages, self.ctx,
+            self.policy, temperature=self.role.temperature, before_attempt=self.before_attempt,
+            tools=tools,
+        )

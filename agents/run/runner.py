@@ -1,0 +1,577 @@
+"""Runs a plan as a DAG: concurrency limit, approvals, retries, pause, cancel.
+
+Only leaf tasks call a model; a group's status follows its children. The
+runner keeps every task's runtime state and emits an event for each change,
+so storage and the UI never need to ask it anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+
+from agents.errors import LLMError, PlanValidationError
+from agents.events import (
+    ApprovalRequested,
+    ApprovalResolved,
+    DeliverableReady,
+    LLMCallFinished,
+    RunEvent,
+    RunFinished,
+    RunPaused,
+    RunResumed,
+    RunStarted,
+    RunWarning,
+    TaskBlocked,
+    TaskCancelled,
+    TaskFailed,
+    TaskFinished,
+    TaskSkipped,
+    TaskStarted,
+)
+from agents.llm.calls import CallContext, RetryPolicy
+from agents.llm.pacing import pace
+from agents.plan import Plan, Task, leaf_dependencies, validate_plan
+from agents.plan.roster import Roster
+from agents.ports import (
+    Action,
+    ApprovalGate,
+    ApprovalRequest,
+    EventSink,
+    LLMClient,
+    Usage,
+)
+from agents.run.agent import Input, ModelSettings, run_task_agent
+from agents.run.synthesizer import synthesize
+from agents.tools.loop import ToolSetup
+
+
+class TaskStatus(StrEnum):
+    PENDING = "pending"
+    WAITING_APPROVAL = "waiting_approval"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    BLOCKED = "blocked"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        return self not in (TaskStatus.PENDING, TaskStatus.WAITING_APPROVAL, TaskStatus.RUNNING)
+
+
+@dataclass
+class TaskState:
+    """A task's runtime state (mutable, owned by the runner)."""
+
+    status: TaskStatus = TaskStatus.PENDING
+    output: str = ""
+    attempts: int = 0
+    usage: Usage = field(default_factory=Usage)
+    cost: float = 0.0
+    started: float | None = None
+    finished: float | None = None
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class PriorResult:
+    """A task finished by an earlier, interrupted process (from storage)."""
+
+    output: str
+    attempts: int = 1
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Knobs of one run."""
+
+    max_parallel: int = 8
+    """Model calls in flight at once."""
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    synthesize: bool = True
+    """Compose a deliverable from the outputs at the end."""
+    budget_usd: float = 0.0
+    """Spending (US dollars) after which the run asks before any further model
+    call; approving allows as much again. 0 means no limit."""
+    tools: ToolSetup | None = None
+    """The tools task agents may call (their roles name which); None: no tools."""
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """How a run ended."""
+
+    status: str
+    """completed / failed / cancelled."""
+    deliverable: str | None
+    usage: Usage
+    cost: float
+    error: str = ""
+
+
+class Runner:
+    """Executes one plan. Create a new Runner for every run or resume."""
+
+    def __init__(
+        self,
+        *,
+        run_id: str,
+        plan: Plan,
+        roster: Roster,
+        llm: LLMClient,
+        settings: ModelSettings,
+        sink: EventSink,
+        gate: ApprovalGate,
+        options: RunOptions | None = None,
+        prior: Mapping[str, PriorResult] | None = None,
+    ) -> None:
+        validate_plan(plan, roster.names)
+        self.run_id = run_id
+        self.plan = plan
+        self._roster = roster
+        self._llm = llm
+        self._settings = settings
+        self._sink = sink
+        self._gate = gate
+        self._options = options or RunOptions()
+        self._prior = dict(prior or {})
+        self._tasks = {t.id: t for t in plan.iter_tasks()}
+        self._parents = plan.parents()
+        self._deps = leaf_dependencies(plan)
+        self.states = {tid: TaskState() for tid in self._tasks}
+        self._slots = asyncio.Semaphore(max(1, self._options.max_parallel))
+        self._unpaused = asyncio.Event()
+        self._unpaused.set()
+        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._done: asyncio.Queue[str] = asyncio.Queue()
+        self._cancelled = False
+        self._usage = Usage()
+        self._cost = 0.0
+        self._limit = self._options.budget_usd
+        self._budget_lock = asyncio.Lock()
+        self._stop_reason = "cancelled by the person"
+        self._metered = _Forward(self._metered_emit)
+
+    # --- control (call from the same loop) ---------------------------------
+
+    @property
+    def paused(self) -> bool:
+        return not self._unpaused.is_set()
+
+    def pause(self) -> None:
+        """Finish calls in flight, start no new ones until resume()."""
+        if not self.paused:
+            self._unpaused.clear()
+            self._sink.emit(RunPaused(run_id=self.run_id))
+
+    def resume(self) -> None:
+        if self.paused:
+            self._unpaused.set()
+            self._sink.emit(RunResumed(run_id=self.run_id))
+
+    def cancel(self) -> None:
+        """Stop everything; unfinished tasks end as cancelled."""
+        self._cancelled = True
+        self._unpaused.set()
+        for worker in self._workers.values():
+            worker.cancel()
+
+    def cancel_task(self, task_id: str) -> None:
+        """Stop one task (a leaf, or every leaf of a group); dependents are blocked."""
+        for leaf_id in self._leaf_ids(task_id):
+            worker = self._workers.get(leaf_id)
+            if worker is not None:
+                worker.cancel()
+            elif not self.states[leaf_id].status.terminal:
+                self._set_terminal(leaf_id, TaskStatus.CANCELLED)
+                self._sink.emit(TaskCancelled(run_id=self.run_id, task_id=leaf_id))
+
+    # --- the run ------------------------------------------------------------
+
+    async def run(self) -> RunOutcome:
+        self._sink.emit(
+            RunStarted(
+                run_id=self.run_id, goal=self.plan.goal, plan=self.plan.to_dict(),
+                resumed=bool(self._prior),
+            )
+        )
+        self._warn_about_tools()
+        try:
+            await self._schedule()
+        finally:
+            for worker in self._workers.values():
+                worker.cancel()
+        outcome = await self._finish()
+        self._sink.emit(
+            RunFinished(
+                run_id=self.run_id, status=outcome.status,
+                prompt_tokens=outcome.usage.prompt_tokens,
+                completion_tokens=outcome.usage.completion_tokens,
+                cost=outcome.cost, error=outcome.error,
+            )
+        )
+        return outcome
+
+    def _warn_about_tools(self) -> None:
+        """What went wrong while the run's tools were gathered, for the person to see."""
+        tools = self._options.tools
+        for note in tools.notices if tools is not None else ():
+            self._sink.emit(RunWarning(run_id=self.run_id, message=note, source="tools"))
+
+    async def _schedule(self) -> None:
+        waiting = {tid: set(deps) for tid, deps in self._deps.items()}
+        dependents: dict[str, list[str]] = {tid: [] for tid in waiting}
+        for tid, deps in waiting.items():
+            for dep in deps:
+                dependents[dep].append(tid)
+        for tid, prior in self._prior.items():
+            if tid in waiting:
+                self._restore(tid, prior)
+        ready = [tid for tid, deps in waiting.items() if self._startable(tid, deps)]
+        for tid in ready:
+            self._start(tid)
+        # Workers report on a queue rather than asyncio.wait() over all of
+        # them, which would cost O(n) per completion at 300+ tasks.
+        while self._workers:
+            tid = await self._done.get()
+            del self._workers[tid]
+            self._after(tid, waiting, dependents)
+
+    def _startable(self, tid: str, deps: set[str]) -> bool:
+        # Running counts too: dependencies finishing in the same loop turn each report
+        # here after all of them are COMPLETED, and must not start the task twice.
+        if self.states[tid].status.terminal or tid in self._workers:
+            return False
+        return all(self.states[d].status is TaskStatus.COMPLETED for d in deps)
+
+    def _after(self, tid: str, waiting: dict[str, set[str]], dependents: dict[str, list[str]]) -> None:
+        """React to a finished leaf: start what became ready, block what cannot run."""
+        status = self.states[tid].status
+        for dep_id in dependents[tid]:
+            if self.states[dep_id].status.terminal:
+                continue
+            if status is TaskStatus.COMPLETED:
+                if not self._cancelled and self._startable(dep_id, waiting[dep_id]):
+                    self._start(dep_id)
+            else:
+                self._block(dep_id, tid, dependents)
+
+    def _block(self, tid: str, because: str, dependents: dict[str, list[str]]) -> None:
+        if self.states[tid].status.terminal:
+            return
+        self._set_terminal(tid, TaskStatus.BLOCKED, error=f"{because} did not complete")
+        self._sink.emit(TaskBlocked(run_id=self.run_id, task_id=tid, because=because))
+        for dep_id in dependents[tid]:
+            self._block(dep_id, because, dependents)
+
+    def _start(self, tid: str) -> None:
+        self._workers[tid] = asyncio.create_task(self._run_leaf(tid), name=tid)
+
+    # --- one leaf --------------------------------------------------------------
+
+    async def _run_leaf(self, tid: str) -> None:
+        try:
+            await self._run_leaf_inner(tid)
+        finally:
+            self._done.put_nowait(tid)
+
+    async def _run_leaf_inner(self, tid: str) -> None:
+        task: Task | None = self._tasks[tid]
+        try:
+            if task is not None and task.requires_approval:
+                task = await self._approve(task)
+            if task is None:
+                return
+            await pace()  # hundreds of ready tasks start a slice at a time, between UI events
+            await self._unpaused.wait()
+            async with self._slots:
+                await self._call_agent(task)
+        except asyncio.CancelledError:
+            self._set_terminal(tid, TaskStatus.CANCELLED)
+            self._sink.emit(TaskCancelled(run_id=self.run_id, task_id=tid))
+        except LLMError as exc:
+            self._set_terminal(tid, TaskStatus.FAILED, error=str(exc))
+            self._sink.emit(
+                TaskFailed(
+                    run_id=self.run_id, task_id=tid, error=str(exc),
+                    attempts=self.states[tid].attempts,
+                )
+            )
+        except Exception as exc:  # a bug or a broken gate must not kill the run
+            message = f"{type(exc).__name__}: {exc}"
+            self._set_terminal(tid, TaskStatus.FAILED, error=message)
+            self._sink.emit(
+                TaskFailed(run_id=self.run_id, task_id=tid, error=message, attempts=self.states[tid].attempts)
+            )
+
+    async def _approve(self, task: Task) -> Task | None:
+        """Ask the gate; returns the task to run, or None when it was settled here."""
+        state = self.states[task.id]
+        state.status = TaskStatus.WAITING_APPROVAL
+        request = ApprovalRequest(
+            request_id=uuid.uuid4().hex[:12], run_id=self.run_id, task_id=task.id,
+            subject="task", title=task.title, details=self._approval_details(task),
+        )
+        self._sink.emit(_requested(request))
+        decision = await self._gate.decide(request)
+        self._sink.emit(
+            ApprovalResolved(
+                run_id=self.run_id, request_id=request.request_id, task_id=task.id,
+                action=decision.action.value, text=decision.text,
+            )
+        )
+        state.status = TaskStatus.PENDING
+        if decision.action is Action.REJECT:
+            self._set_terminal(task.id, TaskStatus.SKIPPED, error="rejected")
+            self._sink.emit(TaskSkipped(run_id=self.run_id, task_id=task.id, reason="rejected by the person"))
+            return None
+        if decision.action is Action.OVERRIDE:
+            now = time.time()
+            self._complete(task.id, decision.text, attempts=0, started=now, source="override")
+            return None
+        if decision.action is Action.EDIT:
+            return replace(task, instructions=decision.text)
+        return task
+
+    def _approval_details(self, task: Task) -> str:
+        lines = [f"Agent: {task.agent}", "", task.instructions.strip() or "(no instructions)"]
+        inputs = self._inputs(task.id)
+        if inputs:
+            lines += ["", "Inputs: " + ", ".join(f"{i.title} ({i.task_id})" for i in inputs)]
+        return "\n".join(lines)
+
+    async def _call_agent(self, task: Task) -> None:
+        state = self.states[task.id]
+        state.status = TaskStatus.RUNNING
+        state.started = time.time()
+        self._sink.emit(TaskStarted(run_id=self.run_id, task_id=task.id, agent=task.agent, attempt=1))
+        self._mark_groups_started(task.id)
+        ctx = CallContext(
+            run_id=self.run_id, sink=self._metered, task_id=task.id,
+            on_attempt=lambda n: setattr(state, "attempts", n),
+        )
+        response, attempts = await run_task_agent(
+            self._llm, self._settings, self._roster.get(task.agent), self.plan.goal, task,
+            self._inputs(task.id), ctx, self._options.retry, self._before_call,
+            tools=self._options.tools, gate=self._gate,
+        )
+        state.usage = response.usage
+        state.cost = response.cost  # the run's spend already counted each of its calls
+        self._complete(task.id, response.text, attempts=attempts, started=state.started)
+
+    def _inputs(self, tid: str) -> list[Input]:
+        """Outputs of the tasks this one (or an ancestor) explicitly depends on."""
+        dep_ids: list[str] = []
+        node: str | None = tid
+        while node is not None:
+            dep_ids += self._tasks[node].depends_on
+            node = self._parents[node]
+        return [
+            Input(d, self._tasks[d].title, self.states[d].output)
+            for d in dict.fromkeys(dep_ids)
+            if self.states[d].status is TaskStatus.COMPLETED
+        ]
+
+    # --- state changes ------------------------------------------------------------
+
+    def _restore(self, tid: str, prior: PriorResult) -> None:
+        state = self.states[tid]
+        state.status = TaskStatus.COMPLETED
+        state.output = prior.output
+        state.attempts = prior.attempts
+        self._settle_groups(tid, emit=False)
+
+    def _complete(self, tid: str, output: str, *, attempts: int, started: float | None, source: str = "model") -> None:
+        state = self.states[tid]
+        state.attempts = attempts
+        state.output = output
+        self._set_terminal(tid, TaskStatus.COMPLETED, emit_groups=False)
+        self._sink.emit(
+            TaskFinished(
+                run_id=self.run_id, task_id=tid, output=output, attempts=attempts,
+                prompt_tokens=state.usage.prompt_tokens,
+                completion_tokens=state.usage.completion_tokens, cost=state.cost,
+                started=started or state.finished or time.time(),
+                finished=state.finished or time.time(), source=source,
+            )
+        )
+        self._settle_groups(tid, emit=True)
+
+    def _set_terminal(self, tid: str, status: TaskStatus, *, error: str = "", emit_groups: bool = True) -> None:
+        state = self.states[tid]
+        state.status = status
+        state.error = error
+        state.finished = time.time()
+        if emit_groups:
+            self._settle_groups(tid, emit=True)
+
+    def _mark_groups_started(self, tid: str) -> None:
+        parent = self._parents[tid]
+        while parent is not None:
+            state = self.states[parent]
+            if state.status is TaskStatus.PENDING:
+                state.status = TaskStatus.RUNNING
+                state.started = time.time()
+                group = self._tasks[parent]
+                self._sink.emit(TaskStarted(run_id=self.run_id, task_id=parent, agent=group.agent, attempt=1))
+            parent = self._parents[parent]
+
+    def _settle_groups(self, tid: str, *, emit: bool) -> None:
+        """Finish every ancestor group whose children are now all terminal."""
+        parent = self._parents[tid]
+        while parent is not None:
+            group = self._tasks[parent]
+            kids = [self.states[c.id] for c in group.children]
+            if not all(k.status.terminal for k in kids) or self.states[parent].status.terminal:
+                return
+            self._settle_group(group, emit)
+            parent = self._parents[parent]
+
+    def _settle_group(self, group: Task, emit: bool) -> None:
+        state = self.states[group.id]
+        state.finished = time.time()
+        bad = [c.id for c in group.children if self.states[c.id].status is not TaskStatus.COMPLETED]
+        usage = sum((self.states[c.id].usage for c in group.children), Usage())
+        state.usage, state.cost = usage, sum(self.states[c.id].cost for c in group.children)
+        if bad:
+            state.status = TaskStatus.FAILED
+            state.error = "sub-tasks did not complete: " + ", ".join(bad)
+            if emit:
+                self._sink.emit(TaskFailed(run_id=self.run_id, task_id=group.id, error=state.error, attempts=0))
+            return
+        state.status = TaskStatus.COMPLETED
+        state.output = "\n\n".join(
+            f"## {c.title}\n\n{self.states[c.id].output.strip()}" for c in group.children
+        )
+        if emit:
+            self._sink.emit(
+                TaskFinished(
+                    run_id=self.run_id, task_id=group.id, output=state.output, attempts=0,
+                    prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
+                    cost=state.cost, started=state.started or state.finished,
+                    finished=state.finished, source="group",
+                )
+            )
+
+    def _leaf_ids(self, task_id: str) -> list[str]:
+        task = self._tasks[task_id]
+        if not task.is_group:
+            return [task_id]
+        return [t.id for t in Plan(goal="", tasks=task.children).iter_tasks() if not t.is_group]
+
+    def _account(self, usage: Usage, cost: float) -> None:
+        self._usage += usage
+        self._cost += cost
+
+    def _metered_emit(self, event: RunEvent) -> None:
+        """The sink of the runner's model calls: each call's cost counts as it
+        finishes, so a long tool loop meets the budget before its next call."""
+        if isinstance(event, LLMCallFinished):
+            self._account(Usage(event.prompt_tokens, event.completion_tokens), event.cost)
+        self._sink.emit(event)
+
+    # --- budget ---------------------------------------------------------------------
+
+    async def _before_call(self) -> None:
+        """Every model call waits here: for resume() when paused, and for the
+        person's answer once the budget is spent."""
+        await self._unpaused.wait()
+        if self._over_budget():
+            await self._ask_about_budget()
+
+    def _over_budget(self) -> bool:
+        return self._limit > 0 and self._cost >= self._limit
+
+    async def _ask_about_budget(self) -> None:
+        async with self._budget_lock:  # one question, however many calls are waiting
+            if not self._over_budget() or self._cancelled:
+                return
+            budget = self._options.budget_usd
+            request = ApprovalRequest(
+                request_id=uuid.uuid4().hex[:12], run_id=self.run_id, task_id="", subject="budget",
+                title=f"The {_dollars(self._limit)} budget is spent",
+                details=(f"This run has spent ${self._cost:.4f}. Approve to allow another "
+                         f"{_dollars(budget)}; reject to stop the run here (finished work is kept)."),
+            )
+            self._sink.emit(_requested(request))
+            decision = await self._gate.decide(request)
+            self._sink.emit(ApprovalResolved(run_id=self.run_id, request_id=request.request_id,
+                                             task_id="", action=decision.action.value, text=decision.text))
+            if decision.action is Action.REJECT:
+                self._stop_reason = f"stopped at the {_dollars(self._limit)} budget"
+                self.cancel()
+                raise asyncio.CancelledError
+            self._limit = self._cost + budget
+
+    # --- the end ---------------------------------------------------------------
+
+    async def _finish(self) -> RunOutcome:
+        leaves = [tid for tid in self._deps]
+        if self._cancelled:
+            for tid in leaves:
+                if not self.states[tid].status.terminal:
+                    self._set_terminal(tid, TaskStatus.CANCELLED)
+                    self._sink.emit(TaskCancelled(run_id=self.run_id, task_id=tid))
+            return self._outcome("cancelled", None, self._stop_reason)
+        bad = [t for t in leaves if self.states[t].status not in (TaskStatus.COMPLETED, TaskStatus.SKIPPED)]
+        if bad:
+            return self._outcome("failed", None, f"{len(bad)} task(s) did not complete: {', '.join(bad[:10])}")
+        if not self._options.synthesize:
+            return self._outcome("completed", None)
+        try:
+            await self._before_call()
+        except asyncio.CancelledError:
+            return self._outcome("cancelled", None, self._stop_reason)
+        try:
+            deliverable = await self._synthesize()
+        except LLMError as exc:
+            return self._outcome("failed", None, f"the deliverable could not be written: {exc}")
+        self._sink.emit(DeliverableReady(run_id=self.run_id, markdown=deliverable))
+        return self._outcome("completed", deliverable)
+
+    async def _synthesize(self) -> str:
+        ctx = CallContext(run_id=self.run_id, sink=self._metered, purpose="synthesis")
+        response = await synthesize(
+            self._llm, self._settings, self._roster, self.plan,
+            {tid: s.output for tid, s in self.states.items() if s.status is TaskStatus.COMPLETED},
+            ctx, self._options.retry,
+        )
+        return response.text
+
+    def _outcome(self, status: str, deliverable: str | None, error: str = "") -> RunOutcome:
+        return RunOutcome(status=status, deliverable=deliverable, usage=self._usage, cost=self._cost, error=error)
+
+
+class _Forward:
+    """An EventSink made of one function."""
+
+    def __init__(self, emit: Callable[[RunEvent], None]) -> None:
+        self.emit = emit
+
+
+def _dollars(amount: float) -> str:
+    return f"${amount:.2f}" if amount >= 0.1 else f"${amount:.4f}"
+
+
+def _requested(request: ApprovalRequest) -> ApprovalRequested:
+    return ApprovalRequested(
+        run_id=request.run_id, request_id=request.request_id, task_id=request.task_id,
+        subject=request.subject, title=request.title, details=request.details,
+    )
+
+
+__all__ = [
+    "PlanValidationError",
+    "PriorResult",
+    "RunOptions",
+    "RunOutcome",
+    "Runner",
+    "TaskState",
+    "TaskStatus",
+]

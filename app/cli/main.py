@@ -1,0 +1,374 @@
+"""`troupe`: the command line. Its options, output and exit codes are a contract.
+
+Exit codes: 0 completed, 1 run failed, 2 bad input, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import NoReturn
+
+from agents.errors import LLMError, PlanError, PlannerError, TroupeError
+from agents.plan import Plan, validate_plan
+from agents.ports import ApproveAll
+from app.cli.console import (
+    JsonLinesSink,
+    ProgressPrinter,
+    TerminalGate,
+    TerminalPrompter,
+    render_plan,
+)
+from app.cli.providers import add_commands as add_provider_commands
+from app.cli.providers import cmd_keys, cmd_providers, first_run
+from app.cli.tools import add_commands as add_tool_commands
+from app.cli.tools import cmd_mcp, cmd_tools
+from app.export import FORMATS, export_run, run_to_dict, stored_tool_calls
+from app.logs import setup_logging
+from app.roster_store import load_user_roster
+from app.runs.service import NotResumable, RunConfig, RunService, UnknownRun
+from app.storage import RunDetail
+from app.storage.errors import StorageError
+from app.tools.history import ToolCallRecord
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class BadInput(TroupeError):
+    """The command line or a file it names is wrong (exit 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One line, no usage dump: scripts read stderr.
+        self.exit(EXIT_BAD_INPUT, f"troupe: {message} (see `troupe --help`)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="troupe", description="Run a team of AI agents on your own machine. "
+                     "Without a command, starts the desktop app.")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    run = sub.add_parser("run", help="plan a goal and run it to a deliverable")
+    run.add_argument("goal")
+    run.add_argument("--project", default="Default")
+    run.add_argument("--plan", type=Path, help="run this plan file instead of asking the planner")
+    _model_options(run)
+    run.add_argument("--planner-model", help="model for planning (default: --model)")
+    run.add_argument("--max-parallel", type=_positive_int)
+    run.add_argument("--yes", action="store_true", help="approve the plan and every request")
+    run.add_argument("--json", action="store_true", help="one JSON event per line on stdout")
+
+    plan = sub.add_parser("plan", help="ask the planner for a plan and print or save it")
+    plan.add_argument("goal")
+    plan.add_argument("--out", type=Path)
+    _model_options(plan)
+
+    resume = sub.add_parser("resume", help="continue an interrupted or failed run")
+    resume.add_argument("run_id")
+    resume.add_argument("--yes", action="store_true")
+    resume.add_argument("--json", action="store_true")
+
+    runs = sub.add_parser("runs", help="list runs, newest first")
+    runs.add_argument("--search")
+    runs.add_argument("--json", action="store_true")
+
+    show = sub.add_parser("show", help="show one run")
+    show.add_argument("run_id")
+    show.add_argument("--json", action="store_true")
+
+    export = sub.add_parser("export", help="export a run's deliverable")
+    export.add_argument("run_id")
+    export.add_argument("--format", required=True, choices=FORMATS)
+    export.add_argument("--out", type=Path)
+    add_provider_commands(sub)
+    add_tool_commands(sub)
+    return parser
+
+
+def _model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", help='model reference, "provider/model" (default: from settings)')
+    parser.add_argument("--max-tokens", type=_positive_int, help="longest answer per model call")
+    parser.add_argument("--api-base", help="base URL of an OpenAI-compatible server")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command is None:
+        # The window starts from the `troupe` launcher (ui.gui.launch); app/
+        # itself never imports Qt.
+        build_parser().print_help()
+        return EXIT_OK
+    setup_logging()
+    try:
+        return COMMANDS[args.command](args)
+    except BadInput as exc:
+        print(f"troupe: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except StorageError as exc:  # the history database is unusable as it is; the message says why
+        print(f"troupe: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("troupe: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _embedded_model_note(model: str) -> None:
+    if model.startswith("local/"):
+        print(EMBEDDED_NOTE, file=sys.stderr)
+
+
+EMBEDDED_NOTE = (
+    "troupe: using the embedded offline model, a tiny one for trying Troupe: expect weak answers. "
+    "For real work connect a stronger model: `troupe providers add openai` then "
+    "`troupe keys set openai`, or run Ollama or LM Studio (found automatically).")
+
+
+# --- run / resume ------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    plan = _read_plan_file(args.plan, args.goal) if args.plan else None
+    first_run()
+    service = RunService.open()
+    try:
+        config = service.config(args.model, args.planner_model, args.api_base, args.max_parallel,
+                                args.max_tokens)
+        _embedded_model_note(config.planner_model or config.model)
+        run_id = service.create_run(args.project, args.goal, config)
+        print(f"run {run_id}: {args.goal}", file=sys.stderr)
+        return _run_async(service, run_id, _plan_and_run(service, run_id, args, config, plan))
+    finally:
+        service.close()
+
+
+async def _plan_and_run(service: RunService, run_id: str, args: argparse.Namespace,
+                        config: RunConfig, plan: Plan | None) -> int:
+    sinks = _sinks(args.json)
+    prompter = TerminalPrompter()
+    if plan is None:
+        try:
+            plan = (await service.plan(run_id, args.goal, config, sinks)).plan
+        except (PlannerError, LLMError) as exc:
+            return _fail(service, run_id, f"planning failed: {exc}")
+    else:
+        service.save_plan(run_id, plan, "file")
+    print(render_plan(plan), file=sys.stderr)
+    if not args.yes:
+        answer = await prompter.confirm("Run this plan?")
+        if not answer:
+            service.store.set_run_status(run_id, "cancelled", "plan not approved")
+            print("troupe: plan not approved; nothing was run"
+                  + ("" if answer is False else " (no answer on stdin; pass --yes)"), file=sys.stderr)
+            return EXIT_FAILED
+    gate = ApproveAll() if args.yes else TerminalGate(prompter)
+    outcome = await service.execute(run_id, plan, config, gate, sinks)
+    return _report(outcome.status, outcome.deliverable, outcome.error, args.json)
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    service = RunService.open()
+    try:
+        try:
+            run, plan, config, prior = service.resume_state(args.run_id)
+        except (UnknownRun, NotResumable) as exc:
+            raise BadInput(str(exc)) from None
+        print(f"resuming run {run.id} ({len(prior)} finished task(s) reused): {run.goal}",
+              file=sys.stderr)
+        gate = ApproveAll() if args.yes else TerminalGate(TerminalPrompter())
+
+        async def go() -> int:
+            outcome = await service.execute(run.id, plan, config, gate, _sinks(args.json), prior)
+            return _report(outcome.status, outcome.deliverable, outcome.error, args.json)
+
+        return _run_async(service, run.id, go())
+    finally:
+        service.close()
+
+
+def _run_async(service: RunService, run_id: str, coro) -> int:  # type: ignore[no-untyped-def]
+    """Run the coroutine; Ctrl+C or SIGTERM leaves the run resumable (exit 130)."""
+
+    async def guarded() -> int:
+        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        if task is not None and sys.platform != "win32":
+            loop.add_signal_handler(signal.SIGTERM, task.cancel)
+        try:
+            return await coro
+        except asyncio.CancelledError:
+            return EXIT_INTERRUPTED
+        finally:
+            await service.aclose_llm()
+
+    try:
+        code = asyncio.run(guarded())
+    except KeyboardInterrupt:
+        code = EXIT_INTERRUPTED
+    if code == EXIT_INTERRUPTED:
+        service.writer.flush()
+        service.store.set_run_status(run_id, "interrupted", "stopped by the person")
+        print(f"troupe: interrupted; continue with `troupe resume {run_id}`", file=sys.stderr)
+    return code
+
+
+def _sinks(as_json: bool) -> list:
+    return [JsonLinesSink()] if as_json else [ProgressPrinter()]
+
+
+def _fail(service: RunService, run_id: str, message: str) -> int:
+    service.writer.flush()
+    service.store.set_run_status(run_id, "failed", message)
+    print(f"troupe: {message}", file=sys.stderr)
+    return EXIT_FAILED
+
+
+def _report(status: str, deliverable: str | None, error: str, as_json: bool) -> int:
+    if status == "completed":
+        if deliverable and not as_json:
+            print(deliverable)
+        return EXIT_OK
+    print(f"troupe: run {status}: {error}", file=sys.stderr)
+    return EXIT_FAILED
+
+
+def _read_plan_file(path: Path, goal: str) -> Plan:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BadInput(f"plan file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInput(f"cannot read plan file {path}: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise BadInput(f"plan file {path} is not valid JSON: {exc.msg} at line {exc.lineno}") from None
+    if isinstance(data, dict) and not data.get("goal"):
+        data["goal"] = goal
+    try:
+        plan = Plan.from_dict(data)
+        validate_plan(plan, load_user_roster().names)
+    except PlanError as exc:
+        raise BadInput(f"invalid plan file {path}: {exc}") from None
+    return plan
+
+
+# --- plan ------------------------------------------------------------------------
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    first_run()
+    service = RunService.open()
+    try:
+        config = service.config(args.model, None, args.api_base, max_tokens=args.max_tokens)
+        _embedded_model_note(config.model)
+
+        async def go() -> Plan:
+            # Planning alone creates no run: nothing is stored.
+            from agents.llm.calls import CallContext  # noqa: PLC0415
+
+            planner = service.planner(config)
+            ctx = CallContext(run_id="", sink=ProgressPrinter(), purpose="plan", stream_tokens=False)
+            try:
+                return (await planner.plan(ctx, args.goal)).plan
+            finally:
+                await service.aclose_llm()
+
+        try:
+            plan = asyncio.run(go())
+        except (PlannerError, LLMError) as exc:
+            print(f"troupe: planning failed: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+    finally:
+        service.close()
+    text = json.dumps(plan.to_dict(), indent=2, ensure_ascii=False) + "\n"
+    if args.out:
+        args.out.write_text(text, encoding="utf-8")
+        print(render_plan(plan), file=sys.stderr)
+        print(f"plan written to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+# --- history -------------------------------------------------------------------------
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    service = RunService.open()
+    try:
+        runs = service.store.list_runs(search=args.search)
+    finally:
+        service.close()
+    if args.json:
+        rows = [{"id": r.id, "goal": r.goal, "status": r.status, "created": r.created,
+                 "project": r.project, "tokens": r.total_tokens, "cost": r.cost,
+                 "tasks": r.task_count, "tasks_completed": r.tasks_completed} for r in runs]
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    if not runs:
+        print("no runs yet" if not args.search else f"no runs match {args.search!r}", file=sys.stderr)
+    for r in runs:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created))
+        print(f"{r.id}  {when}  {r.status:<11}  ${r.cost:<8.4f}  {r.goal}")
+    return EXIT_OK
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    run, calls = _load_run(args.run_id)
+    if args.json:
+        print(json.dumps(run_to_dict(run, calls), indent=2, ensure_ascii=False))
+        return EXIT_OK
+    print(f"{run.id}  {run.status}  {run.total_tokens} tokens  ${run.cost:.4f}\n{run.goal}\n")
+    for t in run.tasks:
+        print(f"  {t.task_id:<12} {t.status:<16} {t.agent:<11} {t.title}")
+        for call in (c for c in calls if c.task_id == t.task_id):
+            print(f"  {'':<12} ⚙ {call.line()}")
+    if run.deliverable:
+        print("\n" + run.deliverable)
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    run, calls = _load_run(args.run_id)
+    text = export_run(run, args.format, calls)
+    if args.out:
+        args.out.write_text(text, encoding="utf-8")
+        print(f"exported to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def _load_run(run_id: str) -> tuple[RunDetail, list[ToolCallRecord]]:
+    """The stored run and its tool calls."""
+    service = RunService.open()
+    try:
+        return service.get_run(run_id), stored_tool_calls(service.store, run_id)
+    except UnknownRun as exc:
+        raise BadInput(str(exc)) from None
+    finally:
+        service.close()
+
+
+COMMANDS = {
+    "run": cmd_run, "resume": cmd_resume, "plan": cmd_plan,
+    "runs": cmd_runs, "show": cmd_show, "export": cmd_export,
+    "providers": cmd_providers, "keys": cmd_keys, "tools": cmd_tools, "mcp": cmd_mcp,
+}
+
+if __name__ == "__main__":
+    sys.exit(main())

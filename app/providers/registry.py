@@ -1,0 +1,233 @@
+"""Providers: where models live, how to reach them, and which ones this person has.
+
+A model reference is "<provider>/<model>": "openai/gpt-4o-mini",
+"ollama/llama3.2", "work/gpt-4o" (a custom OpenAI-compatible server named
+"work"), "local/gemma-3-270m" (the embedded model). `resolve` turns one into
+an Endpoint: the litellm model string, the base URL and the key.
+
+The configured providers live in providers.json in the data dir, never with
+keys (those are in the keychain, see app/providers/secrets.py). The built-in cloud
+providers need no entry: "anthropic/claude-x" works once a key exists.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from agents.run.agent import Endpoint
+from app.paths import data_dir
+from app.providers import secrets
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind of provider Troupe knows how to talk to."""
+
+    id: str
+    label: str
+    prefix: str
+    """The litellm provider prefix its models are called with."""
+    default_base: str | None = None
+    needs_key: bool = True
+    suggested: tuple[str, ...] = ()
+    """Models offered in the model pickers before any are listed."""
+    on_this_machine: bool = False
+    """Served locally: free, private, no key."""
+    base_required: bool = False
+
+
+LOCAL = "local"
+OLLAMA_BASE = "http://127.0.0.1:11434/v1"
+LM_STUDIO_BASE = "http://127.0.0.1:1234/v1"
+EMBEDDED_MODEL = "local/gemma-3-270m"
+"""The tiny offline model every install has: the default until another is set up."""
+
+KINDS: dict[str, Kind] = {k.id: k for k in (
+    Kind("openai", "OpenAI", "openai", suggested=("gpt-4o-mini", "gpt-4.1-mini", "gpt-4o")),
+    Kind("anthropic", "Anthropic", "anthropic",
+         suggested=("claude-3-5-haiku-latest", "claude-sonnet-4-20250514")),
+    Kind("gemini", "Google Gemini", "gemini", suggested=("gemini-2.0-flash", "gemini-2.5-pro")),
+    Kind("mistral", "Mistral", "mistral", suggested=("mistral-small-latest", "mistral-large-latest")),
+    Kind("groq", "Groq", "groq", suggested=("llama-3.1-8b-instant", "llama-3.3-70b-versatile")),
+    Kind("openrouter", "OpenRouter", "openrouter",
+         suggested=("openai/gpt-4o-mini", "anthropic/claude-3.5-sonnet")),
+    # Ollama and LM Studio both serve the OpenAI wire format under /v1.
+    Kind("ollama", "Ollama", "openai", OLLAMA_BASE, needs_key=False, on_this_machine=True),
+    Kind("lmstudio", "LM Studio", "openai", LM_STUDIO_BASE, needs_key=False, on_this_machine=True),
+    Kind("openai_compatible", "OpenAI-compatible server", "openai", needs_key=False,
+         base_required=True),
+    Kind(LOCAL, "Embedded model (offline)", LOCAL, needs_key=False, suggested=("gemma-3-270m",),
+         on_this_machine=True),
+)}  # fmt: skip
+
+CLOUD_KINDS = ("openai", "anthropic", "gemini", "mistral", "groq", "openrouter")
+
+
+class ProviderError(ValueError):
+    """A provider entry that cannot be used, with the reason in words."""
+
+
+@dataclass(frozen=True)
+class Provider:
+    """One configured provider (what providers.json holds, per entry)."""
+
+    name: str
+    """Used in model references and as the keychain entry's name."""
+    kind: str
+    api_base: str | None = None
+    models: tuple[str, ...] = ()
+    """Models known to be there (listed from the server or typed by the person)."""
+
+    @property
+    def info(self) -> Kind:
+        return KINDS[self.kind]
+
+    @property
+    def base(self) -> str | None:
+        return self.api_base or self.info.default_base
+
+    def model_refs(self) -> list[str]:
+        return [f"{self.name}/{m}" for m in (self.models or self.info.suggested)]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "api_base": self.api_base,
+                "models": list(self.models)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Provider:
+        provider = cls(name=str(data.get("name", "")), kind=str(data.get("kind", "")),
+                       api_base=data.get("api_base") or None,
+                       models=tuple(str(m) for m in data.get("models") or ()))
+        check(provider)
+        return provider
+
+
+def check(provider: Provider) -> None:
+    """Raise ProviderError naming what is wrong with an entry."""
+    name = provider.name
+    if not name or "/" in name or name != name.strip():
+        raise ProviderError(f"provider name {name!r} must be a single word without '/'")
+    if provider.kind not in KINDS:
+        raise ProviderError(f"provider {name!r}: unknown kind {provider.kind!r}; "
+                            f"one of {', '.join(KINDS)}")
+    if provider.info.base_required and not provider.api_base:
+        raise ProviderError(f"provider {name!r} needs a base URL, e.g. http://127.0.0.1:8000/v1")
+    if provider.api_base and not provider.api_base.startswith(("http://", "https://")):
+        raise ProviderError(f"provider {name!r}: base URL must start with http:// or https://")
+
+
+def split_ref(ref: str) -> tuple[str, str]:
+    """"ollama/llama3.2" -> ("ollama", "llama3.2"); a bare name is OpenAI's."""
+    name, sep, model = ref.partition("/")
+    return (name, model) if sep and model else ("openai", ref)
+
+
+# --- the configuration file ----------------------------------------------------------
+
+
+def providers_path() -> Path:
+    return data_dir() / "providers.json"
+
+
+@dataclass(frozen=True)
+class Providers:
+    """Every configured provider, in the order the person sees them."""
+
+    entries: tuple[Provider, ...] = ()
+    detected: bool = field(default=False, compare=False)
+    """True once first-run detection has been done (it runs once)."""
+
+    def get(self, name: str) -> Provider | None:
+        return next((p for p in self.entries if p.name == name), None)
+
+    def names(self) -> list[str]:
+        return [p.name for p in self.entries]
+
+    def provider_for(self, ref: str) -> Provider | None:
+        """The entry a reference names; built-in kinds need none."""
+        return self.named(split_ref(ref)[0])
+
+    def named(self, name: str) -> Provider | None:
+        """The entry called `name`, or the built-in kind of that name."""
+        if found := self.get(name):
+            return found
+        return Provider(name, name) if name in KINDS and name != "openai_compatible" else None
+
+    def with_entry(self, provider: Provider) -> Providers:
+        check(provider)
+        kept = [p for p in self.entries if p.name != provider.name]
+        at = next((i for i, p in enumerate(self.entries) if p.name == provider.name), len(kept))
+        kept.insert(at, provider)
+        return replace(self, entries=tuple(kept))
+
+    def without(self, name: str) -> Providers:
+        if self.get(name) is None:
+            raise ProviderError(f"no provider named {name!r}; configured: {', '.join(self.names()) or 'none'}")
+        return replace(self, entries=tuple(p for p in self.entries if p.name != name))
+
+    def model_refs(self) -> list[str]:
+        """Every model reference worth offering in a picker."""
+        return [ref for p in self.entries for ref in p.model_refs()]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"providers": [p.to_dict() for p in self.entries], "detected": self.detected}
+
+
+def load_providers(path: Path | None = None) -> Providers:
+    """providers.json, or an empty list when there is none; a broken entry is skipped with a warning."""
+    path = path or providers_path()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return Providers()
+    except (OSError, json.JSONDecodeError) as exc:
+        log.warning("ignoring unreadable providers file %s: %s", path, exc)
+        return Providers()
+    entries = []
+    for item in data.get("providers", []) if isinstance(data, dict) else []:
+        try:
+            entries.append(Provider.from_dict(item))
+        except (ProviderError, AttributeError, TypeError) as exc:
+            log.warning("ignoring a provider in %s: %s", path, exc)
+    return Providers(tuple(entries), detected=bool(data.get("detected")) if isinstance(data, dict) else False)
+
+
+def save_providers(providers: Providers, path: Path | None = None) -> None:
+    path = path or providers_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(providers.to_dict(), indent=2), encoding="utf-8")
+    tmp.replace(path)  # atomic: a crash never leaves half a file
+
+
+# --- resolving a reference -------------------------------------------------------------
+
+
+def resolve(ref: str, providers: Providers, *, api_base: str | None = None) -> Endpoint:
+    """How to reach the model `ref` names, with its provider's key read now.
+
+    `api_base` is a run-level override (the CLI's --api-base) for references
+    whose provider entry sets no base URL of its own.
+    """
+    provider = providers.provider_for(ref)
+    if provider is None:  # a litellm provider Troupe does not manage ("bedrock/...")
+        return Endpoint(ref, api_base, secrets.get_api_key(ref))
+    _, model = split_ref(ref)
+    configured = providers.get(provider.name) is not None
+    # an entry's own base URL wins; the run's override beats the kind's default
+    base = provider.api_base or api_base or provider.info.default_base
+    key = secrets.get_key(provider.name, provider.kind) if provider.info.needs_key or configured else None
+    if not key and provider.info.prefix == "openai" and provider.kind != "openai":
+        key = "not-needed"  # local servers ignore it; the OpenAI wire format wants one
+    return Endpoint(f"{provider.info.prefix}/{model}", base, key)
+
+
+def endpoints(refs: Iterable[str], providers: Providers, *, api_base: str | None = None) -> dict[str, Endpoint]:
+    return {ref: resolve(ref, providers, api_base=api_base) for ref in dict.fromkeys(refs) if ref}

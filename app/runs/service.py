@@ -1,0 +1,317 @@
+"""RunService: plans, runs and resumes goals, persisting everything.
+
+The one place where the core (agents/) meets storage, settings and keys.
+The CLI and the window both drive runs through it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from agents.errors import TroupeError
+from agents.llm.calls import CallContext, RetryPolicy
+from agents.llm.local_model import close_local_models
+from agents.plan import Plan, validate_plan
+from agents.plan.planner import Planner, PlanResult
+from agents.plan.repair import tidy_plan
+from agents.plan.replan import replan as replan_plan
+from agents.plan.roster import Roster
+from agents.ports import ApprovalGate, EventSink, FanOut, LLMClient
+from agents.run.agent import ModelSettings
+from agents.run.runner import PriorResult, Runner, RunOptions, RunOutcome
+from agents.tools.loop import ToolSetup
+from app.paths import db_path
+from app.providers import registry
+from app.providers.local_models import install_local_models
+from app.providers.registry import LOCAL, Providers, load_providers
+from app.roster_store import load_user_roster
+from app.settings import Settings, load_settings
+from app.tools.run_tools import RunTools, open_run_tools
+
+if TYPE_CHECKING:
+    from app.storage import EventWriter, RunDetail, Store
+
+RESUMABLE = ("interrupted", "failed", "cancelled", "paused")
+
+
+class UnknownRun(TroupeError):
+    """No run has this id."""
+
+
+class NotResumable(TroupeError):
+    """The run is in a state that cannot be resumed."""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """The model settings a run is started with (stored with it, minus keys)."""
+
+    model: str
+    planner_model: str | None = None
+    api_base: str | None = None
+    max_parallel: int = 8
+    max_tokens: int | None = None
+    """Longest answer per call; None: the model's own limit."""
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "model": self.model, "planner_model": self.planner_model,
+            "api_base": self.api_base, "max_parallel": self.max_parallel,
+            "max_tokens": self.max_tokens,
+        }
+
+    @classmethod
+    def from_record(cls, data: dict[str, Any]) -> RunConfig:
+        return cls(
+            model=data["model"], planner_model=data.get("planner_model"),
+            api_base=data.get("api_base"), max_parallel=int(data.get("max_parallel") or 8),
+            max_tokens=data.get("max_tokens") or None,
+        )
+
+
+class RunService:
+    """Owns the database handle and the event writer for this process.
+
+    Built with a Store, or without one (`deferred()`): then the database is
+    opened by `open_store()` or on the first use of `store`/`writer`, so the
+    window can paint before SQLAlchemy is even imported.
+    """
+
+    def __init__(
+        self,
+        store: Store | None = None,
+        *,
+        settings: Settings | None = None,
+        roster: Roster | None = None,
+        llm: LLMClient | None = None,
+        provider_list: Providers | None = None,
+    ) -> None:
+        self.settings = settings or load_settings()
+        self.roster = roster or load_user_roster()
+        self.providers = provider_list if provider_list is not None else load_providers()
+        install_local_models()  # `local/<name>` models: the embedded one and the person's GGUF files
+        self._llm = llm
+        self._store: Store | None = None
+        self._writer: EventWriter | None = None
+        self._run_tools: set[RunTools] = set()
+        if store is not None:
+            self._attach(store)
+
+    @classmethod
+    def open(cls, **kwargs: Any) -> RunService:
+        """Open the user's database (migrating it) and recover crashed runs."""
+        service = cls.deferred(**kwargs)
+        service.open_store()
+        return service
+
+    @classmethod
+    def deferred(cls, **kwargs: Any) -> RunService:
+        """A service for the user's database, which it opens when first needed."""
+        return cls(None, **kwargs)
+
+    @property
+    def ready(self) -> bool:
+        """Whether the database is open."""
+        return self._store is not None
+
+    def open_store(self) -> None:
+        """Open the user's database (migrating it) and recover crashed runs, once."""
+        if self._store is not None:
+            return
+        from app.storage import open_database  # noqa: PLC0415 - SQLAlchemy: not before first paint
+
+        store = open_database(db_path())
+        store.mark_interrupted()
+        self._attach(store)
+
+    def _attach(self, store: Store) -> None:
+        from app.storage import EventWriter  # noqa: PLC0415
+
+        self._writer = EventWriter(store)
+        self._store = store
+
+    @property
+    def store(self) -> Store:
+        self.open_store()
+        assert self._store is not None
+        return self._store
+
+    @property
+    def writer(self) -> EventWriter:
+        self.open_store()
+        assert self._writer is not None
+        return self._writer
+
+    @property
+    def llm(self) -> LLMClient:
+        if self._llm is None:
+            from agents.llm.client import LiteLLMClient  # noqa: PLC0415
+
+            self._llm = LiteLLMClient()
+        return self._llm
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        if self._store is not None:
+            self._store.close()
+
+    async def aclose_llm(self) -> None:
+        """Close the model client's connections and stop local models; call before the loop ends."""
+        close_local_models()
+        await self._close_run_tools()
+        aclose = getattr(self._llm, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+    # --- configuration ----------------------------------------------------------
+
+    def config(self, model: str | None = None, planner_model: str | None = None,
+               api_base: str | None = None, max_parallel: int | None = None,
+               max_tokens: int | None = None) -> RunConfig:
+        """Fill what the caller left out from the settings."""
+        chosen = model or self.settings.default_model
+        return RunConfig(
+            model=chosen,
+            planner_model=planner_model or (None if model else self.settings.planner_model),
+            api_base=api_base or self.settings.api_base,
+            max_parallel=max_parallel or self.settings.max_parallel,
+            max_tokens=max_tokens or self.settings.max_tokens or None,
+        )
+
+    def model_settings(self, config: RunConfig) -> ModelSettings:
+        """The config plus how to reach every model the run may call, keys read now."""
+        refs = [config.model, config.planner_model or "", *self.settings.fallback_models]
+        for role in self.roster:
+            refs += [role.model or "", *role.fallbacks]
+        endpoints = registry.endpoints(refs, self.providers, api_base=config.api_base)
+        return ModelSettings(
+            model=config.model, planner_model=config.planner_model, api_base=config.api_base,
+            api_key=endpoints[config.model].api_key, call_timeout=self.settings.call_timeout,
+            endpoints=endpoints,
+            max_tokens=config.max_tokens,
+            fallbacks=self.settings.fallback_models,
+        )
+
+    def planner(self, config: RunConfig) -> Planner:
+        settings = self.model_settings(config)
+        # a tiny local model's plans parse (grammar) but repeat ids or point
+        # nowhere; asking it again rarely helps, tidying always does
+        small = settings.orchestrator_model.startswith(f"{LOCAL}/")
+        return Planner(self.llm, self.roster, settings, retry=self._retry(),
+                       fix=tidy_plan if small else None)
+
+    def _retry(self) -> RetryPolicy:
+        return RetryPolicy(max_attempts=self.settings.max_attempts)
+
+    # --- runs ----------------------------------------------------------------------
+
+    def create_run(self, project: str, goal: str, config: RunConfig) -> str:
+        return self.store.create_run(project, goal, config.to_record())
+
+    async def plan(self, run_id: str, goal: str, config: RunConfig,
+                   sinks: Sequence[EventSink] = (), context: str = "") -> PlanResult:
+        """Ask the orchestrator for a plan; it is stored as a plan version."""
+        planner = self.planner(config)
+        ctx = CallContext(run_id=run_id, sink=self._sink(sinks), purpose="plan")
+        return await planner.plan(ctx, goal, context)
+
+    async def replan(self, run_id: str, plan: Plan, comment: str, keep: set[str], config: RunConfig,
+                     sinks: Sequence[EventSink] = ()) -> PlanResult:
+        """Ask the orchestrator to revise `plan` after a comment; stored only once accepted."""
+        ctx = CallContext(run_id=run_id, sink=self._sink(sinks), purpose="replan", stream_tokens=False)
+        return await replan_plan(self.llm, self.roster, self.model_settings(config), ctx, plan,
+                                 comment, keep, retry=self._retry())
+
+    def reusable_results(self, run_id: str, task_ids: set[str]) -> dict[str, PriorResult]:
+        """Finished outputs of these tasks, for a run that should not redo them."""
+        return {
+            tid: PriorResult(output=f.output, attempts=f.attempts)
+            for tid, f in self.store.finished_task_outputs(run_id).items()
+            if tid in task_ids
+        }
+
+    def save_plan(self, run_id: str, plan: Plan, source: str) -> int:
+        """Store a plan the person supplied or edited as a new version."""
+        validate_plan(plan, self.roster.names)
+        return self.store.add_plan_version(run_id, plan.to_dict(), source)
+
+    async def execute(self, run_id: str, plan: Plan, config: RunConfig, gate: ApprovalGate,
+                      sinks: Sequence[EventSink] = (),
+                      prior: dict[str, PriorResult] | None = None) -> RunOutcome:
+        """Run a plan to its end; every event is persisted before this returns."""
+        tools = await self.open_tools(run_id)
+        try:
+            runner = self.runner(run_id, plan, config, gate, sinks, prior, tools=tools.setup)
+            return await runner.run()
+        finally:
+            await self._close_run_tools(tools)
+            await self.writer.aflush()
+
+    async def open_tools(self, run_id: str) -> RunTools:
+        """The run's tools (its project's workspace and policy); MCP servers the roles
+        name start now. Close with `_close_run_tools` (aclose_llm closes any left)."""
+        project = self.get_run(run_id).project
+        tools = await open_run_tools(self.roster, project, self.store, run_id,
+                                     allow_private_urls=self.settings.allow_private_urls)
+        self._run_tools.add(tools)
+        return tools
+
+    async def _close_run_tools(self, tools: RunTools | None = None) -> None:
+        closing = [tools] if tools is not None else list(self._run_tools)
+        for item in closing:
+            self._run_tools.discard(item)
+            await item.aclose()
+
+    def runner(self, run_id: str, plan: Plan, config: RunConfig, gate: ApprovalGate,
+               sinks: Sequence[EventSink] = (),
+               prior: dict[str, PriorResult] | None = None, *,
+               tools: ToolSetup | None = None) -> Runner:
+        """A Runner wired to storage, for callers that need pause/cancel.
+
+        Its tool calls go on record in the database: a resume replays the ones
+        that finished and asks the person about the ones cut off mid-call."""
+        return Runner(
+            run_id=run_id, plan=plan, roster=self.roster, llm=self.llm,
+            settings=self.model_settings(config), sink=self._sink(sinks), gate=gate,
+            options=RunOptions(max_parallel=config.max_parallel, retry=self._retry(),
+                               budget_usd=self.settings.budget_usd,
+                               tools=self._with_ledger(tools, run_id)),
+            prior=prior,
+        )
+
+    def _with_ledger(self, tools: ToolSetup | None, run_id: str) -> ToolSetup | None:
+        if tools is None or tools.ledger is not None:
+            return tools
+        from app.tools.ledger import StoreLedger  # noqa: PLC0415
+
+        return replace(tools, ledger=StoreLedger(self.store, run_id))
+
+    def resume_state(self, run_id: str) -> tuple[RunDetail, Plan, RunConfig, dict[str, PriorResult]]:
+        """What a resume needs: the run, its latest plan, its config, finished outputs."""
+        self.store.mark_interrupted()
+        run = self.get_run(run_id)
+        if run.status not in RESUMABLE:
+            raise NotResumable(f"run {run_id} is {run.status}; only {', '.join(RESUMABLE)} runs can be resumed")
+        version = self.store.latest_plan(run_id)
+        if version is None:
+            raise NotResumable(f"run {run_id} has no plan yet; start it again with `troupe run`")
+        prior = {
+            tid: PriorResult(output=f.output, attempts=f.attempts)
+            for tid, f in self.store.finished_task_outputs(run_id).items()
+        }
+        config = RunConfig.from_record(run.settings)
+        return run, Plan.from_dict(version.plan), config, prior
+
+    def get_run(self, run_id: str) -> RunDetail:
+        try:
+            return self.store.get_run(run_id)
+        except KeyError:
+            raise UnknownRun(f"no run with id {run_id!r} (see `troupe runs`)") from None
+
+    def _sink(self, sinks: Sequence[EventSink]) -> EventSink:
+        return FanOut([self.writer, *sinks])
+
+
