@@ -273,14 +273,18 @@ class RunResumed(RunEvent):
 @dataclass(frozen=True, kw_only=True)
 class DeliverableReady(RunEvent):
     markdown: str
+    partial: bool = False
+    """It covers only the tasks that finished (the person rejected others)."""
 
 
 @_event
 @dataclass(frozen=True, kw_only=True)
 class RunFinished(RunEvent):
     status: str
-    """completed / failed / cancelled."""
+    """completed / failed / cancelled (agents.run.state.RunStatus)."""
     prompt_tokens: int
     completion_tokens: int
     cost: float
     error: str = ""
+    partial: bool = False
+    """Completed with a deliverable of only the tasks that finished."""

@@ -1,8 +1,9 @@
 """Runs a plan as a DAG: concurrency limit, approvals, retries, pause, cancel.
 
-Only leaf tasks call a model; a group's status follows its children. The
-runner keeps every task's runtime state and emits an event for each change,
-so storage and the UI never need to ask it anything.
+Only leaf tasks call a model; a group's status follows its children. Every
+change of a task is an event: the runner folds what it emits into its own
+RunState (agents.run.state), the same fold storage and the UI use, so its
+view of the run is by construction the one they see.
 """
 
 from __future__ import annotations
@@ -12,14 +13,12 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
 
 from agents.errors import LLMError, PlanValidationError
 from agents.events import (
     ApprovalRequested,
     ApprovalResolved,
     DeliverableReady,
-    LLMCallFinished,
     RunEvent,
     RunFinished,
     RunPaused,
@@ -46,37 +45,9 @@ from agents.ports import (
     Usage,
 )
 from agents.run.agent import Input, ModelSettings, run_task_agent
+from agents.run.state import RunState, RunStatus, TaskState, TaskStatus
 from agents.run.synthesizer import synthesize
 from agents.tools.loop import ToolSetup
-
-
-class TaskStatus(StrEnum):
-    PENDING = "pending"
-    WAITING_APPROVAL = "waiting_approval"
-    RUNNING = "running"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    BLOCKED = "blocked"
-    SKIPPED = "skipped"
-    CANCELLED = "cancelled"
-
-    @property
-    def terminal(self) -> bool:
-        return self not in (TaskStatus.PENDING, TaskStatus.WAITING_APPROVAL, TaskStatus.RUNNING)
-
-
-@dataclass
-class TaskState:
-    """A task's runtime state (mutable, owned by the runner)."""
-
-    status: TaskStatus = TaskStatus.PENDING
-    output: str = ""
-    attempts: int = 0
-    usage: Usage = field(default_factory=Usage)
-    cost: float = 0.0
-    started: float | None = None
-    finished: float | None = None
-    error: str = ""
 
 
 @dataclass(frozen=True)
@@ -107,12 +78,14 @@ class RunOptions:
 class RunOutcome:
     """How a run ended."""
 
-    status: str
-    """completed / failed / cancelled."""
+    status: RunStatus
+    """COMPLETED, FAILED or CANCELLED."""
     deliverable: str | None
     usage: Usage
     cost: float
     error: str = ""
+    partial: bool = False
+    """The deliverable covers only the tasks that finished (others were rejected)."""
 
 
 class Runner:
@@ -144,19 +117,21 @@ class Runner:
         self._tasks = {t.id: t for t in plan.iter_tasks()}
         self._parents = plan.parents()
         self._deps = leaf_dependencies(plan)
-        self.states = {tid: TaskState() for tid in self._tasks}
+        self.state = RunState(run_id=run_id, goal=plan.goal)
+        """The run so far: every event the runner emits is folded in here first."""
+        self.state.load_plan(plan.to_dict())
+        self._attempts: dict[str, int] = {}
+        """Model call attempts of each running task (its TaskFailed reports them)."""
         self._slots = asyncio.Semaphore(max(1, self._options.max_parallel))
         self._unpaused = asyncio.Event()
         self._unpaused.set()
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._done: asyncio.Queue[str] = asyncio.Queue()
         self._cancelled = False
-        self._usage = Usage()
-        self._cost = 0.0
         self._limit = self._options.budget_usd
         self._budget_lock = asyncio.Lock()
         self._stop_reason = "cancelled by the person"
-        self._metered = _Forward(self._metered_emit)
+        self._metered = _Forward(self._emit)
 
     # --- control (call from the same loop) ---------------------------------
 
@@ -168,12 +143,12 @@ class Runner:
         """Finish calls in flight, start no new ones until resume()."""
         if not self.paused:
             self._unpaused.clear()
-            self._sink.emit(RunPaused(run_id=self.run_id))
+            self._emit(RunPaused(run_id=self.run_id))
 
     def resume(self) -> None:
         if self.paused:
             self._unpaused.set()
-            self._sink.emit(RunResumed(run_id=self.run_id))
+            self._emit(RunResumed(run_id=self.run_id))
 
     def cancel(self) -> None:
         """Stop everything; unfinished tasks end as cancelled."""
@@ -189,13 +164,17 @@ class Runner:
             if worker is not None:
                 worker.cancel()
             elif not self.states[leaf_id].status.terminal:
-                self._set_terminal(leaf_id, TaskStatus.CANCELLED)
-                self._sink.emit(TaskCancelled(run_id=self.run_id, task_id=leaf_id))
+                self._end(TaskCancelled(run_id=self.run_id, task_id=leaf_id))
 
     # --- the run ------------------------------------------------------------
 
+    @property
+    def states(self) -> dict[str, TaskState]:
+        """Each task's state, by id (plan order)."""
+        return self.state.tasks
+
     async def run(self) -> RunOutcome:
-        self._sink.emit(
+        self._emit(
             RunStarted(
                 run_id=self.run_id, goal=self.plan.goal, plan=self.plan.to_dict(),
                 resumed=bool(self._prior),
@@ -208,12 +187,12 @@ class Runner:
             for worker in self._workers.values():
                 worker.cancel()
         outcome = await self._finish()
-        self._sink.emit(
+        self._emit(
             RunFinished(
                 run_id=self.run_id, status=outcome.status,
                 prompt_tokens=outcome.usage.prompt_tokens,
                 completion_tokens=outcome.usage.completion_tokens,
-                cost=outcome.cost, error=outcome.error,
+                cost=outcome.cost, error=outcome.error, partial=outcome.partial,
             )
         )
         return outcome
@@ -222,7 +201,7 @@ class Runner:
         """What went wrong while the run's tools were gathered, for the person to see."""
         tools = self._options.tools
         for note in tools.notices if tools is not None else ():
-            self._sink.emit(RunWarning(run_id=self.run_id, message=note, source="tools"))
+            self._emit(RunWarning(run_id=self.run_id, message=note, source="tools"))
 
     async def _schedule(self) -> None:
         waiting = {tid: set(deps) for tid, deps in self._deps.items()}
@@ -265,8 +244,7 @@ class Runner:
     def _block(self, tid: str, because: str, dependents: dict[str, list[str]]) -> None:
         if self.states[tid].status.terminal:
             return
-        self._set_terminal(tid, TaskStatus.BLOCKED, error=f"{because} did not complete")
-        self._sink.emit(TaskBlocked(run_id=self.run_id, task_id=tid, because=because))
+        self._end(TaskBlocked(run_id=self.run_id, task_id=tid, because=because))
         for dep_id in dependents[tid]:
             self._block(dep_id, because, dependents)
 
@@ -293,43 +271,34 @@ class Runner:
             async with self._slots:
                 await self._call_agent(task)
         except asyncio.CancelledError:
-            self._set_terminal(tid, TaskStatus.CANCELLED)
-            self._sink.emit(TaskCancelled(run_id=self.run_id, task_id=tid))
+            self._end(TaskCancelled(run_id=self.run_id, task_id=tid))
         except LLMError as exc:
-            self._set_terminal(tid, TaskStatus.FAILED, error=str(exc))
-            self._sink.emit(
-                TaskFailed(
-                    run_id=self.run_id, task_id=tid, error=str(exc),
-                    attempts=self.states[tid].attempts,
-                )
-            )
+            self._fail(tid, str(exc))
         except Exception as exc:  # a bug or a broken gate must not kill the run
-            message = f"{type(exc).__name__}: {exc}"
-            self._set_terminal(tid, TaskStatus.FAILED, error=message)
-            self._sink.emit(
-                TaskFailed(run_id=self.run_id, task_id=tid, error=message, attempts=self.states[tid].attempts)
-            )
+            self._fail(tid, f"{type(exc).__name__}: {exc}")
+
+    def _fail(self, tid: str, error: str) -> None:
+        attempts = self._attempts.get(tid, self.states[tid].attempts)
+        self._end(TaskFailed(run_id=self.run_id, task_id=tid, error=error, attempts=attempts))
 
     async def _approve(self, task: Task) -> Task | None:
         """Ask the gate; returns the task to run, or None when it was settled here."""
-        state = self.states[task.id]
-        state.status = TaskStatus.WAITING_APPROVAL
         request = ApprovalRequest(
             request_id=uuid.uuid4().hex[:12], run_id=self.run_id, task_id=task.id,
             subject="task", title=task.title, details=self._approval_details(task),
         )
-        self._sink.emit(_requested(request))
+        self._emit(_requested(request))
         decision = await self._gate.decide(request)
-        self._sink.emit(
+        self._emit(
             ApprovalResolved(
                 run_id=self.run_id, request_id=request.request_id, task_id=task.id,
                 action=decision.action.value, text=decision.text,
             )
         )
-        state.status = TaskStatus.PENDING
         if decision.action is Action.REJECT:
-            self._set_terminal(task.id, TaskStatus.SKIPPED, error="rejected")
-            self._sink.emit(TaskSkipped(run_id=self.run_id, task_id=task.id, reason="rejected by the person"))
+            reason = decision.text.strip()
+            self._end(TaskSkipped(run_id=self.run_id, task_id=task.id,
+                                  reason=REJECTED + (f": {reason}" if reason else "")))
             return None
         if decision.action is Action.OVERRIDE:
             now = time.time()
@@ -347,23 +316,21 @@ class Runner:
         return "\n".join(lines)
 
     async def _call_agent(self, task: Task) -> None:
-        state = self.states[task.id]
-        state.status = TaskStatus.RUNNING
-        state.started = time.time()
-        self._sink.emit(TaskStarted(run_id=self.run_id, task_id=task.id, agent=task.agent, attempt=1))
+        self._emit(TaskStarted(run_id=self.run_id, task_id=task.id, agent=task.agent, attempt=1))
+        started = self.states[task.id].started
         self._mark_groups_started(task.id)
         ctx = CallContext(
             run_id=self.run_id, sink=self._metered, task_id=task.id,
-            on_attempt=lambda n: setattr(state, "attempts", n),
+            on_attempt=lambda n: self._attempts.__setitem__(task.id, n),
         )
         response, attempts = await run_task_agent(
             self._llm, self._settings, self._roster.get(task.agent), self.plan.goal, task,
             self._inputs(task.id), ctx, self._options.retry, self._before_call,
             tools=self._options.tools, gate=self._gate,
         )
-        state.usage = response.usage
-        state.cost = response.cost  # the run's spend already counted each of its calls
-        self._complete(task.id, response.text, attempts=attempts, started=state.started)
+        # the run's spend already counted each of its calls; this is the task's own
+        self._complete(task.id, response.text, attempts=attempts, started=started,
+                       usage=response.usage, cost=response.cost)
 
     def _inputs(self, tid: str) -> list[Input]:
         """Outputs of the tasks this one (or an ancestor) explicitly depends on."""
@@ -378,48 +345,41 @@ class Runner:
             if self.states[d].status is TaskStatus.COMPLETED
         ]
 
-    # --- state changes ------------------------------------------------------------
+    # --- state changes: each is an event, folded into self.state --------------------
+
+    def _emit(self, event: RunEvent) -> None:
+        self.state.apply(event)
+        self._sink.emit(event)
 
     def _restore(self, tid: str, prior: PriorResult) -> None:
-        state = self.states[tid]
-        state.status = TaskStatus.COMPLETED
-        state.output = prior.output
-        state.attempts = prior.attempts
+        """A task finished by an earlier process: known, not announced again."""
+        self.state.restore(tid, prior.output, prior.attempts)
         self._settle_groups(tid, emit=False)
 
-    def _complete(self, tid: str, output: str, *, attempts: int, started: float | None, source: str = "model") -> None:
-        state = self.states[tid]
-        state.attempts = attempts
-        state.output = output
-        self._set_terminal(tid, TaskStatus.COMPLETED, emit_groups=False)
-        self._sink.emit(
+    def _complete(self, tid: str, output: str, *, attempts: int, started: float | None,
+                  usage: Usage | None = None, cost: float = 0.0, source: str = "model") -> None:
+        usage = usage or Usage()
+        now = time.time()
+        self._emit(
             TaskFinished(
                 run_id=self.run_id, task_id=tid, output=output, attempts=attempts,
-                prompt_tokens=state.usage.prompt_tokens,
-                completion_tokens=state.usage.completion_tokens, cost=state.cost,
-                started=started or state.finished or time.time(),
-                finished=state.finished or time.time(), source=source,
+                prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
+                cost=cost, started=started or now, finished=now, source=source,
             )
         )
         self._settle_groups(tid, emit=True)
 
-    def _set_terminal(self, tid: str, status: TaskStatus, *, error: str = "", emit_groups: bool = True) -> None:
-        state = self.states[tid]
-        state.status = status
-        state.error = error
-        state.finished = time.time()
-        if emit_groups:
-            self._settle_groups(tid, emit=True)
+    def _end(self, event: TaskFailed | TaskBlocked | TaskSkipped | TaskCancelled) -> None:
+        """A leaf ends other than completed; its groups may end with it."""
+        self._emit(event)
+        self._settle_groups(event.task_id, emit=True)
 
     def _mark_groups_started(self, tid: str) -> None:
         parent = self._parents[tid]
         while parent is not None:
-            state = self.states[parent]
-            if state.status is TaskStatus.PENDING:
-                state.status = TaskStatus.RUNNING
-                state.started = time.time()
+            if self.states[parent].status is TaskStatus.PENDING:
                 group = self._tasks[parent]
-                self._sink.emit(TaskStarted(run_id=self.run_id, task_id=parent, agent=group.agent, attempt=1))
+                self._emit(TaskStarted(run_id=self.run_id, task_id=parent, agent=group.agent, attempt=1))
             parent = self._parents[parent]
 
     def _settle_groups(self, tid: str, *, emit: bool) -> None:
@@ -430,34 +390,29 @@ class Runner:
             kids = [self.states[c.id] for c in group.children]
             if not all(k.status.terminal for k in kids) or self.states[parent].status.terminal:
                 return
-            self._settle_group(group, emit)
+            event = self._group_end(group)
+            if emit:
+                self._emit(event)
+            else:  # restoring a resumed run's groups: folded, not announced again
+                self.state.apply(event)
             parent = self._parents[parent]
 
-    def _settle_group(self, group: Task, emit: bool) -> None:
-        state = self.states[group.id]
-        state.finished = time.time()
-        bad = [c.id for c in group.children if self.states[c.id].status is not TaskStatus.COMPLETED]
-        usage = sum((self.states[c.id].usage for c in group.children), Usage())
-        state.usage, state.cost = usage, sum(self.states[c.id].cost for c in group.children)
+    def _group_end(self, group: Task) -> TaskFinished | TaskFailed:
+        """How a group whose children all ended ends."""
+        kids = [self.states[c.id] for c in group.children]
+        bad = [k.task_id for k in kids if k.status is not TaskStatus.COMPLETED]
+        now = time.time()
         if bad:
-            state.status = TaskStatus.FAILED
-            state.error = "sub-tasks did not complete: " + ", ".join(bad)
-            if emit:
-                self._sink.emit(TaskFailed(run_id=self.run_id, task_id=group.id, error=state.error, attempts=0))
-            return
-        state.status = TaskStatus.COMPLETED
-        state.output = "\n\n".join(
-            f"## {c.title}\n\n{self.states[c.id].output.strip()}" for c in group.children
+            return TaskFailed(run_id=self.run_id, task_id=group.id, attempts=0,
+                              error="sub-tasks did not complete: " + ", ".join(bad))
+        output = "\n\n".join(f"## {c.title}\n\n{k.output.strip()}" for c, k in zip(group.children, kids, strict=True))
+        started = self.states[group.id].started
+        return TaskFinished(
+            run_id=self.run_id, task_id=group.id, output=output, attempts=0,
+            prompt_tokens=sum(k.prompt_tokens for k in kids),
+            completion_tokens=sum(k.completion_tokens for k in kids),
+            cost=sum(k.cost for k in kids), started=started or now, finished=now, source="group",
         )
-        if emit:
-            self._sink.emit(
-                TaskFinished(
-                    run_id=self.run_id, task_id=group.id, output=state.output, attempts=0,
-                    prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
-                    cost=state.cost, started=state.started or state.finished,
-                    finished=state.finished, source="group",
-                )
-            )
 
     def _leaf_ids(self, task_id: str) -> list[str]:
         task = self._tasks[task_id]
@@ -465,16 +420,6 @@ class Runner:
             return [task_id]
         return [t.id for t in Plan(goal="", tasks=task.children).iter_tasks() if not t.is_group]
 
-    def _account(self, usage: Usage, cost: float) -> None:
-        self._usage += usage
-        self._cost += cost
-
-    def _metered_emit(self, event: RunEvent) -> None:
-        """The sink of the runner's model calls: each call's cost counts as it
-        finishes, so a long tool loop meets the budget before its next call."""
-        if isinstance(event, LLMCallFinished):
-            self._account(Usage(event.prompt_tokens, event.completion_tokens), event.cost)
-        self._sink.emit(event)
 
     # --- budget ---------------------------------------------------------------------
 
@@ -486,7 +431,9 @@ class Runner:
             await self._ask_about_budget()
 
     def _over_budget(self) -> bool:
-        return self._limit > 0 and self._cost >= self._limit
+        # each call's cost joins the fold as it finishes, so a long tool loop
+        # meets the budget before its next call
+        return self._limit > 0 and self.state.cost >= self._limit
 
     async def _ask_about_budget(self) -> None:
         async with self._budget_lock:  # one question, however many calls are waiting
@@ -496,56 +443,74 @@ class Runner:
             request = ApprovalRequest(
                 request_id=uuid.uuid4().hex[:12], run_id=self.run_id, task_id="", subject="budget",
                 title=f"The {_dollars(self._limit)} budget is spent",
-                details=(f"This run has spent ${self._cost:.4f}. Approve to allow another "
+                details=(f"This run has spent ${self.state.cost:.4f}. Approve to allow another "
                          f"{_dollars(budget)}; reject to stop the run here (finished work is kept)."),
             )
-            self._sink.emit(_requested(request))
+            self._emit(_requested(request))
             decision = await self._gate.decide(request)
-            self._sink.emit(ApprovalResolved(run_id=self.run_id, request_id=request.request_id,
+            self._emit(ApprovalResolved(run_id=self.run_id, request_id=request.request_id,
                                              task_id="", action=decision.action.value, text=decision.text))
             if decision.action is Action.REJECT:
                 self._stop_reason = f"stopped at the {_dollars(self._limit)} budget"
                 self.cancel()
                 raise asyncio.CancelledError
-            self._limit = self._cost + budget
+            self._limit = self.state.cost + budget
 
     # --- the end ---------------------------------------------------------------
 
     async def _finish(self) -> RunOutcome:
-        leaves = [tid for tid in self._deps]
+        leaves = list(self._deps)
         if self._cancelled:
             for tid in leaves:
                 if not self.states[tid].status.terminal:
-                    self._set_terminal(tid, TaskStatus.CANCELLED)
-                    self._sink.emit(TaskCancelled(run_id=self.run_id, task_id=tid))
-            return self._outcome("cancelled", None, self._stop_reason)
-        bad = [t for t in leaves if self.states[t].status not in (TaskStatus.COMPLETED, TaskStatus.SKIPPED)]
-        if bad:
-            return self._outcome("failed", None, f"{len(bad)} task(s) did not complete: {', '.join(bad[:10])}")
+                    self._end(TaskCancelled(run_id=self.run_id, task_id=tid))
+            return self._outcome(RunStatus.CANCELLED, None, self._stop_reason)
+        done = [t for t in leaves if self.states[t].status is TaskStatus.COMPLETED]
+        unfinished = [t for t in leaves if t not in done]
+        if failed := [t for t in unfinished if not self._left_out_by_person(t)]:
+            return self._outcome(RunStatus.FAILED, None,
+                                 f"{len(failed)} task(s) did not complete: {', '.join(failed[:10])}")
+        if unfinished and not done:
+            return self._outcome(RunStatus.CANCELLED, None, "every task was rejected")
         if not self._options.synthesize:
-            return self._outcome("completed", None)
+            return self._outcome(RunStatus.COMPLETED, None, partial=bool(unfinished))
         try:
             await self._before_call()
         except asyncio.CancelledError:
-            return self._outcome("cancelled", None, self._stop_reason)
+            return self._outcome(RunStatus.CANCELLED, None, self._stop_reason)
         try:
-            deliverable = await self._synthesize()
+            deliverable = await self._synthesize(unfinished)
         except LLMError as exc:
-            return self._outcome("failed", None, f"the deliverable could not be written: {exc}")
-        self._sink.emit(DeliverableReady(run_id=self.run_id, markdown=deliverable))
-        return self._outcome("completed", deliverable)
+            return self._outcome(RunStatus.FAILED, None, f"the deliverable could not be written: {exc}")
+        self._emit(DeliverableReady(run_id=self.run_id, markdown=deliverable, partial=bool(unfinished)))
+        return self._outcome(RunStatus.COMPLETED, deliverable, partial=bool(unfinished))
 
-    async def _synthesize(self) -> str:
+    def _left_out_by_person(self, tid: str) -> bool:
+        """Skipped (the person rejected it), or blocked only by such tasks."""
+        state = self.states[tid]
+        if state.status is TaskStatus.SKIPPED:
+            return True
+        if state.status is not TaskStatus.BLOCKED:
+            return False
+        deps = self._deps[tid]
+        return all(self.states[d].status is TaskStatus.COMPLETED or self._left_out_by_person(d)
+                   for d in deps)
+
+    async def _synthesize(self, unfinished: list[str]) -> str:
         ctx = CallContext(run_id=self.run_id, sink=self._metered, purpose="synthesis")
+        missing = {tid: f"{self._tasks[tid].title}: {self.states[tid].error}" for tid in unfinished}
         response = await synthesize(
             self._llm, self._settings, self._roster, self.plan,
             {tid: s.output for tid, s in self.states.items() if s.status is TaskStatus.COMPLETED},
-            ctx, self._options.retry,
+            ctx, self._options.retry, missing=missing,
         )
         return response.text
 
-    def _outcome(self, status: str, deliverable: str | None, error: str = "") -> RunOutcome:
-        return RunOutcome(status=status, deliverable=deliverable, usage=self._usage, cost=self._cost, error=error)
+    def _outcome(self, status: RunStatus, deliverable: str | None, error: str = "", *,
+                 partial: bool = False) -> RunOutcome:
+        usage = Usage(self.state.prompt_tokens, self.state.completion_tokens)
+        return RunOutcome(status=status, deliverable=deliverable, usage=usage, cost=self.state.cost,
+                          error=error, partial=partial)
 
 
 class _Forward:
@@ -553,6 +518,10 @@ class _Forward:
 
     def __init__(self, emit: Callable[[RunEvent], None]) -> None:
         self.emit = emit
+
+
+REJECTED = "rejected by the person"
+"""A rejected task's skip reason (then ": <the person's reason>", if they gave one)."""
 
 
 def _dollars(amount: float) -> str:
@@ -572,6 +541,4 @@ __all__ = [
     "RunOptions",
     "RunOutcome",
     "Runner",
-    "TaskState",
-    "TaskStatus",
 ]

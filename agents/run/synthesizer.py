@@ -21,7 +21,16 @@ _INSTRUCTIONS = (
 )
 
 
-def synthesis_messages(plan: Plan, outputs: Mapping[str, str]) -> list[Message]:
+_PARTIAL = (
+    "Some tasks were not done (listed under 'Not done'). Write the deliverable from "
+    "the results you have, and end it with a short 'Not covered' section that names "
+    "what is missing and why, in plain words."
+)
+
+
+def synthesis_messages(plan: Plan, outputs: Mapping[str, str],
+                       missing: Mapping[str, str] | None = None) -> list[Message]:
+    """`missing`: task id -> why it was not done (a partial deliverable)."""
     # Top-level tasks only: a group's output already holds its children's.
     blocks = [
         f"## {task.title}\n\n{outputs[task.id].strip()}"
@@ -29,6 +38,8 @@ def synthesis_messages(plan: Plan, outputs: Mapping[str, str]) -> list[Message]:
         if task.id in outputs and outputs[task.id].strip()
     ]
     user = f"Goal: {plan.goal}\n\n{_INSTRUCTIONS}\n\n# Results\n\n" + "\n\n".join(blocks)
+    if missing:
+        user += f"\n\n# Not done\n\n{_PARTIAL}\n\n" + "\n".join(f"- {why}" for why in missing.values())
     return [Message("system", _SYSTEM), Message("user", user)]
 
 
@@ -40,10 +51,11 @@ async def synthesize(
     outputs: Mapping[str, str],
     ctx: CallContext,
     policy: RetryPolicy,
+    missing: Mapping[str, str] | None = None,
 ) -> Response:
     role = roster.get(ORCHESTRATOR)
     models = settings.models_for(role, settings.orchestrator_model)
     response, _ = await call_with_fallbacks(
-        llm, settings, models, synthesis_messages(plan, outputs), ctx, policy, temperature=0.3
+        llm, settings, models, synthesis_messages(plan, outputs, missing), ctx, policy, temperature=0.3
     )
     return response

@@ -11,7 +11,8 @@ from agents.plan import Plan
 from agents.plan.roster import load_roster
 from agents.ports import Action, Decision
 from agents.run.agent import ModelSettings
-from agents.run.runner import Runner, RunOptions, TaskStatus
+from agents.run.runner import Runner, RunOptions
+from agents.run.state import TaskStatus
 from agents.testing import FakeLLM, RecordingSink, ScriptedGate
 from agents.tools.builtin import builtin_registry
 from agents.tools.loop import ToolSetup

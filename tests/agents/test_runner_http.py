@@ -14,7 +14,8 @@ from agents.plan import Plan
 from agents.plan.roster import load_roster
 from agents.ports import ApproveAll
 from agents.run.agent import ModelSettings
-from agents.run.runner import Runner, RunOptions, TaskStatus
+from agents.run.runner import Runner, RunOptions
+from agents.run.state import TaskStatus
 from agents.testing import RecordingSink
 from tests.support.scripted_server import Reply
 

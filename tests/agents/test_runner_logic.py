@@ -25,7 +25,8 @@ from agents.plan.planner import Planner
 from agents.plan.roster import load_roster
 from agents.ports import Action, Decision
 from agents.run.agent import ModelSettings
-from agents.run.runner import PriorResult, Runner, RunOptions, TaskStatus
+from agents.run.runner import PriorResult, Runner, RunOptions
+from agents.run.state import TaskStatus
 from agents.testing import FakeLLM, RecordingSink, ScriptedGate, last_user_message, route
 
 FAST_RETRY = RetryPolicy(max_attempts=3, base_delay=0.001, max_delay=0.01)
@@ -238,3 +239,25 @@ async def test_a_plan_with_raw_newlines_inside_strings_is_taken_as_it_is():
     planner = Planner(llm, load_roster(), ModelSettings(model="fake/m"), retry=FAST_RETRY)
     result = await planner.plan(CallContext(run_id="r", sink=RecordingSink(), purpose="plan"), "g")
     assert result.attempts == 1 and result.plan.tasks[0].title == "Say\nhello"
+
+
+async def test_a_rejected_task_leaves_a_partial_deliverable_that_names_the_reason():
+    llm = FakeLLM(route([("Your task (keep)", "KEPT RESULT"), ("# Results", "the deliverable")], "x"))
+    gate = ScriptedGate({"drop": Decision(Action.REJECT, "not needed this week")})
+    plan = plan_of(t("keep"), t("drop", approval=True), t("after", ["drop"]))
+    runner, sink = runner_for(plan, llm, gate)
+    outcome = await runner.run()
+    assert outcome.status == "completed" and outcome.partial and outcome.deliverable == "the deliverable"
+    assert sink.of(DeliverableReady)[0].partial and sink.of(RunFinished)[0].partial
+    assert sink.of(TaskSkipped)[0].reason == "rejected by the person: not needed this week"
+    synthesis = last_user_message(llm.requests[-1])
+    assert "KEPT RESULT" in synthesis and "# Not done" in synthesis
+    assert "not needed this week" in synthesis and "Title after: drop did not complete" in synthesis
+    assert runner.state.tasks["after"].status is TaskStatus.BLOCKED
+
+
+async def test_a_failed_task_still_fails_the_run():
+    llm = FakeLLM(route([("Your task (bad)", AuthError("key refused"))], "fine"))
+    runner, sink = runner_for(plan_of(t("ok"), t("bad"), t("after", ["bad"])), llm)
+    outcome = await runner.run()
+    assert outcome.status == "failed" and not outcome.partial and not sink.of(DeliverableReady)

@@ -25,7 +25,7 @@ from agents.events import (
 )
 from agents.plan import Plan, Task, plan_problems
 from agents.plan.roster import Roster, load_roster
-from agents.run.runner import TaskStatus
+from agents.run.state import TaskStatus
 from ui.plan_tree import (
     Column,
     DependencyCleanup,

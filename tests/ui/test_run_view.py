@@ -24,7 +24,7 @@ from agents.events import (
     TaskStarted,
     TokenDelta,
 )
-from agents.run.runner import TaskStatus
+from agents.run.state import TaskStatus
 from ui import theme
 from ui.run_view import LiveOutputPane, RunModel, RunView, TimelineWidget
 from ui.run_view import format as fmt

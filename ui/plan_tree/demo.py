@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QApplication
 
 from agents.plan import Plan, Task
 from agents.plan.roster import load_roster
-from agents.run.runner import TaskStatus
+from agents.run.state import TaskStatus
 from ui.plan_tree.model import PlanTreeModel
 from ui.plan_tree.view import PlanTreeView
 

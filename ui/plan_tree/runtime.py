@@ -25,7 +25,7 @@ from agents.events import (
     TaskSkipped,
     TaskStarted,
 )
-from agents.run.runner import TaskStatus
+from agents.run.state import TaskStatus
 from ui import theme
 
 RETRYING = "retrying"

@@ -30,7 +30,7 @@ from agents.events import (
     TaskSkipped,
     TaskStarted,
 )
-from agents.run.runner import TaskStatus
+from agents.run.state import TaskStatus
 
 # What apply() reports as changed.
 TASKS = "tasks"

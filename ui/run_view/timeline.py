@@ -29,7 +29,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QAbstractScrollArea, QToolTip, QWidget
 
 from agents.events import RunEvent
-from agents.run.runner import TaskStatus
+from agents.run.state import TaskStatus
 from ui import theme
 from ui.run_view import format as fmt
 from ui.run_view.model import RunModel, TaskRow

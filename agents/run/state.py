@@ -1,0 +1,416 @@
+"""The state of a run as one pure fold over its events.
+
+`RunState.apply(event)` is the only place where events become statuses,
+attempts, outputs, totals, warnings and pending approvals. The runner keeps
+its own RunState by folding what it emits; the run view, the plan tree and
+`troupe show` fold the same events; the storage projections follow the same
+rules in SQL (a test holds them equal on recorded event streams).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from agents.events import (
+    ApprovalRequested,
+    ApprovalResolved,
+    DeliverableReady,
+    LLMCallFinished,
+    PlanEdited,
+    PlanProposed,
+    RunEvent,
+    RunFinished,
+    RunPaused,
+    RunResumed,
+    RunStarted,
+    RunWarning,
+    TaskBlocked,
+    TaskCancelled,
+    TaskFailed,
+    TaskFinished,
+    TaskRetried,
+    TaskSkipped,
+    TaskStarted,
+)
+from agents.ports import Action
+
+
+class TaskStatus(StrEnum):
+    PENDING = "pending"
+    WAITING_APPROVAL = "waiting_approval"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    BLOCKED = "blocked"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        return self not in _LIVE
+
+
+_LIVE = frozenset({TaskStatus.PENDING, TaskStatus.WAITING_APPROVAL, TaskStatus.RUNNING})
+
+
+class RunStatus(StrEnum):
+    PLANNED = "planned"
+    """Created; no plan has run yet."""
+    RUNNING = "running"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+    """Its process ended mid-run (closed window, crash); storage decides this."""
+
+    @property
+    def finished(self) -> bool:
+        return self in (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED)
+
+    @property
+    def resumable(self) -> bool:
+        return self in (RunStatus.INTERRUPTED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.PAUSED)
+
+
+class Change(StrEnum):
+    """What one event changed, so a view refreshes only that."""
+
+    TASKS = "tasks"
+    """The set or order of tasks (a plan arrived)."""
+    TIMELINE = "timeline"
+    """A task's status, times or attempts."""
+    TOTALS = "totals"
+    """Tokens, cost or task counts."""
+    STATE = "state"
+    """The run's status."""
+    WARNINGS = "warnings"
+    APPROVALS = "approvals"
+    """A question was asked or answered."""
+    DELIVERABLE = "deliverable"
+
+
+@dataclass
+class TaskState:
+    """One task as its run's events left it."""
+
+    task_id: str
+    title: str = ""
+    """The plan's title (the id when the plan is unknown)."""
+    agent: str = ""
+    depth: int = 0
+    """Nesting level in the plan tree (0 at the top)."""
+    is_group: bool = False
+    status: TaskStatus = TaskStatus.PENDING
+    attempts: int = 0
+    output: str = ""
+    error: str = ""
+    """Why it failed, was blocked, skipped or cancelled; or the last retried error."""
+    started: float | None = None
+    """When its latest start happened (epoch seconds)."""
+    finished: float | None = None
+    """When it reached a terminal status; None while it is live."""
+    retries: list[float] = field(default_factory=list)
+    """When each failed attempt of the latest start was retried."""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+    """US dollars: its calls so far, then what TaskFinished reports."""
+    approval: Action | None = None
+    """The person's last answer about the task itself, if it needed one."""
+    source: str = ""
+    """Where a completed output came from: model, override, group, resumed."""
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    @property
+    def retrying(self) -> bool:
+        """Running again after a failed attempt."""
+        return (self.status is TaskStatus.RUNNING and bool(self.retries)
+                and self.started is not None and self.retries[-1] >= self.started)
+
+
+@dataclass(frozen=True)
+class PendingApproval:
+    """A question asked and not answered yet."""
+
+    request_id: str
+    task_id: str
+    subject: str
+    title: str
+
+
+@dataclass
+class RunState:
+    """A run as its events left it. Mutable, owned by whoever folds."""
+
+    run_id: str = ""
+    goal: str = ""
+    status: RunStatus = RunStatus.PLANNED
+    plan: dict[str, Any] = field(default_factory=dict)
+    """The latest plan (Plan.to_dict())."""
+    tasks: dict[str, TaskState] = field(default_factory=dict)
+    """In plan order (depth first); tasks the plan did not list come last."""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+    """Sum of every model call, the planner's and earlier processes' included."""
+    cost_known: bool = True
+    """False once a call's price was unknown (cost is then a lower bound)."""
+    started: float | None = None
+    """The first start of the run."""
+    finished: float | None = None
+    deliverable: str = ""
+    partial: bool = False
+    """The deliverable covers only the tasks that finished."""
+    error: str = ""
+    warnings: list[str] = field(default_factory=list)
+    """RunWarning messages of the latest start, oldest first, each once."""
+    approvals: dict[str, PendingApproval] = field(default_factory=dict)
+    """Unanswered questions by request id."""
+    last_ts: float | None = None
+    """Timestamp of the latest event folded in (where an interrupted run stopped)."""
+    revision: int = 0
+    """Bumped whenever tasks are added, removed or reordered."""
+
+    # --- reading ------------------------------------------------------------------
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def leaves(self) -> Iterator[TaskState]:
+        return (t for t in self.tasks.values() if not t.is_group)
+
+    def counts(self) -> tuple[int, int, int]:
+        """(done, total, failed) over leaf tasks; skipped ones count as done."""
+        done = total = failed = 0
+        for task in self.leaves():
+            total += 1
+            if task.status in _DONE:
+                done += 1
+            elif task.status in _BAD:
+                failed += 1
+        return done, total, failed
+
+    def task(self, task_id: str) -> TaskState:
+        """The task's state, added at the end when the plan did not list it."""
+        state = self.tasks.get(task_id)
+        if state is None:
+            state = self.tasks[task_id] = TaskState(task_id, title=task_id)
+            self.revision += 1
+        return state
+
+    # --- folding --------------------------------------------------------------------
+
+    def apply(self, event: RunEvent) -> frozenset[Change]:
+        """Fold one event in; returns what it changed."""
+        if self.last_ts is None or event.ts > self.last_ts:
+            self.last_ts = event.ts
+        handler = _HANDLERS.get(type(event))
+        return handler(self, event) if handler is not None else _NOTHING
+
+    def load_plan(self, plan: Mapping[str, Any]) -> None:
+        """Tasks for every task of a Plan.to_dict(), keeping what is known of them."""
+        old, self.tasks = self.tasks, {}
+        self.plan = dict(plan)
+        self.revision += 1
+        for task, depth in walk_plan(plan.get("tasks") or ()):
+            tid = str(task.get("id", ""))
+            state = old.get(tid) or TaskState(tid)
+            state.title = str(task.get("title") or tid)
+            state.agent = str(task.get("agent") or state.agent)
+            state.depth = depth
+            state.is_group = bool(task.get("children"))
+            self.tasks[tid] = state
+
+    def restore(self, task_id: str, output: str, attempts: int) -> None:
+        """Seed a task finished by an earlier process (a resume), without an event."""
+        state = self.task(task_id)
+        state.status, state.output, state.attempts = TaskStatus.COMPLETED, output, attempts
+        state.error, state.source = "", "resumed"
+
+    # --- handlers (one per event type) --------------------------------------------------
+
+    def _run_started(self, e: RunStarted) -> frozenset[Change]:
+        self.run_id, self.goal = e.run_id, e.goal
+        self.load_plan(e.plan)
+        for tid, task in self.tasks.items():
+            if not (e.resumed and task.status is TaskStatus.COMPLETED):
+                self.tasks[tid] = _fresh(task)  # it runs again: no stale status, times or spend
+        if self.started is None or not e.resumed:
+            self.started = e.ts
+        self.finished, self.error, self.status = None, "", RunStatus.RUNNING
+        self.approvals.clear()  # a question of an ended process is asked again
+        self.warnings = []  # a start reports its own
+        return _ALL
+
+    def _plan(self, e: PlanProposed | PlanEdited) -> frozenset[Change]:
+        self.load_plan(e.plan)
+        return frozenset({Change.TASKS, Change.TIMELINE, Change.TOTALS})
+
+    def _warning(self, e: RunWarning) -> frozenset[Change]:
+        where = self.tasks[e.task_id].title if e.task_id in self.tasks else e.task_id
+        text = f"{where}: {e.message}" if where else e.message
+        if text in self.warnings:
+            return _NOTHING
+        self.warnings.append(text)
+        return frozenset({Change.WARNINGS})
+
+    def _call_finished(self, e: LLMCallFinished) -> frozenset[Change]:
+        self.prompt_tokens += e.prompt_tokens
+        self.completion_tokens += e.completion_tokens
+        self.cost += e.cost
+        self.cost_known = self.cost_known and e.cost_known
+        if e.task_id and e.task_id in self.tasks:
+            task = self.tasks[e.task_id]
+            task.prompt_tokens += e.prompt_tokens
+            task.completion_tokens += e.completion_tokens
+            task.cost += e.cost
+        return _TOTALS
+
+    def _task_started(self, e: TaskStarted) -> frozenset[Change]:
+        task = self.task(e.task_id)
+        task.agent = e.agent or task.agent
+        task.status, task.started, task.finished, task.error = TaskStatus.RUNNING, e.ts, None, ""
+        task.retries = []
+        task.attempts = e.attempt
+        return _TASK_CHANGED
+
+    def _task_retried(self, e: TaskRetried) -> frozenset[Change]:
+        if not e.task_id:  # the planner's or the synthesizer's call
+            return _NOTHING
+        task = self.task(e.task_id)
+        task.retries.append(e.ts)
+        task.attempts = max(task.attempts, e.attempt + 1)
+        task.error = e.error
+        return frozenset({Change.TIMELINE})
+
+    def _task_finished(self, e: TaskFinished) -> frozenset[Change]:
+        task = self.task(e.task_id)
+        task.status, task.output, task.error, task.source = TaskStatus.COMPLETED, e.output, "", e.source
+        task.attempts = e.attempts
+        task.started = task.started if task.started is not None else e.started
+        task.finished = max(e.finished, task.started)
+        task.prompt_tokens, task.completion_tokens, task.cost = e.prompt_tokens, e.completion_tokens, e.cost
+        return _TASK_CHANGED
+
+    def _task_failed(self, e: TaskFailed) -> frozenset[Change]:
+        task = self.task(e.task_id)
+        task.attempts = e.attempts
+        self._end(task, TaskStatus.FAILED, e.error, e.ts)
+        return _TASK_CHANGED
+
+    def _task_blocked(self, e: TaskBlocked) -> frozenset[Change]:
+        self._end(self.task(e.task_id), TaskStatus.BLOCKED, blocked_reason(e.because), e.ts)
+        return _TASK_CHANGED
+
+    def _task_skipped(self, e: TaskSkipped) -> frozenset[Change]:
+        self._end(self.task(e.task_id), TaskStatus.SKIPPED, e.reason, e.ts)
+        return _TASK_CHANGED
+
+    def _task_cancelled(self, e: TaskCancelled) -> frozenset[Change]:
+        self._end(self.task(e.task_id), TaskStatus.CANCELLED, "", e.ts)
+        return _TASK_CHANGED
+
+    @staticmethod
+    def _end(task: TaskState, status: TaskStatus, error: str, ts: float) -> None:
+        task.status, task.error = status, error
+        task.finished = ts if task.started is None else max(ts, task.started)
+
+    def _approval_requested(self, e: ApprovalRequested) -> frozenset[Change]:
+        self.approvals[e.request_id] = PendingApproval(e.request_id, e.task_id, e.subject, e.title)
+        if e.task_id and not self.task(e.task_id).status.terminal:
+            self.tasks[e.task_id].status = TaskStatus.WAITING_APPROVAL
+        return _QUESTION
+
+    def _approval_resolved(self, e: ApprovalResolved) -> frozenset[Change]:
+        asked = self.approvals.pop(e.request_id, None)
+        if not e.task_id or e.task_id not in self.tasks:
+            return frozenset({Change.APPROVALS})
+        task = self.tasks[e.task_id]
+        mid_task = asked is not None and asked.subject == "tool"
+        if not mid_task:
+            task.approval = Action(e.action)
+        if task.status is TaskStatus.WAITING_APPROVAL:
+            # a tool call was asked about mid-task; a task waits for its start
+            task.status = TaskStatus.RUNNING if mid_task else TaskStatus.PENDING
+        return _QUESTION
+
+    def _paused(self, e: RunPaused | RunResumed) -> frozenset[Change]:
+        self.status = RunStatus.PAUSED if isinstance(e, RunPaused) else RunStatus.RUNNING
+        return frozenset({Change.STATE})
+
+    def _deliverable(self, e: DeliverableReady) -> frozenset[Change]:
+        self.deliverable, self.partial = e.markdown, e.partial
+        return frozenset({Change.DELIVERABLE})
+
+    def _run_finished(self, e: RunFinished) -> frozenset[Change]:
+        self.finished, self.error = e.ts, e.error
+        self.status = RunStatus(e.status)
+        self.approvals.clear()
+        for task in self.tasks.values():
+            if task.started is not None and task.finished is None:
+                task.finished = max(e.ts, task.started)
+        return frozenset({Change.TIMELINE, Change.TOTALS, Change.STATE, Change.APPROVALS})
+
+
+def fold(events: Iterable[RunEvent], state: RunState | None = None) -> RunState:
+    """The state `events` lead to (from `state`, or from nothing)."""
+    state = state if state is not None else RunState()
+    for event in events:
+        state.apply(event)
+    return state
+
+
+def blocked_reason(because: str) -> str:
+    """A blocked task's error: the dependency that did not complete."""
+    return f"{because} did not complete"
+
+
+def _fresh(task: TaskState) -> TaskState:
+    return TaskState(task.task_id, title=task.title, agent=task.agent, depth=task.depth,
+                     is_group=task.is_group)
+
+
+def walk_plan(tasks: Iterable[Any], depth: int = 0) -> Iterator[tuple[Mapping[str, Any], int]]:
+    """Every task dict of a plan dict's task list, depth first, with its depth."""
+    for task in tasks:
+        if isinstance(task, Mapping):
+            yield task, depth
+            yield from walk_plan(task.get("children") or (), depth + 1)
+
+
+_DONE = frozenset({TaskStatus.COMPLETED, TaskStatus.SKIPPED})
+_BAD = frozenset({TaskStatus.FAILED, TaskStatus.BLOCKED, TaskStatus.CANCELLED})
+_NOTHING: frozenset[Change] = frozenset()
+_ALL = frozenset(Change)
+_TOTALS = frozenset({Change.TOTALS})
+_TASK_CHANGED = frozenset({Change.TIMELINE, Change.TOTALS})
+_QUESTION = frozenset({Change.TIMELINE, Change.APPROVALS})
+
+_HANDLERS: dict[type[RunEvent], Callable[[RunState, Any], frozenset[Change]]] = {
+    RunStarted: RunState._run_started,
+    PlanProposed: RunState._plan,
+    PlanEdited: RunState._plan,
+    RunWarning: RunState._warning,
+    LLMCallFinished: RunState._call_finished,
+    TaskStarted: RunState._task_started,
+    TaskRetried: RunState._task_retried,
+    TaskFinished: RunState._task_finished,
+    TaskFailed: RunState._task_failed,
+    TaskBlocked: RunState._task_blocked,
+    TaskSkipped: RunState._task_skipped,
+    TaskCancelled: RunState._task_cancelled,
+    ApprovalRequested: RunState._approval_requested,
+    ApprovalResolved: RunState._approval_resolved,
+    RunPaused: RunState._paused,
+    RunResumed: RunState._paused,
+    DeliverableReady: RunState._deliverable,
+    RunFinished: RunState._run_finished,
+}
