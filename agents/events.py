@@ -56,7 +56,10 @@ class RunStarted(RunEvent):
     plan: dict[str, Any]
     """The plan as run (Plan.to_dict())."""
     resumed: bool = False
-    """True when this continues an interrupted run."""
+    """True when this continues an earlier start of the run (some results are kept)."""
+    kept: list[str] = field(default_factory=list)
+    """Tasks whose earlier results this start keeps; every other task runs (again).
+    Empty in events stored before it existed: then a resume keeps every completed task."""
 
 
 @_event

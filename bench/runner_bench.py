@@ -39,7 +39,7 @@ async def troupe_fan_out(base_url: str, n: int, service) -> int:  # type: ignore
     config = RunConfig(model=MODEL, api_base=base_url, max_parallel=n)
     run_id = service.create_run("bench", "fan-out", config)
     plan = (await service.plan(run_id, "fan-out", config)).plan
-    outcome = await service.execute(run_id, plan, config, ApproveAll())
+    outcome = await service.start(run_id, plan, config, ApproveAll()).run()
     await service.aclose_llm()
     assert outcome.status == "completed", outcome.error
     return len(plan.leaves()) + 2

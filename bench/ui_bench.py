@@ -231,7 +231,7 @@ async def _scenario(window: Any, probe: LagProbe, tasks: int, profile: bool,
     trigger_ms = (time.perf_counter() - wall0) * 1000
 
     def done() -> bool:
-        return (window.session.runner is None and not window.session._jobs
+        return (window.session.handle is None and not window.session._jobs
                 and any(isinstance(w, DeliverableCard) for w in window.conversation.items()))
 
     await _until(done, 300)

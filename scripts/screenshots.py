@@ -132,7 +132,7 @@ async def tour(app: QApplication, server: ScriptedServer, window: MainWindow) ->
     await settle(app)
     shot(window, "04-approval-card")
     window.session._gate.pending()[0].approve_button.click()
-    await until(lambda: window.session.runner is None)
+    await until(lambda: window.session.handle is None)
     await settle(app, 0.5)
     shot(window, "05-deliverable")
 

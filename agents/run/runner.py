@@ -177,7 +177,7 @@ class Runner:
         self._emit(
             RunStarted(
                 run_id=self.run_id, goal=self.plan.goal, plan=self.plan.to_dict(),
-                resumed=bool(self._prior),
+                resumed=bool(self._prior), kept=sorted(self._prior),
             )
         )
         self._warn_about_tools()

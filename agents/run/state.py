@@ -241,7 +241,7 @@ class RunState:
         self.run_id, self.goal = e.run_id, e.goal
         self.load_plan(e.plan)
         for tid, task in self.tasks.items():
-            if not (e.resumed and task.status is TaskStatus.COMPLETED):
+            if not keeps(e, tid, task.status):
                 self.tasks[tid] = _fresh(task)  # it runs again: no stale status, times or spend
         if self.started is None or not e.resumed:
             self.started = e.ts
@@ -366,6 +366,13 @@ def fold(events: Iterable[RunEvent], state: RunState | None = None) -> RunState:
     for event in events:
         state.apply(event)
     return state
+
+
+def keeps(e: RunStarted, task_id: str, status: str) -> bool:
+    """Whether this start keeps the task's earlier result (storage follows the same rule)."""
+    if e.kept:
+        return task_id in e.kept and status == TaskStatus.COMPLETED
+    return e.resumed and status == TaskStatus.COMPLETED
 
 
 def blocked_reason(because: str) -> str:

@@ -17,6 +17,8 @@ from typing import NoReturn
 from agents.errors import LLMError, PlanError, PlannerError, TroupeError
 from agents.plan import Plan, validate_plan
 from agents.ports import ApproveAll
+from agents.run.runner import RunOutcome
+from agents.run.state import RunStatus
 from app.cli.console import (
     JsonLinesSink,
     ProgressPrinter,
@@ -172,29 +174,29 @@ async def _plan_and_run(service: RunService, run_id: str, args: argparse.Namespa
     if not args.yes:
         answer = await prompter.confirm("Run this plan?")
         if not answer:
-            service.store.set_run_status(run_id, "cancelled", "plan not approved")
+            service.store.set_run_status(run_id, RunStatus.CANCELLED, "plan not approved")
             print("troupe: plan not approved; nothing was run"
                   + ("" if answer is False else " (no answer on stdin; pass --yes)"), file=sys.stderr)
             return EXIT_FAILED
     gate = ApproveAll() if args.yes else TerminalGate(prompter)
-    outcome = await service.execute(run_id, plan, config, gate, sinks)
-    return _report(outcome.status, outcome.deliverable, outcome.error, args.json)
+    outcome = await service.start(run_id, plan, config, gate, sinks).run()
+    return _report(outcome, args.json)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
     service = RunService.open()
     try:
+        gate = ApproveAll() if args.yes else TerminalGate(TerminalPrompter())
         try:
-            run, plan, config, prior = service.resume_state(args.run_id)
+            handle = service.resume(args.run_id, gate, _sinks(args.json))
         except (UnknownRun, NotResumable) as exc:
             raise BadInput(str(exc)) from None
-        print(f"resuming run {run.id} ({len(prior)} finished task(s) reused): {run.goal}",
+        run = service.get_run(handle.run_id)
+        print(f"resuming run {run.id} ({len(handle.kept)} finished task(s) reused): {run.goal}",
               file=sys.stderr)
-        gate = ApproveAll() if args.yes else TerminalGate(TerminalPrompter())
 
         async def go() -> int:
-            outcome = await service.execute(run.id, plan, config, gate, _sinks(args.json), prior)
-            return _report(outcome.status, outcome.deliverable, outcome.error, args.json)
+            return _report(await handle.run(), args.json)
 
         return _run_async(service, run.id, go())
     finally:
@@ -222,7 +224,7 @@ def _run_async(service: RunService, run_id: str, coro) -> int:  # type: ignore[n
         code = EXIT_INTERRUPTED
     if code == EXIT_INTERRUPTED:
         service.writer.flush()
-        service.store.set_run_status(run_id, "interrupted", "stopped by the person")
+        service.store.set_run_status(run_id, RunStatus.INTERRUPTED, "stopped by the person")
         print(f"troupe: interrupted; continue with `troupe resume {run_id}`", file=sys.stderr)
     return code
 
@@ -233,17 +235,20 @@ def _sinks(as_json: bool) -> list:
 
 def _fail(service: RunService, run_id: str, message: str) -> int:
     service.writer.flush()
-    service.store.set_run_status(run_id, "failed", message)
+    service.store.set_run_status(run_id, RunStatus.FAILED, message)
     print(f"troupe: {message}", file=sys.stderr)
     return EXIT_FAILED
 
 
-def _report(status: str, deliverable: str | None, error: str, as_json: bool) -> int:
-    if status == "completed":
-        if deliverable and not as_json:
-            print(deliverable)
+def _report(outcome: RunOutcome, as_json: bool) -> int:
+    if outcome.status is RunStatus.COMPLETED:
+        if outcome.partial:
+            print("troupe: partial result: some tasks were rejected; the deliverable says what is "
+                  "missing", file=sys.stderr)
+        if outcome.deliverable and not as_json:
+            print(outcome.deliverable)
         return EXIT_OK
-    print(f"troupe: run {status}: {error}", file=sys.stderr)
+    print(f"troupe: run {outcome.status}: {outcome.error}", file=sys.stderr)
     return EXIT_FAILED
 
 

@@ -1,40 +1,41 @@
 """RunService: plans, runs and resumes goals, persisting everything.
 
 The one place where the core (agents/) meets storage, settings and keys.
-The CLI and the window both drive runs through it.
+The CLI and the window both start runs through it (`start`, `resume`), and
+get a RunHandle (app/runs/handle.py) that owns the run to its end.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from agents.errors import TroupeError
+from agents.errors import PlanError, TroupeError
+from agents.events import RunStarted
 from agents.llm.calls import CallContext, RetryPolicy
 from agents.llm.local_model import close_local_models
 from agents.plan import Plan, validate_plan
 from agents.plan.planner import Planner, PlanResult
 from agents.plan.repair import tidy_plan
 from agents.plan.replan import replan as replan_plan
+from agents.plan.reuse import reusable_tasks
 from agents.plan.roster import Roster
 from agents.ports import ApprovalGate, EventSink, FanOut, LLMClient
 from agents.run.agent import ModelSettings
-from agents.run.runner import PriorResult, Runner, RunOptions, RunOutcome
-from agents.tools.loop import ToolSetup
+from agents.run.runner import PriorResult
+from agents.run.state import RunStatus
 from app.paths import db_path
 from app.providers import registry
 from app.providers.local_models import install_local_models
 from app.providers.registry import LOCAL, Providers, load_providers
 from app.roster_store import load_user_roster
+from app.runs.handle import RunHandle, RunStart
 from app.settings import Settings, load_settings
 from app.tools.run_tools import RunTools, open_run_tools
 
 if TYPE_CHECKING:
     from app.storage import EventWriter, RunDetail, Store
-
-RESUMABLE = ("interrupted", "failed", "cancelled", "paused")
-
 
 class UnknownRun(TroupeError):
     """No run has this id."""
@@ -161,7 +162,7 @@ class RunService:
     async def aclose_llm(self) -> None:
         """Close the model client's connections and stop local models; call before the loop ends."""
         close_local_models()
-        await self._close_run_tools()
+        await self.close_run_tools()
         aclose = getattr(self._llm, "aclose", None)
         if aclose is not None:
             await aclose()
@@ -200,10 +201,10 @@ class RunService:
         # a tiny local model's plans parse (grammar) but repeat ids or point
         # nowhere; asking it again rarely helps, tidying always does
         small = settings.orchestrator_model.startswith(f"{LOCAL}/")
-        return Planner(self.llm, self.roster, settings, retry=self._retry(),
+        return Planner(self.llm, self.roster, settings, retry=self.retry_policy(),
                        fix=tidy_plan if small else None)
 
-    def _retry(self) -> RetryPolicy:
+    def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(max_attempts=self.settings.max_attempts)
 
     # --- runs ----------------------------------------------------------------------
@@ -223,87 +224,79 @@ class RunService:
         """Ask the orchestrator to revise `plan` after a comment; stored only once accepted."""
         ctx = CallContext(run_id=run_id, sink=self._sink(sinks), purpose="replan", stream_tokens=False)
         return await replan_plan(self.llm, self.roster, self.model_settings(config), ctx, plan,
-                                 comment, keep, retry=self._retry())
-
-    def reusable_results(self, run_id: str, task_ids: set[str]) -> dict[str, PriorResult]:
-        """Finished outputs of these tasks, for a run that should not redo them."""
-        return {
-            tid: PriorResult(output=f.output, attempts=f.attempts)
-            for tid, f in self.store.finished_task_outputs(run_id).items()
-            if tid in task_ids
-        }
+                                 comment, keep, retry=self.retry_policy())
 
     def save_plan(self, run_id: str, plan: Plan, source: str) -> int:
         """Store a plan the person supplied or edited as a new version."""
         validate_plan(plan, self.roster.names)
         return self.store.add_plan_version(run_id, plan.to_dict(), source)
 
-    async def execute(self, run_id: str, plan: Plan, config: RunConfig, gate: ApprovalGate,
-                      sinks: Sequence[EventSink] = (),
-                      prior: dict[str, PriorResult] | None = None) -> RunOutcome:
-        """Run a plan to its end; every event is persisted before this returns."""
-        tools = await self.open_tools(run_id)
-        try:
-            runner = self.runner(run_id, plan, config, gate, sinks, prior, tools=tools.setup)
-            return await runner.run()
-        finally:
-            await self._close_run_tools(tools)
-            await self.writer.aflush()
+    # --- starting and resuming: the one way a run starts ------------------------------
+
+    def start(self, run_id: str, plan: Plan, config: RunConfig, gate: ApprovalGate,
+              sinks: Sequence[EventSink] = (), *, retry: Iterable[str] = ()) -> RunHandle:
+        """A start of `plan` in run `run_id`; `await handle.run()` runs it.
+
+        Tasks this run already finished keep their results when the plan still
+        asks the same of them and of everything they depend on, unless the person
+        asked for them again (`retry`): a model is never asked twice for the same
+        finished work."""
+        validate_plan(plan, self.roster.names)
+        prior = self.kept_results(run_id, plan, retry)
+        return RunHandle(self, RunStart(run_id, plan, config, gate, tuple(sinks), prior))
+
+    def resume(self, run_id: str, gate: ApprovalGate, sinks: Sequence[EventSink] = (), *,
+               retry: Iterable[str] = ()) -> RunHandle:
+        """Continue a run that stopped (interrupted, failed, cancelled, paused) with
+        its latest plan and its own settings."""
+        self.store.mark_interrupted()
+        run = self.get_run(run_id)
+        if not RunStatus(run.status).resumable:
+            can = ", ".join(s.value for s in RunStatus if s.resumable)
+            raise NotResumable(f"run {run_id} is {run.status}; only {can} runs can be resumed")
+        version = self.store.latest_plan(run_id)
+        if version is None:
+            raise NotResumable(f"run {run_id} has no plan yet; start it again with `troupe run`")
+        config = RunConfig.from_record(run.settings)
+        return self.start(run_id, Plan.from_dict(version.plan), config, gate, sinks, retry=retry)
+
+    def kept_results(self, run_id: str, plan: Plan, retry: Iterable[str] = ()) -> dict[str, PriorResult]:
+        """Finished results of `run_id` that a start of `plan` keeps (see `start`)."""
+        finished = self.store.finished_task_outputs(run_id)
+        ran = self._plan_last_run(run_id)
+        if not finished or ran is None:
+            return {}
+        keep = reusable_tasks(ran, plan, finished, retry)
+        return {tid: PriorResult(output=f.output, attempts=f.attempts)
+                for tid, f in finished.items() if tid in keep}
+
+    def _plan_last_run(self, run_id: str) -> Plan | None:
+        """The plan as the run's latest start ran it (None before any start)."""
+        for data in reversed(self.store.events(run_id)):
+            if data.get("type") == RunStarted.kind:
+                try:
+                    return Plan.from_dict(data["plan"])
+                except PlanError:
+                    return None
+        return None
+
+    # --- what a RunHandle needs -------------------------------------------------------
 
     async def open_tools(self, run_id: str) -> RunTools:
         """The run's tools (its project's workspace and policy); MCP servers the roles
-        name start now. Close with `_close_run_tools` (aclose_llm closes any left)."""
+        name start now. Close with `close_run_tools` (aclose_llm closes any left)."""
         project = self.get_run(run_id).project
         tools = await open_run_tools(self.roster, project, self.store, run_id,
                                      allow_private_urls=self.settings.allow_private_urls)
         self._run_tools.add(tools)
         return tools
 
-    async def _close_run_tools(self, tools: RunTools | None = None) -> None:
+    async def close_run_tools(self, tools: RunTools | None = None) -> None:
+        """Stop `tools`' MCP servers (None: every run's still open)."""
         closing = [tools] if tools is not None else list(self._run_tools)
         for item in closing:
             self._run_tools.discard(item)
             await item.aclose()
-
-    def runner(self, run_id: str, plan: Plan, config: RunConfig, gate: ApprovalGate,
-               sinks: Sequence[EventSink] = (),
-               prior: dict[str, PriorResult] | None = None, *,
-               tools: ToolSetup | None = None) -> Runner:
-        """A Runner wired to storage, for callers that need pause/cancel.
-
-        Its tool calls go on record in the database: a resume replays the ones
-        that finished and asks the person about the ones cut off mid-call."""
-        return Runner(
-            run_id=run_id, plan=plan, roster=self.roster, llm=self.llm,
-            settings=self.model_settings(config), sink=self._sink(sinks), gate=gate,
-            options=RunOptions(max_parallel=config.max_parallel, retry=self._retry(),
-                               budget_usd=self.settings.budget_usd,
-                               tools=self._with_ledger(tools, run_id)),
-            prior=prior,
-        )
-
-    def _with_ledger(self, tools: ToolSetup | None, run_id: str) -> ToolSetup | None:
-        if tools is None or tools.ledger is not None:
-            return tools
-        from app.tools.ledger import StoreLedger  # noqa: PLC0415
-
-        return replace(tools, ledger=StoreLedger(self.store, run_id))
-
-    def resume_state(self, run_id: str) -> tuple[RunDetail, Plan, RunConfig, dict[str, PriorResult]]:
-        """What a resume needs: the run, its latest plan, its config, finished outputs."""
-        self.store.mark_interrupted()
-        run = self.get_run(run_id)
-        if run.status not in RESUMABLE:
-            raise NotResumable(f"run {run_id} is {run.status}; only {', '.join(RESUMABLE)} runs can be resumed")
-        version = self.store.latest_plan(run_id)
-        if version is None:
-            raise NotResumable(f"run {run_id} has no plan yet; start it again with `troupe run`")
-        prior = {
-            tid: PriorResult(output=f.output, attempts=f.attempts)
-            for tid, f in self.store.finished_task_outputs(run_id).items()
-        }
-        config = RunConfig.from_record(run.settings)
-        return run, Plan.from_dict(version.plan), config, prior
 
     def get_run(self, run_id: str) -> RunDetail:
         try:

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from agents import events as ev
+from agents.run.state import keeps
 
 DEFAULT_PROJECT = "Default"
 
@@ -136,11 +137,12 @@ _BARE_TASK: dict[str, Any] = {
 }
 
 
-def sync_tasks_from_plan(db: Sql, run_id: str, plan: dict[str, Any], keep_completed: bool) -> None:
+def sync_tasks_from_plan(db: Sql, run_id: str, plan: dict[str, Any],
+                         keep: Callable[[str, str], bool] = lambda _tid, _status: False) -> None:
     """(Re)create the run's task rows from a plan dict.
 
-    Every task becomes pending, except those already completed when
-    `keep_completed` (a resumed run), which keep their results.
+    Every task becomes pending, except those `keep(task_id, status)` names,
+    which keep their results (the rule is the fold's, agents.run.state.keeps).
     """
     existing = dict(db.rows("SELECT task_id, status FROM tasks WHERE run_id = ?", (run_id,)))
     seen: set[str] = set()
@@ -151,7 +153,7 @@ def sync_tasks_from_plan(db: Sql, run_id: str, plan: dict[str, Any], keep_comple
         if task_id not in existing:
             _insert_task(db, run_id, task_id, {**_FRESH_STATE, **values})
             continue
-        if not (keep_completed and existing[task_id] == "completed"):
+        if not keep(task_id, existing[task_id]):
             values.update(_FRESH_STATE)
         _update_task(db, run_id, task_id, values)
     for task_id in existing.keys() - seen:
@@ -203,7 +205,7 @@ class Owner:
 
 def _run_started(db: Sql, e: ev.RunStarted, owner: Owner) -> None:
     _update_run(db, e.run_id, status="running", owner_pid=owner.pid, owner_token=owner.token)
-    sync_tasks_from_plan(db, e.run_id, e.plan, keep_completed=e.resumed)
+    sync_tasks_from_plan(db, e.run_id, e.plan, keep=lambda tid, status: keeps(e, tid, status))
     _record_plan_as_run(db, e.run_id, e.plan, e.ts)
 
 

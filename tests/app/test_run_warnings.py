@@ -43,8 +43,9 @@ async def run(store: Store, llm_server, role: Role, capsys) -> tuple[RecordingSi
     run_id = service.create_run("P", "goal", service.config())
     sink = RecordingSink()
     try:
-        outcome = await service.execute(run_id, Plan("goal", (Task("w", "Work", agent=role.name),)),
-                                        service.config(), ScriptedGate(), [sink, ProgressPrinter()])
+        plan = Plan("goal", (Task("w", "Work", agent=role.name),))
+        handle = service.start(run_id, plan, service.config(), ScriptedGate(), [sink, ProgressPrinter()])
+        outcome = await handle.run()
     finally:
         await service.aclose_llm()
         service.close()

@@ -51,8 +51,8 @@ async def run_one(service: RunService, project: str, task: Task, gate=None):
     run_id = service.create_run(project, "goal", service.config())
     sink = RecordingSink()
     try:
-        outcome = await service.execute(run_id, Plan("goal", (task,)), service.config(),
-                                        gate or ScriptedGate(), [sink])
+        handle = service.start(run_id, Plan("goal", (task,)), service.config(), gate or ScriptedGate(), [sink])
+        outcome = await handle.run()
     finally:
         await service.aclose_llm()
     return outcome, sink

@@ -86,7 +86,7 @@ def test_full_flow_then_history_after_restart(qloop, llm_server, tmp_path):
         card = window.session._gate.pending()[0]
         assert isinstance(card, ApprovalCard) and "Write it." in card.request.details
         card.approve_button.click()
-        await until(lambda: window.session.runner is None and cards(window, DeliverableCard))
+        await until(lambda: window.session.handle is None and cards(window, DeliverableCard))
         return window.session.run_id or ""
 
     run_id = qloop.run_until_complete(asyncio.wait_for(flow(), 30))
@@ -125,7 +125,7 @@ def test_follow_up_plans_with_the_earlier_deliverable(qloop, llm_server, tmp_pat
             window.send.click()
             await until(lambda: window.plan_model.has_task("w") and not window.session._jobs)
             window.run_action.trigger()
-            await until(lambda: window.session.runner is None and not window.session._jobs)
+            await until(lambda: window.session.handle is None and not window.session._jobs)
 
     qloop.run_until_complete(asyncio.wait_for(flow(), 30))
     planner_calls = [r for r in llm_server.chat_requests if "Reply with one JSON object" in r.system]
@@ -166,7 +166,7 @@ def test_interrupted_run_is_offered_for_resume_on_start(qloop, llm_server, tmp_p
         window.run_view.buttons["resume"].click()
         await until(lambda: window.session._gate.pending())
         window.session._gate.pending()[0].approve_button.click()
-        await until(lambda: window.session.runner is None and not window.session._jobs)
+        await until(lambda: window.session.handle is None and not window.session._jobs)
 
     qloop.run_until_complete(asyncio.wait_for(resume(), 30))
     assert window.service.get_run(run_id).status == "completed"
@@ -194,14 +194,14 @@ def test_replan_shows_a_diff_and_keeps_finished_work(qloop, llm_server, tmp_path
         window.send.click()
         await until(lambda: window.plan_model.has_task("r") and not window.session._jobs)
         window.run_action.trigger()
-        await until(lambda: window.session.runner is None and not window.session._jobs)
+        await until(lambda: window.session.handle is None and not window.session._jobs)
         window.session.replan("add a pricing section")
         await until(lambda: window.findChildren(PlanDiffDialog))
         dialog = window.findChildren(PlanDiffDialog)[0]
         dialog.accept_button.click()
         await until(lambda: window.plan_model.has_task("p"))
         window.run_action.trigger()
-        await until(lambda: window.session.runner is None and not window.session._jobs)
+        await until(lambda: window.session.handle is None and not window.session._jobs)
         return dialog
 
     qloop.run_until_complete(asyncio.wait_for(flow(), 30))
@@ -249,7 +249,7 @@ def test_closing_mid_run_leaves_it_resumable(qloop, llm_server, tmp_path):
 
     async def resume() -> None:
         reopened.run_view.buttons["resume"].click()
-        await until(lambda: reopened.session.runner is None and not reopened.session._jobs)
+        await until(lambda: reopened.session.handle is None and not reopened.session._jobs)
 
     qloop.run_until_complete(asyncio.wait_for(resume(), 30))
     assert reopened.service.get_run(run_id).status == "completed"

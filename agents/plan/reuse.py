@@ -1,0 +1,38 @@
+"""Which finished tasks a new run of a plan may keep instead of asking a model again."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from agents.plan.model import Plan, Task, leaf_dependencies
+
+
+def reusable_tasks(ran: Plan, new: Plan, finished: Iterable[str], retry: Iterable[str] = ()) -> set[str]:
+    """Leaves of `new` whose finished result (from a run of `ran`) still holds.
+
+    A leaf keeps its result when it finished, the person did not ask for it
+    again (`retry`), its agent, instructions and dependencies are unchanged,
+    and every task it depends on keeps its result too (new inputs, new answer).
+    """
+    done, again = set(finished), set(retry)
+    old_tasks = {t.id: t for t in ran.iter_tasks()}
+    old_deps, new_deps = leaf_dependencies(ran), leaf_dependencies(new)
+    keep: dict[str, bool] = {}
+
+    def holds(task: Task) -> bool:
+        if task.id not in keep:
+            keep[task.id] = False  # a cycle (invalid plan) keeps nothing
+            before = old_tasks.get(task.id)
+            keep[task.id] = (
+                task.id in done and task.id not in again and before is not None
+                and _same_work(before, task) and old_deps.get(task.id) == new_deps[task.id]
+                and all(holds(by_id[d]) for d in new_deps[task.id])
+            )
+        return keep[task.id]
+
+    by_id = {t.id: t for t in new.iter_tasks() if not t.is_group}
+    return {tid for tid, task in by_id.items() if holds(task)}
+
+
+def _same_work(before: Task, after: Task) -> bool:
+    return before.agent == after.agent and before.instructions.strip() == after.instructions.strip()

@@ -1,0 +1,138 @@
+"""RunHandle: one run from its start to its end, whoever drives it.
+
+The CLI and the window both get their runs from `RunService.start` or
+`RunService.resume`; neither builds a runner. The handle opens what the run
+needs (its project's tools and workspace, the MCP servers its roles name,
+the exactly-once ledger, the budget), starts the runner, lets its driver
+pause, resume and cancel it, and closes all of it on every way out: the run
+finished, failed or was cancelled, or the driver's task was cancelled (the
+window closed, Ctrl+C).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+from agents.plan import Plan
+from agents.ports import ApprovalGate, EventSink, FanOut, Usage
+from agents.run.runner import PriorResult, Runner, RunOptions, RunOutcome
+from agents.run.state import PendingApproval, RunState, RunStatus
+from agents.tools.loop import ToolSetup
+
+if TYPE_CHECKING:
+    from app.runs.service import RunConfig, RunService
+
+
+class RunAlreadyStarted(RuntimeError):
+    """A RunHandle runs once; start another for the next run."""
+
+
+@dataclass(frozen=True)
+class RunStart:
+    """Everything one start of a run is made of."""
+
+    run_id: str
+    plan: Plan
+    config: RunConfig
+    gate: ApprovalGate
+    """Who answers the run's questions (the window's cards, the terminal, --yes)."""
+    sinks: Sequence[EventSink] = ()
+    """Who sees its events besides storage."""
+    prior: Mapping[str, PriorResult] = field(default_factory=dict)
+    """Finished results this start keeps instead of asking a model again."""
+
+
+class RunHandle:
+    """One start of a run. `await run()` once; control it from the same loop."""
+
+    def __init__(self, service: RunService, start: RunStart) -> None:
+        self._service = service
+        self._start = start
+        self._runner: Runner | None = None
+        self._started = False
+        self._paused = False
+        self._cancelled = False
+
+    @property
+    def run_id(self) -> str:
+        return self._start.run_id
+
+    @property
+    def kept(self) -> frozenset[str]:
+        """Tasks whose earlier results this start keeps."""
+        return frozenset(self._start.prior)
+
+    @property
+    def state(self) -> RunState:
+        """The run as this start sees it (the runner's fold of its events)."""
+        return self._runner.state if self._runner is not None else RunState(run_id=self.run_id)
+
+    @property
+    def pending_approvals(self) -> list[PendingApproval]:
+        """Questions asked and not answered yet, oldest first."""
+        return list(self.state.approvals.values())
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    async def run(self) -> RunOutcome:
+        """Run to the end. When this returns or raises, every event is stored
+        and the run's tools and MCP servers are closed."""
+        if self._started:
+            raise RunAlreadyStarted(f"run {self.run_id} was already started by this handle")
+        self._started = True
+        service = self._service
+        tools = await service.open_tools(self.run_id)
+        try:
+            if self._cancelled:  # cancelled while its tools were starting: nothing ran
+                reason = "cancelled before it started"
+                service.store.set_run_status(self.run_id, RunStatus.CANCELLED, reason)
+                return RunOutcome(RunStatus.CANCELLED, None, Usage(), 0.0, reason)
+            self._runner = self._build_runner(tools.setup)
+            if self._paused:
+                self._runner.pause()
+            return await self._runner.run()
+        finally:
+            await service.close_run_tools(tools)
+            await service.writer.aflush()
+
+    def _build_runner(self, tools: ToolSetup | None) -> Runner:
+        service, start = self._service, self._start
+        if tools is not None and tools.ledger is None:
+            from app.tools.ledger import StoreLedger  # noqa: PLC0415 - SQLAlchemy-backed
+
+            tools = replace(tools, ledger=StoreLedger(service.store, start.run_id))
+        options = RunOptions(max_parallel=start.config.max_parallel, retry=service.retry_policy(),
+                             budget_usd=service.settings.budget_usd, tools=tools)
+        return Runner(
+            run_id=start.run_id, plan=start.plan, roster=service.roster, llm=service.llm,
+            settings=service.model_settings(start.config), gate=start.gate,
+            sink=FanOut([service.writer, *start.sinks]), options=options, prior=start.prior,
+        )
+
+    # --- control ------------------------------------------------------------------
+
+    def pause(self) -> None:
+        """Let calls in flight finish and start no new ones until `resume()`."""
+        self._paused = True
+        if self._runner is not None:
+            self._runner.pause()
+
+    def resume(self) -> None:
+        self._paused = False
+        if self._runner is not None:
+            self._runner.resume()
+
+    def cancel(self) -> None:
+        """End the run as cancelled; what finished is kept."""
+        self._cancelled = True
+        if self._runner is not None:
+            self._runner.cancel()
+
+    def cancel_task(self, task_id: str) -> None:
+        """Stop one task (or a group's tasks); what depends on it is blocked."""
+        if self._runner is not None:
+            self._runner.cancel_task(task_id)
