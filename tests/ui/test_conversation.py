@@ -102,8 +102,8 @@ def test_goal_plan_approval_and_deliverable_in_order(qtbot, conversation: Conver
     order = [items.index(w) for w in (goal, reply, card, approval, deliverable)]
     assert order == sorted(order)
     assert goal.body.text() == "Compare three vector databases"  # the person's text is plain
-    qtbot.waitUntil(lambda: conversation.scroll.verticalScrollBar().value()
-                    == conversation.scroll.verticalScrollBar().maximum(), timeout=1000)
+    qtbot.waitUntil(lambda: conversation.scroll_area.verticalScrollBar().value()
+                    == conversation.scroll_area.verticalScrollBar().maximum(), timeout=1000)
 
 
 def test_bubbles_fit_short_text_and_wrap_long_text(qtbot, conversation: ConversationView):
@@ -111,7 +111,7 @@ def test_bubbles_fit_short_text_and_wrap_long_text(qtbot, conversation: Conversa
     long = conversation.add_orchestrator_message("lorem ipsum " * 200)
     qtbot.wait(10)
     assert short.body.width() < 120
-    limit = conversation.scroll.viewport().width() * 0.8
+    limit = conversation.scroll_area.viewport().width() * 0.8
     assert long.body.width() <= limit and long.body.height() > 3 * long.body.fontMetrics().height()
 
 

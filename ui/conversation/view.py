@@ -79,18 +79,18 @@ class ConversationView(QWidget):
         self._layout.setContentsMargins(18, 16, 18, 16)
         self._layout.setSpacing(12)
         self._layout.addStretch(1)
-        self.scroll = QScrollArea()
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.scroll.setWidget(self.column)
-        bar = self.scroll.verticalScrollBar()
+        self.scroll_area = QScrollArea()
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll_area.setWidget(self.column)
+        bar = self.scroll_area.verticalScrollBar()
         bar.valueChanged.connect(self._on_scrolled)
         bar.rangeChanged.connect(self._on_range_changed)
-        self.scroll.viewport().installEventFilter(self)
+        self.scroll_area.viewport().installEventFilter(self)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.scroll)
+        layout.addWidget(self.scroll_area)
 
         self._stream_timer = QTimer(self)
         self._stream_timer.setSingleShot(True)
@@ -151,7 +151,8 @@ class ConversationView(QWidget):
         if bubble is None:
             return
         for i in range(self._layout.count()):
-            row = self._layout.itemAt(i).layout()
+            item = self._layout.itemAt(i)
+            row = item.layout() if item is not None else None
             if row is not None and row.indexOf(bubble) >= 0:
                 self._layout.takeAt(i)
                 row.deleteLater()
@@ -222,7 +223,7 @@ class ConversationView(QWidget):
         self._stream_bubble, self._stream_parts, self._stream_text = None, [], ""
         while self._layout.count() > 1:
             item = self._layout.takeAt(0)
-            widget = item.widget()
+            widget = item.widget() if item is not None else None
             if widget is not None:
                 widget.deleteLater()
         self._bubbles.clear()
@@ -235,16 +236,21 @@ class ConversationView(QWidget):
         out: list[QWidget] = []
         for i in range(self._layout.count()):
             item = self._layout.itemAt(i)
-            if item.widget() is not None:
-                out.append(item.widget())
-            elif item.layout() is not None:
-                layout = item.layout()
-                out += [layout.itemAt(j).widget() for j in range(layout.count())
-                        if layout.itemAt(j).widget() is not None]
+            if item is None:
+                continue
+            widget, layout = item.widget(), item.layout()
+            if widget is not None:
+                out.append(widget)
+            elif layout is not None:
+                for j in range(layout.count()):
+                    inner = layout.itemAt(j)
+                    child = inner.widget() if inner is not None else None
+                    if child is not None:
+                        out.append(child)
         return out
 
     def scroll_to_bottom(self) -> None:
-        bar = self.scroll.verticalScrollBar()
+        bar = self.scroll_area.verticalScrollBar()
         bar.setValue(bar.maximum())
 
     # --- layout ------------------------------------------------------------------------
@@ -272,19 +278,19 @@ class ConversationView(QWidget):
         self._layout.insertWidget(self._layout.count() - 1, widget)
 
     def _bubble_width(self) -> int:
-        width = self.scroll.viewport().width() - 36
+        width = self.scroll_area.viewport().width() - 36
         return max(240, int(width * BUBBLE_SHARE))
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if watched is self.scroll.viewport() and event.type() == QEvent.Type.Resize:
+        if watched is self.scroll_area.viewport() and event.type() == QEvent.Type.Resize:
             width = self._bubble_width()
             for bubble in self._bubbles:
                 bubble.set_max_width(width)
         return super().eventFilter(watched, event)
 
     def _on_scrolled(self, value: int) -> None:
-        self._stick = value >= self.scroll.verticalScrollBar().maximum() - 24
+        self._stick = value >= self.scroll_area.verticalScrollBar().maximum() - 24
 
     def _on_range_changed(self, _minimum: int, maximum: int) -> None:
         if self._stick:
-            self.scroll.verticalScrollBar().setValue(maximum)
+            self.scroll_area.verticalScrollBar().setValue(maximum)

@@ -94,8 +94,7 @@ class PlanDiffDialog(QDialog):
         out: list[QTreeWidgetItem] = []
 
         def visit(item: QTreeWidgetItem) -> None:
-            for i in range(item.childCount()):
-                child = item.child(i)
+            for child in _children(item):
                 if child.data(TASK, KIND_ROLE) != "field":
                     out.append(child)
                 visit(child)
@@ -188,7 +187,7 @@ class PlanDiffDialog(QDialog):
             item = items.get(before)
             if item is not None and (item.parent() or self.tree.invisibleRootItem()) is parent:
                 return parent.indexOfChild(item) + 1
-        kinds = [parent.child(i).data(TASK, KIND_ROLE) for i in range(parent.childCount())]
+        kinds = [child.data(TASK, KIND_ROLE) for child in _children(parent)]
         return sum(k == "field" for k in kinds)  # first, after the field rows
 
     def _kind(self, task_id: str) -> str:
@@ -267,16 +266,19 @@ class PlanDiffDialog(QDialog):
 
         def visit(item: QTreeWidgetItem) -> bool:
             visible_child = False
-            for i in range(item.childCount()):
-                visible_child |= visit(item.child(i))
+            for child in _children(item):
+                visible_child |= visit(child)
             kind = item.data(TASK, KIND_ROLE)
             visible = shown or kind != UNCHANGED or visible_child
             item.setHidden(not visible)
             return visible
 
-        root = self.tree.invisibleRootItem()
-        for i in range(root.childCount()):
-            visit(root.child(i))
+        for item in _children(self.tree.invisibleRootItem()):
+            visit(item)
+
+
+def _children(item: QTreeWidgetItem) -> list[QTreeWidgetItem]:
+    return [child for i in range(item.childCount()) if (child := item.child(i)) is not None]
 
 
 def _task_tip(task: Task) -> str:

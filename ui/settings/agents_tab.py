@@ -27,6 +27,7 @@ from ui.settings.model_list import ModelList
 from ui.settings.roles import NEW_ROLE_PROMPT, RoleDraft, ToolChecks, role_icon
 from ui.settings.widgets import (
     Problem,
+    editor,
     hint_label,
     left,
     model_box,
@@ -163,7 +164,7 @@ class AgentsTab(QWidget):
         self.note.setText("The orchestrator makes the plans and writes the deliverable; it can be "
                           "edited but not renamed or removed.")
         self.description.setText(draft.description)
-        self.model.lineEdit().setPlaceholderText(
+        editor(self.model).setPlaceholderText(
             "Planner model (see the Models tab)" if draft.is_orchestrator else "Default model")
         self.model.setCurrentText(draft.model)
         self.fallbacks.set_models(draft.fallbacks)
@@ -221,7 +222,10 @@ class AgentsTab(QWidget):
                 label = f"“{name}”"
 
             def at(widget: QWidget, row: int = row) -> Callable[[], None]:
-                return lambda: (self.roles.setCurrentRow(row), widget.setFocus())
+                def focus() -> None:
+                    self.roles.setCurrentRow(row)
+                    widget.setFocus()
+                return focus
 
             if not name:
                 found.append(Problem(f"Role {row + 1} needs a name.", at(self.name)))

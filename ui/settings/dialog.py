@@ -18,6 +18,7 @@ from __future__ import annotations
 import html
 import logging
 from dataclasses import fields, replace
+from typing import Any
 
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTabWidget, QVBoxLayout, QWidget
 
@@ -92,7 +93,8 @@ class SettingsDialog(QDialog):
             self._show_problems(problems)
             return
         values = self.models_tab.values()
-        self._result_settings = replace(self._settings, **{k: v for k, v in values.items() if k in SETTINGS_FIELDS})
+        changes: dict[str, Any] = {k: v for k, v in values.items() if k in SETTINGS_FIELDS}
+        self._result_settings = replace(self._settings, **changes)
         self._result_roster = self.agents_tab.roster()
         self.errors.hide()
         super().accept()

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ui.settings.widgets import Roomy, model_box, model_problem, set_choices
+from ui.settings.widgets import Roomy, editor, model_box, model_problem, set_choices
 
 
 class ModelList(QWidget):
@@ -59,7 +59,7 @@ class ModelList(QWidget):
 
     def _connect(self) -> None:
         self.add_button.clicked.connect(self._on_add)
-        self.picker.lineEdit().returnPressed.connect(self._on_add)
+        editor(self.picker).returnPressed.connect(self._on_add)
         self.picker.currentTextChanged.connect(self._update_buttons)
         self.remove_button.clicked.connect(self._on_remove)
         self.up_button.clicked.connect(lambda: self._move(-1))

@@ -8,9 +8,10 @@ Save, Use for this session only and Remove act at once (see provider_key.py).
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from dataclasses import replace
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QModelIndex, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -75,7 +76,7 @@ class ProvidersTab(QWidget):
         for provider in self.entries:
             self._add_panel(provider)
         self._fill_table()
-        self.table.setCurrentItem(self.table.topLevelItem(0))
+        self._select_row(0)
         self._on_selected()
 
     # --- layout ----------------------------------------------------------------------
@@ -148,7 +149,12 @@ class ProvidersTab(QWidget):
     def select(self, name: str) -> None:
         names = [p.name for p in self.entries]
         if name in names:
-            self.table.setCurrentItem(self.table.topLevelItem(names.index(name)))
+            self._select_row(names.index(name))
+
+    def _select_row(self, row: int) -> None:
+        item = self.table.topLevelItem(row)
+        if item is not None:
+            self.table.setCurrentItem(item)
 
     def _fill_table(self) -> None:
         selected = self.current()
@@ -261,7 +267,7 @@ class ProvidersTab(QWidget):
         if provider is None:
             return
         row = self.entries.index(provider)
-        self.table.setCurrentItem(None)
+        self.table.setCurrentIndex(QModelIndex())  # no current item while the row goes
         del self.entries[row]
         panel = self.panels.pop(provider.name)
         self.stack.removeWidget(panel)
@@ -269,7 +275,7 @@ class ProvidersTab(QWidget):
         self.reports.pop(provider.name, None)
         self._fill_table()
         if self.entries:
-            self.table.setCurrentItem(self.table.topLevelItem(min(row, len(self.entries) - 1)))
+            self._select_row(min(row, len(self.entries) - 1))
         self._on_selected()
         self.providersChanged.emit()
 
@@ -280,5 +286,11 @@ class ProvidersTab(QWidget):
         found = []
         for name, panel in self.panels.items():
             if panel.key is not None and (problem := panel.key.save_typed()) is not None:
-                found.append(Problem(problem.message, lambda n=name, f=problem.focus: (self.select(n), f())))
+                found.append(Problem(problem.message, self._show_key(name, problem.focus)))
         return found
+
+    def _show_key(self, name: str, focus: Callable[[], None]) -> Callable[[], None]:
+        def show() -> None:
+            self.select(name)
+            focus()
+        return show

@@ -201,8 +201,12 @@ class ToolsTab(QWidget):
         self._listing.add(server.name)
         say(self.servers_error, f"Starting {server.name} to list its tools…")
         self._update_buttons()
-        self.jobs.start(probe_server(server), self._on_listed,
-                        lambda exc, name=server.name: self._on_listed(Probe(name, error=str(exc))))
+        name = server.name
+
+        def failed(exc: BaseException) -> None:
+            self._on_listed(Probe(name, error=str(exc)))
+
+        self.jobs.start(probe_server(server), self._on_listed, failed)
 
     def _on_listed(self, probe: Probe) -> None:
         self._listing.discard(probe.server)

@@ -48,12 +48,21 @@ def model_box(choices: Iterable[str], current: str | None, placeholder: str) -> 
     box.setMinimumContentsLength(28)
     box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
     completer = box.completer()
+    assert completer is not None  # an editable combo box has one
     completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)  # no inline guesses
     completer.setFilterMode(Qt.MatchFlag.MatchContains)
-    box.lineEdit().setPlaceholderText(placeholder)
-    box.lineEdit().setClearButtonEnabled(True)
+    editor(box).setPlaceholderText(placeholder)
+    editor(box).setClearButtonEnabled(True)
     box.setCurrentText(current or "")
     return box
+
+
+def editor(box: QComboBox) -> QLineEdit:
+    """The line edit of an editable combo box (such as a model_box)."""
+    line = box.lineEdit()
+    if line is None:
+        raise ValueError("the combo box is not editable")
+    return line
 
 
 def set_choices(box: QComboBox, choices: Iterable[str]) -> None:
