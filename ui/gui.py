@@ -9,6 +9,9 @@ after its first frame, and litellm is imported once the history is shown.
 One window per data dir (ui/single_instance.py: a second start brings the
 first window forward), and an unexpected error anywhere shows a dialog and
 leaves a report in the logs folder (ui/crash.py) instead of ending the app.
+A native crash cannot be caught: faulthandler writes its stacks to
+logs/fatal.log, and the next start says the session ended unexpectedly
+(app/session_marker.py; SIGTERM quits cleanly, so a logout is no crash).
 """
 
 from __future__ import annotations
@@ -16,17 +19,21 @@ from __future__ import annotations
 import asyncio
 import faulthandler
 import os
+import signal
+import socket
 import sys
 from pathlib import Path
 from typing import IO
 
 import qasync
+from PySide6.QtCore import QCoreApplication, QSocketNotifier
 from PySide6.QtWidgets import QApplication
 
 from app.logs import setup_logging
 from app.paths import data_dir, logs_dir
 from app.roster_store import read_user_roster
 from app.runs.service import RunService
+from app.session_marker import UnexpectedEnd, begin
 from ui.app_icon import DESKTOP_FILE_NAME, app_icon
 from ui.crash import CrashReporter
 from ui.main_thread_gc import MainThreadGC
@@ -34,6 +41,7 @@ from ui.main_window import MainWindow
 from ui.single_instance import FirstInstance, activate_running, bring_to_front, claim
 
 _fatal_log: IO[str] | None = None  # open for the process's life: faulthandler writes to it
+_wakeup: tuple[socket.socket, socket.socket] | None = None  # SIGTERM's way into the Qt loop
 
 
 def main(argv: list[str] | None = None, *, single_instance: bool = True) -> int:
@@ -67,6 +75,17 @@ def _run(argv: list[str] | None, reporter: CrashReporter, instance: FirstInstanc
     app.setWindowIcon(app_icon())
     if instance is not None:
         instance.listen()
+    _quit_on_terminate(app)
+    # only the lock holder gets here: a second start handing over writes no marker
+    session = begin(data_dir())
+    try:
+        return _run_window(app, reporter, instance, session.last)
+    finally:
+        session.marker.end()  # a clean end by any Python path: no notice next time
+
+
+def _run_window(app: QCoreApplication, reporter: CrashReporter, instance: FirstInstance | None,
+                last: UnexpectedEnd | None) -> int:
     collector = MainThreadGC(app)  # Qt objects must die on this thread, whoever allocates
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
@@ -75,6 +94,8 @@ def _run(argv: list[str] | None, reporter: CrashReporter, instance: FirstInstanc
     service = RunService.deferred(roster=loaded.roster)
     window = MainWindow(service)
     window.show()
+    if last is not None:
+        window.report_unexpected_end(last)
     if instance is not None:
         instance.activateRequested.connect(lambda: bring_to_front(window))
     if loaded.warning:
@@ -111,6 +132,34 @@ def _record_fatal_signals() -> None:
     if _fatal_log is None:
         _fatal_log = (logs_dir() / "fatal.log").open("a", encoding="utf-8")
         faulthandler.enable(_fatal_log, all_threads=True)
+
+
+def _quit_on_terminate(app: QCoreApplication) -> None:
+    """SIGTERM (a logout, `kill`) quits as closing the window does: a running run
+    is left resumable and the next start reports no crash. POSIX only.
+
+    A Python signal handler runs only when Python code does, and an idle Qt loop
+    runs none: the signal's number reaches the loop through a wakeup socket."""
+    if sys.platform == "win32":
+        return
+    receive, send = socket.socketpair()
+    for end in (receive, send):
+        end.setblocking(False)
+    signal.set_wakeup_fd(send.fileno())
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: None)
+    notifier = QSocketNotifier(receive.fileno(), QSocketNotifier.Type.Read, app)
+
+    def on_signal() -> None:
+        try:
+            received = receive.recv(64)
+        except OSError:
+            return
+        if signal.SIGTERM in received:
+            app.quit()
+
+    notifier.activated.connect(on_signal)
+    global _wakeup
+    _wakeup = (receive, send)  # open for the process's life, as the notifier
 
 
 async def _after_start(window: MainWindow) -> None:

@@ -25,8 +25,10 @@ from app.paths import data_dir
 from app.providers.registry import load_providers
 from app.roster_store import save_user_roster
 from app.runs.service import RunService
+from app.session_marker import interrupted_by
 from app.settings import load_settings, save_settings
 from ui.conversation import ConversationView
+from ui.crash_notice import CrashNotice
 from ui.history import HistoryPanel
 from ui.model_notice import ModelNotice
 from ui.plan_tree import PlanTreeModel, PlanTreeView
@@ -35,6 +37,7 @@ from ui.session import Session
 
 if TYPE_CHECKING:
     from app.providers.checks import Detection
+    from app.session_marker import UnexpectedEnd
     from ui.settings import SettingsDialog
 
 
@@ -68,6 +71,8 @@ class MainWindow(QMainWindow):
         self.history = HistoryPanel(lambda text: service.store.list_runs(search=text or None))
         self.conversation = ConversationView()
         self.notice = ModelNotice()
+        self.crash_notice = CrashNotice()
+        self._last_end: UnexpectedEnd | None = None
         self.plan_model = PlanTreeModel(roster=service.roster)
         self.plan_view = PlanTreeView(self.plan_model)
         self.run_view = RunView()
@@ -95,6 +100,7 @@ class MainWindow(QMainWindow):
         centre = QWidget()
         column = QVBoxLayout(centre)
         column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.crash_notice)
         column.addWidget(self.notice)
         column.addWidget(self.conversation, 1)
         row = QHBoxLayout()
@@ -152,6 +158,7 @@ class MainWindow(QMainWindow):
         self.replan_action.triggered.connect(self._on_replan)
         self.settings_action.triggered.connect(self._on_settings)
         self.notice.settingsRequested.connect(self._on_settings)
+        self.crash_notice.resumeRequested.connect(self._on_crash_resume)
         self.history.runSelected.connect(self.session.open_run)
         self.session.historyChanged.connect(self.history.refresh)
         self.session.busyChanged.connect(self._on_busy_changed)
@@ -190,6 +197,7 @@ class MainWindow(QMainWindow):
         self.send.setEnabled(not self.session.running)
         self.history.refresh()
         self._offer_resume()
+        self._offer_crash_resume()
         self._show_model_notice()
         self.storageReady.emit()
 
@@ -260,6 +268,7 @@ class MainWindow(QMainWindow):
         self.send.setEnabled(not self.session.running)
         self.status.setText("Working…" if busy else f"Project: {self.session.project}")
         self.settings_action.setEnabled(not self.session.running)
+        self.crash_notice.resume_button.setEnabled(not self.session.running)
         self.replan_action.setEnabled(not busy and self.session.can_replan())
 
     def _on_model_changed(self) -> None:
@@ -285,6 +294,31 @@ class MainWindow(QMainWindow):
         if run_id is not None:
             self.session.open_run(run_id)
             self.history.select_run(run_id)
+
+    def report_unexpected_end(self, last: UnexpectedEnd) -> None:
+        """The last session ended unexpectedly (app/session_marker.py): say so at
+        once, and offer Resume for the run it interrupted once the history is open."""
+        self._last_end = last
+        self.crash_notice.show_for(last)
+        if self.service.ready:
+            self._offer_crash_resume()
+
+    def _offer_crash_resume(self) -> None:
+        if self._last_end is None or not self.crash_notice.isVisibleTo(self):
+            return  # nothing to say, or dismissed before the history opened
+        self.service.store.mark_interrupted()
+        run = interrupted_by(self._last_end, self.service.store.list_runs(limit=50))
+        if run is not None:
+            self.crash_notice.show_for(self._last_end, run.id, run.goal)
+
+    def _on_crash_resume(self, run_id: str) -> None:
+        if self.session.running:
+            return
+        if self.session.run_id != run_id:
+            self.session.open_run(run_id)
+            self.history.select_run(run_id)
+        if self.service.get_run(run_id).status == "interrupted":  # not resumed meanwhile
+            self.session.resume()
 
     # --- window state ----------------------------------------------------------------------
 
