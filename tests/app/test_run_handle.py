@@ -46,6 +46,12 @@ def asked(server, task_id: str) -> int:
     return sum(f"Your task ({task_id})" in r.last_user for r in server.requests)
 
 
+async def until(predicate) -> None:  # type: ignore[no-untyped-def]
+    async with asyncio.timeout(20):
+        while not predicate():  # noqa: ASYNC110 - the server's count changes on its own thread
+            await asyncio.sleep(0.01)
+
+
 async def run(service: RunService, run_id: str, plan: Plan, **kwargs) -> object:
     try:
         return await service.start(run_id, plan, service.config(), ScriptedGate(), **kwargs).run()
@@ -75,8 +81,7 @@ async def test_running_a_cancelled_run_again_keeps_what_finished(service, llm_se
     run_id = service.create_run("P", "goal", service.config())
     handle = service.start(run_id, ABC, service.config(), ScriptedGate())
     running = asyncio.ensure_future(handle.run())
-    while asked(llm_server, "b") == 0:  # a and c finished; b is at the model
-        await asyncio.sleep(0.01)
+    await until(lambda: asked(llm_server, "b") > 0)  # a and c finished; b is at the model
     handle.cancel()
     assert (await running).status is RunStatus.CANCELLED
     held.open()
@@ -119,8 +124,7 @@ async def test_the_drivers_task_cancelled_closes_everything_and_keeps_the_events
     run_id = service.create_run("P", "goal", service.config())
     handle = service.start(run_id, ABC, service.config(), ScriptedGate())
     driver = asyncio.ensure_future(handle.run())  # what the window's job is
-    while asked(llm_server, "a") == 0:
-        await asyncio.sleep(0.01)
+    await until(lambda: asked(llm_server, "a") > 0)
     driver.cancel()  # the window closed
     with pytest.raises(asyncio.CancelledError):
         await driver
