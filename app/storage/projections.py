@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from agents import events as ev
-from agents.run.state import keeps
+from agents.run.state import blocked_reason, keeps
 
 DEFAULT_PROJECT = "Default"
 
@@ -239,6 +239,9 @@ def _run_finished(db: Sql, e: ev.RunFinished, owner: Owner) -> None:
 
 
 def _plan_proposed(db: Sql, e: ev.PlanProposed, owner: Owner) -> None:
+    # like the fold: a task that started and never ended stops with the run
+    db.run("UPDATE tasks SET finished = max(?, started) "
+           "WHERE run_id = ? AND started IS NOT NULL AND finished IS NULL", (e.ts, e.run_id))
     insert_plan_version(db, e.run_id, e.plan, "proposed", e.ts)
 
 
@@ -275,17 +278,28 @@ def _llm_call(db: Sql, e: ev.LLMCallFinished, owner: Owner) -> None:
 
 
 # --- task events --------------------------------------------------------------------
+    if e.task_id:  # the task's too, until TaskFinished reports its own
+        db.run(
+            "UPDATE tasks SET prompt_tokens = prompt_tokens + ?, "
+            "completion_tokens = completion_tokens + ?, cost = cost + ? WHERE run_id = ? AND task_id = ?",
+            (e.prompt_tokens, e.completion_tokens, e.cost, e.run_id, e.task_id),
+        )
 
 
 def _task_started(db: Sql, e: ev.TaskStarted, owner: Owner) -> None:
+# The rules are the fold's (agents.run.state.RunState); tests/app/test_projection_matches_fold.py
+# holds the two equal on recorded runs.
     values = {"status": "running", "agent": e.agent, "attempts": e.attempt, "started": e.ts}
     values.update(finished=None, error=None)
-    # started: the first attempt's start
-    _update_task(db, e.run_id, e.task_id, values, sql={"started": "coalesce(started, ?)"})
+    _update_task(db, e.run_id, e.task_id, values)
 
 
 def _task_retried(db: Sql, e: ev.TaskRetried, owner: Owner) -> None:
-    _update_task(db, e.run_id, e.task_id, {"attempts": e.attempt, "error": e.error})
+    if not e.task_id:  # the planner's or the synthesizer's call: no task row
+        return
+    # attempt `e.attempt` failed; the next one is under way
+    values = {"attempts": e.attempt + 1, "error": e.error}
+    _update_task(db, e.run_id, e.task_id, values, sql={"attempts": "max(attempts, ?)"})
 
 
 def _task_finished(db: Sql, e: ev.TaskFinished, owner: Owner) -> None:
@@ -309,15 +323,16 @@ def _task_failed(db: Sql, e: ev.TaskFailed, owner: Owner) -> None:
 
 
 def _task_blocked(db: Sql, e: ev.TaskBlocked, owner: Owner) -> None:
-    _update_task(db, e.run_id, e.task_id, {"status": "blocked", "error": e.because})
+    values = {"status": "blocked", "error": blocked_reason(e.because), "finished": e.ts}
+    _update_task(db, e.run_id, e.task_id, values)
 
 
 def _task_skipped(db: Sql, e: ev.TaskSkipped, owner: Owner) -> None:
-    _update_task(db, e.run_id, e.task_id, {"status": "skipped", "error": e.reason})
+    _update_task(db, e.run_id, e.task_id, {"status": "skipped", "error": e.reason, "finished": e.ts})
 
 
 def _task_cancelled(db: Sql, e: ev.TaskCancelled, owner: Owner) -> None:
-    _update_task(db, e.run_id, e.task_id, {"status": "cancelled", "finished": e.ts})
+    _update_task(db, e.run_id, e.task_id, {"status": "cancelled", "error": None, "finished": e.ts})
 
 
 def _approval_requested(db: Sql, e: ev.ApprovalRequested, owner: Owner) -> None:

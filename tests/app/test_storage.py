@@ -22,7 +22,7 @@ def test_snapshot_while_waiting_for_approval(store: Store, writer: EventWriter) 
     assert run.status == "running"
     assert run.task("risky").status == "waiting_approval"
     assert run.task("report").status == "blocked"
-    assert run.task("report").error == "flaky"
+    assert run.task("report").error == "flaky did not complete"  # the fold's text (blocked_reason)
     assert run.task("analyse").status == "completed"
     assert [a.action for a in store.approvals(run_id)] == [None]
     # Running totals from the LLM calls so far (plan, r1, r2, flaky, analyse).
