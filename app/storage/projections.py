@@ -236,12 +236,12 @@ def _run_finished(db: Sql, e: ev.RunFinished, owner: Owner) -> None:
     # planner's calls and those of an interrupted process, which the runner's
     # own totals (in this event) do not.
     _update_run(db, e.run_id, status=e.status, error=e.error or None)
-
-
-def _plan_proposed(db: Sql, e: ev.PlanProposed, owner: Owner) -> None:
     # like the fold: a task that started and never ended stops with the run
     db.run("UPDATE tasks SET finished = max(?, started) "
            "WHERE run_id = ? AND started IS NOT NULL AND finished IS NULL", (e.ts, e.run_id))
+
+
+def _plan_proposed(db: Sql, e: ev.PlanProposed, owner: Owner) -> None:
     insert_plan_version(db, e.run_id, e.plan, "proposed", e.ts)
 
 
@@ -275,9 +275,6 @@ def _llm_call(db: Sql, e: ev.LLMCallFinished, owner: Owner) -> None:
         "completion_tokens = completion_tokens + ?, cost = cost + ? WHERE id = ?",
         (e.prompt_tokens, e.completion_tokens, e.cost, e.run_id),
     )
-
-
-# --- task events --------------------------------------------------------------------
     if e.task_id:  # the task's too, until TaskFinished reports its own
         db.run(
             "UPDATE tasks SET prompt_tokens = prompt_tokens + ?, "
@@ -286,9 +283,12 @@ def _llm_call(db: Sql, e: ev.LLMCallFinished, owner: Owner) -> None:
         )
 
 
-def _task_started(db: Sql, e: ev.TaskStarted, owner: Owner) -> None:
+# --- task events --------------------------------------------------------------------
 # The rules are the fold's (agents.run.state.RunState); tests/app/test_projection_matches_fold.py
 # holds the two equal on recorded runs.
+
+
+def _task_started(db: Sql, e: ev.TaskStarted, owner: Owner) -> None:
     values = {"status": "running", "agent": e.agent, "attempts": e.attempt, "started": e.ts}
     values.update(finished=None, error=None)
     _update_task(db, e.run_id, e.task_id, values)
