@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QModelIndex, QSignalBlocker, Qt, QTimer, Signal
-from PySide6.QtGui import QStandardItem, QStandardItemModel
+from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import QLabel, QLineEdit, QTreeView, QVBoxLayout, QWidget
 
 if TYPE_CHECKING:
@@ -41,6 +41,8 @@ class HistoryPanel(QWidget):
         self.search.setClearButtonEnabled(True)
         self.model = QStandardItemModel(self)
         self.model.setHorizontalHeaderLabels(["Run"])
+        self._bold = self.font()
+        self._bold.setBold(True)
         self.tree = QTreeView()
         self.tree.setModel(self.model)
         self.tree.setHeaderHidden(True)
@@ -78,49 +80,96 @@ class HistoryPanel(QWidget):
         self.empty.setVisible(True)
 
     def select_run(self, run_id: str) -> None:
-        for row in range(self.model.rowCount()):
-            project = self.model.item(row)
-            for child_row in range(project.rowCount()):
-                item = project.child(child_row)
-                if item.data(RUN_ID_ROLE) == run_id:
-                    self.tree.setCurrentIndex(item.index())
-                    return
+        index = self._run_index(run_id)
+        if index.isValid():
+            self.tree.setCurrentIndex(index)
 
     def run_ids(self) -> list[str]:
         """Ids of the runs shown, top to bottom (for tests and keyboard nav)."""
-        return [
-            self.model.item(r).child(c).data(RUN_ID_ROLE)
-            for r in range(self.model.rowCount())
-            for c in range(self.model.item(r).rowCount())
-        ]
+        return [run_id for keys in (self._keys(self.model.index(r, 0), RUN_ID_ROLE)
+                                    for r in range(self.model.rowCount()))
+                for run_id in keys]
+
+    def _run_index(self, run_id: str) -> QModelIndex:
+        for row in range(self.model.rowCount()):
+            project = self.model.index(row, 0)
+            for child_row in range(self.model.rowCount(project)):
+                index = self.model.index(child_row, 0, project)
+                if index.data(RUN_ID_ROLE) == run_id:
+                    return index
+        return QModelIndex()
 
     def _fill(self, runs: Sequence[RunSummary], expand: bool) -> None:
-        # Rebuilding moves the current index; that is not the person selecting a
-        # run, and reacting to it (opening a run) mid-rebuild crashes Qt.
+        # A refresh is not the person selecting a run: the selection model's
+        # signals stay blocked while rows change (reacting to a moved current
+        # index by opening a run mid-update is wrong).
         selected = self.tree.currentIndex().data(RUN_ID_ROLE)
         with QSignalBlocker(self.tree.selectionModel()):
             self._rebuild(runs, expand)
-            if selected:
+            if selected and self.tree.currentIndex().data(RUN_ID_ROLE) != selected:
                 self.select_run(selected)
 
     def _rebuild(self, runs: Sequence[RunSummary], expand: bool) -> None:
-        self.model.removeRows(0, self.model.rowCount())
-        projects: dict[str, QStandardItem] = {}
+        """Bring the model to `runs` in place.
+
+        Rows are only inserted or removed for runs and projects that appear or
+        go; a run that is still listed keeps its row and gets new text, so the
+        indexes the view holds (current, selection, expanded, scroll) stay
+        valid. Rows are made by the model itself (insertRows/setData), never as
+        QStandardItems built in Python: deleting a Python-made item runs
+        Shiboken's wrapper teardown inside removeRows (with the GIL released
+        for the call), and that teardown is where the window segfaulted
+        (issue 12: QStandardItem::removeRows -> Shiboken::Object::destroy ->
+        BindingManager::releaseWrapper). Items made by the model have no
+        Python wrapper to tear down; never call model.item() on them.
+        """
+        by_project: dict[str, list[RunSummary]] = {}
         for run in runs:
-            parent = projects.get(run.project)
-            if parent is None:
-                parent = QStandardItem(run.project)
-                parent.setData(run.project, PROJECT_ROLE)
-                font = parent.font()
-                font.setBold(True)
-                parent.setFont(font)
-                projects[run.project] = parent
-                self.model.appendRow(parent)
-            parent.appendRow(_run_item(run))
-        for item in projects.values():
-            item.setText(f"{item.data(PROJECT_ROLE)}  ({item.rowCount()})")
-        if expand or len(projects) <= 3:
+            by_project.setdefault(run.project, []).append(run)
+        root = QModelIndex()
+        self._sync_rows(root, list(by_project), PROJECT_ROLE)
+        for row, (name, project_runs) in enumerate(by_project.items()):
+            project = self.model.index(row, 0, root)
+            self._set(project, {
+                Qt.ItemDataRole.DisplayRole: f"{name}  ({len(project_runs)})",
+                PROJECT_ROLE: name,
+                Qt.ItemDataRole.FontRole: self._bold,
+            })
+            if self.model.columnCount(project) == 0:
+                self.model.insertColumns(0, 1, project)
+            self._sync_rows(project, [run.id for run in project_runs], RUN_ID_ROLE)
+            for child_row, run in enumerate(project_runs):
+                self._set(self.model.index(child_row, 0, project), _run_data(run))
+        if expand or len(by_project) <= 3:
             self.tree.expandAll()
+
+    def _keys(self, parent: QModelIndex, role: int) -> list[str]:
+        return [self.model.index(r, 0, parent).data(role) for r in range(self.model.rowCount(parent))]
+
+    def _sync_rows(self, parent: QModelIndex, wanted: list[str], role: int) -> None:
+        """Rows under `parent` become one per key of `wanted`, in that order;
+        rows whose key stays are kept (and keep their children)."""
+        current = self._keys(parent, role)
+        keep = set(wanted)
+        for row in reversed(range(len(current))):
+            if current[row] not in keep:
+                self.model.removeRows(row, 1, parent)
+                del current[row]
+        for row, key in enumerate(wanted):
+            if row < len(current) and current[row] == key:
+                continue
+            if key in current[row:]:  # listed in another order now: move it here
+                old = current.index(key, row)
+                self.model.removeRows(old, 1, parent)
+                del current[old]
+            self.model.insertRows(row, 1, parent)
+            self.model.setData(self.model.index(row, 0, parent), key, role)
+            current.insert(row, key)
+
+    def _set(self, index: QModelIndex, values: dict[int, object]) -> None:
+        for role, value in values.items():
+            if index.data(role) != value:  # unchanged text: no repaint, no signal
+                self.model.setData(index, value, role)
 
     def _on_search_changed(self, _text: str) -> None:
         self._timer.start()
@@ -133,16 +182,17 @@ class HistoryPanel(QWidget):
             self.projectSelected.emit(project)
 
 
-def _run_item(run: RunSummary) -> QStandardItem:
+def _run_data(run: RunSummary) -> dict[int, object]:
     when = time.strftime("%b %d %H:%M", time.localtime(run.created))
     mark = STATUS_MARKS.get(run.status, "·")
-    item = QStandardItem(f"{mark}  {run.goal}\n     {when} · {run.status} · ${run.cost:.3f}")
-    item.setData(run.id, RUN_ID_ROLE)
-    item.setToolTip(
-        f"{run.goal}\n\nStatus: {run.status}\nStarted: {time.ctime(run.created)}\n"
-        f"Tasks: {run.tasks_completed}/{run.task_count} · {run.total_tokens} tokens · ${run.cost:.4f}"
-    )
-    return item
+    return {
+        Qt.ItemDataRole.DisplayRole: f"{mark}  {run.goal}\n     {when} · {run.status} · ${run.cost:.3f}",
+        RUN_ID_ROLE: run.id,
+        Qt.ItemDataRole.ToolTipRole: (
+            f"{run.goal}\n\nStatus: {run.status}\nStarted: {time.ctime(run.created)}\n"
+            f"Tasks: {run.tasks_completed}/{run.task_count} · {run.total_tokens} tokens · ${run.cost:.4f}"
+        ),
+    }
 
 
 __all__ = ["HistoryPanel"]
