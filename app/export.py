@@ -9,12 +9,14 @@ from __future__ import annotations
 import html
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import markdown
 
+from agents.run.state import RunState
 from app.storage import RunDetail
+from app.storage.run_state import stored_run_state
 from app.tools.history import ToolCallRecord, tool_calls_from_events
 
 if TYPE_CHECKING:
@@ -25,30 +27,36 @@ Calls = Sequence[ToolCallRecord]
 FORMATS = ("md", "html", "json")
 
 
-def run_to_dict(run: RunDetail, calls: Calls = ()) -> dict[str, Any]:
-    """The `troupe show --json` shape; each task lists its tool calls."""
+def run_to_dict(run: RunDetail, calls: Calls, state: RunState) -> dict[str, Any]:
+    """The `troupe show --json` shape; each task lists its tool calls.
+
+    Statuses, attempts, outputs and totals are the fold of the run's events
+    (`state`, from app.storage.run_state.stored_run_state); the stored run
+    gives its id, project, settings, deliverable and error.
+    """
+    wiring = dict(_wiring(state.plan.get("tasks") or ()))
+    tasks = []
+    for t in state.tasks.values():
+        parent, depends_on = wiring.get(t.task_id, (None, []))
+        tasks.append({
+            "id": t.task_id, "title": t.title, "agent": t.agent, "status": t.status.value,
+            "attempts": t.attempts, "output": t.output or None, "tokens": t.tokens, "cost": t.cost,
+            "parent": parent, "depends_on": depends_on, "error": t.error or None,
+            "tool_calls": [c.to_dict() for c in calls if c.task_id == t.task_id],
+        })
     return {
-        "id": run.id,
-        "project": run.project,
-        "goal": run.goal,
-        "status": run.status,
-        "created": run.created,
-        "settings": run.settings,
-        "tasks": [
-            {
-                "id": t.task_id, "title": t.title, "agent": t.agent, "status": t.status,
-                "attempts": t.attempts, "output": t.output,
-                "tokens": t.prompt_tokens + t.completion_tokens, "cost": t.cost,
-                "parent": t.parent_id, "depends_on": list(t.depends_on), "error": t.error,
-                "tool_calls": [c.to_dict() for c in calls if c.task_id == t.task_id],
-            }
-            for t in run.tasks
-        ],
-        "deliverable": run.deliverable,
-        "tokens": run.total_tokens,
-        "cost": run.cost,
-        "error": run.error,
+        "id": run.id, "project": run.project, "goal": run.goal, "status": state.status.value,
+        "partial": state.partial, "created": run.created, "settings": run.settings, "tasks": tasks,
+        "deliverable": run.deliverable, "tokens": state.total_tokens, "cost": state.cost, "error": run.error,
     }
+
+
+def _wiring(tasks: Iterable[Any], parent: str | None = None) -> Iterator[tuple[str, tuple[str | None, list[str]]]]:
+    """(task id, (its group, what it depends on)) for every task of a plan dict's list."""
+    for task in tasks:
+        if isinstance(task, Mapping):
+            yield str(task.get("id", "")), (parent, [str(d) for d in task.get("depends_on") or ()])
+            yield from _wiring(task.get("children") or (), str(task.get("id", "")))
 
 
 def to_markdown(run: RunDetail, calls: Calls = ()) -> str:
@@ -92,19 +100,20 @@ def to_html(run: RunDetail, calls: Calls = ()) -> str:
     )
 
 
-def export_run(run: RunDetail, fmt: str, calls: Calls = ()) -> str:
+def export_run(run: RunDetail, fmt: str, calls: Calls, state: RunState) -> str:
     if fmt == "md":
         return to_markdown(run, calls)
     if fmt == "html":
         return to_html(run, calls)
     if fmt == "json":
-        return json.dumps(run_to_dict(run, calls), indent=2, ensure_ascii=False) + "\n"
+        return json.dumps(run_to_dict(run, calls, state), indent=2, ensure_ascii=False) + "\n"
     raise ValueError(f"unknown export format {fmt!r} (one of {', '.join(FORMATS)})")
 
 
 def export_stored_run(store: Store, run_id: str, fmt: str) -> str:
     """A stored run with its tool calls (raises KeyError for an unknown run)."""
-    return export_run(store.get_run(run_id), fmt, stored_tool_calls(store, run_id))
+    run = store.get_run(run_id)
+    return export_run(run, fmt, stored_tool_calls(store, run_id), stored_run_state(store, run))
 
 
 def stored_tool_calls(store: Store, run_id: str) -> list[ToolCallRecord]:

@@ -18,7 +18,7 @@ from agents.errors import LLMError, PlanError, PlannerError, TroupeError
 from agents.plan import Plan, validate_plan
 from agents.ports import ApproveAll
 from agents.run.runner import RunOutcome
-from agents.run.state import RunStatus
+from agents.run.state import RunState, RunStatus
 from app.cli.console import (
     JsonLinesSink,
     ProgressPrinter,
@@ -36,6 +36,7 @@ from app.roster_store import load_user_roster
 from app.runs.service import NotResumable, RunConfig, RunService, UnknownRun
 from app.storage import RunDetail
 from app.storage.errors import StorageError
+from app.storage.run_state import stored_run_state
 from app.tools.history import ToolCallRecord
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -333,13 +334,15 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    run, calls = _load_run(args.run_id)
+    """The run as the fold of its stored events (statuses, attempts, totals)."""
+    run, calls, state = _load_run(args.run_id)
     if args.json:
-        print(json.dumps(run_to_dict(run, calls), indent=2, ensure_ascii=False))
+        print(json.dumps(run_to_dict(run, calls, state), indent=2, ensure_ascii=False))
         return EXIT_OK
-    print(f"{run.id}  {run.status}  {run.total_tokens} tokens  ${run.cost:.4f}\n{run.goal}\n")
-    for t in run.tasks:
-        print(f"  {t.task_id:<12} {t.status:<16} {t.agent:<11} {t.title}")
+    status = state.status.value + (" (partial)" if state.partial and state.status is RunStatus.COMPLETED else "")
+    print(f"{run.id}  {status}  {state.total_tokens} tokens  ${state.cost:.4f}\n{run.goal}\n")
+    for t in state.tasks.values():
+        print(f"  {t.task_id:<12} {t.status.value:<16} {t.agent:<11} {t.title}")
         for call in (c for c in calls if c.task_id == t.task_id):
             print(f"  {'':<12} ⚙ {call.line()}")
     if run.deliverable:
@@ -348,8 +351,8 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    run, calls = _load_run(args.run_id)
-    text = export_run(run, args.format, calls)
+    run, calls, state = _load_run(args.run_id)
+    text = export_run(run, args.format, calls, state)
     if args.out:
         args.out.write_text(text, encoding="utf-8")
         print(f"exported to {args.out}", file=sys.stderr)
@@ -358,11 +361,12 @@ def cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _load_run(run_id: str) -> tuple[RunDetail, list[ToolCallRecord]]:
-    """The stored run and its tool calls."""
+def _load_run(run_id: str) -> tuple[RunDetail, list[ToolCallRecord], RunState]:
+    """The stored run, its tool calls and the fold of its events."""
     service = RunService.open()
     try:
-        return service.get_run(run_id), stored_tool_calls(service.store, run_id)
+        run = service.get_run(run_id)
+        return run, stored_tool_calls(service.store, run_id), stored_run_state(service.store, run)
     except UnknownRun as exc:
         raise BadInput(str(exc)) from None
     finally:

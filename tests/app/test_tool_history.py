@@ -7,6 +7,7 @@ import json
 from agents import events as ev
 from app.export import export_run, export_stored_run, run_to_dict, stored_tool_calls
 from app.storage import EventWriter, Store
+from app.storage.run_state import stored_run_state
 from app.tools.history import ToolCallRecord, short_arguments, tool_calls_from_events
 from tests.app.storage_events import emit_all, finished, sample_plan
 
@@ -75,7 +76,8 @@ def test_short_arguments_odd_input() -> None:
 def test_json_lists_each_tasks_calls(store: Store, writer: EventWriter) -> None:
     run_id = stored_run(store, writer)
     data = json.loads(export_stored_run(store, run_id, "json"))
-    assert data == run_to_dict(store.get_run(run_id), stored_tool_calls(store, run_id))
+    run = store.get_run(run_id)
+    assert data == run_to_dict(run, stored_tool_calls(store, run_id), stored_run_state(store, run))
     tasks = {t["id"]: t for t in data["tasks"]}
     assert tasks["analyse"]["tool_calls"] == []
     first, denied, *_ = tasks["flaky"]["tool_calls"]
@@ -102,7 +104,8 @@ def test_backticks_in_arguments_stay_inside_the_code_span(store: Store, writer: 
     emit_all(writer, [ev.RunStarted(run_id=run_id, goal="g", plan=sample_plan()),
                       requested(run_id, "r1:1:0", "run_shell", {"command": "echo `date`"}, task="r1"),
                       done(run_id, "r1:1:0", "run_shell", "ok", task="r1", duration_ms=5, permission="allow")])
-    html = export_run(store.get_run(run_id), "html", stored_tool_calls(store, run_id))
+    run = store.get_run(run_id)
+    html = export_run(run, "html", stored_tool_calls(store, run_id), stored_run_state(store, run))
     assert "<code>run_shell {command: \"echo `date`\"}</code> → ok, 5 ms" in html
 
 

@@ -153,6 +153,9 @@ def test_terminal_approvals(llm_server, env, tmp_path):
     assert edited["output"] == "did: EDITED"
     assert overridden["output"] == "MINE" and requests_for(llm_server, order[1]) == 0
     assert rejected["status"] == "skipped"
+    # the rest made a partial deliverable; `troupe show` says so (the fold of the stored events)
+    assert json.loads(troupe(env, "show", run_id, "--json").stdout)["partial"] is True
+    assert troupe(env, "show", run_id).stdout.splitlines()[0].startswith(f"{run_id}  completed (partial)  ")
 
 
 def test_plan_command_writes_a_plan_file(llm_server, env, tmp_path):
