@@ -23,7 +23,9 @@ from agents.events import (
     event_from_dict,
 )
 from agents.plan import Plan, Task, plan_problems
+from agents.ports import Action
 from agents.run.runner import PriorResult, Runner
+from agents.run.state import RunStatus, TaskStatus, fold
 from app.runs.service import RunConfig, RunService
 from ui.approvals import QtApprovalGate
 from ui.conversation import ConversationView
@@ -130,7 +132,7 @@ class Session(QObject):
         self.plan_view.set_editable(True)
         self.run_view.reset()
         self.run_view.load_plan(result.plan)
-        self.run_view.set_state("idle")
+        self.run_view.set_state(RunStatus.PLANNED)
         self._plan_card = self.conversation.add_plan(result.plan)
 
     def _on_plan_changed(self, plan: Plan) -> None:
@@ -158,7 +160,8 @@ class Session(QObject):
         keep = set()
         for tid in self.plan_model.task_ids():
             state = self.plan_model.runtime(tid)
-            if state and (state.status == "completed" or state.detail in ("approval: approve", "approval: edit")):
+            if state and (state.status is TaskStatus.COMPLETED or (
+                    state.approval in (Action.APPROVE, Action.EDIT) and not state.status.terminal)):
                 keep.add(tid)
         return keep
 
@@ -281,19 +284,15 @@ class Session(QObject):
                 self._plan_card = self.conversation.add_plan(plan)
                 if run.status != "planned":
                     self._plan_card.set_approved(f"✓  Plan approved · run {run.status}")
-        self.run_view.apply_events([_parse(e) for e in self.service.store.events(run_id)])
-        for row in run.tasks:
-            self.plan_model.set_runtime(row.task_id, row.status, row.prompt_tokens + row.completion_tokens, row.cost)
+        events = [_parse(e) for e in self.service.store.events(run_id)]
+        self.run_view.apply_events(events)
+        self.plan_model.show_state(fold(events))  # its own fold: later events fold into it
         self.plan_view.set_editable(run.status == "planned")
         if run.deliverable:
             self.conversation.show_deliverable(run.deliverable)
+        self.run_view.set_state(RunStatus(run.status))  # storage decides "interrupted"
         if run.status == "interrupted":
-            self.run_view.set_state("interrupted")
             self.conversation.add_note("This run was interrupted. Press Resume to continue where it stopped.")
-        elif run.status == "planned":
-            self.run_view.set_state("idle")
-        else:
-            self.run_view.set_state("finished")
 
     def latest_interrupted(self) -> str | None:
         """The newest run left interrupted by a closed window or a crash."""

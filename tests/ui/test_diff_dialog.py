@@ -10,8 +10,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QAbstractItemModelTester
 from PySide6.QtWidgets import QDialog
 
+from agents.events import TaskFinished
 from agents.plan import Plan, Task
 from agents.plan.roster import load_roster
+from agents.run.state import TaskStatus
 from ui.plan_tree import PlanTreeModel
 from ui.plan_tree.diff_dialog import (
     ADDED,
@@ -147,11 +149,12 @@ def model(qtbot) -> PlanTreeModel:
 
 
 def test_replace_plan_is_one_undoable_edit(qtbot, model: PlanTreeModel) -> None:
-    model.set_runtime("t2", "completed", 1200, 0.004)
+    model.apply_event(TaskFinished(run_id="r", task_id="t2", output="done", attempts=1, prompt_tokens=1000,
+                                   completion_tokens=200, cost=0.004, started=1.0, finished=2.0))
     with qtbot.waitSignal(model.planChanged) as emitted:
         assert replace_plan(model, new_plan())
     assert emitted.args == [new_plan()] and model.to_plan() == new_plan()
-    assert model.runtime("t2").status == "completed"  # a kept task keeps its status
+    assert model.runtime("t2").status is TaskStatus.COMPLETED  # a kept task keeps its status
     assert model.is_valid() and model.undo_stack.count() == 1
     assert model.add_task() == "t9"  # new ids go past the replanned ones
     model.undo_stack.undo()

@@ -10,11 +10,14 @@ from PySide6.QtGui import QColor
 from PySide6.QtTest import QAbstractItemModelTester
 from PySide6.QtWidgets import QAbstractItemView, QComboBox, QStyleOptionViewItem
 
+from agents.errors import ServerError
 from agents.events import (
     ApprovalRequested,
     ApprovalResolved,
     LLMCallFinished,
+    PlanProposed,
     RunFinished,
+    RunStarted,
     TaskBlocked,
     TaskCancelled,
     TaskFailed,
@@ -23,9 +26,14 @@ from agents.events import (
     TaskSkipped,
     TaskStarted,
 )
+from agents.llm.calls import RetryPolicy
 from agents.plan import Plan, Task, plan_problems
 from agents.plan.roster import Roster, load_roster
-from agents.run.state import TaskStatus
+from agents.ports import Action
+from agents.run.agent import ModelSettings
+from agents.run.runner import Runner, RunOptions
+from agents.run.state import RunState, fold
+from agents.testing import FakeLLM, RecordingSink, ScriptedGate, last_user_message
 from ui.plan_tree import (
     Column,
     DependencyCleanup,
@@ -513,16 +521,73 @@ def test_apply_event_updates_status_tokens_and_cost(qtbot, model: PlanTreeModel)
     assert model.undo_stack.count() == 0 and model.to_plan() == make_plan()
 
 
-def test_set_runtime_loads_a_stored_run(model: PlanTreeModel) -> None:
-    model.set_runtime("t1", TaskStatus.COMPLETED, 5210, 1.5)
-    model.set_runtime("t2", "failed", detail="timeout")
-    assert cells(model, "t1") == ("completed", "5,210", "$1.50")
-    assert cells(model, "t2") == ("failed", "", "")
+def test_show_state_shows_a_stored_runs_fold(model: PlanTreeModel) -> None:
+    """A stored run's events, folded (as the window opens it), fill the columns; planned runs show none."""
+    run = {"run_id": "r1"}
+    events = [
+        RunStarted(**run, goal="g", plan=make_plan().to_dict()),
+        TaskStarted(**run, task_id="t2", agent="researcher", attempt=1),
+        TaskFinished(**run, task_id="t2", output="ok", attempts=1, prompt_tokens=5000, completion_tokens=210,
+                     cost=1.5, started=0, finished=1),
+        TaskStarted(**run, task_id="t3", agent="researcher", attempt=1),
+        TaskFailed(**run, task_id="t3", error="timeout", attempts=3),
+    ]
+    model.show_state(fold(events))
+    assert cells(model, "t2") == ("completed", "5,210", "$1.50")
+    assert cells(model, "t3") == ("failed", "", "")
+    assert cells(model, "t6") == ("pending", "", "")  # the run started: every task has a status
+    assert model.index_for("t3", Column.STATUS).data(Qt.ItemDataRole.ToolTipRole) == "timeout"
     icons = {model.index_for(t, Column.STATUS).data(Qt.ItemDataRole.DecorationRole).cacheKey()
-             for t in ("t1", "t2")}
+             for t in ("t2", "t3")}
     assert len(icons) == 2  # one colour per status
+    # later events fold into the shown state (a resumed run): only unfinished work starts again
+    assert model.apply_event(RunStarted(**run, goal="g", plan=make_plan().to_dict(), resumed=True))
+    assert cells(model, "t2")[0] == "completed" and cells(model, "t3") == ("pending", "", "")
+    model.show_state(fold([PlanProposed(**run, plan=make_plan().to_dict())]))
+    assert cells(model, "t2") == ("", "", "")  # never started: nothing to show
+    model.show_state(fold(events))
     model.clear_runtime()
-    assert cells(model, "t1") == ("", "", "")
+    assert cells(model, "t2") == ("", "", "")
+
+
+async def test_a_recorded_run_drives_the_tree_like_the_fold(qtbot, model: PlanTreeModel) -> None:
+    """A real Runner's events (a retry, an approval, a failure) show in the tree as the runner's own fold."""
+    events, runner_state = await record_run(make_plan())
+    retrying = []
+    for event in events:
+        model.apply_event(event)
+        if isinstance(event, TaskRetried) and event.task_id == "t3":
+            tip = model.index_for("t3", Column.STATUS).data(Qt.ItemDataRole.ToolTipRole)
+            retrying.append((cells(model, "t3")[0], tip))
+    assert len(retrying) == 1 and retrying[0][0] == "retrying"
+    assert retrying[0][1].startswith("attempt 1 failed: ") and "503" in retrying[0][1]
+    for tid in model.task_ids():
+        task = runner_state.tasks[tid]
+        assert model.runtime(tid).status is task.status, tid
+        assert cells(model, tid)[1] == (f"{task.tokens:,}" if task.tokens or task.status.value == "completed" else "")
+    assert model.runtime("t5").approval is Action.APPROVE
+    assert cells(model, "t6")[0] == "failed" and cells(model, "t1")[0] == "completed"
+
+
+async def record_run(plan: Plan) -> tuple[list, RunState]:
+    """Run `plan` with a fake model: t3 fails once, t6 always; t5 waits for (and gets) approval."""
+    calls = {"t3": 0}
+
+    def script(request):
+        text = last_user_message(request)
+        if "Your task (t6)" in text:
+            return ServerError("boom", status=500)
+        if "Your task (t3)" in text and calls["t3"] == 0:
+            calls["t3"] += 1
+            return ServerError("HTTP 503", status=503)
+        return "fine work"
+
+    sink = RecordingSink()
+    runner = Runner(run_id="r1", plan=plan, roster=load_roster(), llm=FakeLLM(script, cost_per_call=0.001),
+                    settings=ModelSettings(model="fake/m"), sink=sink, gate=ScriptedGate(),
+                    options=RunOptions(retry=RetryPolicy(max_attempts=3, base_delay=0.001, max_delay=0.01)))
+    await runner.run()
+    return sink.events, runner.state
 
 
 def test_set_plan_resets_history_and_validity(qtbot, model: PlanTreeModel) -> None:

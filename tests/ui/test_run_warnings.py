@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from agents.events import RunStarted, RunWarning, TaskStarted, TokenDelta
+from agents.run.state import Change
 from ui.run_view import RunView
-from ui.run_view.model import WARNINGS, RunModel
+from ui.run_view.model import RunModel
 from ui.run_view.view import WARNING_MARK, WARNINGS_SHOWN
 
 RUN = "r1"
@@ -74,6 +75,6 @@ def test_a_resumed_run_shows_its_own_warnings_and_reset_hides_them(view: RunView
 def test_the_model_folds_warnings_once():
     model = RunModel()
     model.apply(started())
-    assert model.apply(RunWarning(run_id=RUN, message="x")) == {WARNINGS}
+    assert model.apply(RunWarning(run_id=RUN, message="x")) == {Change.WARNINGS}
     assert model.apply(RunWarning(run_id=RUN, message="x")) == set()
     assert model.warnings == ["x"]

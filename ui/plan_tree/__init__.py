@@ -10,7 +10,7 @@ from ui.plan_tree.cells import Column
 from ui.plan_tree.commands import DependencyCleanup
 from ui.plan_tree.detail import TaskDetailPane
 from ui.plan_tree.model import MIME_TYPE, PlanTreeModel, TaskIdRole
-from ui.plan_tree.runtime import RETRYING, RuntimeState
+from ui.plan_tree.runtime import RETRYING
 from ui.plan_tree.view import PlanTreeView
 
 __all__ = [
@@ -20,7 +20,6 @@ __all__ = [
     "DependencyCleanup",
     "PlanTreeModel",
     "PlanTreeView",
-    "RuntimeState",
     "TaskDetailPane",
     "TaskIdRole",
 ]

@@ -1,6 +1,6 @@
 """What each cell of the plan tree shows: columns, texts, colours, tooltips.
 
-Pure functions of a task node, its runtime state and its problems, so the
+Pure functions of a task node, its TaskState (the run's fold) and its problems, so the
 model only routes Qt's data() roles here.
 """
 
@@ -12,10 +12,13 @@ from typing import Any
 
 from PySide6.QtGui import QColor
 
+from agents.run.state import TaskState
 from ui.plan_tree.nodes import TaskNode
 from ui.plan_tree.runtime import (
     PROBLEM_COLOUR,
-    RuntimeState,
+    detail,
+    display_status,
+    has_usage,
     problem_icon,
     status_icon,
     status_label,
@@ -55,7 +58,7 @@ _GROUP_AGENT_COLOUR = "#8a8a8a"
 
 
 def display(
-    node: TaskNode, column: Column, state: RuntimeState | None, nodes: Mapping[str, TaskNode]
+    node: TaskNode, column: Column, state: TaskState | None, nodes: Mapping[str, TaskNode]
 ) -> str | None:
     if column == Column.TASK:
         return node.title
@@ -64,11 +67,11 @@ def display(
     if column == Column.DEPENDS_ON:
         return ", ".join(dependency_name(d, nodes) for d in node.depends_on)
     if column == Column.STATUS:
-        return status_label(state.status) if state else ""
+        return status_label(display_status(state)) if state else ""
     if column == Column.TOKENS:
-        return f"{state.tokens:,}" if state and state.tokens is not None else ""
+        return f"{state.tokens:,}" if state and has_usage(state) else ""
     if column == Column.COST:
-        return format_cost(state.cost) if state and state.cost is not None else ""
+        return format_cost(state.cost) if state and has_usage(state) else ""
     return None
 
 
@@ -88,12 +91,12 @@ def dependency_name(task_id: str, nodes: Mapping[str, TaskNode]) -> str:
 
 
 def decoration(
-    node: TaskNode, column: Column, state: RuntimeState | None, problems: list[str] | None
+    node: TaskNode, column: Column, state: TaskState | None, problems: list[str] | None
 ) -> Any:
     if column == Column.TASK and problems:
         return problem_icon()
     if column == Column.STATUS and state:
-        return status_icon(state.status)
+        return status_icon(display_status(state))
     return None
 
 
@@ -108,7 +111,7 @@ def foreground(node: TaskNode, column: Column, problems: list[str] | None) -> QC
 def tooltip(
     node: TaskNode,
     column: Column,
-    state: RuntimeState | None,
+    state: TaskState | None,
     problems: list[str] | None,
     nodes: Mapping[str, TaskNode],
 ) -> str | None:
@@ -122,7 +125,7 @@ def tooltip(
     if column == Column.DEPENDS_ON and node.depends_on:
         return "\n".join(f"{d} — {dependency_name(d, nodes)}" for d in node.depends_on)
     if column == Column.STATUS and state:
-        return state.detail or None
+        return detail(state) or None
     return None
 
 

@@ -12,9 +12,9 @@ import sys
 
 from PySide6.QtWidgets import QApplication
 
+from agents.events import LLMCallFinished, RunStarted, TaskFinished, TaskStarted
 from agents.plan import Plan, Task
 from agents.plan.roster import load_roster
-from agents.run.state import TaskStatus
 from ui.plan_tree.model import PlanTreeModel
 from ui.plan_tree.view import PlanTreeView
 
@@ -72,12 +72,18 @@ def sample_plan(*, broken: bool = True) -> Plan:
 
 
 def _show_running(model: PlanTreeModel) -> None:
-    model.set_runtime("t1", TaskStatus.COMPLETED, 5210, 0.0124)
-    model.set_runtime("t2", TaskStatus.COMPLETED, 2875, 0.0069)
-    model.set_runtime("t3", TaskStatus.COMPLETED, 2335, 0.0055)
-    model.set_runtime("t4", TaskStatus.RUNNING, 1480, 0.0031)
-    model.set_runtime("t5", TaskStatus.PENDING)
-    model.set_runtime("t6", TaskStatus.PENDING)
+    """Fold a run's first events in, as the window does."""
+    run = "demo"
+    model.apply_event(RunStarted(run_id=run, goal=model.goal, plan=model.to_plan().to_dict()))
+    for tid, agent, tokens, cost in (("t2", "researcher", 2875, 0.0069), ("t3", "researcher", 2335, 0.0055)):
+        model.apply_event(TaskStarted(run_id=run, task_id=tid, agent=agent, attempt=1))
+        model.apply_event(TaskFinished(run_id=run, task_id=tid, output="…", attempts=1, prompt_tokens=tokens,
+                                       completion_tokens=0, cost=cost, started=0, finished=1))
+    model.apply_event(TaskFinished(run_id=run, task_id="t1", output="…", attempts=0, prompt_tokens=5210,
+                                   completion_tokens=0, cost=0.0124, started=0, finished=1, source="group"))
+    model.apply_event(TaskStarted(run_id=run, task_id="t4", agent="analyst", attempt=1))
+    model.apply_event(LLMCallFinished(run_id=run, task_id="t4", purpose="task", model="m", prompt_tokens=1480,
+                                      completion_tokens=0, cost=0.0031, cost_known=True, latency_ms=1))
 
 
 def main(argv: list[str] | None = None) -> int:

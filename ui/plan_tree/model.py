@@ -4,8 +4,9 @@ Edits never change the tree directly: the public edit methods (and setData,
 and drops) push a command from ui.plan_tree.commands onto `undo_stack`, so
 every change can be undone and emits `planChanged` with the new Plan.
 Runtime columns (status, tokens, cost) are not part of the plan and are
-not undoable; they follow run events (`apply_event`) or a stored run
-(`set_runtime`).
+not undoable; they come from the run's RunState (agents.run.state, the one
+fold of its events): events fold in with `apply_event`, a stored run's fold
+is shown with `show_state`.
 """
 
 from __future__ import annotations
@@ -27,9 +28,10 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QFont, QUndoStack
 
-from agents.events import RunEvent
+from agents.events import RunEvent, RunStarted
 from agents.plan import Plan, Task, plan_problems
 from agents.plan.roster import Roster
+from agents.run.state import Change, RunState, TaskState
 from ui.plan_tree import cells
 from ui.plan_tree.cells import HEADER_TIPS, HEADERS, RUNTIME_COLUMNS, Column
 from ui.plan_tree.commands import (
@@ -39,7 +41,7 @@ from ui.plan_tree.commands import (
     SetFieldCommand,
 )
 from ui.plan_tree.nodes import TaskNode, next_generated_number, root_from_plan, row_problems
-from ui.plan_tree.runtime import RuntimeState, apply_run_event
+from ui.plan_tree.runtime import shown
 
 Index = QModelIndex | QPersistentModelIndex
 _NO_INDEX = QModelIndex()
@@ -79,7 +81,7 @@ class PlanTreeModel(QAbstractItemModel):
         self._goal = ""
         self._root = TaskNode("")
         self._nodes: dict[str, TaskNode] = {}
-        self._runtime: dict[str, RuntimeState] = {}
+        self._run = RunState()
         self._runtime_dirty: set[str] = set()
         self._runtime_timer = QTimer(self)
         self._runtime_timer.setSingleShot(True)
@@ -134,7 +136,8 @@ class PlanTreeModel(QAbstractItemModel):
         self._goal = plan.goal
         self._root = root_from_plan(plan)
         self._nodes = {n.id: n for n in self._all_nodes()}
-        self._runtime.clear()
+        self._run = RunState()
+        self._run.load_plan(plan.to_dict())
         self._next_number = next_generated_number(self._nodes)
         self.endResetModel()
         self._undo_stack.clear()
@@ -266,18 +269,21 @@ class PlanTreeModel(QAbstractItemModel):
     # --- runtime columns -------------------------------------------------------------
 
     def apply_event(self, event: RunEvent) -> bool:
-        """Update status / tokens / cost from a run event; True if a row changed."""
-        task_id = getattr(event, "task_id", "")
-        if task_id not in self._nodes:
-            return False
-        changed = apply_run_event(self._runtime, event)
-        if changed:
-            # data() answers with the new state at once; the views hear of it
-            # at most every RUNTIME_MS, in one dataChanged per parent.
-            self._runtime_dirty.add(changed)
-            if not self._runtime_timer.isActive():
-                self._runtime_timer.start()
-        return changed is not None
+        """Fold a run event into the run's state; True if a row's status / tokens / cost changed."""
+        changes = self._run.apply(event)
+        if isinstance(event, RunStarted):  # every task starts afresh or keeps its result
+            dirty = set(self._nodes)
+        else:
+            task_id = getattr(event, "task_id", "")
+            if task_id not in self._nodes or not changes & _ROW_CHANGES:
+                return False
+            dirty = {task_id}
+        # data() answers with the new state at once; the views hear of it
+        # at most every RUNTIME_MS, in one dataChanged per parent.
+        self._runtime_dirty |= dirty
+        if not self._runtime_timer.isActive():
+            self._runtime_timer.start()
+        return True
 
     RUNTIME_MS = 100
 
@@ -297,30 +303,23 @@ class PlanTreeModel(QAbstractItemModel):
             self.dataChanged.emit(self.index(min(rows), first, parent_index),
                                   self.index(max(rows), last, parent_index))
 
-    def set_runtime(
-        self,
-        task_id: str,
-        status: str | None,
-        tokens: int | None = None,
-        cost: float | None = None,
-        detail: str = "",
-    ) -> None:
-        """Set a task's runtime columns directly (loading a stored run)."""
-        if task_id not in self._nodes:
-            return
-        self._runtime[task_id] = RuntimeState(
-            str(status) if status is not None else None, tokens, cost, detail
-        )
-        self._touch(self._nodes[task_id], *RUNTIME_COLUMNS)
+    def show_state(self, state: RunState) -> None:
+        """Show a run's fold (a stored run's events); later events fold into it."""
+        self._run = state
+        for node in self._all_nodes():
+            self._touch(node, *RUNTIME_COLUMNS)
 
-    def runtime(self, task_id: str) -> RuntimeState | None:
-        return self._runtime.get(task_id)
+    @property
+    def run_state(self) -> RunState:
+        return self._run
+
+    def runtime(self, task_id: str) -> TaskState | None:
+        """The task as the run left it; None while the run has not touched it."""
+        task = self._run.tasks.get(task_id)
+        return task if task is not None and shown(self._run, task) else None
 
     def clear_runtime(self) -> None:
-        touched = [self._nodes[t] for t in self._runtime if t in self._nodes]
-        self._runtime.clear()
-        for node in touched:
-            self._touch(node, *RUNTIME_COLUMNS)
+        self.show_state(RunState())
 
     # --- QAbstractItemModel: structure ----------------------------------------------
 
@@ -382,7 +381,7 @@ class PlanTreeModel(QAbstractItemModel):
         node = self._node_at(index)
         column = Column(index.column())
         R = Qt.ItemDataRole
-        state = self._runtime.get(node.id)
+        state = self.runtime(node.id)
         problems = self._row_problems.get(node.id)
         if role == R.DisplayRole:
             return cells.display(node, column, state, self._nodes)
@@ -591,6 +590,9 @@ class PlanTreeModel(QAbstractItemModel):
             return
         first, last = (min(columns), max(columns)) if columns else (0, len(Column) - 1)
         self.dataChanged.emit(self._index_of(node, first), self._index_of(node, last))
+
+
+_ROW_CHANGES = frozenset({Change.TIMELINE, Change.TOTALS, Change.APPROVALS})
 
 
 def _checked(value: Any) -> bool:

@@ -1,31 +1,16 @@
 """Runtime columns of the plan tree: what a run did to each task.
 
-`RuntimeState` is one task's status, tokens and cost; `apply_run_event`
-folds one agents.events event into the states. Kept apart from the model
-so the mapping from events to statuses reads in one place.
+The plan model keeps the run's `RunState` (agents.run.state, the one fold
+of its events); these functions turn one `TaskState` into what the status,
+tokens and cost cells show.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QIcon, QPainter, QPen, QPixmap, QPolygonF
 
-from agents.events import (
-    ApprovalRequested,
-    ApprovalResolved,
-    LLMCallFinished,
-    RunEvent,
-    TaskBlocked,
-    TaskCancelled,
-    TaskFailed,
-    TaskFinished,
-    TaskRetried,
-    TaskSkipped,
-    TaskStarted,
-)
-from agents.run.state import TaskStatus
+from agents.run.state import RunState, RunStatus, TaskState, TaskStatus
 from ui import theme
 
 RETRYING = "retrying"
@@ -48,34 +33,8 @@ STATUS_LABELS: dict[str, str] = {
 PROBLEM_COLOUR = "#c62828"
 """Text colour of rows involved in a plan problem."""
 
-_TASK_EVENTS = (
-    TaskStarted,
-    TaskRetried,
-    LLMCallFinished,
-    TaskFinished,
-    TaskFailed,
-    TaskBlocked,
-    TaskSkipped,
-    TaskCancelled,
-    ApprovalRequested,
-    ApprovalResolved,
-)
 _HOLLOW = {TaskStatus.PENDING, TaskStatus.SKIPPED}
 _icons: dict[str, QIcon] = {}
-
-
-@dataclass
-class RuntimeState:
-    """One task's progress in the current (or a stored) run."""
-
-    status: str | None = None
-    """A TaskStatus value or RETRYING; None before the run touches the task."""
-    tokens: int | None = None
-    """Prompt + completion tokens; None until something reported usage."""
-    cost: float | None = None
-    """US dollars; None until something reported a cost."""
-    detail: str = ""
-    """Why it failed / was blocked / skipped, or the retry's error."""
 
 
 def status_label(status: str | None) -> str:
@@ -126,37 +85,26 @@ def problem_icon() -> QIcon:
     return _icons["!problem"]
 
 
-def apply_run_event(states: dict[str, RuntimeState], event: RunEvent) -> str | None:
-    """Fold one event into `states`; returns the task id it changed, if any."""
-    task_id = getattr(event, "task_id", "")
-    if not task_id or not isinstance(event, _TASK_EVENTS):
-        return None  # run-level events, token deltas, planner/synthesizer calls
-    state = states.setdefault(task_id, RuntimeState())
-    match event:
-        case TaskStarted():
-            state.status, state.detail = TaskStatus.RUNNING, ""
-        case TaskRetried():
-            state.status = RETRYING
-            state.detail = f"attempt {event.attempt} failed: {event.error}"
-        case LLMCallFinished():
-            # live usage while the task runs; TaskFinished then sets the total
-            state.tokens = (state.tokens or 0) + event.prompt_tokens + event.completion_tokens
-            state.cost = (state.cost or 0.0) + event.cost
-        case TaskFinished():
-            state.status, state.detail = TaskStatus.COMPLETED, ""
-            state.tokens = event.prompt_tokens + event.completion_tokens
-            state.cost = event.cost
-        case TaskFailed():
-            state.status, state.detail = TaskStatus.FAILED, event.error
-        case TaskBlocked():
-            state.status, state.detail = TaskStatus.BLOCKED, f"{event.because} did not complete"
-        case TaskSkipped():
-            state.status, state.detail = TaskStatus.SKIPPED, event.reason
-        case TaskCancelled():
-            state.status, state.detail = TaskStatus.CANCELLED, ""
-        case ApprovalRequested():
-            state.status, state.detail = TaskStatus.WAITING_APPROVAL, ""
-        case ApprovalResolved():
-            # the runner puts the task back in the queue until it starts
-            state.status, state.detail = TaskStatus.PENDING, f"approval: {event.action}"
-    return task_id
+def shown(run: RunState, task: TaskState) -> bool:
+    """Whether the run has touched the task (a planned run's tasks show nothing)."""
+    return (run.status is not RunStatus.PLANNED or task.status is not TaskStatus.PENDING
+            or task.approval is not None or task.started is not None)
+
+
+def display_status(task: TaskState) -> str:
+    """The task's status, or RETRYING while it runs again after a failed attempt."""
+    return RETRYING if task.retrying else task.status.value
+
+
+def has_usage(task: TaskState) -> bool:
+    """Whether the tokens and cost cells show numbers (something reported usage)."""
+    return bool(task.tokens or task.cost) or task.status is TaskStatus.COMPLETED
+
+
+def detail(task: TaskState) -> str:
+    """The status cell's tooltip: why it failed, was blocked or skipped, or the retry's error."""
+    if task.retrying:
+        return f"attempt {task.attempts - 1} failed: {task.error}"
+    if task.status is TaskStatus.PENDING and task.approval is not None:
+        return f"approval: {task.approval.value}"
+    return task.error

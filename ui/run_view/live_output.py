@@ -36,6 +36,12 @@ from ui.run_view import tool_lines
 
 ORCHESTRATOR_TITLE = "Orchestrator (plan and deliverable)"
 TRIMMED_MARKER = "[… earlier output trimmed …]\n"
+ATTEMPT_MARK = "── attempt "
+"""Starts the line that separates a task's attempts: "── attempt 2 ──"."""
+
+
+def attempt_line(number: int) -> str:
+    return f"{ATTEMPT_MARK}{number} ──\n"
 
 
 def dot_icon(colour: QColor, size: int = 12) -> QIcon:
@@ -63,9 +69,14 @@ class ToolLineHighlighter(QSyntaxHighlighter):
         self._failed.setForeground(QColor(theme.FAILED_COLOUR))
         self._mark = QTextCharFormat()
         self._mark.setForeground(QColor(theme.STATUS_COLOURS["retrying"]))
+        self._attempt = QTextCharFormat(self._mark)
+        self._attempt.setFontWeight(700)
 
     def highlightBlock(self, text: str) -> None:
-        if text.startswith(tool_lines.TOOL_PREFIX):
+        if text.startswith(ATTEMPT_MARK):
+            self.setFormat(0, len(text), self._attempt)
+            self.setCurrentBlockState(0)
+        elif text.startswith(tool_lines.TOOL_PREFIX):
             failed = any(word in text for word in tool_lines.ERROR_WORDS)
             self.setFormat(0, len(text), self._failed if failed else self._ok)
             mark = text.rfind(" · ")
@@ -102,6 +113,10 @@ class LiveOutputPane(QWidget):
         """task id -> the call whose line is the task's last, still without its outcome."""
         self._heads: dict[str, str] = {}
         """call id -> its line's start, for calls in flight."""
+        self._attempts: dict[str, int] = {}
+        """task id -> attempts begun (TaskStarted, TaskRetried) since the pane was cleared."""
+        self._owed: dict[str, int] = {}
+        """task id -> the attempt whose line goes before the task's first text (none shown yet)."""
         self.flushes = 0
         """How many flushes wrote something (for tests and benchmarks)."""
 
@@ -175,6 +190,18 @@ class LiveOutputPane(QWidget):
         text += tool_lines.outcome(error, duration_ms, permission) + "\n" + tool_lines.result_lines(result, permission)
         self._queue(task_id, text)
 
+    def begin_attempt(self, task_id: str) -> None:
+        """A task's next attempt begins (a retry, Retry task, a re-run): its text
+        is set apart by "── attempt N ──" (which waits for the first text when
+        earlier attempts wrote nothing)."""
+        number = self._attempts[task_id] = self._attempts.get(task_id, 0) + 1
+        if number == 1:
+            return
+        if self.text(task_id):
+            self._queue(task_id, self._line_start(task_id) + attempt_line(number))
+        else:
+            self._owed[task_id] = number
+
     def _line_start(self, task_id: str) -> str:
         """"\n" unless the task's text is empty or ends a line (closes an open call line)."""
         self._open_calls.pop(task_id, None)
@@ -187,6 +214,10 @@ class LiveOutputPane(QWidget):
         return "\n" if last and not last.endswith("\n") else ""
 
     def _queue(self, task_id: str, text: str) -> None:
+        if self._owed:
+            owed = self._owed.pop(task_id, None)
+            if owed is not None:
+                text = attempt_line(owed) + text
         pending = self._pending.get(task_id)
         if pending is None:
             self._pending[task_id] = [text]
@@ -256,7 +287,8 @@ class LiveOutputPane(QWidget):
 
     def clear(self) -> None:
         self._timer.stop()
-        for store in (self._pending, self._chunks, self._sizes, self._status, self._open_calls, self._heads):
+        for store in (self._pending, self._chunks, self._sizes, self._status, self._open_calls, self._heads,
+                      self._attempts, self._owed):
             store.clear()
         self._current = None
         self.selector.blockSignals(True)

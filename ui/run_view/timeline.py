@@ -93,7 +93,7 @@ class TimelineWidget(QAbstractScrollArea):
             self._revision = self.model.revision
             self._rows = list(self.model.rows.values())
             self._update_scrollbar()
-        growing = self.model.state in ("running", "paused") and bool(self._rows)
+        growing = self.model.live and bool(self._rows)
         if growing and not self._ticker.isActive():
             self._ticker.start()
         elif not growing:
@@ -104,7 +104,7 @@ class TimelineWidget(QAbstractScrollArea):
 
     def bars(self) -> list[Bar]:
         """[(task_id, start, end_or_None, agent)] of every task that started."""
-        return [(r.task_id, r.start, r.end, r.agent) for r in self._rows if r.start is not None]
+        return [(r.task_id, r.started, r.finished, r.agent) for r in self._rows if r.started is not None]
 
     def content_height(self) -> int:
         """Pixels needed to show every row without scrolling."""
@@ -124,11 +124,11 @@ class TimelineWidget(QAbstractScrollArea):
 
     def time_range(self) -> tuple[float, float]:
         """(t0, t1): the epoch seconds at the left and right edge of the plot."""
-        starts = [r.start for r in self._rows if r.start is not None]
+        starts = [r.started for r in self._rows if r.started is not None]
         t0 = self.model.started if self.model.started is not None else min(starts, default=0.0)
         if starts:
             t0 = min(t0, min(starts))
-        ends = [r.end for r in self._rows if r.end is not None]
+        ends = [r.finished for r in self._rows if r.finished is not None]
         t1 = max(ends + starts, default=t0)
         if any(self._ongoing(r) for r in self._rows) or self._live():
             t1 = max(t1, self._now())
@@ -177,7 +177,7 @@ class TimelineWidget(QAbstractScrollArea):
         bar.setPageStep(max(ROW_H, height))
 
     def _live(self) -> bool:
-        return self.model.state in ("running", "paused")
+        return self.model.live
 
     def _now(self) -> float:
         """The clock while the run is live; else when it ended (or its last event)."""
@@ -187,7 +187,7 @@ class TimelineWidget(QAbstractScrollArea):
         return end if end is not None else self._clock()
 
     def _ongoing(self, row: TaskRow) -> bool:
-        return row.start is not None and row.end is None
+        return row.started is not None and row.finished is None
 
     # --- Qt events ------------------------------------------------------------------
 
@@ -246,10 +246,10 @@ class TimelineWidget(QAbstractScrollArea):
         t0, _t1 = self.time_range()
         lines = [f"<b>{html.escape(row.title)}</b> <span>({html.escape(row.task_id)})</span>"]
         lines.append(f"{html.escape(row.agent or 'group')} · {theme.status_label(row.status)}")
-        if row.start is not None:
-            end = row.end if row.end is not None else self._now()
-            lines.append(f"started at +{fmt.duration(row.start - t0)}, took {fmt.duration(end - row.start)}"
-                         + ("" if row.end is not None else " so far"))
+        if row.started is not None:
+            end = row.finished if row.finished is not None else self._now()
+            lines.append(f"started at +{fmt.duration(row.started - t0)}, took {fmt.duration(end - row.started)}"
+                         + ("" if row.finished is not None else " so far"))
         if row.attempts > 1 or row.retries:
             lines.append(f"attempts: {max(row.attempts, len(row.retries) + 1)}")
         if row.tokens:
@@ -345,11 +345,11 @@ class TimelineWidget(QAbstractScrollArea):
     def _paint_row(self, painter: QPainter, index: int, y: float, t0: float, scale: float, left: float) -> None:
         row = self._rows[index]
         self._paint_label(painter, row, y)
-        if row.start is None:
+        if row.started is None:
             self._paint_no_bar(painter, row, y, left)
             return
-        end = row.end if row.end is not None else max(self._now(), row.start)
-        x0 = self._x(row.start, t0, scale, left)
+        end = row.finished if row.finished is not None else max(self._now(), row.started)
+        x0 = self._x(row.started, t0, scale, left)
         x1 = max(x0 + 3, self._x(end, t0, scale, left))
         if row.is_group:
             self._paint_group_bar(painter, row, x0, x1, y)

@@ -24,32 +24,50 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from agents.events import RunEvent, TokenDelta, ToolCallFinished, ToolCallRequested
+from agents.events import (
+    RunEvent,
+    RunStarted,
+    TaskRetried,
+    TaskStarted,
+    TokenDelta,
+    ToolCallFinished,
+    ToolCallRequested,
+)
+from agents.run.state import Change, RunStatus, TaskStatus
 from ui import theme
 from ui.run_view.live_output import LiveOutputPane
-from ui.run_view.model import RETRYABLE, STATE, TASKS, TIMELINE, TOTALS, WARNINGS, RunModel
+from ui.run_view.model import RETRYABLE, RunModel
 from ui.run_view.timeline import TimelineWidget
 from ui.run_view.totals import RunTotals
 
-STATES = ("idle", "running", "paused", "finished", "interrupted")
+STATES = tuple(RunStatus)
+"""The run view's states are the fold's run statuses."""
 
+_ENDED = frozenset({"run", "retry"})
 # Which controls each state enables (Retry also needs a retryable task selected).
-_ENABLED: dict[str, frozenset[str]] = {
-    "idle": frozenset({"run"}),
-    "running": frozenset({"pause", "cancel", "retry"}),
-    "paused": frozenset({"resume", "cancel", "retry"}),
-    "finished": frozenset({"run", "retry"}),
-    "interrupted": frozenset({"resume", "retry"}),
+_ENABLED: dict[RunStatus, frozenset[str]] = {
+    RunStatus.PLANNED: frozenset({"run"}),
+    RunStatus.RUNNING: frozenset({"pause", "cancel", "retry"}),
+    RunStatus.PAUSED: frozenset({"resume", "cancel", "retry"}),
+    RunStatus.COMPLETED: _ENDED,
+    RunStatus.FAILED: _ENDED,
+    RunStatus.CANCELLED: _ENDED,
+    RunStatus.INTERRUPTED: frozenset({"resume", "retry"}),
 }
 
-_STATE_LABELS = {
-    "idle": "Ready",
-    "running": "Running",
-    "paused": "Paused",
-    "finished": "Finished",
-    "interrupted": "Interrupted",
+_STATE_LABELS = {RunStatus.PLANNED: "Ready"}
+"""The chip's text where it is not the status capitalised."""
+_STATE_COLOURS = {
+    RunStatus.PLANNED: "pending",
+    RunStatus.RUNNING: "running",
+    RunStatus.PAUSED: "waiting_approval",
+    RunStatus.COMPLETED: "completed",
+    RunStatus.FAILED: "failed",
+    RunStatus.CANCELLED: "cancelled",
+    RunStatus.INTERRUPTED: "blocked",
 }
-_OUTCOME_COLOURS = {"completed": "completed", "failed": "failed", "cancelled": "cancelled"}
+_AT_ONCE = frozenset({Change.TASKS, Change.STATE, Change.WARNINGS})
+"""Changes shown at once, not on the refresh timer."""
 WARNINGS_SHOWN = 3
 """Warnings listed in the banner; the rest are counted (all are in its tooltip)."""
 WARNING_MARK = "⚠ "
@@ -69,7 +87,7 @@ class RunView(QWidget):
         super().__init__(parent)
         self._clock = clock
         self.model = RunModel()
-        self._state = "idle"
+        self._state = RunStatus.PLANNED
         self._plan_runnable = True
         self._dirty: set[str] = set()
         self._dirty_tasks: set[str] = set()
@@ -87,7 +105,7 @@ class RunView(QWidget):
         self._build()
         self.timeline.taskSelected.connect(self._on_timeline_task_selected)
         self.output.taskSelected.connect(self._on_output_task_selected)
-        self.set_state("idle")
+        self.set_state(RunStatus.PLANNED)
 
     def _build(self) -> None:
         specs = (
@@ -159,17 +177,21 @@ class RunView(QWidget):
             self.output.tool_finished(event.task_id, event.call_id, event.tool, event.result, event.error,
                                       event.duration_ms, event.permission)
             return
+        if isinstance(event, TaskStarted | TaskRetried):
+            self._separate_attempt(event)
         revision = self.model.revision
         changes = self.model.apply(event)
         if not changes:
             return
         if self.model.revision != revision:
-            changes = changes | {TASKS}  # a task the plan did not list: show its row now
+            changes = changes | {Change.TASKS}  # a task the plan did not list: show its row now
         task_id = getattr(event, "task_id", None)
         if task_id is not None and task_id in self.model.rows:
             self._dirty_tasks.add(task_id)
+        elif isinstance(event, RunStarted):  # every task starts afresh (or keeps its result)
+            self._dirty_tasks.update(self.model.rows)
         self._dirty |= changes
-        if TASKS in changes or STATE in changes or WARNINGS in changes:
+        if changes & _AT_ONCE:
             self.flush()
         elif not self._refresh_timer.isActive():
             self._refresh_timer.start()
@@ -181,21 +203,21 @@ class RunView(QWidget):
         tasks, self._dirty_tasks = self._dirty_tasks, set()
         if not changes:
             return
-        if TASKS in changes:
+        if Change.TASKS in changes:
             for row in self.model.rows.values():
                 self.output.set_task_info(row.task_id, row.title, row.agent)
             self._fit_splitter()
-        if TIMELINE in changes or TASKS in changes:
+        if Change.TIMELINE in changes or Change.TASKS in changes:
             self.timeline.refresh()
             for task_id in tasks:
                 if task_id in self.model.rows:
                     self.output.set_task_status(task_id, self.model.rows[task_id].status)
-        if TOTALS in changes:
+        if Change.TOTALS in changes:
             self._show_totals()
-        if WARNINGS in changes:
+        if Change.WARNINGS in changes:
             self._show_warnings()
-        if STATE in changes:
-            self.set_state(self.model.state)
+        if Change.STATE in changes:
+            self.set_state(self.model.status)
         else:
             self._update_retry()
 
@@ -228,11 +250,11 @@ class RunView(QWidget):
         self._show_warnings()
         self.timeline.select_task(None)
         self.timeline.refresh()
-        self.set_state("idle")
+        self.set_state(RunStatus.PLANNED)
 
     # --- state ------------------------------------------------------------------
 
-    def state(self) -> str:
+    def state(self) -> RunStatus:
         return self._state
 
     def set_plan_runnable(self, runnable: bool) -> None:
@@ -244,18 +266,20 @@ class RunView(QWidget):
         allowed = "run" in _ENABLED[self._state] and self._plan_runnable
         self.buttons["run"].setEnabled(allowed)
 
-    def set_state(self, state: str) -> None:
-        """Enable the controls for idle / running / paused / finished / interrupted."""
-        if state not in STATES:
-            raise ValueError(f"unknown run state {state!r}; expected one of {', '.join(STATES)}")
+    def set_state(self, state: RunStatus) -> None:
+        """Enable the controls for a run status (a stored run's, e.g. interrupted, overrides the fold's)."""
+        try:
+            state = RunStatus(state)
+        except ValueError:
+            raise ValueError(f"unknown run state {state!r}; expected one of {', '.join(STATES)}") from None
         self._state = state
-        self.model.state = state
+        self.model.status = state
         enabled = _ENABLED[state]
         for key, button in self.buttons.items():
             button.setEnabled(key in enabled)
         self._update_run()
         self._update_retry()
-        if state in ("running", "paused"):
+        if self.model.live:
             if self.model.started is None:
                 self.model.started = self._clock()
             if not self.totals.ticking or self.totals.started != self.model.started:
@@ -309,19 +333,28 @@ class RunView(QWidget):
         self.warnings.setVisible(bool(warnings))
 
     def _show_state_chip(self) -> None:
-        text = _STATE_LABELS[self._state]
-        status = {"running": "running", "paused": "waiting_approval", "interrupted": "blocked"}.get(
-            self._state, "pending"
-        )
-        if self._state == "finished" and self.model.outcome:
-            text = self.model.outcome.capitalize()
-            status = _OUTCOME_COLOURS.get(self.model.outcome, "pending")
-        colour = theme.status_colour(status)
+        text = _STATE_LABELS.get(self._state, self._state.value.capitalize())
+        if self._state is RunStatus.COMPLETED and self.model.partial:
+            text += " (partial)"
+        colour = theme.status_colour(_STATE_COLOURS[self._state])
         self.state_chip.setText(text)
         self.state_chip.setStyleSheet(
             f"QLabel {{ background: {theme.css(colour)}; color: {theme.css(theme.contrasting_text(colour))};"
             " border-radius: 10px; padding: 3px 12px; font-weight: 600; }"
         )
+
+    def _separate_attempt(self, event: TaskStarted | TaskRetried) -> None:
+        """A task's next attempt begins (a retry, Retry task, a re-run): its live output says so.
+
+        Called before the event is folded in: a start while the task is still
+        running (after a retry) continues the attempt the retry began.
+        """
+        if not event.task_id:  # the planner's or the synthesizer's retry
+            return
+        row = self.model.rows.get(event.task_id)
+        if isinstance(event, TaskStarted) and row is not None and row.status is TaskStatus.RUNNING:
+            return
+        self.output.begin_attempt(event.task_id)
 
     def _update_retry(self) -> None:
         task_id = self.selected_task()
