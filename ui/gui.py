@@ -68,7 +68,8 @@ def main(argv: list[str] | None = None, *, single_instance: bool = True) -> int:
 
 
 def _run(argv: list[str] | None, reporter: CrashReporter, instance: FirstInstance | None) -> int:
-    app = QApplication.instance() or QApplication(argv or sys.argv)
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(argv or sys.argv)
     app.setApplicationName("Troupe")
     app.setOrganizationName("Troupe")
     app.setDesktopFileName(DESKTOP_FILE_NAME)  # Wayland matches the window to troupe.desktop

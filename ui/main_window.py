@@ -126,11 +126,11 @@ class MainWindow(QMainWindow):
         self.resize(1680, 980)
 
     def _build_actions(self) -> None:
-        self.new_project_action = QAction("New project…", self, shortcut=QKeySequence.StandardKey.New)
-        self.search_action = QAction("Search history", self, shortcut=QKeySequence.StandardKey.Find)
+        self.new_project_action = QAction("New project…", self, shortcut=QKeySequence(QKeySequence.StandardKey.New))
+        self.search_action = QAction("Search history", self, shortcut=QKeySequence(QKeySequence.StandardKey.Find))
         self.run_action = QAction("Run plan", self, shortcut=QKeySequence("Ctrl+R"))
         self.cancel_action = QAction("Cancel run", self, shortcut=QKeySequence(Qt.Key.Key_Escape))
-        self.settings_action = QAction("Settings…", self, shortcut=QKeySequence.StandardKey.Preferences)
+        self.settings_action = QAction("Settings…", self, shortcut=QKeySequence(QKeySequence.StandardKey.Preferences))
         self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
         self.replan_action = QAction("Replan…", self, shortcut=QKeySequence("Ctrl+Shift+R"))
         self.replan_action.setToolTip("Ask the orchestrator to revise the plan; finished tasks are kept")
@@ -146,8 +146,8 @@ class MainWindow(QMainWindow):
         run_menu.addAction(self.cancel_action)
         run_menu.addSeparator()
         run_menu.addAction(self.replan_action)
-        QShortcut(QKeySequence("Ctrl+Return"), self.goal, activated=self._on_send)
-        QShortcut(QKeySequence("Ctrl+Enter"), self.goal, activated=self._on_send)
+        QShortcut(QKeySequence("Ctrl+Return"), self.goal, self._on_send)
+        QShortcut(QKeySequence("Ctrl+Enter"), self.goal, self._on_send)
 
     def _connect(self) -> None:
         self.send.clicked.connect(self._on_send)
