@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from agents.approvals import BudgetQuestion, Subject, TaskQuestion, ToolQuestion
+
 
 @dataclass(frozen=True, kw_only=True)
 class RunEvent:
@@ -240,13 +242,27 @@ class TaskCancelled(RunEvent):
 @_event
 @dataclass(frozen=True, kw_only=True)
 class ApprovalRequested(RunEvent):
+    """A question for the person; `agents.ports.request_from_event` rebuilds the ApprovalRequest.
+
+    Exactly one of `task` / `tool` / `budget` is set, the one `subject` names
+    (none in events stored before they existed, which carried only text).
+    """
+
     request_id: str
     task_id: str
-    subject: str
-    """"task", "tool" or "budget"."""
+    subject: Subject
     title: str
-    details: str
-    """What the person is approving: the task's instructions and inputs."""
+    task: TaskQuestion | None = None
+    tool: ToolQuestion | None = None
+    budget: BudgetQuestion | None = None
+
+    def __post_init__(self) -> None:
+        # event_from_dict hands over JSON: the enum as text, the questions as dicts
+        object.__setattr__(self, "subject", Subject(self.subject))
+        for name, kind in (("task", TaskQuestion), ("tool", ToolQuestion), ("budget", BudgetQuestion)):
+            value = getattr(self, name)
+            if isinstance(value, dict):
+                object.__setattr__(self, name, kind.from_dict(value))
 
 
 @_event

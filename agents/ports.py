@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
-from agents.events import RunEvent
+from agents.approvals import BudgetQuestion, Subject, TaskQuestion, ToolQuestion
+from agents.events import ApprovalRequested, RunEvent
 
 # --- LLM ---------------------------------------------------------------------
 
@@ -134,15 +135,49 @@ class Action(StrEnum):
 
 @dataclass(frozen=True)
 class ApprovalRequest:
-    """Something the person must decide on before the run continues."""
+    """Something the person must decide on before the run continues.
+
+    The question itself is typed: exactly one of `task` / `tool` / `budget`,
+    the one `subject` names. Whoever shows it renders its own text from them.
+    """
 
     request_id: str
     run_id: str
     task_id: str
-    subject: str
-    """"task" for a task needing approval."""
+    """The task concerned ("" for the run's budget)."""
+    subject: Subject
     title: str
-    details: str
+    """A task's title, a tool's name, or the budget question in a few words."""
+    task: TaskQuestion | None = None
+    tool: ToolQuestion | None = None
+    budget: BudgetQuestion | None = None
+
+    @property
+    def edit_text(self) -> str:
+        """What an EDIT starts from: a task's instructions, a tool call's arguments JSON."""
+        if self.task is not None:
+            return self.task.instructions
+        if self.tool is not None:
+            return self.tool.arguments
+        return ""
+
+
+def requested_event(request: ApprovalRequest) -> ApprovalRequested:
+    """The event that records `request` (request_from_event gives it back)."""
+    return ApprovalRequested(
+        run_id=request.run_id, request_id=request.request_id, task_id=request.task_id,
+        subject=request.subject, title=request.title,
+        task=request.task, tool=request.tool, budget=request.budget,
+    )
+
+
+def request_from_event(event: ApprovalRequested) -> ApprovalRequest:
+    """The request an ApprovalRequested event recorded."""
+    return ApprovalRequest(
+        request_id=event.request_id, run_id=event.run_id, task_id=event.task_id,
+        subject=event.subject, title=event.title,
+        task=event.task, tool=event.tool, budget=event.budget,
+    )
 
 
 @dataclass(frozen=True)

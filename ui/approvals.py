@@ -2,7 +2,8 @@
 
 `ApprovalCard` shows one ApprovalRequest with Approve / Edit / Reject /
 Use my answer; it emits `decided(Decision)` exactly once, then shows how it
-was resolved. `QtApprovalGate.decide(request)` asks its host to show a card
+was resolved. Everything it shows comes from the request's typed question
+(`request.task` / `.tool` / `.budget`), never from text the core formatted. `QtApprovalGate.decide(request)` asks its host to show a card
 and awaits an asyncio Future that the card's signal resolves: only that
 task waits, every other task of the run keeps going.
 """
@@ -30,9 +31,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from agents.approvals import Subject
 from agents.errors import ApprovalError
 from agents.ports import Action, ApprovalRequest, Decision
-from agents.tools.loop import IN_DOUBT_NOTE
+from app.approval_text import IN_DOUBT_NOTE, INSTEAD_NOTE, NO_INSTRUCTIONS, dollars
 from ui import theme
 
 ACCENT = theme.STATUS_COLOURS["waiting_approval"]
@@ -58,20 +60,49 @@ IN_DOUBT_RESOLVED_TEXT = {
     Action.OVERRIDE: ("✓  Your text is used as the tool's result", "completed"),
 }
 
-SUBJECTS = {"task": "Task needs your approval", "tool": "Tool call needs your approval",
-            "budget": "Budget needs your approval"}
-IN_DOUBT_PREFIX = "In doubt:"
+HEADINGS = {Subject.TASK: "Task needs your approval", Subject.TOOL: "Tool call needs your approval",
+            Subject.BUDGET: "Budget needs your approval"}
 IN_DOUBT_HEADING = "Tool call in doubt: re-run it?"
+KICKER_SUBJECTS = {Subject.TASK: "Task", Subject.TOOL: "Tool call", Subject.BUDGET: "Budget"}
+RISKS = {"read": "Only reads", "write": "Can change files", "execute": "Can run programs",
+         "network": "Can reach the network"}
 
 
 def is_in_doubt(request: ApprovalRequest) -> bool:
-    return request.subject == "tool" and request.title.startswith(IN_DOUBT_PREFIX)
+    return request.tool is not None and request.tool.in_doubt
 
 
-def tool_arguments_from_details(details: str) -> str:
-    """The arguments JSON of a tool approval's details (without the in-doubt note)."""
-    text = details.split(IN_DOUBT_NOTE)[0]
-    return text.strip()
+def heading(request: ApprovalRequest) -> str:
+    """The card's kicker: what kind of question this is."""
+    return IN_DOUBT_HEADING if is_in_doubt(request) else HEADINGS[request.subject]
+
+
+def body_text(request: ApprovalRequest) -> str:
+    """What the card's box shows: a task's instructions, a tool call's arguments."""
+    if request.task is not None:
+        return request.task.instructions or NO_INSTRUCTIONS
+    if request.tool is not None:
+        return request.tool.arguments
+    return ""
+
+
+def facts_html(request: ApprovalRequest) -> str:
+    """The line under the title: agent and inputs, a tool's risk, the budget's numbers."""
+    parts: list[str] = []
+    if request.task is not None:
+        parts.append(f"Agent: <b>{html.escape(request.task.agent)}</b>")
+        if request.task.inputs:
+            names = ", ".join(f"{html.escape(ref.title)} <span style='font-family:monospace'>"
+                              f"({html.escape(ref.task_id)})</span>" for ref in request.task.inputs)
+            parts.append(f"Inputs: {names}")
+    elif request.tool is not None and request.tool.risk:
+        risk = request.tool.risk
+        parts.append(f"<b>{RISKS[risk]}</b> ({risk})" if risk in RISKS else f"Risk: <b>{html.escape(risk)}</b>")
+    elif request.budget is not None:
+        budget = request.budget
+        parts.append(f"Spent <b>{dollars(budget.spent, 4)}</b> of the {dollars(budget.limit)} limit")
+        parts.append(f"Continue allows another <b>{dollars(budget.step)}</b>; stopping keeps finished work")
+    return " &nbsp;·&nbsp; ".join(parts)
 
 
 def arguments_error(text: str) -> str:
@@ -87,35 +118,15 @@ def arguments_error(text: str) -> str:
     return ""
 
 
-def instructions_from_details(details: str) -> str:
-    """The instructions inside the runner's approval details.
-
-    The runner writes "Agent: <role>", a blank line, the instructions and,
-    optionally, a blank line and "Inputs: ...". Anything else is returned whole.
-    """
-    lines = details.strip("\n").split("\n")
-    if lines and lines[0].startswith("Agent:"):
-        lines = lines[1:]
-    while lines and lines[-1].startswith("Inputs:"):
-        lines = lines[:-1]
-    text = "\n".join(lines).strip()
-    return "" if text == "(no instructions)" else text
-
-
 class ApprovalCard(QFrame):
     """One approval request, decided inline. Emits `decided` once."""
 
     decided = Signal(object)
     """The person's Decision (emitted once)."""
 
-    def __init__(self, request: ApprovalRequest, instructions: str | None = None,
-                 parent: QWidget | None = None) -> None:
+    def __init__(self, request: ApprovalRequest, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.request = request
-        if request.subject == "tool":
-            self._instructions = tool_arguments_from_details(request.details)
-        else:
-            self._instructions = instructions if instructions is not None else instructions_from_details(request.details)
         self._mode: Action | None = None
         self._decision: Decision | None = None
         self.setObjectName("ApprovalCard")
@@ -136,18 +147,18 @@ class ApprovalCard(QFrame):
         self.reject_button.setToolTip("Stop here; finished work is kept")
         self.edit_button.hide()
         self.override_button.hide()
+        self.details.hide()  # the numbers are in the facts line
 
     def _as_tool_question(self) -> None:
         """A tool call: approve, edit its arguments JSON, refuse, or give its result."""
-        in_doubt = is_in_doubt(self.request)
-        if in_doubt:
-            self.title_label.setText(self.request.title[len(IN_DOUBT_PREFIX):].strip())
+        if is_in_doubt(self.request):
             self.approve_button.setText("&Re-run")
             self.approve_button.setToolTip("Run the call again (it may have taken effect already)")
             self.reject_button.setText("&Skip")
             self.reject_button.setToolTip("Do not run it again; the agent is told it was skipped")
         else:
             self.approve_button.setToolTip("Run the tool with these arguments")
+            self.reject_button.setText("&Reject")
             self.reject_button.setToolTip("Refuse the call; the agent is told")
         self.edit_button.setToolTip("Change the arguments (JSON), then run the tool")
         self.override_button.setText("&Give the result…")
@@ -155,9 +166,7 @@ class ApprovalCard(QFrame):
 
     def _build(self) -> None:
         request = self.request
-        heading = IN_DOUBT_HEADING if is_in_doubt(request) else SUBJECTS.get(
-            request.subject, f"{request.subject.capitalize()} needs your approval")
-        self.kicker = kicker = QLabel(heading.upper())
+        self.kicker = kicker = QLabel(heading(request).upper())
         font = QFont(kicker.font())
         font.setPointSizeF(max(7.0, font.pointSizeF() * 0.8))
         font.setBold(True)
@@ -179,38 +188,19 @@ class ApprovalCard(QFrame):
         self.title_label.setFont(title_font)
         self.title_label.setWordWrap(True)
         self.title_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.facts_label = self._facts()
+        self.doubt_label = self._note(IN_DOUBT_NOTE if is_in_doubt(request) else "")
+        self.details = self._text_box(body_text(request), mono=request.tool is not None, name="Details")
+        instead = request.tool.instead if request.tool is not None else None
+        self.instead_label = self._note(INSTEAD_NOTE if instead is not None else "")
+        self.instead_box = self._text_box(f"{instead.tool} {instead.arguments}" if instead else "",
+                                          mono=True, name="The call asked for instead")
+        if instead is None:
+            self.instead_box.hide()
 
-        self.details = QPlainTextEdit(request.details)
-        self.details.setReadOnly(True)
-        self.details.setFont(theme.monospace_font(-1))
-        self.details.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
-        self.details.setAccessibleName("Details")
-        self.details.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
-        self.details.setFrameShape(QFrame.Shape.NoFrame)
-        lines = max(2, min(DETAILS_MAX_LINES, request.details.strip("\n").count("\n") + 1))
-        self.details.setFixedHeight(QFontMetrics(self.details.font()).lineSpacing() * lines + 12)
-
-        self.approve_button = self._button("&Approve", "Run the task as planned")
-        self.edit_button = self._button("&Edit…", "Change the instructions, then run the task")
-        self.reject_button = self._button("&Reject", "Skip this task (tasks that need it are blocked)")
-        self.override_button = self._button("&Use my answer…", "Write the task's output yourself")
-        self.approve_button.setDefault(True)
-        self.approve_button.clicked.connect(lambda: self._decide(Decision(Action.APPROVE)))
-        self.reject_button.clicked.connect(lambda: self._decide(Decision(Action.REJECT)))
-        self.edit_button.clicked.connect(lambda: self.open_editor(Action.EDIT))
-        self.override_button.clicked.connect(lambda: self.open_editor(Action.OVERRIDE))
-        self.actions_row = QWidget()
-        actions = QHBoxLayout(self.actions_row)
-        actions.setContentsMargins(0, 0, 0, 0)
-        for button in (self.approve_button, self.edit_button, self.reject_button, self.override_button):
-            actions.addWidget(button)
-        actions.addStretch(1)
-        if request.subject == "budget":
-            self._as_budget_question()
-        elif request.subject == "tool":
-            self._as_tool_question()
-
+        self._build_actions()
         self.editor_panel = self._build_editor()
+        self.reason_panel = self._build_reason()
         self.resolved_label = QLabel()
         self.resolved_label.setWordWrap(True)
         self.resolved_label.setTextFormat(Qt.TextFormat.RichText)
@@ -230,10 +220,63 @@ class ApprovalCard(QFrame):
         layout.setSpacing(8)
         layout.addLayout(top)
         layout.addWidget(self.title_label)
-        layout.addWidget(self.details)
-        layout.addWidget(self.actions_row)
-        layout.addWidget(self.editor_panel)
+        for widget in (self.facts_label, self.doubt_label, self.details, self.instead_label,
+                       self.instead_box, self.actions_row, self.editor_panel, self.reason_panel):
+            layout.addWidget(widget)
         layout.addLayout(resolved_row)
+
+    def _build_actions(self) -> None:
+        self.approve_button = self._button("&Approve", "Run the task as planned")
+        self.edit_button = self._button("&Edit…", "Change the instructions, then run the task")
+        self.reject_button = self._button("&Reject…", "Skip this task (tasks that need it are blocked); "
+                                          "you can say why")
+        self.override_button = self._button("&Use my answer…", "Write the task's output yourself")
+        self.approve_button.setDefault(True)
+        self.approve_button.clicked.connect(lambda: self._decide(Decision(Action.APPROVE)))
+        self.reject_button.clicked.connect(self._on_reject_clicked)
+        self.edit_button.clicked.connect(lambda: self.open_editor(Action.EDIT))
+        self.override_button.clicked.connect(lambda: self.open_editor(Action.OVERRIDE))
+        self.actions_row = QWidget()
+        actions = QHBoxLayout(self.actions_row)
+        actions.setContentsMargins(0, 0, 0, 0)
+        for button in (self.approve_button, self.edit_button, self.reject_button, self.override_button):
+            actions.addWidget(button)
+        actions.addStretch(1)
+        if self.request.subject is Subject.BUDGET:
+            self._as_budget_question()
+        elif self.request.subject is Subject.TOOL:
+            self._as_tool_question()
+
+    def _facts(self) -> QLabel:
+        label = QLabel(facts_html(self.request))
+        label.setTextFormat(Qt.TextFormat.RichText)
+        label.setWordWrap(True)
+        label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        theme.dim(label)
+        if not label.text():
+            label.hide()  # (never show() a widget before it has a parent: it would open a window)
+        return label
+
+    def _note(self, text: str) -> QLabel:
+        label = QLabel(text)
+        label.setWordWrap(True)
+        label.setStyleSheet(f"color: {ACCENT};")
+        if not text:
+            label.hide()
+        return label
+
+    def _text_box(self, text: str, mono: bool, name: str) -> QPlainTextEdit:
+        box = QPlainTextEdit(text)
+        box.setReadOnly(True)
+        if mono:
+            box.setFont(theme.monospace_font(-1))
+        box.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+        box.setAccessibleName(name)
+        box.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        box.setFrameShape(QFrame.Shape.NoFrame)
+        lines = max(2, min(DETAILS_MAX_LINES, text.strip("\n").count("\n") + 1))
+        box.setFixedHeight(QFontMetrics(box.font()).lineSpacing() * lines + 12)
+        return box
 
     def _button(self, text: str, tip: str) -> QPushButton:
         button = QPushButton(text)
@@ -278,6 +321,51 @@ class ApprovalCard(QFrame):
         panel.hide()
         return panel
 
+    def _build_reason(self) -> QWidget:
+        """A task's Reject asks why (optional): one line, Enter rejects, Esc goes back."""
+        panel = QWidget()
+        label = QLabel("&Why? (optional)")
+        self.reason_edit = QLineEdit()
+        self.reason_edit.setPlaceholderText("e.g. not needed, we already have these numbers")
+        self.reason_edit.setAccessibleName("Why the task is rejected (optional)")
+        self.reason_edit.setMaxLength(500)
+        self.reason_edit.installEventFilter(self)
+        self.reason_edit.returnPressed.connect(self.confirm_reject)
+        label.setBuddy(self.reason_edit)
+        # no mnemonics: Enter in the box rejects, Esc goes back
+        self.confirm_reject_button = self._button("Reject task", "Skip the task; the reason is kept with the run (Enter)")
+        self.cancel_reject_button = self._button("Back", "Keep the task waiting (Esc)")
+        self.confirm_reject_button.clicked.connect(self.confirm_reject)
+        self.cancel_reject_button.clicked.connect(self.close_editor)
+        row = QHBoxLayout(panel)
+        row.setContentsMargins(0, 4, 0, 0)
+        row.addWidget(label)
+        row.addWidget(self.reason_edit, 1)
+        row.addWidget(self.cancel_reject_button)
+        row.addWidget(self.confirm_reject_button)
+        panel.hide()
+        return panel
+
+    def _on_reject_clicked(self) -> None:
+        if self.request.subject is Subject.TASK:
+            self.open_reason()
+        else:
+            self._decide(Decision(Action.REJECT))
+
+    def open_reason(self) -> None:
+        """Show the reason box of a task's Reject (Enter rejects, Esc goes back)."""
+        if self.resolved:
+            return
+        self._mode = Action.REJECT
+        self.actions_row.hide()
+        self.reason_panel.show()
+        self.reason_edit.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def confirm_reject(self) -> None:
+        """Reject, with the reason typed (if any)."""
+        if self._mode is Action.REJECT:
+            self._decide(Decision(Action.REJECT, self.reason_edit.text().strip()))
+
     def _restyle(self, accent: str) -> None:
         background = theme.css(theme.subtle_background(0.05))
         border = theme.css(theme.subtle_background(0.18))
@@ -298,7 +386,7 @@ class ApprovalCard(QFrame):
 
     @property
     def editing(self) -> Action | None:
-        """EDIT or OVERRIDE while the text box is open, else None."""
+        """EDIT or OVERRIDE while the text box is open, REJECT while the reason box is; else None."""
         return self._mode
 
     def open_editor(self, action: Action) -> None:
@@ -306,12 +394,12 @@ class ApprovalCard(QFrame):
         if self.resolved:
             return
         self._mode = action
-        tool = self.request.subject == "tool"
+        tool = self.request.subject is Subject.TOOL
         if action is Action.EDIT and tool:
             self.editor_label.setText("The call's arguments (a JSON object):")
             self.editor.setPlaceholderText('{"path": "notes.txt"}')
             self.editor.setFont(theme.monospace_font(-1))
-            self.editor.setPlainText(self._instructions)
+            self.editor.setPlainText(self.request.edit_text)
             self.confirm_button.setText("&Confirm and run")
         elif action is Action.OVERRIDE and tool:
             self.editor_label.setText("The tool's result (sent to the agent; the tool does not run):")
@@ -322,7 +410,7 @@ class ApprovalCard(QFrame):
         elif action is Action.EDIT:
             self.editor_label.setText("New instructions for the agent:")
             self.editor.setPlaceholderText("What should the agent do instead?")
-            self.editor.setPlainText(self._instructions)
+            self.editor.setPlainText(self.request.edit_text)
             self.confirm_button.setText("&Confirm and run")
         else:
             self.editor_label.setText("Your answer (used as this task's output, the agent does not run):")
@@ -338,6 +426,7 @@ class ApprovalCard(QFrame):
     def close_editor(self) -> None:
         self._mode = None
         self.editor_panel.hide()
+        self.reason_panel.hide()
         if not self.resolved:
             self.actions_row.show()
             self.approve_button.setFocus(Qt.FocusReason.OtherFocusReason)
@@ -347,7 +436,7 @@ class ApprovalCard(QFrame):
         text = self.editor.toPlainText().strip()
         if self._mode is None or not text:
             return
-        if self._mode is Action.EDIT and self.request.subject == "tool":
+        if self._mode is Action.EDIT and self.request.subject is Subject.TOOL:
             problem = arguments_error(text)
             if problem:
                 self.editor_error.setText(problem)
@@ -385,7 +474,7 @@ class ApprovalCard(QFrame):
         self._decision = decision
         self._freeze()
         texts = RESOLVED_TEXT
-        if self.request.subject == "tool":
+        if self.request.subject is Subject.TOOL:
             texts = IN_DOUBT_RESOLVED_TEXT if is_in_doubt(self.request) else TOOL_RESOLVED_TEXT
         text, status = texts[decision.action]
         colour = theme.STATUS_COLOURS[status]
@@ -399,23 +488,37 @@ class ApprovalCard(QFrame):
         self._set_kicker("Decided", colour)
 
     def _set_kicker(self, text: str, colour: str) -> None:
-        subject = self.request.subject.capitalize()
+        subject = KICKER_SUBJECTS[self.request.subject]
         self.kicker.setText(f"{subject} approval · {text}".upper())
         self.kicker.setStyleSheet(f"color: {colour};")
 
     def _freeze(self) -> None:
         self._mode = None
-        for widget in (self.actions_row, self.editor_panel):
+        for widget in (self.actions_row, self.editor_panel, self.reason_panel):
             widget.setEnabled(False)
             widget.hide()
         self.setFocusProxy(None)
         # Decided cards fold their details away: a long run stays readable.
-        self.details.hide()
+        folded = self._foldable()
+        for widget in folded:
+            widget.hide()
         self.details_toggle.setChecked(False)
-        self.details_toggle.show()
+        self.details_toggle.setVisible(bool(folded))
+
+    def _foldable(self) -> list[QWidget]:
+        """What a decided card hides until "Show details": the question's text boxes and notes."""
+        widgets: list[QWidget] = []
+        if self.request.subject is not Subject.BUDGET:
+            widgets.append(self.details)
+        if is_in_doubt(self.request):
+            widgets.append(self.doubt_label)
+        if self.request.tool is not None and self.request.tool.instead is not None:
+            widgets += [self.instead_label, self.instead_box]
+        return widgets
 
     def _on_details_toggled(self, shown: bool) -> None:
-        self.details.setVisible(shown)
+        for widget in self._foldable():
+            widget.setVisible(shown)
         self.details_toggle.setText("Hide details" if shown else "Show details")
 
     def _on_editor_text_changed(self) -> None:
@@ -423,9 +526,11 @@ class ApprovalCard(QFrame):
         self.confirm_button.setEnabled(bool(self.editor.toPlainText().strip()))
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if watched is self.editor and event.type() == QEvent.Type.KeyPress:
-            key_event: QKeyEvent = event  # type: ignore[assignment]
-            key = key_event.key()
+        if event.type() != QEvent.Type.KeyPress:  # (the filters see events while _build runs)
+            return super().eventFilter(watched, event)
+        key_event: QKeyEvent = event  # type: ignore[assignment]
+        key = key_event.key()
+        if watched is self.editor:
             ctrl = key_event.modifiers() & Qt.KeyboardModifier.ControlModifier
             if ctrl and key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
                 self.confirm_text()
@@ -433,6 +538,9 @@ class ApprovalCard(QFrame):
             if key == Qt.Key.Key_Escape:
                 self.close_editor()
                 return True
+        elif watched is self.reason_edit and key == Qt.Key.Key_Escape:
+            self.close_editor()
+            return True
         return super().eventFilter(watched, event)
 
     def showEvent(self, event: QShowEvent) -> None:
@@ -461,10 +569,8 @@ class QtApprovalGate:
     any asyncio loop running in the Qt thread (qasync in the app).
     """
 
-    def __init__(self, show_card: CardHost,
-                 instructions: Callable[[ApprovalRequest], str | None] | None = None) -> None:
+    def __init__(self, show_card: CardHost) -> None:
         self._show_card = show_card
-        self._instructions = instructions
         self._pending: dict[str, ApprovalCard] = {}
 
     async def decide(self, request: ApprovalRequest) -> Decision:
@@ -482,8 +588,7 @@ class QtApprovalGate:
             self._pending.pop(request.request_id, None)
 
     def make_card(self, request: ApprovalRequest) -> ApprovalCard:
-        instructions = self._instructions(request) if self._instructions is not None else None
-        return ApprovalCard(request, instructions=instructions)
+        return ApprovalCard(request)
 
     def pending(self) -> list[ApprovalCard]:
         """Cards still waiting for the person, oldest first."""

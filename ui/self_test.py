@@ -32,6 +32,7 @@ import qasync
 from PySide6.QtCore import QMessageLogContext, QtMsgType, qInstallMessageHandler
 from PySide6.QtWidgets import QApplication
 
+from agents.approvals import Subject
 from agents.llm.litellm_info import warm_up
 from app.logs import setup_logging
 from app.paths import db_path
@@ -317,7 +318,7 @@ class WindowDriver:
                 continue
             self._answered.append(card)
             request = card.request
-            if request.subject == "task":
+            if request.subject is Subject.TASK:
                 self.progress.say(f"approving task {request.task_id!r}")
                 card.approve_button.click()
             else:

@@ -64,7 +64,7 @@ class Session(QObject):
         self._reusable: dict[str, Task] = {}
         """Finished tasks, as they ran, that a run of a replanned plan does not redo."""
         self._plan_card: Any = None
-        self._gate = QtApprovalGate(conversation.add_approval_card, instructions=self._instructions)
+        self._gate = QtApprovalGate(conversation.add_approval_card)
         plan_model.planChanged.connect(self._on_plan_changed)
         conversation.planApproved.connect(self.start_run)
         run_view.runRequested.connect(self.start_run)
@@ -307,12 +307,6 @@ class Session(QObject):
         self.conversation.clear()
         self.run_view.reset()
         self.plan_model.set_plan(Plan(goal="", tasks=()))
-
-    def _instructions(self, request: Any) -> str:
-        try:
-            return self.plan_model.task(request.task_id).instructions
-        except KeyError:
-            return ""
 
     async def aclose(self) -> None:
         """The window is closing: stop work, leaving a running run resumable."""

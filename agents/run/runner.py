@@ -14,9 +14,9 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
+from agents.approvals import BudgetQuestion, Subject, TaskQuestion, TaskRef
 from agents.errors import LLMError, PlanValidationError
 from agents.events import (
-    ApprovalRequested,
     ApprovalResolved,
     DeliverableReady,
     RunEvent,
@@ -43,6 +43,7 @@ from agents.ports import (
     EventSink,
     LLMClient,
     Usage,
+    requested_event,
 )
 from agents.run.agent import Input, ModelSettings, run_task_agent
 from agents.run.state import RunState, RunStatus, TaskState, TaskStatus
@@ -285,9 +286,9 @@ class Runner:
         """Ask the gate; returns the task to run, or None when it was settled here."""
         request = ApprovalRequest(
             request_id=uuid.uuid4().hex[:12], run_id=self.run_id, task_id=task.id,
-            subject="task", title=task.title, details=self._approval_details(task),
+            subject=Subject.TASK, title=task.title, task=self._task_question(task),
         )
-        self._emit(_requested(request))
+        self._emit(requested_event(request))
         decision = await self._gate.decide(request)
         self._emit(
             ApprovalResolved(
@@ -308,12 +309,9 @@ class Runner:
             return replace(task, instructions=decision.text)
         return task
 
-    def _approval_details(self, task: Task) -> str:
-        lines = [f"Agent: {task.agent}", "", task.instructions.strip() or "(no instructions)"]
-        inputs = self._inputs(task.id)
-        if inputs:
-            lines += ["", "Inputs: " + ", ".join(f"{i.title} ({i.task_id})" for i in inputs)]
-        return "\n".join(lines)
+    def _task_question(self, task: Task) -> TaskQuestion:
+        inputs = tuple(TaskRef(i.task_id, i.title) for i in self._inputs(task.id))
+        return TaskQuestion(agent=task.agent, instructions=task.instructions.strip(), inputs=inputs)
 
     async def _call_agent(self, task: Task) -> None:
         self._emit(TaskStarted(run_id=self.run_id, task_id=task.id, agent=task.agent, attempt=1))
@@ -441,12 +439,11 @@ class Runner:
                 return
             budget = self._options.budget_usd
             request = ApprovalRequest(
-                request_id=uuid.uuid4().hex[:12], run_id=self.run_id, task_id="", subject="budget",
+                request_id=uuid.uuid4().hex[:12], run_id=self.run_id, task_id="", subject=Subject.BUDGET,
                 title=f"The {_dollars(self._limit)} budget is spent",
-                details=(f"This run has spent ${self.state.cost:.4f}. Approve to allow another "
-                         f"{_dollars(budget)}; reject to stop the run here (finished work is kept)."),
+                budget=BudgetQuestion(spent=self.state.cost, limit=self._limit, step=budget),
             )
-            self._emit(_requested(request))
+            self._emit(requested_event(request))
             decision = await self._gate.decide(request)
             self._emit(ApprovalResolved(run_id=self.run_id, request_id=request.request_id,
                                              task_id="", action=decision.action.value, text=decision.text))
@@ -526,13 +523,6 @@ REJECTED = "rejected by the person"
 
 def _dollars(amount: float) -> str:
     return f"${amount:.2f}" if amount >= 0.1 else f"${amount:.4f}"
-
-
-def _requested(request: ApprovalRequest) -> ApprovalRequested:
-    return ApprovalRequested(
-        run_id=request.run_id, request_id=request.request_id, task_id=request.task_id,
-        subject=request.subject, title=request.title, details=request.details,
-    )
 
 
 __all__ = [

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from agents.approvals import Subject
 from agents.events import (
     ApprovalRequested,
     ApprovalResolved,
@@ -141,7 +142,7 @@ class PendingApproval:
 
     request_id: str
     task_id: str
-    subject: str
+    subject: Subject
     title: str
 
 
@@ -334,7 +335,7 @@ class RunState:
         if not e.task_id or e.task_id not in self.tasks:
             return frozenset({Change.APPROVALS})
         task = self.tasks[e.task_id]
-        mid_task = asked is not None and asked.subject == "tool"
+        mid_task = asked is not None and asked.subject is Subject.TOOL
         if not mid_task:
             task.approval = Action(e.action)
         if task.status is TaskStatus.WAITING_APPROVAL:

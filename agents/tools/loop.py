@@ -27,9 +27,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from agents.approvals import AskedCall, Subject, ToolQuestion
 from agents.errors import ToolStepsExhausted
 from agents.events import (
-    ApprovalRequested,
     ApprovalResolved,
     RunWarning,
     ToolCallFinished,
@@ -48,6 +48,7 @@ from agents.ports import (
     ToolCall,
     ToolLedger,
     Usage,
+    requested_event,
 )
 from agents.tools.base import (
     Permission,
@@ -61,17 +62,14 @@ from agents.tools.base import (
     invoke,
 )
 
-__all__ = ["IN_DOUBT_NOTE", "IN_DOUBT_SKIPPED", "ToolSetup", "arguments_hash", "run_tool_loop"]
+__all__ = ["IN_DOUBT_SKIPPED", "ToolSetup", "arguments_hash", "run_tool_loop"]
 
 EVENT_RESULT_CHARS = 4000
 """A result longer than this is cut in its ToolCallFinished event (not for the model)."""
 
-IN_DOUBT_NOTE = "This call started before Troupe stopped and may or may not have taken effect."
 IN_DOUBT_SKIPPED = "skipped: in doubt, the person chose not to re-run it"
 BLOCKED_BY_DOUBT = ("error: a call that was cut off here when Troupe stopped is in doubt, and no one "
                     "can say whether to re-run it, so this call was not run")
-INSTEAD_NOTE = "The model now asks for this call instead:"
-"""Heads the new call in an in-doubt question whose call the model did not repeat."""
 
 ModelCall = Callable[[Sequence[Message], Sequence[dict]], Awaitable[tuple[Response, int]]]
 
@@ -214,7 +212,7 @@ async def _settle(
     if permission is Permission.ASK:
         if gate is None:
             return "error: this call needs the person's approval and no one can approve here", True, "ask"
-        decision = await _ask(tool.name, _pretty(args), ctx, gate)
+        decision = await _ask(ToolQuestion(tool.name, _pretty(args), risk=tool.risk.value), ctx, gate)
         if decision.action is Action.REJECT:
             return "the person refused this call", True, "rejected"
         if decision.action is Action.OVERRIDE:
@@ -250,7 +248,7 @@ async def _displaced(
         await ledger.begin(moved_key, entry.tool, entry.arguments_hash, entry.arguments)
     moved_id = f"{call_id}/in-doubt"
     started = _requested(ctx, moved_id, entry.tool, entry.arguments)
-    instead = f"{INSTEAD_NOTE}\n{asked.name} {_pretty(_arguments(asked.arguments))}"
+    instead = AskedCall(asked.name, _shown(asked.arguments))
     result, failed, how = await _in_doubt(tool, entry, moved_key, setup, tool_ctx, ctx, gate, instead)
     _finished(ctx, moved_id, entry.tool, started, result, failed, how)
     return _displaced_note(entry.tool, result, how)
@@ -273,7 +271,7 @@ def _displaced_note(tool: str, result: str, how: str) -> str:
 
 async def _in_doubt(
     tool: Tool | None, entry: LedgerEntry, key: str, setup: ToolSetup, tool_ctx: ToolContext,
-    ctx: CallContext, gate: ApprovalGate | None, instead: str = "",
+    ctx: CallContext, gate: ApprovalGate | None, instead: AskedCall | None = None,
 ) -> tuple[str, bool, str]:
     """A call that started before a crash and never finished: the person decides.
 
@@ -284,17 +282,16 @@ async def _in_doubt(
     assert ledger is not None
     if gate is None:  # left in doubt on record, for a run someone can answer
         return "error: this call may already have run and no one can say whether to re-run it", True, "in_doubt"
-    details = f"{_pretty(_arguments(entry.arguments))}\n\n{IN_DOUBT_NOTE}"
-    if instead:
-        details += f"\n\n{instead}"
-    decision = await _ask(f"In doubt: {entry.tool}", details, ctx, gate)
+    question = ToolQuestion(entry.tool, _shown(entry.arguments), in_doubt=True, instead=instead,
+                            risk=tool.risk.value if tool is not None else "")
+    decision = await _ask(question, ctx, gate)
     if decision.action is Action.REJECT:
         await ledger.finish(key, IN_DOUBT_SKIPPED, True)
         return IN_DOUBT_SKIPPED, True, "in_doubt_skipped"
     if decision.action is Action.OVERRIDE:
         await ledger.finish(key, decision.text, False)
         return decision.text, False, "in_doubt_overridden"
-    text = decision.text.split(IN_DOUBT_NOTE)[0] if decision.action is Action.EDIT else entry.arguments
+    text = decision.text if decision.action is Action.EDIT else entry.arguments
     args = _arguments(text)
     if isinstance(args, str):
         return f"{args} (in the person's edit)", True, "edited"
@@ -327,6 +324,12 @@ def _pretty(args: dict[str, Any] | str) -> str:
     return args if isinstance(args, str) else json.dumps(args, indent=2, ensure_ascii=False)
 
 
+def _shown(text: str) -> str:
+    """Arguments as recorded, laid out for the person (as they are when not a JSON object)."""
+    args = _arguments(text)
+    return text if isinstance(args, str) else _pretty(args)
+
+
 def _arguments(text: str) -> dict[str, Any] | str:
     """The arguments object, or an "error: ..." text for the model."""
     try:
@@ -338,15 +341,12 @@ def _arguments(text: str) -> dict[str, Any] | str:
     return args
 
 
-async def _ask(title: str, details: str, ctx: CallContext, gate: ApprovalGate) -> Decision:
+async def _ask(question: ToolQuestion, ctx: CallContext, gate: ApprovalGate) -> Decision:
     request = ApprovalRequest(
         request_id=uuid.uuid4().hex[:12], run_id=ctx.run_id, task_id=ctx.task_id,
-        subject="tool", title=title, details=details,
+        subject=Subject.TOOL, title=question.tool, tool=question,
     )
-    ctx.sink.emit(ApprovalRequested(
-        run_id=ctx.run_id, request_id=request.request_id, task_id=ctx.task_id,
-        subject=request.subject, title=request.title, details=request.details,
-    ))
+    ctx.sink.emit(requested_event(request))
     decision = await gate.decide(request)
     ctx.sink.emit(ApprovalResolved(
         run_id=ctx.run_id, request_id=request.request_id, task_id=ctx.task_id,

@@ -7,6 +7,7 @@ import json
 import sys
 from typing import TextIO
 
+from agents.approvals import Subject
 from agents.errors import ApprovalError
 from agents.events import (
     LLMCallFinished,
@@ -24,6 +25,7 @@ from agents.events import (
 )
 from agents.plan import Plan, Task
 from agents.ports import Action, ApprovalRequest, Decision
+from app.approval_text import approval_text
 
 
 class ProgressPrinter:
@@ -140,9 +142,8 @@ class TerminalGate:
             return await self._dialogue(request)
 
     async def _dialogue(self, request: ApprovalRequest) -> Decision:
-        budget = request.subject == "budget"
-        header = (f"\n{request.title}\n{request.details}\n" if budget else
-                  f"\nApproval needed for {request.task_id}: {request.title}\n{request.details}\n")
+        budget = request.subject is Subject.BUDGET
+        header = f"\n{_heading(request)}\n{approval_text(request)}\n"
         question = "[c]ontinue or [s]top? " if budget else "[a]pprove, [e]dit, [r]eject, [o]verride? "
         choices = self.BUDGET_CHOICES if budget else self.CHOICES
         while True:
@@ -154,9 +155,26 @@ class TerminalGate:
                 header = ""
                 continue
             if action in (Action.EDIT, Action.OVERRIDE):
-                label = "New instructions" if action is Action.EDIT else "Your output"
-                text = await self._prompter.ask(f"{label} (one line): ")
+                text = await self._prompter.ask(f"{_text_label(request, action)} (one line): ")
                 if text is None:
                     raise ApprovalError("no answer on standard input")
                 return Decision(action, text)
+            if action is Action.REJECT and request.subject is Subject.TASK:
+                reason = await self._prompter.ask("Why? (optional, kept with the run; Enter to skip): ")
+                return Decision(action, (reason or "").strip())
             return Decision(action)
+
+
+def _heading(request: ApprovalRequest) -> str:
+    if request.subject is Subject.BUDGET:
+        return request.title
+    if request.tool is not None and request.tool.in_doubt:
+        return f"In doubt: {request.title} (task {request.task_id}): re-run it?"
+    return f"Approval needed for {request.task_id}: {request.title}"
+
+
+def _text_label(request: ApprovalRequest, action: Action) -> str:
+    tool = request.subject is Subject.TOOL
+    if action is Action.EDIT:
+        return "New arguments (a JSON object)" if tool else "New instructions"
+    return "The tool's result" if tool else "Your output"

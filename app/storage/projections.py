@@ -22,7 +22,10 @@ from typing import Any
 from sqlalchemy import Connection
 
 from agents import events as ev
+from agents.approvals import Subject
+from agents.ports import request_from_event
 from agents.run.state import blocked_reason, keeps
+from app.approval_text import approval_text
 
 DEFAULT_PROJECT = "Default"
 
@@ -343,7 +346,7 @@ def _approval_requested(db: Sql, e: ev.ApprovalRequested, owner: Owner) -> None:
         "ON CONFLICT (run_id, request_id) DO UPDATE SET task_id = excluded.task_id, "
         "subject = excluded.subject, title = excluded.title, details = excluded.details, "
         "requested_at = excluded.requested_at, action = NULL, text = NULL, resolved_at = NULL",
-        (e.run_id, e.request_id, e.task_id, e.subject, e.title, e.details, e.ts),
+        (e.run_id, e.request_id, e.task_id, e.subject.value, e.title, approval_text(request_from_event(e)), e.ts),
     )
     if e.task_id:
         _update_task(db, e.run_id, e.task_id, {"status": "waiting_approval"})
@@ -360,7 +363,7 @@ def _approval_resolved(db: Sql, e: ev.ApprovalResolved, owner: Owner) -> None:
     subject = db.value(
         "SELECT subject FROM approvals WHERE run_id = ? AND request_id = ?", (e.run_id, e.request_id)
     )
-    if subject == "tool":  # asked mid-task: the task goes on running; an edit is the tool's arguments
+    if subject == Subject.TOOL:  # asked mid-task: the task goes on running; an edit is the tool's arguments
         _resume_task(db, e.run_id, e.task_id)
         return
     # The runner follows up with TaskStarted / TaskFinished / TaskSkipped.

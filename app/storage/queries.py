@@ -8,6 +8,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Row, String, Table, func, select, text
 from sqlalchemy.sql.selectable import TextualSelect
 
+from agents.approvals import Subject
 from app.storage.models import (
     Approval,
     EventRecord,
@@ -179,7 +180,7 @@ def llm_calls(conn: Connection, run_id: str) -> list[LLMCallRow]:
 def approvals(conn: Connection, run_id: str) -> list[ApprovalRow]:
     cols = [c for c in approvals_t.c if c.name not in ("id", "run_id")]
     stmt = select(*cols).where(approvals_t.c.run_id == run_id).order_by(approvals_t.c.id)
-    return [ApprovalRow(**row._asdict()) for row in conn.execute(stmt)]
+    return [ApprovalRow(**{**row._asdict(), "subject": Subject(row.subject)}) for row in conn.execute(stmt)]
 
 
 def finished_tasks(conn: Connection, run_id: str) -> dict[str, FinishedTask]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from agents.approvals import Subject
+
 
 @dataclass(frozen=True)
 class RunSummary:
@@ -194,12 +196,11 @@ class ApprovalRow:
     """The request's id."""
     task_id: str
     """The task concerned."""
-    subject: str
-    """task / tool / budget."""
+    subject: Subject
     title: str
     """What is asked."""
     details: str
-    """What the person approves."""
+    """What the person approves, as plain text (app.approval_text)."""
     action: str | None
     """approve / edit / reject / override; None while pending."""
     text: str | None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from agents.approvals import Subject
 from agents.events import ApprovalRequested, LLMCallFinished, TaskCancelled
 from agents.llm.calls import RetryPolicy
 from agents.llm.client import LiteLLMClient
@@ -39,8 +40,10 @@ async def test_rejecting_at_the_budget_stops_the_run_and_keeps_finished_work():
     assert len(llm.requests) == 3  # $0.03 spent: the fourth call was never made
     assert outcome.status == "cancelled" and outcome.error == "stopped at the $0.0250 budget"
     assert [run.states[f"t{i}"].status for i in range(4)] == [TaskStatus.COMPLETED] * 3 + [TaskStatus.CANCELLED]
-    [asked] = [e for e in sink.of(ApprovalRequested) if e.subject == "budget"]
-    assert "$0.0300" in asked.details and "another $0.0250" in asked.details
+    [asked] = [e for e in sink.of(ApprovalRequested) if e.subject is Subject.BUDGET]
+    assert asked.budget is not None and (asked.task, asked.tool) == (None, None)
+    assert asked.budget.spent == pytest.approx(0.03) and asked.budget.limit == pytest.approx(0.025)
+    assert asked.budget.step == pytest.approx(0.025)
     assert [e.task_id for e in sink.of(TaskCancelled)] == ["t3"]
 
 

@@ -83,14 +83,14 @@ def test_a_resumed_start_keeps_completed_tasks_only() -> None:
 
 def test_approvals_pending_until_answered_and_tool_questions_keep_the_task_running() -> None:
     state = fold([started(), ApprovalRequested(run_id="r", request_id="q1", task_id="a", subject="task",
-                                               title="A", details="")])
+                                               title="A")])
     assert state.tasks["a"].status is TaskStatus.WAITING_APPROVAL and list(state.approvals) == ["q1"]
     changes = state.apply(ApprovalResolved(run_id="r", request_id="q1", task_id="a", action="edit", text="new"))
     assert Change.APPROVALS in changes and not state.approvals
     assert state.tasks["a"].status is TaskStatus.PENDING and state.tasks["a"].approval is Action.EDIT
     state.apply(TaskStarted(run_id="r", task_id="a", agent="x", attempt=1, ts=2))
     state.apply(ApprovalRequested(run_id="r", request_id="q2", task_id="a", subject="tool",
-                                  title="write_file", details=""))
+                                  title="write_file"))
     assert state.tasks["a"].status is TaskStatus.WAITING_APPROVAL
     state.apply(ApprovalResolved(run_id="r", request_id="q2", task_id="a", action="approve"))
     assert state.tasks["a"].status is TaskStatus.RUNNING and state.tasks["a"].approval is Action.EDIT

@@ -113,7 +113,8 @@ async def test_approval_decisions(decision, status, output_check):
     await runner.run()
     assert runner.states["a"].status is status
     assert output_check(runner.states["a"].output)
-    assert len(gate.requests) == 1 and "do a" in gate.requests[0].details
+    assert len(gate.requests) == 1 and gate.requests[0].task is not None
+    assert gate.requests[0].task.instructions == "do a" == gate.requests[0].edit_text
     assert sink.of(ApprovalRequested)[0].task_id == "a"
     if decision.action is Action.REJECT:
         assert runner.states["b"].status is TaskStatus.BLOCKED

@@ -6,17 +6,16 @@ import json
 
 import pytest
 
+from agents.approvals import AskedCall, Subject, ToolQuestion
 from agents.events import ApprovalRequested, ToolCallFinished
 from agents.llm.calls import CallContext
 from agents.plan.roster import Role
-from agents.ports import Action, Decision, Message, Response, ToolCall, Usage
+from agents.ports import Action, Decision, Message, Response, ToolCall, Usage, request_from_event
 from agents.testing import MemoryLedger, RecordingSink, ScriptedGate
 from agents.tools.base import Permission, Risk, Tool, ToolPolicy, ToolRegistry
 from agents.tools.loop import (
     BLOCKED_BY_DOUBT,
-    IN_DOUBT_NOTE,
     IN_DOUBT_SKIPPED,
-    INSTEAD_NOTE,
     ToolSetup,
     run_tool_loop,
 )
@@ -106,7 +105,7 @@ async def crashed_ledger() -> MemoryLedger:
          "in_doubt_rerun"),
         (Decision(Action.REJECT), [], IN_DOUBT_SKIPPED, "in_doubt_skipped"),
         (Decision(Action.OVERRIDE, "it had worked"), [], "it had worked", "in_doubt_overridden"),
-        (Decision(Action.EDIT, '{"line": "fixed"}\n\n' + IN_DOUBT_NOTE), [("append", {"line": "fixed"})],
+        (Decision(Action.EDIT, '{"line": "fixed"}'), [("append", {"line": "fixed"})],
          "append ran with {'line': 'fixed'}", "in_doubt_rerun"),
     ],
     ids=["approve-reruns", "reject-skips", "override-is-the-result", "edit-runs-the-edit"],
@@ -116,9 +115,10 @@ async def test_a_call_in_doubt_is_asked_about(decision, runs, result, how):
     gate = ScriptedGate({"t": decision})
     tools, sink = await loop(ledger, APPEND, gate=gate)
     [request] = gate.requests
-    assert (request.subject, request.title) == ("tool", "In doubt: append")
-    assert request.details == '{\n  "line": "one"\n}\n\n' + IN_DOUBT_NOTE
-    assert [e.title for e in sink.of(ApprovalRequested)] == ["In doubt: append"]
+    assert (request.subject, request.title) == (Subject.TOOL, "append")
+    assert request.tool == ToolQuestion("append", '{\n  "line": "one"\n}', in_doubt=True, risk="write")
+    assert request.edit_text == '{\n  "line": "one"\n}'
+    assert [request_from_event(e) for e in sink.of(ApprovalRequested)] == [request]
     assert tools.runs == runs
     assert tool_results(sink) == [(result, how)]
     # settled: a later resume replays the person's answer instead of asking again
@@ -178,10 +178,10 @@ async def test_a_different_call_where_one_is_in_doubt_still_asks_about_it(decisi
     gate = ScriptedGate({"t": decision})
     tools, sink = await loop(ledger, ToolCall("c0", "append", '{"line": "two"}'), gate=gate)
     [request] = gate.requests
-    assert (request.subject, request.title) == ("tool", "In doubt: append")
+    assert (request.subject, request.title) == (Subject.TOOL, "append")
     # the call in doubt with its exact arguments, then the one asked for now
-    assert request.details == ('{\n  "line": "one"\n}\n\n' + IN_DOUBT_NOTE + "\n\n" + INSTEAD_NOTE
-                               + '\nappend {\n  "line": "two"\n}')
+    assert request.tool == ToolQuestion("append", '{\n  "line": "one"\n}', in_doubt=True, risk="write",
+                                        instead=AskedCall("append", '{\n  "line": "two"\n}'))
     assert tools.runs == runs
     [(first, first_how), (second, second_how)] = tool_results(sink)
     assert (first, first_how) == (old_result, old_how)
@@ -202,7 +202,8 @@ async def test_another_tool_where_one_is_in_doubt_asks_too():
     gate = ScriptedGate({"t": Decision(Action.REJECT)})
     tools, sink = await loop(ledger, ToolCall("c0", "peek", "{}"), gate=gate)
     [request] = gate.requests
-    assert request.title == "In doubt: append" and request.details.endswith(f"{INSTEAD_NOTE}\npeek {{}}")
+    assert request.title == "append" and request.tool is not None and request.tool.in_doubt
+    assert request.tool.instead == AskedCall("peek", "{}")
     assert tools.runs == [("peek", {})]
     assert [e.tool for e in sink.of(ToolCallFinished)] == ["append", "peek"]
     assert moved_entry(ledger).result == IN_DOUBT_SKIPPED

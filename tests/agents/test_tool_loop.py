@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from agents.approvals import Subject
 from agents.errors import ToolStepsExhausted
 from agents.events import (
     ApprovalRequested,
@@ -131,11 +132,13 @@ async def test_risky_call_asks_with_the_exact_arguments(llm_server, ws):
     response, sink = await run_agent(llm, llm_server, ws, gate=gate)
     await llm.aclose()
     [request] = gate.requests
-    assert (request.subject, request.title, request.task_id) == ("tool", "write_file", "t1")
-    assert json.loads(request.details) == {"path": "out.txt", "content": "héllo"}
-    assert '"héllo"' in request.details and request.details.startswith("{\n  ")
+    assert (request.subject, request.title, request.task_id) == (Subject.TOOL, "write_file", "t1")
+    assert request.tool is not None and not request.tool.in_doubt and request.tool.risk == "write"
+    assert json.loads(request.tool.arguments) == {"path": "out.txt", "content": "héllo"}
+    assert '"héllo"' in request.tool.arguments and request.tool.arguments.startswith("{\n  ")
+    assert request.edit_text == request.tool.arguments and request.task is None
     assert (ws / "out.txt").read_text() == "héllo"
-    assert [e.subject for e in sink.of(ApprovalRequested)] == ["tool"]
+    assert [e.subject for e in sink.of(ApprovalRequested)] == [Subject.TOOL]
     assert sink.of(ApprovalResolved)[0].action == "approve"
     assert sink.of(ToolCallFinished)[0].permission == "ask"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from agents import events as ev
+from agents.approvals import TaskQuestion
 from app.storage import EventWriter
 
 
@@ -105,7 +106,7 @@ def first_half(run_id: str, plan: dict[str, Any]) -> list[ev.RunEvent]:
             task_id="risky",
             subject="task",
             title="Publish",
-            details="Do publish.",
+            task=TaskQuestion(agent="writer", instructions="Do publish."),
         ),
     ]
 

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from agents.approvals import Subject
 from agents.events import ToolCallFinished
 from agents.plan import Plan, Task
 from agents.plan.roster import Role, Roster
@@ -80,8 +81,8 @@ async def test_a_risky_tool_waits_on_the_gate_and_a_refusal_runs_nothing(service
 
     assert outcome.status == "completed", outcome.error
     [request] = gate.requests
-    assert isinstance(request, ApprovalRequest) and request.subject == "tool"
-    assert request.title == "run_shell" and json.loads(request.details) == {"command": "touch made-it"}
+    assert isinstance(request, ApprovalRequest) and request.subject is Subject.TOOL and request.tool
+    assert request.title == "run_shell" and json.loads(request.tool.arguments) == {"command": "touch made-it"}
     assert not (workspace_dir("Ops") / "made-it").exists()
     assert [e.permission for e in sink.of(ToolCallFinished)] == ["rejected"]
 

@@ -7,6 +7,7 @@ import time
 import pytest
 
 from agents import events as ev
+from agents.approvals import TaskQuestion, TaskRef
 from agents.events import event_from_dict
 from app.storage import EventWriter, Store
 from tests.app.storage_events import emit_all, finished, first_half, sample_plan, second_half
@@ -240,12 +241,13 @@ def test_pause_resume_skip_cancel_and_asking_again(store: Store, writer: EventWr
         writer,
         [
             ev.RunResumed(run_id=run_id),
-            ev.ApprovalRequested(**ask, details="first"),
+            ev.ApprovalRequested(**ask, task=TaskQuestion("writer", "first")),
             ev.ApprovalResolved(run_id=run_id, request_id="q", task_id="risky", action="reject"),
             ev.TaskSkipped(run_id=run_id, task_id="risky", reason="rejected by the person"),
             ev.TaskStarted(run_id=run_id, task_id="r1", agent="researcher", attempt=1),
             ev.TaskCancelled(run_id=run_id, task_id="r1"),
-            ev.ApprovalRequested(**ask, details="asked again after a resume"),
+            ev.ApprovalRequested(**ask, task=TaskQuestion("writer", "asked again after a resume",
+                                                          (TaskRef("r1", "Research"),))),
         ],
     )
     run = store.get_run(run_id)
@@ -254,7 +256,7 @@ def test_pause_resume_skip_cancel_and_asking_again(store: Store, writer: EventWr
     assert run.task("risky").status == "waiting_approval"
     (approval,) = store.approvals(run_id)
     assert (approval.details, approval.action, approval.resolved_at) == (
-        "asked again after a resume",
+        "Agent: writer\n\nasked again after a resume\n\nInputs: Research (r1)",
         None,
         None,
     )

@@ -140,9 +140,9 @@ def test_terminal_approvals(llm_server, env, tmp_path):
                       if "Instructions:" in r.last_user else "deliverable")
     plan = write_plan(tmp_path / "p.json", [task("a", approval=True), task("b", approval=True),
                                             task("c", approval=True)])
-    # plan approval, then a: edit, b: override, c: reject (tasks run concurrently; the
-    # prompts are serialised, so answer by the order they are asked in)
-    answers = "y\n" + "\n".join(["e", "EDITED", "o", "MINE", "r"]) + "\n"
+    # plan approval, then a: edit, b: override, c: reject with a reason (tasks run concurrently;
+    # the prompts are serialised, so answer by the order they are asked in)
+    answers = "y\n" + "\n".join(["e", "EDITED", "o", "MINE", "r", "not needed"]) + "\n"
     result = troupe(env, "run", "g", "--plan", str(plan), *model_args(llm_server), input_text=answers)
     assert result.returncode == 0, result.stderr
     run_id = json.loads(troupe(env, "runs", "--json").stdout)[0]["id"]
@@ -152,7 +152,8 @@ def test_terminal_approvals(llm_server, env, tmp_path):
     edited, overridden, rejected = (tasks[order[0]], tasks[order[1]], tasks[order[2]])
     assert edited["output"] == "did: EDITED"
     assert overridden["output"] == "MINE" and requests_for(llm_server, order[1]) == 0
-    assert rejected["status"] == "skipped"
+    assert rejected["status"] == "skipped" and rejected["error"] == "rejected by the person: not needed"
+    assert "Why? (optional" in result.stderr
     # the rest made a partial deliverable; `troupe show` says so (the fold of the stored events)
     assert json.loads(troupe(env, "show", run_id, "--json").stdout)["partial"] is True
     assert troupe(env, "show", run_id).stdout.splitlines()[0].startswith(f"{run_id}  completed (partial)  ")

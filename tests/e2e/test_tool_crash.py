@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from agents.tools.loop import IN_DOUBT_NOTE, IN_DOUBT_SKIPPED
+from agents.tools.loop import IN_DOUBT_SKIPPED
+from app.approval_text import IN_DOUBT_NOTE
 from app.storage import open_database
 from tests.e2e.test_cli import SECRET, model_args, troupe, write_plan
 from tests.support.scripted_server import Reply

@@ -18,6 +18,7 @@ import qasync
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
 
+from agents.approvals import BudgetQuestion, Subject, TaskQuestion, TaskRef
 from agents.errors import ApprovalError
 from agents.events import ApprovalRequested, TaskFinished, TaskSkipped
 from agents.llm.calls import RetryPolicy
@@ -28,16 +29,17 @@ from agents.run.agent import ModelSettings
 from agents.run.runner import Runner, RunOptions, RunOutcome
 from agents.run.state import TaskStatus
 from agents.testing import FakeLLM, RecordingSink
-from ui.approvals import ApprovalCard, QtApprovalGate, bind, instructions_from_details
+from ui.approvals import ApprovalCard, QtApprovalGate, bind
 from ui.conversation import ConversationView
 from ui.run_view import RunView
 
-DETAILS = "Agent: writer\n\nWrite the summary for the CTO.\nKeep it short.\n\nInputs: Research (t1)"
+INSTRUCTIONS = "Write the summary for the CTO.\nKeep it short."
+SHOTS = os.environ.get("TROUPE_SHOTS")  # a folder: save screenshots there
 
 
 def request(task_id: str = "t2", title: str = "Write the summary") -> ApprovalRequest:
-    return ApprovalRequest(request_id=f"req-{task_id}", run_id="r1", task_id=task_id,
-                           subject="task", title=title, details=DETAILS)
+    return ApprovalRequest(request_id=f"req-{task_id}", run_id="r1", task_id=task_id, subject=Subject.TASK,
+                           title=title, task=TaskQuestion("writer", INSTRUCTIONS, (TaskRef("t1", "Research"),)))
 
 
 @pytest.fixture
@@ -132,16 +134,36 @@ def test_edit_by_mouse_prefills_instructions(qtbot, qloop, host):
         click(qtbot, card.confirm_button)
 
     decision, card = decide_with(qloop, host, act)
-    assert seen["prefill"] == "Write the summary for the CTO.\nKeep it short."
+    assert seen["prefill"] == INSTRUCTIONS == request().edit_text
     assert decision == Decision(Action.EDIT, "Write it for engineers instead.")
     assert not card.editor_panel.isVisible()
     assert "instructions" in card.resolved_label.text()
 
 
-def test_reject_by_mouse(qtbot, qloop, host):
-    decision, card = decide_with(qloop, host, lambda c: click(qtbot, c.reject_button))
+def test_reject_by_mouse_asks_why_and_keeps_the_reason(qtbot, qloop, host):
+    def act(card: ApprovalCard) -> None:
+        click(qtbot, card.reject_button)
+        assert card.editing is Action.REJECT and card.reason_panel.isVisible() and not card.resolved
+        assert QApplication.focusWidget() is card.reason_edit
+        qtbot.keyClicks(card.reason_edit, "We already have these numbers")
+        click(qtbot, card.confirm_reject_button)
+
+    decision, card = decide_with(qloop, host, act)
+    assert decision == Decision(Action.REJECT, "We already have these numbers")
+    assert "Rejected" in card.resolved_label.text() and "We already have these numbers" in card.resolved_label.text()
+    assert not card.reason_panel.isVisible()
+
+
+def test_reject_without_a_reason_and_back(qtbot, qloop, host):
+    def act(card: ApprovalCard) -> None:
+        click(qtbot, card.reject_button)
+        click(qtbot, card.cancel_reject_button)  # back: nothing decided
+        assert card.editing is None and card.actions_row.isVisible() and not card.resolved
+        click(qtbot, card.reject_button)
+        click(qtbot, card.confirm_reject_button)
+
+    decision, _card = decide_with(qloop, host, act)
     assert decision == Decision(Action.REJECT)
-    assert "Rejected" in card.resolved_label.text()
 
 
 def test_use_my_answer_by_mouse(qtbot, qloop, host):
@@ -188,9 +210,18 @@ def test_edit_by_keyboard_mnemonic_and_ctrl_enter(qtbot, qloop, host):
     assert decision == Decision(Action.EDIT, "Shorter, please.")
 
 
-def test_reject_by_keyboard_mnemonic(qtbot, qloop, host):
-    decision, _card = decide_with(qloop, host, lambda c: press_mnemonic(qtbot, Qt.Key.Key_R))
-    assert decision.action is Action.REJECT
+def test_reject_by_keyboard_mnemonic_reason_and_enter(qtbot, qloop, host):
+    async def act(card: ApprovalCard) -> None:
+        await press_mnemonic(qtbot, Qt.Key.Key_R)
+        assert card.editing is Action.REJECT and QApplication.focusWidget() is card.reason_edit
+        qtbot.keyClick(card.reason_edit, Qt.Key.Key_Escape)  # back to the buttons
+        assert card.editing is None and QApplication.focusWidget() is card.approve_button
+        await press_mnemonic(qtbot, Qt.Key.Key_R)
+        qtbot.keyClicks(card.reason_edit, "off topic")
+        qtbot.keyClick(card.reason_edit, Qt.Key.Key_Return)
+
+    decision, _card = decide_with(qloop, host, act)
+    assert decision == Decision(Action.REJECT, "off topic")
 
 
 def test_use_my_answer_by_keyboard_escape_goes_back(qtbot, qloop, host):
@@ -241,15 +272,23 @@ def test_confirm_needs_text_and_mark_resolved_does_not_emit(qtbot):
     assert "Rejected" in card.resolved_label.text()
 
 
-def test_instructions_from_details():
-    assert instructions_from_details(DETAILS) == "Write the summary for the CTO.\nKeep it short."
-    assert instructions_from_details("Agent: coder\n\n(no instructions)") == ""
-    assert instructions_from_details("free text") == "free text"
+def test_a_task_card_shows_the_questions_fields(qtbot):
+    card = ApprovalCard(request())
+    qtbot.addWidget(card)
+    assert card.kicker.text() == "TASK NEEDS YOUR APPROVAL" and card.title_label.text() == "Write the summary"
+    assert card.details.toPlainText() == INSTRUCTIONS  # the instructions alone, no "Agent:" line to parse
+    facts = card.facts_label.text()
+    assert "writer" in facts and "Research" in facts and "(t1)" in facts
+    bare = ApprovalCard(ApprovalRequest("q", "r", "t", Subject.TASK, "T", task=TaskQuestion("coder", "")))
+    qtbot.addWidget(bare)
+    assert bare.details.toPlainText() == "(no instructions)" and bare.request.edit_text == ""
+    bare.open_editor(Action.EDIT)
+    assert bare.editor.toPlainText() == ""
 
 
 def test_long_details_scroll_inside_the_card(qtbot):
-    long = "Agent: writer\n\n" + "\n".join(f"line {i}" for i in range(200))
-    card = ApprovalCard(ApprovalRequest("r", "run", "t", "task", "Long one", long))
+    long = "\n".join(f"line {i}" for i in range(200))
+    card = ApprovalCard(ApprovalRequest("r", "run", "t", Subject.TASK, "Long one", task=TaskQuestion("writer", long)))
     qtbot.addWidget(card)
     card.resize(600, 400)
     card.show()
@@ -269,6 +308,8 @@ def test_bind_resolves_a_future_synchronously(qtbot):
         qtbot.addWidget(card)
         bind(card, future)
         card.reject_button.click()
+        assert not future.done()  # a task's Reject asks why first
+        card.confirm_reject_button.click()
         assert future.result() == Decision(Action.REJECT)
     finally:
         loop.close()
@@ -329,12 +370,15 @@ def test_other_tasks_keep_running_while_a_card_waits(qtbot, qloop):
         assert run_view.model.rows["b"].status is TaskStatus.COMPLETED
         assert card in conversation.items()
         qtbot.mouseClick(card.reject_button, Qt.MouseButton.LeftButton)
+        qtbot.keyClicks(card.reason_edit, "not needed this week")
+        qtbot.mouseClick(card.confirm_reject_button, Qt.MouseButton.LeftButton)
         return await running
 
     outcome = run(qloop, scenario())
     # c was blocked behind the rejected a; the rest is kept, as a partial result
     assert outcome.status == "completed" and outcome.partial
-    assert [e.task_id for e in sink.of(TaskSkipped)] == ["a"]
+    assert [(e.task_id, e.reason) for e in sink.of(TaskSkipped)] == [("a", "rejected by the person: "
+                                                                         "not needed this week")]
     assert sink.of(ApprovalRequested)[0].task_id == "a"
     assert runner.states["c"].status is TaskStatus.BLOCKED
     assert run_view.model.rows["c"].status is TaskStatus.BLOCKED
@@ -349,32 +393,39 @@ def test_screenshot(qtbot, tmp_path: Path):
     column = QVBoxLayout(page)
     column.setContentsMargins(16, 16, 16, 16)
     column.setSpacing(14)
-    details = ("Agent: writer\n\nWrite a 1-page recommendation for the CTO comparing Qdrant, Weaviate and "
-               "pgvector\nfor 50M documents. Lead with the recommendation, then cost, latency and "
-               "operational risk.\nKeep it under 600 words and cite the benchmark numbers.\n\n"
-               "Inputs: Cost model per 1M queries (t5), Latency comparison (t6)")
-    pending = ApprovalCard(ApprovalRequest("a1", "r", "t7", "task", "Draft the recommendation report", details))
-    editing = ApprovalCard(ApprovalRequest("a2", "r", "t8", "task", "Publish the summary to the wiki",
-                                           "Agent: writer\n\nPost the final summary on the team wiki page "
-                                           "'Vector search'.\n\nInputs: Review the report (t9)"))
-    done = ApprovalCard(ApprovalRequest("a3", "r", "t3", "task", "Research pgvector",
-                                        "Agent: researcher\n\nCollect pgvector's HNSW limits and costs."))
-    for card in (pending, editing, done):
+    pending = ApprovalCard(ApprovalRequest(
+        "a1", "r", "t7", Subject.TASK, "Draft the recommendation report",
+        task=TaskQuestion("writer", "Write a 1-page recommendation for the CTO comparing Qdrant, Weaviate and "
+                          "pgvector\nfor 50M documents. Lead with the recommendation, then cost, latency and "
+                          "operational risk.\nKeep it under 600 words and cite the benchmark numbers.",
+                          (TaskRef("t5", "Cost model per 1M queries"), TaskRef("t6", "Latency comparison")))))
+    editing = ApprovalCard(ApprovalRequest(
+        "a2", "r", "t8", Subject.TASK, "Publish the summary to the wiki",
+        task=TaskQuestion("writer", "Post the final summary on the team wiki page 'Vector search'.",
+                          (TaskRef("t9", "Review the report"),))))
+    rejecting = ApprovalCard(ApprovalRequest(
+        "a4", "r", "t10", Subject.TASK, "Email the vendors for quotes",
+        task=TaskQuestion("writer", "Ask Qdrant and Weaviate sales for a 50M-document quote.")))
+    done = ApprovalCard(ApprovalRequest("a3", "r", "t3", Subject.TASK, "Research pgvector",
+                                        task=TaskQuestion("researcher", "Collect pgvector's HNSW limits and costs.")))
+    for card in (pending, editing, rejecting, done):
         column.addWidget(card)
     column.addStretch(1)
     qtbot.addWidget(page)
-    page.resize(1100, 700)
+    page.resize(1100, 900)
     page.show()
     qtbot.waitExposed(page)
     editing.open_editor(Action.EDIT)
     editing.editor.setPlainText("Post the final summary on the team wiki page 'Vector search',\n"
                                 "and link the benchmark notebook.")
+    rejecting.open_reason()
+    rejecting.reason_edit.setText("Not yet: procurement asked us to wait until Q3")
     done.mark_resolved(Action.APPROVE)
     pending.approve_button.setFocus()
     qtbot.wait(20)
     image = page.grab()
     assert image.width() >= 1100 and not image.toImage().isNull()
-    image.save(str(tmp_path / "card.png"))
+    image.save(os.path.join(SHOTS or str(tmp_path), "task_cards.png"))
     if os.environ.get("TROUPE_SCREENSHOTS"):
         target = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "dev_approval_card.png"
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -385,11 +436,14 @@ def test_a_budget_question_offers_continue_or_stop_only(qtbot) -> None:
     from agents.ports import Action, ApprovalRequest
     from ui.approvals import ApprovalCard
 
-    request = ApprovalRequest(request_id="b1", run_id="r", task_id="", subject="budget",
-                              title="The $0.50 budget is spent", details="This run has spent $0.5012.")
+    request = ApprovalRequest(request_id="b1", run_id="r", task_id="", subject=Subject.BUDGET,
+                              title="The $0.50 budget is spent",
+                              budget=BudgetQuestion(spent=0.5012, limit=0.5, step=0.5))
     card = ApprovalCard(request)
     qtbot.addWidget(card)
     card.show()
+    assert card.kicker.text() == "BUDGET NEEDS YOUR APPROVAL"
+    assert "$0.5012" in card.facts_label.text() and "$0.50" in card.facts_label.text()
     assert card.approve_button.text() == "&Continue" and card.reject_button.text() == "&Stop the run"
     assert not card.edit_button.isVisible() and not card.override_button.isVisible()
     with qtbot.waitSignal(card.decided) as decided:

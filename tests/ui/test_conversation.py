@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 
+from agents.approvals import Subject, TaskQuestion, TaskRef
 from agents.ports import Action, ApprovalRequest
 from ui.approvals import ApprovalCard
 from ui.conversation import ConversationView, render_markdown
@@ -95,7 +96,8 @@ def test_goal_plan_approval_and_deliverable_in_order(qtbot, conversation: Conver
     qtbot.mouseClick(card.approve_button, Qt.MouseButton.LeftButton)
     qtbot.mouseClick(card.approve_button, Qt.MouseButton.LeftButton)  # hidden now: no second signal
     assert approved == [True] and card.is_approved
-    approval = ApprovalCard(ApprovalRequest("q", "r", "b", "task", "Analyse", "Agent: analyst\n\nDo it"))
+    approval = ApprovalCard(ApprovalRequest("q", "r", "b", Subject.TASK, "Analyse",
+                                            task=TaskQuestion("analyst", "Do it")))
     conversation.add_approval_card(approval)
     deliverable = conversation.show_deliverable(DELIVERABLE)
     items = conversation.items()
@@ -130,7 +132,7 @@ def test_mnemonics_do_not_clash_across_the_views(qtbot):
     from ui.run_view import RunView
 
     run_view = RunView()
-    card = ApprovalCard(ApprovalRequest("q", "r", "t", "task", "T", "Agent: writer\n\nx"))
+    card = ApprovalCard(ApprovalRequest("q", "r", "t", Subject.TASK, "T", task=TaskQuestion("writer", "x")))
     conversation = ConversationView()
     deliverable = conversation.show_deliverable("x")
     for widget in (run_view, card, conversation):
@@ -165,9 +167,9 @@ def test_screenshot(qtbot, tmp_path: Path):
                               tasks, needs_approval=1)
     plan.set_approved()
     approval = ApprovalCard(ApprovalRequest(
-        "q1", "r", "t7", "task", "Draft the recommendation report",
-        "Agent: writer\n\nWrite a 1-page recommendation for the CTO. Lead with the choice,\n"
-        "then cost, latency and operational risk.\n\nInputs: Cost model per 1M queries (t5)"))
+        "q1", "r", "t7", Subject.TASK, "Draft the recommendation report",
+        task=TaskQuestion("writer", "Write a 1-page recommendation for the CTO. Lead with the choice,\n"
+                          "then cost, latency and operational risk.", (TaskRef("t5", "Cost model per 1M queries"),))))
     view.add_approval_card(approval)
     approval.mark_resolved(Action.APPROVE)
     view.show_deliverable(

@@ -84,7 +84,7 @@ def test_full_flow_then_history_after_restart(qloop, llm_server, tmp_path):
         window.run_action.trigger()
         await until(lambda: window.session._gate.pending())
         card = window.session._gate.pending()[0]
-        assert isinstance(card, ApprovalCard) and "Write it." in card.request.details
+        assert isinstance(card, ApprovalCard) and "Write it." in card.request.edit_text
         card.approve_button.click()
         await until(lambda: window.session.handle is None and cards(window, DeliverableCard))
         return window.session.run_id or ""

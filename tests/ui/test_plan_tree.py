@@ -499,7 +499,7 @@ def test_apply_event_updates_status_tokens_and_cost(qtbot, model: PlanTreeModel)
     assert cells(model, "t4") == ("completed", "2,234", "$0.0125")
 
     model.apply_event(ApprovalRequested(
-        **run, request_id="q", task_id="t5", subject="task", title="Draft", details="",
+        **run, request_id="q", task_id="t5", subject="task", title="Draft",
     ))
     assert cells(model, "t5")[0] == "waiting approval"
     model.apply_event(ApprovalResolved(**run, request_id="q", task_id="t5", action="reject"))

@@ -166,16 +166,19 @@ def test_screenshot_live_output(view: RunView, tmp_path):
 
 # --- 2. approval cards for tool calls ------------------------------------------------------
 
+from agents.approvals import AskedCall, Subject, ToolQuestion  # noqa: E402
 from agents.ports import Action, ApprovalRequest, Decision  # noqa: E402
-from agents.tools.loop import IN_DOUBT_NOTE  # noqa: E402
+from app.approval_text import IN_DOUBT_NOTE, INSTEAD_NOTE  # noqa: E402
 from ui.approvals import ApprovalCard  # noqa: E402
 
 ARGS = json.dumps({"path": "notes/a.txt", "content": "hello"}, indent=2)
 
 
-def tool_request(title: str = "write_file", details: str = ARGS) -> ApprovalRequest:
-    return ApprovalRequest(request_id="req-1", run_id=RUN, task_id="a", subject="tool", title=title,
-                           details=details)
+def tool_request(tool: str = "write_file", arguments: str = ARGS, in_doubt: bool = False,
+                 instead: AskedCall | None = None) -> ApprovalRequest:
+    question = ToolQuestion(tool, arguments, in_doubt=in_doubt, instead=instead, risk="write")
+    return ApprovalRequest(request_id="req-1", run_id=RUN, task_id="a", subject=Subject.TOOL, title=tool,
+                           tool=question)
 
 
 @pytest.fixture
@@ -196,7 +199,9 @@ def test_tool_card_shows_heading_and_arguments_in_monospace(make_card):
     card, _ = make_card(tool_request())
     assert card.kicker.text() == "TOOL CALL NEEDS YOUR APPROVAL"
     assert card.title_label.text() == "write_file"
-    assert card.details.toPlainText() == ARGS
+    assert card.details.toPlainText() == ARGS  # exactly the request's arguments, nothing else
+    assert "write" in card.facts_label.text()  # the tool's risk
+    assert not card.doubt_label.isVisible() and not card.instead_box.isVisible()
     assert card.details.font().fixedPitch() or card.details.font() == theme.monospace_font(-1)
     assert card.approve_button.text() == "&Approve" and card.reject_button.text() == "&Reject"
 
@@ -205,7 +210,7 @@ def test_edit_prefills_the_arguments_and_refuses_invalid_json(make_card):
     card, decisions = make_card(tool_request())
     card.edit_button.click()
     assert card.editing is Action.EDIT
-    assert card.editor.toPlainText() == ARGS
+    assert card.editor.toPlainText() == ARGS == card.request.edit_text
     card.editor.setPlainText('{"path": "b.txt",}')
     card.confirm_button.click()
     assert decisions == [] and not card.resolved
@@ -230,11 +235,12 @@ def test_override_text_is_the_tools_result(make_card):
 
 
 def test_in_doubt_card_asks_to_rerun_and_edits_only_the_arguments(make_card):
-    card, decisions = make_card(tool_request("In doubt: write_file", f"{ARGS}\n\n{IN_DOUBT_NOTE}"))
+    card, decisions = make_card(tool_request(in_doubt=True))  # the flag, not a title prefix, says so
     assert card.kicker.text() == "TOOL CALL IN DOUBT: RE-RUN IT?"
     assert card.title_label.text() == "write_file"
     assert card.approve_button.text() == "&Re-run" and card.reject_button.text() == "&Skip"
-    assert IN_DOUBT_NOTE in card.details.toPlainText()
+    assert card.doubt_label.isVisible() and card.doubt_label.text() == IN_DOUBT_NOTE
+    assert card.details.toPlainText() == ARGS
     card.edit_button.click()
     assert card.editor.toPlainText() == ARGS
     card.close_editor()
@@ -243,12 +249,28 @@ def test_in_doubt_card_asks_to_rerun_and_edits_only_the_arguments(make_card):
     assert "Skipped" in card.resolved_label.text()
 
 
+def test_in_doubt_card_shows_the_call_asked_for_instead_and_titles_are_not_parsed(make_card):
+    asked = AskedCall("read_file", '{"path": "notes/a.txt"}')
+    card, _ = make_card(tool_request(in_doubt=True, instead=asked))
+    assert card.instead_label.text() == INSTEAD_NOTE and card.instead_label.isVisible()
+    assert card.instead_box.toPlainText() == 'read_file {"path": "notes/a.txt"}' and card.instead_box.isVisible()
+    card.edit_button.click()
+    assert card.editor.toPlainText() == ARGS  # the call in doubt, never the other one
+    # a tool whose name looks like the old prefix is just a tool
+    odd, _ = make_card(tool_request("In doubt: write_file"))
+    assert odd.kicker.text() == "TOOL CALL NEEDS YOUR APPROVAL" and odd.approve_button.text() == "&Approve"
+    assert odd.title_label.text() == "In doubt: write_file"
+
+
 def test_screenshot_tool_cards(qtbot, make_card, tmp_path):
     folder = SHOTS or str(tmp_path)
     card, _ = make_card(tool_request())
     qtbot.wait(20)  # scroll bars settle after the first layout
     card.grab().save(os.path.join(folder, "tool_card.png"))
-    doubt, _ = make_card(tool_request("In doubt: write_file", f"{ARGS}\n\n{IN_DOUBT_NOTE}"))
+    other, _ = make_card(tool_request(in_doubt=True, instead=AskedCall("read_file", '{\n  "path": "notes/a.txt"\n}')))
+    qtbot.wait(20)
+    other.grab().save(os.path.join(folder, "tool_card_in_doubt_instead.png"))
+    doubt, _ = make_card(tool_request(in_doubt=True))
     doubt.edit_button.click()
     doubt.editor.setPlainText('{"path": "b.txt",}')
     doubt.confirm_button.click()

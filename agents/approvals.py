@@ -1,0 +1,107 @@
+"""What an approval asks about, as values: the typed parts of an ApprovalRequest.
+
+The core fills these in; every edge that shows a question (the window's card,
+the terminal prompt, the stored history) reads their fields and renders its
+own text. Nothing downstream parses text the core wrote.
+
+They travel inside `ApprovalRequested` events too, so they must survive
+`dataclasses.asdict` -> JSON -> `from_dict` unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+
+class Subject(StrEnum):
+    """What an approval is about."""
+
+    TASK = "task"
+    """A task that needs the person's go-ahead before it runs."""
+    TOOL = "tool"
+    """A tool call (a risky one, or one in doubt after a crash)."""
+    BUDGET = "budget"
+    """The run's budget is spent: continue or stop."""
+
+
+@dataclass(frozen=True)
+class TaskRef:
+    """A task named in a question (e.g. one whose output is an input)."""
+
+    task_id: str
+    title: str
+
+
+@dataclass(frozen=True)
+class TaskQuestion:
+    """May this task run as planned?"""
+
+    agent: str
+    """The role that would run it."""
+    instructions: str
+    """The instructions it would run with (what an edit starts from)."""
+    inputs: tuple[TaskRef, ...] = ()
+    """The tasks whose outputs it receives."""
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TaskQuestion:
+        inputs = tuple(TaskRef(**ref) if isinstance(ref, dict) else ref for ref in data.get("inputs", ()))
+        return cls(agent=data.get("agent", ""), instructions=data.get("instructions", ""), inputs=inputs)
+
+
+@dataclass(frozen=True)
+class AskedCall:
+    """A tool call as the model asks for it."""
+
+    tool: str
+    arguments: str
+    """A JSON object, as text."""
+
+
+@dataclass(frozen=True)
+class ToolQuestion:
+    """May this tool call run (or, in doubt, run again)?"""
+
+    tool: str
+    """The tool's name."""
+    arguments: str
+    """The exact arguments that would run: a JSON object, as text (what an edit starts from)."""
+    in_doubt: bool = False
+    """It started before Troupe stopped and its end was never recorded: it may
+    or may not have taken effect. Approving runs it again."""
+    instead: AskedCall | None = None
+    """In doubt only: the resumed model asked for this other call at the same
+    place; it runs after this one is settled."""
+    risk: str = ""
+    """What the tool can do (read / write / execute / network); "" when unknown."""
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ToolQuestion:
+        instead = data.get("instead")
+        return cls(
+            tool=data.get("tool", ""), arguments=data.get("arguments", ""),
+            in_doubt=bool(data.get("in_doubt", False)),
+            instead=AskedCall(**instead) if isinstance(instead, dict) else instead,
+            risk=data.get("risk", ""),
+        )
+
+
+@dataclass(frozen=True)
+class BudgetQuestion:
+    """The run has spent its budget: allow another step, or stop?"""
+
+    spent: float
+    """US dollars spent so far."""
+    limit: float
+    """The limit that was reached."""
+    step: float
+    """How much more approving allows."""
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BudgetQuestion:
+        return cls(spent=float(data["spent"]), limit=float(data["limit"]), step=float(data["step"]))
+
+
+__all__ = ["AskedCall", "BudgetQuestion", "Subject", "TaskQuestion", "TaskRef", "ToolQuestion"]
