@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -110,6 +110,14 @@ class EventSink(Protocol):
     def emit(self, event: RunEvent) -> None:
         """Receive an event. Must not block: queue work, don't do it here."""
         ...
+
+
+class CallbackSink:
+    """An EventSink made of one function (for objects whose own `emit` means
+    something else, such as a QObject's)."""
+
+    def __init__(self, emit: Callable[[RunEvent], None]) -> None:
+        self.emit = emit
 
 
 class FanOut:

@@ -22,10 +22,10 @@ from agents.events import (
     TokenDelta,
     event_from_dict,
 )
-from agents.plan import Plan, Task, plan_problems
-from agents.ports import Action
-from agents.run.runner import PriorResult, Runner
+from agents.plan import Plan, plan_problems
+from agents.ports import Action, CallbackSink
 from agents.run.state import RunStatus, TaskStatus, fold
+from app.runs.handle import RunHandle
 from app.runs.service import RunConfig, RunService
 from ui.approvals import QtApprovalGate
 from ui.conversation import ConversationView
@@ -59,10 +59,11 @@ class Session(QObject):
         self.project = "Default"
         self.run_id: str | None = None
         self.config: RunConfig = service.config()
-        self.runner: Runner | None = None
+        self._events = CallbackSink(self._on_event)
+        """The sink the session's runs and plans report to (QObject has an `emit` of its own)."""
+        self.handle: RunHandle | None = None
+        """The run under way (the one way a run starts: RunService.start / resume)."""
         self._jobs: set[asyncio.Task[Any]] = set()
-        self._reusable: dict[str, Task] = {}
-        """Finished tasks, as they ran, that a run of a replanned plan does not redo."""
         self._plan_card: Any = None
         self._gate = QtApprovalGate(conversation.add_approval_card)
         plan_model.planChanged.connect(self._on_plan_changed)
@@ -71,7 +72,7 @@ class Session(QObject):
         run_view.pauseRequested.connect(self.pause)
         run_view.resumeRequested.connect(self.resume)
         run_view.cancelRequested.connect(self.cancel)
-        run_view.retryRequested.connect(lambda _tid: self.resume())
+        run_view.retryRequested.connect(self.retry_task)
 
     # --- the one way UI work runs -------------------------------------------------
 
@@ -101,7 +102,7 @@ class Session(QObject):
 
     @property
     def running(self) -> bool:
-        return self.runner is not None
+        return self.handle is not None
 
     def submit(self, goal: str) -> asyncio.Task[Any] | None:
         goal = goal.strip()
@@ -116,7 +117,7 @@ class Session(QObject):
         if self.run_id is None:
             return ""
         run = self.service.get_run(self.run_id)
-        if run.status != "completed" or not run.deliverable:
+        if run.status != RunStatus.COMPLETED or not run.deliverable:
             return ""
         return f"Earlier goal: {run.goal}\n\nEarlier deliverable:\n{run.deliverable}"
 
@@ -125,7 +126,7 @@ class Session(QObject):
         self.historyChanged.emit()
         note = self.conversation.add_note("The orchestrator is planning…")
         try:
-            result = await self.service.plan(self.run_id, goal, self.config, [self], context=context)
+            result = await self.service.plan(self.run_id, goal, self.config, [self._events], context=context)
         finally:
             note.deleteLater()
         self.plan_model.set_plan(result.plan)
@@ -169,7 +170,7 @@ class Session(QObject):
         assert self.run_id is not None
         note = self.conversation.add_note("The orchestrator is revising the plan…")
         try:
-            result = await self.service.replan(self.run_id, plan, comment, keep, self.config, [self])
+            result = await self.service.replan(self.run_id, plan, comment, keep, self.config, [self._events])
         finally:
             note.deleteLater()
         dialog = PlanDiffDialog(plan, result.plan, self.plan_view.window(), comment=comment, kept=keep)
@@ -180,20 +181,14 @@ class Session(QObject):
     def _use_replanned(self, plan: Plan, keep: set[str]) -> None:
         if self.running:
             return
-        self._reusable = {t: self.plan_model.task(t) for t in keep if self.plan_model.has_task(t)}
         self.plan_view.set_editable(True)
         replace_plan(self.plan_model, plan)  # one undo step; planChanged stores an "edited" version
         self._plan_card = self.conversation.add_plan(plan)
 
-    def _prior_for(self, plan: Plan) -> dict[str, PriorResult] | None:
-        same = {t.id for t in plan.iter_tasks() if self._reusable.get(t.id) == t}
-        if not same or self.run_id is None:
-            return None
-        return self.service.reusable_results(self.run_id, same) or None
-
     # --- running --------------------------------------------------------------------------
 
     def start_run(self) -> None:
+        """Run the plan as it stands; tasks this run already finished, unchanged, are kept."""
         if self.running or self.run_id is None:
             return
         self.plan_view.commit_pending()
@@ -201,59 +196,72 @@ class Session(QObject):
         if problems := plan_problems(plan, self.service.roster.names):
             self.conversation.add_note("⚠ Fix the plan first: " + "; ".join(problems))
             return
-        self._launch(plan, prior=self._prior_for(plan))
+        self._launch(self.service.start(self.run_id, plan, self.config, self._gate, [self._events]))
 
-    def _launch(self, plan: Plan, prior: dict[str, PriorResult] | None) -> None:
-        assert self.run_id is not None
+    def retry_task(self, task_id: str) -> None:
+        """Run `task_id` again (and what depends on it); other finished work is kept."""
+        if self.running or self.run_id is None:
+            return
+        self.plan_view.commit_pending()
+        handle = self.service.start(self.run_id, self.plan_model.to_plan(), self.config, self._gate,
+                                    [self._events], retry={task_id})
+        self._launch(handle)
+
+    def _launch(self, handle: RunHandle) -> None:
         if self._plan_card is not None and not self._plan_card.is_approved:
             self._plan_card.set_approved()
         self.plan_view.set_editable(False)
-        self.runner = self.service.runner(self.run_id, plan, self.config, self._gate, [self], prior)
-        self.run_op(self._run(self.runner), what="The run")
+        if handle.kept:
+            self.conversation.add_note(
+                f"{len(handle.kept)} finished task(s) are kept; the others run now.")
+        self.handle = handle
+        self.run_op(self._run(handle), what="The run")
 
-    async def _run(self, runner: Runner) -> None:
+    async def _run(self, handle: RunHandle) -> None:
         try:
-            await runner.run()
+            await handle.run()
         finally:
-            self.runner = None
-            await self.service.writer.aflush()
+            self.handle = None
             self.plan_view.set_editable(False)
 
     def pause(self) -> None:
-        if self.runner:
-            self.runner.pause()
+        if self.handle:
+            self.handle.pause()
 
     def resume(self) -> None:
-        if self.runner:
-            self.runner.resume()
+        """Resume a paused run, or continue a stopped one where it stopped."""
+        if self.handle:
+            self.handle.resume()
             return
         if self.run_id is not None:
             self.run_op(self._resume(self.run_id), what="Resuming")
 
     async def _resume(self, run_id: str) -> None:
-        _run, plan, config, prior = self.service.resume_state(run_id)
-        self.config = config
-        self.conversation.add_note(f"Resuming: {len(prior)} finished task(s) are reused.")
-        self._launch(plan, prior)
+        handle = self.service.resume(run_id, self._gate, [self._events])
+        self.config = RunConfig.from_record(self.service.get_run(run_id).settings)
+        self._launch(handle)
 
     def cancel(self) -> None:
-        if self.runner:
-            self.runner.cancel()
+        if self.handle:
+            self.handle.cancel()
 
     # --- events from the run ------------------------------------------------------------------
 
-    def emit(self, event: RunEvent) -> None:
-        """EventSink: called on the loop thread, synchronously, for every event."""
+    def _on_event(self, event: RunEvent) -> None:
+        """The run's and the planner's events: on the loop thread, synchronously, each one."""
         self.plan_model.apply_event(event)
         self.run_view.apply_event(event)
-        if isinstance(event, TokenDelta) and not event.task_id and self.runner is not None:
+        if isinstance(event, TokenDelta) and not event.task_id and self.handle is not None:
             self.conversation.append_stream(event.text)
         elif isinstance(event, DeliverableReady):
             # The streamed draft becomes the rendered deliverable card.
             self.conversation.discard_stream()
             self.conversation.show_deliverable(event.markdown)
-        elif isinstance(event, RunFinished) and event.status != "completed":
+        elif isinstance(event, RunFinished) and event.status != RunStatus.COMPLETED:
             self.conversation.add_note(f"Run {event.status}: {event.error}")
+        elif isinstance(event, RunFinished) and event.partial:
+            self.conversation.add_note("Partial result: some tasks were rejected; the deliverable "
+                                       "says what is missing.")
         if isinstance(event, RunFinished) and self._plan_card is not None:
             self._plan_card.set_approved(f"✓  Plan approved · run {event.status}")
         if isinstance(event, RunStarted | RunFinished):
@@ -268,7 +276,6 @@ class Session(QObject):
         run = self.service.get_run(run_id)
         version = self.service.store.latest_plan(run_id)
         self.run_id, self.project = run.id, run.project
-        self._reusable = {}
         self.config = RunConfig.from_record(run.settings) if run.settings.get("model") else self.config
         self.conversation.clear()
         self.conversation.add_user_message(run.goal)
@@ -282,22 +289,22 @@ class Session(QObject):
                 self.plan_model.set_plan(plan)
                 self.run_view.load_plan(plan)
                 self._plan_card = self.conversation.add_plan(plan)
-                if run.status != "planned":
+                if run.status != RunStatus.PLANNED:
                     self._plan_card.set_approved(f"✓  Plan approved · run {run.status}")
         events = [_parse(e) for e in self.service.store.events(run_id)]
         self.run_view.apply_events(events)
         self.plan_model.show_state(fold(events))  # its own fold: later events fold into it
-        self.plan_view.set_editable(run.status == "planned")
+        self.plan_view.set_editable(run.status == RunStatus.PLANNED)
         if run.deliverable:
             self.conversation.show_deliverable(run.deliverable)
         self.run_view.set_state(RunStatus(run.status))  # storage decides "interrupted"
-        if run.status == "interrupted":
+        if run.status == RunStatus.INTERRUPTED:
             self.conversation.add_note("This run was interrupted. Press Resume to continue where it stopped.")
 
     def latest_interrupted(self) -> str | None:
         """The newest run left interrupted by a closed window or a crash."""
         self.service.store.mark_interrupted()
-        runs = [r for r in self.service.store.list_runs(limit=50) if r.status == "interrupted"]
+        runs = [r for r in self.service.store.list_runs(limit=50) if r.status == RunStatus.INTERRUPTED]
         return runs[0].id if runs else None
 
     def new_project(self, name: str) -> None:
@@ -310,14 +317,14 @@ class Session(QObject):
 
     async def aclose(self) -> None:
         """The window is closing: stop work, leaving a running run resumable."""
-        run_id = self.run_id if self.runner is not None else None
+        run_id = self.run_id if self.handle is not None else None
         jobs = list(self._jobs)
         for job in jobs:
-            job.cancel()  # not runner.cancel(): that would end the run as "cancelled"
+            job.cancel()  # not handle.cancel(): that would end the run as "cancelled"
         await asyncio.gather(*jobs, return_exceptions=True)
         if run_id is not None:
             await self.service.writer.aflush()
-            self.service.store.set_run_status(run_id, "interrupted", "the window was closed")
+            self.service.store.set_run_status(run_id, RunStatus.INTERRUPTED, "the window was closed")
 
 
 def _parse(data: dict[str, Any]) -> RunEvent:

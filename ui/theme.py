@@ -49,7 +49,7 @@ STATUS_COLOURS: dict[str, str] = {
     "cancelled": "#757575",
     "retrying": "#8e24aa",
 }
-"""One colour per agents.run.runner.TaskStatus value, plus the display-only "retrying"."""
+"""One colour per agents.run.state.TaskStatus value, plus the display-only "retrying"."""
 
 STATUS_LABELS: dict[str, str] = {
     "pending": "Pending",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from agents.approvals import BudgetQuestion, Subject, TaskQuestion, TaskRef
@@ -40,6 +40,7 @@ from agents.ports import (
     Action,
     ApprovalGate,
     ApprovalRequest,
+    CallbackSink,
     EventSink,
     LLMClient,
     Usage,
@@ -132,7 +133,7 @@ class Runner:
         self._limit = self._options.budget_usd
         self._budget_lock = asyncio.Lock()
         self._stop_reason = "cancelled by the person"
-        self._metered = _Forward(self._emit)
+        self._metered = CallbackSink(self._emit)
 
     # --- control (call from the same loop) ---------------------------------
 
@@ -508,13 +509,6 @@ class Runner:
         usage = Usage(self.state.prompt_tokens, self.state.completion_tokens)
         return RunOutcome(status=status, deliverable=deliverable, usage=usage, cost=self.state.cost,
                           error=error, partial=partial)
-
-
-class _Forward:
-    """An EventSink made of one function."""
-
-    def __init__(self, emit: Callable[[RunEvent], None]) -> None:
-        self.emit = emit
 
 
 REJECTED = "rejected by the person"
