@@ -109,10 +109,10 @@ def arguments_error(text: str) -> str:
     """Why `text` is not usable as a tool's arguments ("" when it is a JSON object)."""
     try:
         value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return f"Not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}. Fix it, or go back."
     except ValueError as exc:
-        line = f" (line {exc.lineno}, column {exc.colno})" if hasattr(exc, "lineno") else ""
-        message = getattr(exc, "msg", str(exc))
-        return f"Not valid JSON{line}: {message}. Fix it, or go back."
+        return f"Not valid JSON: {exc}. Fix it, or go back."
     if not isinstance(value, dict):
         return 'The arguments must be a JSON object, like {"path": "notes.txt"}.'
     return ""
@@ -497,7 +497,7 @@ class ApprovalCard(QFrame):
         for widget in (self.actions_row, self.editor_panel, self.reason_panel):
             widget.setEnabled(False)
             widget.hide()
-        self.setFocusProxy(None)
+        self.setFocusProxy(None)  # type: ignore[arg-type]  # PySide6 stub bug: None (nullptr) removes the proxy
         # Decided cards fold their details away: a long run stays readable.
         folded = self._foldable()
         for widget in folded:
@@ -557,7 +557,7 @@ def _typing_elsewhere(card: QWidget) -> bool:
     return isinstance(focus, QPlainTextEdit | QLineEdit) and not focus.isReadOnly()
 
 
-CardHost = Callable[[ApprovalCard], None]
+CardHost = Callable[[ApprovalCard], object]
 
 
 class QtApprovalGate:

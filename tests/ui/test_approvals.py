@@ -356,7 +356,7 @@ def test_other_tasks_keep_running_while_a_card_waits(qtbot, qloop):
     ]})
     runner = Runner(
         run_id="r1", plan=plan, roster=load_roster(), llm=FakeLLM(lambda r: "fine output", latency=0.01),
-        settings=ModelSettings(model="fake/model"), sink=FanOut([sink, run_view]), gate=gate,
+        settings=ModelSettings(model="fake/model"), sink=FanOut([sink, run_view.sink]), gate=gate,
         options=RunOptions(retry=RetryPolicy(max_attempts=1), synthesize=False),
     )
 

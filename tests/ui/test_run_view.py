@@ -483,7 +483,7 @@ async def test_a_recorded_run_shows_as_the_runners_own_fold(qtbot, view: RunView
     the_plan = Plan.from_dict(plan(task("grp", children=(task("x"), task("flaky"))), task("bad"),
                                    task("after", deps=("bad",))))
     runner = Runner(run_id=RUN, plan=the_plan, roster=load_roster(), llm=FakeLLM(script, cost_per_call=0.001),
-                    settings=ModelSettings(model="fake/m"), sink=view, gate=ScriptedGate(),
+                    settings=ModelSettings(model="fake/m"), sink=view.sink, gate=ScriptedGate(),
                     options=RunOptions(retry=RetryPolicy(max_attempts=3, base_delay=0.001, max_delay=0.01)))
     await runner.run()
     view.flush()

@@ -33,6 +33,7 @@ from agents.events import (
     ToolCallFinished,
     ToolCallRequested,
 )
+from agents.ports import CallbackSink
 from agents.run.state import Change, RunStatus, TaskStatus
 from ui import theme
 from ui.run_view.live_output import LiveOutputPane
@@ -87,6 +88,8 @@ class RunView(QWidget):
         super().__init__(parent)
         self._clock = clock
         self.model = RunModel()
+        self.sink = CallbackSink(self.apply_event)
+        """An EventSink for this view, e.g. in a FanOut (call on the Qt thread; QObject has its own emit)."""
         self._state = RunStatus.PLANNED
         self._plan_runnable = True
         self._dirty: set[str] = set()
@@ -220,10 +223,6 @@ class RunView(QWidget):
             self.set_state(self.model.status)
         else:
             self._update_retry()
-
-    def emit(self, event: RunEvent) -> None:
-        """EventSink: the view can be handed to FanOut directly (call on the Qt thread)."""
-        self.apply_event(event)
 
     def apply_events(self, events: list[RunEvent]) -> None:
         for event in events:
