@@ -23,7 +23,7 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check agents app ui resources tests bench scripts packaging
 	$(BIN)/lint-imports
-	$(BIN)/mypy agents app
+	$(BIN)/mypy  # the packages in pyproject.toml: agents, app, ui
 
 # The whole-window tests run one process per test: each builds the full
 # app on a qasync loop, and Qt objects of one app must not meet the next
