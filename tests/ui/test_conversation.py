@@ -127,6 +127,18 @@ def test_clear_empties_the_column(qtbot, conversation: ConversationView):
     assert conversation.streaming_bubble() is None
 
 
+def test_clear_removes_message_bubbles_from_the_screen(qtbot, conversation: ConversationView):
+    """A bubble sits in a row layout: clearing must delete it, not just forget its row."""
+    conversation.show()
+    conversation.add_user_message("the first goal")
+    qtbot.waitUntil(lambda: any(w.isVisible() for w in conversation.findChildren(MessageBubble)))
+    conversation.clear()
+    conversation.add_user_message("the second goal")
+    qtbot.wait(10)
+    shown = [w.text() for w in conversation.findChildren(MessageBubble) if w.isVisible()]
+    assert not any("the first goal" in text for text in shown), shown
+
+
 def test_mnemonics_do_not_clash_across_the_views(qtbot):
     """Run controls, an approval card and the deliverable can share one window."""
     from ui.run_view import RunView

@@ -10,7 +10,15 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLayoutItem,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ui import theme
 from ui.approvals import ApprovalCard
@@ -222,10 +230,7 @@ class ConversationView(QWidget):
         self._stream_timer.stop()
         self._stream_bubble, self._stream_parts, self._stream_text = None, [], ""
         while self._layout.count() > 1:
-            item = self._layout.takeAt(0)
-            widget = item.widget() if item is not None else None
-            if widget is not None:
-                widget.deleteLater()
+            _discard(self._layout.takeAt(0))
         self._bubbles.clear()
         self._cards.clear()
         self.deliverable = None
@@ -294,3 +299,18 @@ class ConversationView(QWidget):
     def _on_range_changed(self, _minimum: int, maximum: int) -> None:
         if self._stick:
             self.scroll_area.verticalScrollBar().setValue(maximum)
+
+
+def _discard(item: QLayoutItem | None) -> None:
+    """Delete what a layout item holds: its widget, or every widget of its layout
+    (a message bubble sits in a row layout; left alone it stays on screen)."""
+    if item is None:
+        return
+    widget, layout = item.widget(), item.layout()
+    if widget is not None:
+        widget.hide()
+        widget.deleteLater()
+    elif layout is not None:
+        while layout.count():
+            _discard(layout.takeAt(0))
+        layout.deleteLater()
