@@ -7,7 +7,14 @@ import logging
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QPaintEvent, QShortcut
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QGuiApplication,
+    QKeySequence,
+    QPaintEvent,
+    QShortcut,
+)
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QInputDialog,
@@ -123,7 +130,16 @@ class MainWindow(QMainWindow):
         self.splitter.setSizes([270, 600, 810])
         self.setCentralWidget(self.splitter)
         self.statusBar().addPermanentWidget(self.status)
-        self.resize(1680, 980)
+        self._fit_to_screen(1680, 980)
+
+    def _fit_to_screen(self, width: int, height: int) -> None:
+        """The preferred size, never more than the screen's free area (a window
+        wider than the screen hides the run view's right edge)."""
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        if screen is not None:
+            free = screen.availableGeometry()
+            width, height = min(width, free.width()), min(height, free.height())
+        self.resize(width, height)
 
     def _build_actions(self) -> None:
         self.new_project_action = QAction("New project…", self, shortcut=QKeySequence(QKeySequence.StandardKey.New))
@@ -134,6 +150,8 @@ class MainWindow(QMainWindow):
         self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
         self.replan_action = QAction("Replan…", self, shortcut=QKeySequence("Ctrl+Shift+R"))
         self.replan_action.setToolTip("Ask the orchestrator to revise the plan; finished tasks are kept")
+        self.quit_action = QAction("Quit", self, shortcut=QKeySequence(QKeySequence.StandardKey.Quit))
+        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
         for action in (self.new_project_action, self.search_action, self.run_action, self.cancel_action):
             self.addAction(action)
         menu = self.menuBar().addMenu("&File")
@@ -141,6 +159,8 @@ class MainWindow(QMainWindow):
         menu.addAction(self.search_action)
         menu.addSeparator()
         menu.addAction(self.settings_action)
+        menu.addSeparator()
+        menu.addAction(self.quit_action)
         run_menu = self.menuBar().addMenu("&Run")
         run_menu.addAction(self.run_action)
         run_menu.addAction(self.cancel_action)
@@ -157,6 +177,7 @@ class MainWindow(QMainWindow):
         self.cancel_action.triggered.connect(self.session.cancel)
         self.replan_action.triggered.connect(self._on_replan)
         self.settings_action.triggered.connect(self._on_settings)
+        self.quit_action.triggered.connect(self.close)  # closing the window quits, run kept resumable
         self.notice.settingsRequested.connect(self._on_settings)
         self.crash_notice.resumeRequested.connect(self._on_crash_resume)
         self.history.runSelected.connect(self.session.open_run)

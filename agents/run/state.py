@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from agents.approvals import Subject
 from agents.events import (
@@ -75,6 +75,18 @@ class RunStatus(StrEnum):
     @property
     def resumable(self) -> bool:
         return self in (RunStatus.INTERRUPTED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.PAUSED)
+
+
+class Counts(NamedTuple):
+    """How a run's leaf tasks stand."""
+
+    done: int
+    """Completed."""
+    total: int
+    failed: int
+    """Failed (after their retries)."""
+    not_run: int
+    """Rejected (skipped), blocked by a task that did not complete, or cancelled."""
 
 
 class Change(StrEnum):
@@ -188,16 +200,18 @@ class RunState:
     def leaves(self) -> Iterator[TaskState]:
         return (t for t in self.tasks.values() if not t.is_group)
 
-    def counts(self) -> tuple[int, int, int]:
-        """(done, total, failed) over leaf tasks; skipped ones count as done."""
-        done = total = failed = 0
+    def counts(self) -> Counts:
+        """How the leaf tasks stand."""
+        done = total = failed = not_run = 0
         for task in self.leaves():
             total += 1
-            if task.status in _DONE:
+            if task.status is TaskStatus.COMPLETED:
                 done += 1
-            elif task.status in _BAD:
+            elif task.status is TaskStatus.FAILED:
                 failed += 1
-        return done, total, failed
+            elif task.status in _NOT_RUN:
+                not_run += 1
+        return Counts(done, total, failed, not_run)
 
     def task(self, task_id: str) -> TaskState:
         """The task's state, added at the end when the plan did not list it."""
@@ -394,8 +408,7 @@ def walk_plan(tasks: Iterable[Any], depth: int = 0) -> Iterator[tuple[Mapping[st
             yield from walk_plan(task.get("children") or (), depth + 1)
 
 
-_DONE = frozenset({TaskStatus.COMPLETED, TaskStatus.SKIPPED})
-_BAD = frozenset({TaskStatus.FAILED, TaskStatus.BLOCKED, TaskStatus.CANCELLED})
+_NOT_RUN = frozenset({TaskStatus.SKIPPED, TaskStatus.BLOCKED, TaskStatus.CANCELLED})
 _NOTHING: frozenset[Change] = frozenset()
 _ALL = frozenset(Change)
 _TOTALS = frozenset({Change.TOTALS})

@@ -46,7 +46,7 @@ def test_plan_order_depth_and_groups() -> None:
     state = fold([started()])
     assert list(state.tasks) == ["a", "grp", "b"]
     assert state.tasks["b"].depth == 1 and state.tasks["grp"].is_group
-    assert state.status is RunStatus.RUNNING and state.counts() == (0, 2, 0)
+    assert state.status is RunStatus.RUNNING and state.counts() == (0, 2, 0, 0)
 
 
 def test_statuses_totals_and_live_task_spend() -> None:
@@ -66,11 +66,11 @@ def test_retry_is_visible_then_cleared_by_the_next_start() -> None:
     assert state.tasks["a"].retrying and state.tasks["a"].attempts == 2
     state.apply(TaskFailed(run_id="r", task_id="a", error="503 again", attempts=3, ts=4))
     state.apply(TaskBlocked(run_id="r", task_id="b", because="a", ts=4))
-    assert state.counts() == (0, 2, 2) and state.tasks["b"].error == "a did not complete"
+    assert state.counts() == (0, 2, 1, 1) and state.tasks["b"].error == "a did not complete"
     # a new start of the run (not a resume) forgets every stale status and spend
     state.apply(started(ts=10))
     assert all(t.status is TaskStatus.PENDING and not t.error for t in state.tasks.values())
-    assert state.counts() == (0, 2, 0)
+    assert state.counts() == (0, 2, 0, 0)
 
 
 def test_a_resumed_start_keeps_completed_tasks_only() -> None:

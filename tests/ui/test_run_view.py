@@ -126,7 +126,7 @@ def test_scripted_run_updates_totals_statuses_and_controls(qtbot, view: RunView,
     rows = view.model.rows
     assert rows["b"].status is TaskStatus.FAILED and rows["b"].retries == [T0 + 6]
     assert rows["c"].status is TaskStatus.BLOCKED
-    assert view.totals.texts()["failed"] == "2 failed"
+    assert view.totals.texts()["failed"] == "1 failed · 1 not run"
 
     clock.now = T0 + 9
     view.apply_event(RunFinished(run_id=RUN, ts=T0 + 9, status="failed", prompt_tokens=1000,
@@ -304,7 +304,7 @@ def test_model_counts_and_final_totals():
         model.apply(event)
     model.apply(asked("q", "y"))
     assert model.rows["y"].status is TaskStatus.WAITING_APPROVAL
-    assert model.counts() == (1, 2, 0)
+    assert model.counts() == (1, 2, 0, 0)
     model.apply(RunFinished(run_id=RUN, ts=T0 + 2, status="cancelled", prompt_tokens=50,
                             completion_tokens=5, cost=0.25))
     # the totals are the fold's: the sums of the calls (as stored), not the runner's report
@@ -444,7 +444,7 @@ def test_a_new_start_clears_stale_failures_from_timeline_and_totals(qtbot, view:
                        RunFinished(run_id=RUN, ts=T0 + 4, status="failed", prompt_tokens=0,
                                    completion_tokens=0, cost=0)])
     view.select_task("b")
-    assert view.totals.texts()["failed"] == "2 failed" and view.output.status.text().endswith("Failed")
+    assert view.totals.texts()["failed"] == "1 failed · 1 not run" and view.output.status.text().endswith("Failed")
     # Run again from the start (not a resume): nothing of the last attempt is left on screen
     view.apply_event(RunStarted(run_id=RUN, ts=T0 + 10, goal="g", plan=the_plan))
     assert view.state() is RunStatus.RUNNING
@@ -491,7 +491,7 @@ async def test_a_recorded_run_shows_as_the_runners_own_fold(qtbot, view: RunView
     ours, theirs = view.model.run, runner.state
     assert {t: (s.status, s.attempts, s.tokens) for t, s in ours.tasks.items()} == {
         t: (s.status, s.attempts, s.tokens) for t, s in theirs.tasks.items()}
-    assert view.state() is RunStatus.FAILED and view.totals.texts()["failed"] == "2 failed"
+    assert view.state() is RunStatus.FAILED and view.totals.texts()["failed"] == "1 failed · 1 not run"
     assert view.output.text("flaky") == "── attempt 2 ──\nsome careful words"  # attempt 1 wrote nothing
     assert view.totals.texts()["tokens"] == fmt.tokens(theirs.total_tokens)
 

@@ -14,9 +14,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from agents.events import RunEvent
-from agents.run.state import Change, RunState, RunStatus, TaskState, TaskStatus
+from agents.run.state import Change, Counts, RunState, RunStatus, TaskState, TaskStatus
 
-RETRYABLE = frozenset({TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.BLOCKED})
+RETRYABLE = frozenset({TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.BLOCKED, TaskStatus.SKIPPED})
 LIVE = frozenset({RunStatus.RUNNING, RunStatus.PAUSED})
 """Statuses in which bars grow and the clock ticks."""
 
@@ -117,6 +117,5 @@ class RunModel:
     def leaves(self) -> Iterable[TaskState]:
         return self.run.leaves()
 
-    def counts(self) -> tuple[int, int, int]:
-        """(done, total, failed) over leaf tasks; skipped ones count as done."""
+    def counts(self) -> Counts:
         return self.run.counts()

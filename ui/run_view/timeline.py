@@ -321,7 +321,7 @@ class TimelineWidget(QAbstractScrollArea):
         font.setPointSizeF(max(7.0, font.pointSizeF() * 0.9))
         painter.setFont(font)
         metrics = QFontMetrics(font)
-        done, total, _failed = self.model.counts()
+        done, total = self.model.counts()[:2]
         painter.drawText(QRectF(10, 0, self._label_width(), AXIS_H),
                          Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
                          f"Tasks ({done}/{total} done)")

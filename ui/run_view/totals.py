@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from agents.run.state import Counts
 from ui import theme
 from ui.run_view import format as fmt
 
@@ -77,9 +78,11 @@ class RunTotals(QWidget):
         tip = "" if known else "Some models' prices are unknown: the real cost is higher."
         self.cost.set(fmt.cost(dollars, known), tip)
 
-    def set_tasks(self, done: int, total: int, failed: int = 0) -> None:
-        self.tasks.set(f"{done} / {total}", f"{done} of {total} tasks done")
-        self.failed.setText(f"{failed} failed" if failed else "")
+    def set_tasks(self, counts: Counts) -> None:
+        self.tasks.set(f"{counts.done} / {counts.total}", f"{counts.done} of {counts.total} tasks done")
+        parts = [f"{counts.failed} failed"] if counts.failed else []
+        parts += [f"{counts.not_run} not run"] if counts.not_run else []
+        self.failed.setText(" · ".join(parts))
 
     def start_clock(self, since: float) -> None:
         """Count elapsed time from `since` (epoch seconds), ticking once a second."""
@@ -99,7 +102,7 @@ class RunTotals(QWidget):
         self._started = self._stopped = None
         self.set_usage(0, 0)
         self.set_cost(0)
-        self.set_tasks(0, 0)
+        self.set_tasks(Counts(0, 0, 0, 0))
         self._on_tick()
 
     # --- reading (tests, accessibility) ----------------------------------------------

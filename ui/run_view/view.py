@@ -45,11 +45,12 @@ STATES = tuple(RunStatus)
 """The run view's states are the fold's run statuses."""
 
 _ENDED = frozenset({"run", "retry"})
-# Which controls each state enables (Retry also needs a retryable task selected).
+# Which controls each state enables (Retry also needs a retryable task selected;
+# it starts the run again, so not while it runs).
 _ENABLED: dict[RunStatus, frozenset[str]] = {
     RunStatus.PLANNED: frozenset({"run"}),
-    RunStatus.RUNNING: frozenset({"pause", "cancel", "retry"}),
-    RunStatus.PAUSED: frozenset({"resume", "cancel", "retry"}),
+    RunStatus.RUNNING: frozenset({"pause", "cancel"}),
+    RunStatus.PAUSED: frozenset({"resume", "cancel"}),
     RunStatus.COMPLETED: _ENDED,
     RunStatus.FAILED: _ENDED,
     RunStatus.CANCELLED: _ENDED,
@@ -116,7 +117,7 @@ class RunView(QWidget):
             ("pause", "&Pause", "Finish the calls in flight, start no new ones", self.pauseRequested.emit),
             ("resume", "Re&sume", "Carry on where the run stopped", self.resumeRequested.emit),
             ("cancel", "Cance&l", "Stop every task", self.cancelRequested.emit),
-            ("retry", "Re&try task", "Run the selected failed task again", self._on_retry_clicked),
+            ("retry", "Re&try task", "Run the selected task again (failed, cancelled, blocked or rejected), and what depends on it; finished work is kept", self._on_retry_clicked),
         )
         controls = QHBoxLayout()
         controls.setSpacing(6)
@@ -319,7 +320,7 @@ class RunView(QWidget):
         m = self.model
         self.totals.set_usage(m.prompt_tokens, m.completion_tokens)
         self.totals.set_cost(m.cost, m.cost_known)
-        self.totals.set_tasks(*m.counts())
+        self.totals.set_tasks(m.counts())
 
     def _show_warnings(self) -> None:
         """The run's warnings (an MCP server that is not there) in the banner; hidden when none."""
