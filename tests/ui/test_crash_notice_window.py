@@ -59,6 +59,7 @@ def open_window(db: Path, server) -> MainWindow:  # type: ignore[no-untyped-def]
     settings = Settings(default_model="openai/test-model", api_base=server.base_url)
     window = MainWindow(RunService(open_database(db), settings=settings))
     _WINDOWS.append(window)
+    window.resize(1600, 1000)  # a desktop's size: the offscreen screen is 800x600, which the window fits
     window.show()
     if start.last is not None:
         window.report_unexpected_end(start.last)
