@@ -24,6 +24,7 @@ from agents.events import (
 )
 from agents.plan import Plan, plan_problems
 from agents.ports import Action, CallbackSink
+from agents.run.runner import STOPPED_BY_PERSON
 from agents.run.state import RunStatus, TaskStatus, fold
 from app.runs.handle import RunHandle
 from app.runs.service import RunConfig, RunService
@@ -124,6 +125,7 @@ class Session(QObject):
     async def _plan(self, goal: str, context: str) -> None:
         self.run_id = self.service.create_run(self.project, goal, self.config)
         self.historyChanged.emit()
+        self.run_view.reset()  # before planning: the planner's calls count in the run's totals
         note = self.conversation.add_note("The orchestrator is planning…")
         try:
             result = await self.service.plan(self.run_id, goal, self.config, [self._events], context=context)
@@ -131,7 +133,6 @@ class Session(QObject):
             note.deleteLater()
         self.plan_model.set_plan(result.plan)
         self.plan_view.set_editable(True)
-        self.run_view.reset()
         self.run_view.load_plan(result.plan)
         self.run_view.set_state(RunStatus.PLANNED)
         self._plan_card = self.conversation.add_plan(result.plan)
@@ -258,7 +259,7 @@ class Session(QObject):
             self.conversation.discard_stream()
             self.conversation.show_deliverable(event.markdown)
         elif isinstance(event, RunFinished) and event.status != RunStatus.COMPLETED:
-            self.conversation.add_note(f"Run {event.status}: {event.error}")
+            self.conversation.add_note(_ended_note(event))
         elif isinstance(event, RunFinished) and event.partial:
             self.conversation.add_note("Partial result: some tasks were rejected; the deliverable "
                                        "says what is missing.")
@@ -293,7 +294,10 @@ class Session(QObject):
                     self._plan_card.set_approved(f"✓  Plan approved · run {run.status}")
         events = [_parse(e) for e in self.service.store.events(run_id)]
         self.run_view.apply_events(events)
-        self.plan_model.show_state(fold(events))  # its own fold: later events fold into it
+        state = fold(events)  # the plan tree's own: later events fold into it
+        if run.status == RunStatus.INTERRUPTED:
+            state.interrupt()
+        self.plan_model.show_state(state)
         self.plan_view.set_editable(run.status == RunStatus.PLANNED)
         if run.deliverable:
             self.conversation.show_deliverable(run.deliverable)
@@ -331,3 +335,8 @@ def _parse(data: dict[str, Any]) -> RunEvent:
     return event_from_dict({k: v for k, v in data.items() if k != "seq"})
 
 
+def _ended_note(event: RunFinished) -> str:
+    """What the conversation says when a run ends other than completed."""
+    if event.status == RunStatus.CANCELLED and event.error == STOPPED_BY_PERSON:
+        return "Run cancelled. Finished tasks are kept: Run or Resume continues with the rest."
+    return f"Run {event.status}: {event.error}"

@@ -132,7 +132,7 @@ class Runner:
         self._cancelled = False
         self._limit = self._options.budget_usd
         self._budget_lock = asyncio.Lock()
-        self._stop_reason = "cancelled by the person"
+        self._stop_reason = STOPPED_BY_PERSON
         self._metered = CallbackSink(self._emit)
 
     # --- control (call from the same loop) ---------------------------------
@@ -186,8 +186,12 @@ class Runner:
         try:
             await self._schedule()
         finally:
-            for worker in self._workers.values():
+            workers = list(self._workers.values())
+            for worker in workers:
                 worker.cancel()
+            # the driver was cancelled (window closed, Ctrl+C): let each task record
+            # its end before the caller flushes the history and closes the tools
+            await asyncio.gather(*workers, return_exceptions=True)
         outcome = await self._finish()
         self._emit(
             RunFinished(
@@ -496,13 +500,22 @@ class Runner:
 
     async def _synthesize(self, unfinished: list[str]) -> str:
         ctx = CallContext(run_id=self.run_id, sink=self._metered, purpose="synthesis")
-        missing = {tid: f"{self._tasks[tid].title}: {self.states[tid].error}" for tid in unfinished}
+        missing = {tid: self._why_not_done(tid) for tid in unfinished}
         response = await synthesize(
             self._llm, self._settings, self._roster, self.plan,
             {tid: s.output for tid, s in self.states.items() if s.status is TaskStatus.COMPLETED},
             ctx, self._options.retry, missing=missing,
         )
         return response.text
+
+    def _why_not_done(self, tid: str) -> str:
+        """One line for the synthesis: the task and why it was left out, in words."""
+        title, state = self._tasks[tid].title, self.states[tid]
+        if state.status is TaskStatus.BLOCKED:
+            needed = [self._tasks[d].title for d in sorted(self._deps[tid])
+                      if self.states[d].status is not TaskStatus.COMPLETED]
+            return f"{title}: not done, because it needed “{'”, “'.join(needed)}”, which was left out"
+        return f"{title}: {state.error}"
 
     def _outcome(self, status: RunStatus, deliverable: str | None, error: str = "", *,
                  partial: bool = False) -> RunOutcome:
@@ -511,6 +524,8 @@ class Runner:
                           error=error, partial=partial)
 
 
+STOPPED_BY_PERSON = "cancelled by the person"
+"""A run's error when the person cancelled it."""
 REJECTED = "rejected by the person"
 """A rejected task's skip reason (then ": <the person's reason>", if they gave one)."""
 

@@ -244,6 +244,18 @@ class RunState:
             state.is_group = bool(task.get("children"))
             self.tasks[tid] = state
 
+    def interrupt(self) -> None:
+        """Its process ended mid-run (storage knows this, the events cannot): what
+        was live stops where the events stop and waits, pending, for a resume."""
+        self.status = RunStatus.INTERRUPTED
+        self.approvals.clear()
+        for task in self.tasks.values():
+            if task.status.terminal:
+                continue
+            if task.started is not None:
+                task.finished = max(self.last_ts or task.started, task.started)
+            task.status = TaskStatus.PENDING
+
     def restore(self, task_id: str, output: str, attempts: int) -> None:
         """Seed a task finished by an earlier process (a resume), without an event."""
         state = self.task(task_id)

@@ -34,5 +34,5 @@ def stored_run_state(store: Store, run: RunDetail) -> RunState:
         if latest is not None:
             state.load_plan(latest.plan)
     if run.status == RunStatus.INTERRUPTED:
-        state.status = RunStatus.INTERRUPTED
+        state.interrupt()
     return state

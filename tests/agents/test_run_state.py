@@ -112,3 +112,13 @@ def test_fold_continues_from_a_given_state() -> None:
     first = fold([started()])
     assert fold([finished("a", "x")], first) is first and first.tasks["a"].output == "x"
     assert RunState().status is RunStatus.PLANNED
+
+
+def test_an_interrupted_run_leaves_nothing_running():
+    state = fold([started(), TaskStarted(run_id="r", task_id="a", agent="x", attempt=1, ts=2),
+                  ApprovalRequested(run_id="r", request_id="q", task_id="b", subject="task", title="B", ts=3),
+                  call("a", 1, 0.0, ts=5)])
+    state.interrupt()
+    assert state.status is RunStatus.INTERRUPTED and not state.approvals
+    assert {t.status for t in state.tasks.values()} == {TaskStatus.PENDING}
+    assert state.tasks["a"].finished == 5  # its bar ends where the events stop

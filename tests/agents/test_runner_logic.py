@@ -253,7 +253,7 @@ async def test_a_rejected_task_leaves_a_partial_deliverable_that_names_the_reaso
     assert sink.of(TaskSkipped)[0].reason == "rejected by the person: not needed this week"
     synthesis = last_user_message(llm.requests[-1])
     assert "KEPT RESULT" in synthesis and "# Not done" in synthesis
-    assert "not needed this week" in synthesis and "Title after: drop did not complete" in synthesis
+    assert "not needed this week" in synthesis and "Title after: not done, because it needed “Title drop”" in synthesis
     assert runner.state.tasks["after"].status is TaskStatus.BLOCKED
 
 

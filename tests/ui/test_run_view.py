@@ -184,7 +184,9 @@ def test_interrupted_run_from_history_stops_at_its_last_event(view: RunView, clo
     assert not view.totals.ticking and view.totals.texts()["elapsed"] == "0:12"
     t0, t1 = view.timeline.time_range()
     assert t0 == T0 and t1 < T0 + 20
-    assert view.timeline.bars()[1] == ("b", T0 + 12, None, "researcher")
+    # b was running when the process died: pending again, its bar ends at the last event
+    assert view.timeline.bars()[1] == ("b", T0 + 12, T0 + 12, "researcher")
+    assert view.model.rows["b"].status is TaskStatus.PENDING
 
 
 # --- the timeline --------------------------------------------------------------------------

@@ -59,7 +59,10 @@ class RunModel:
     @status.setter
     def status(self, status: RunStatus) -> None:
         """Storage's word on a stored run (interrupted) overrides the fold's."""
-        self.run.status = status
+        if status is RunStatus.INTERRUPTED:
+            self.run.interrupt()
+        else:
+            self.run.status = status
 
     @property
     def live(self) -> bool:
