@@ -223,7 +223,8 @@ class Session(QObject):
             await handle.run()
         finally:
             self.handle = None
-            self.plan_view.set_editable(False)
+            # a stopped run's plan can be changed and run again: only what changed runs
+            self.plan_view.set_editable(True)
 
     def pause(self) -> None:
         if self.handle:
@@ -298,7 +299,7 @@ class Session(QObject):
         if run.status == RunStatus.INTERRUPTED:
             state.interrupt()
         self.plan_model.show_state(state)
-        self.plan_view.set_editable(run.status == RunStatus.PLANNED)
+        self.plan_view.set_editable(True)  # not running: edit, then Run runs only what changed
         if run.deliverable:
             self.conversation.show_deliverable(run.deliverable)
         self.run_view.set_state(RunStatus(run.status))  # storage decides "interrupted"
