@@ -20,6 +20,8 @@ STATUS_MARKS = {
     "completed": "✓", "failed": "✗", "running": "●", "paused": "Ⅱ",
     "cancelled": "–", "interrupted": "⚠", "planned": "○",
 }
+PARTIAL_MARK = "◐"
+"""A completed run whose deliverable is partial (some tasks were rejected)."""
 
 
 class HistoryPanel(QWidget):
@@ -184,12 +186,15 @@ class HistoryPanel(QWidget):
 
 def _run_data(run: RunSummary) -> dict[int, object]:
     when = time.strftime("%b %d %H:%M", time.localtime(run.created))
-    mark = STATUS_MARKS.get(run.status, "·")
+    partial = run.partial and run.status == "completed"
+    mark = PARTIAL_MARK if partial else STATUS_MARKS.get(run.status, "·")
+    status = "completed (partial)" if partial else run.status
+    long_status = "completed (partial: some tasks were rejected)" if partial else run.status
     return {
-        Qt.ItemDataRole.DisplayRole: f"{mark}  {run.goal}\n     {when} · {run.status} · ${run.cost:.3f}",
+        Qt.ItemDataRole.DisplayRole: f"{mark}  {run.goal}\n     {when} · {status} · ${run.cost:.3f}",
         RUN_ID_ROLE: run.id,
         Qt.ItemDataRole.ToolTipRole: (
-            f"{run.goal}\n\nStatus: {run.status}\nStarted: {time.ctime(run.created)}\n"
+            f"{run.goal}\n\nStatus: {long_status}\nStarted: {time.ctime(run.created)}\n"
             f"Tasks: {run.tasks_completed}/{run.task_count} · {run.total_tokens} tokens · ${run.cost:.4f}"
         ),
     }

@@ -180,7 +180,8 @@ class RunState:
     finished: float | None = None
     deliverable: str = ""
     partial: bool = False
-    """The deliverable covers only the tasks that finished."""
+    """The deliverable covers only the tasks that finished (set by DeliverableReady and
+    RunFinished, cleared by RunStarted; storage keeps the same in `runs.partial`)."""
     error: str = ""
     warnings: list[str] = field(default_factory=list)
     """RunWarning messages of the latest start, oldest first, each once."""
@@ -273,6 +274,7 @@ class RunState:
         if self.started is None or not e.resumed:
             self.started = e.ts
         self.finished, self.error, self.status = None, "", RunStatus.RUNNING
+        self.partial = False  # running again: an end says whether it is partial
         self.approvals.clear()  # a question of an ended process is asked again
         self.warnings = []  # a start reports its own
         return _ALL
@@ -378,7 +380,7 @@ class RunState:
         return frozenset({Change.DELIVERABLE})
 
     def _run_finished(self, e: RunFinished) -> frozenset[Change]:
-        self.finished, self.error = e.ts, e.error
+        self.finished, self.error, self.partial = e.ts, e.error, e.partial
         self.status = RunStatus(e.status)
         self.approvals.clear()
         for task in self.tasks.values():

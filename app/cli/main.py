@@ -320,16 +320,18 @@ def cmd_runs(args: argparse.Namespace) -> int:
     finally:
         service.close()
     if args.json:
-        rows = [{"id": r.id, "goal": r.goal, "status": r.status, "created": r.created,
-                 "project": r.project, "tokens": r.total_tokens, "cost": r.cost,
-                 "tasks": r.task_count, "tasks_completed": r.tasks_completed} for r in runs]
+        rows = [{"id": r.id, "goal": r.goal, "status": r.status, "partial": r.partial,
+                 "created": r.created, "project": r.project, "tokens": r.total_tokens,
+                 "cost": r.cost, "tasks": r.task_count, "tasks_completed": r.tasks_completed}
+                for r in runs]
         print(json.dumps(rows, indent=2, ensure_ascii=False))
         return EXIT_OK
     if not runs:
         print("no runs yet" if not args.search else f"no runs match {args.search!r}", file=sys.stderr)
     for r in runs:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created))
-        print(f"{r.id}  {when}  {r.status:<11}  ${r.cost:<8.4f}  {r.goal}")
+        status = "partial" if r.partial and r.status == "completed" else r.status
+        print(f"{r.id}  {when}  {status:<11}  ${r.cost:<8.4f}  {r.goal}")
     return EXIT_OK
 
 

@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 
 RUN_STATUSES = ("planned", "running", "paused", "completed", "failed", "cancelled", "interrupted")
@@ -82,6 +83,7 @@ runs = Table(
     _req("prompt_tokens", Integer, default=0), _req("completion_tokens", Integer, default=0),
     _req("cost", Float, default=0.0), _opt("error", Text),
     _opt("owner_pid", Integer), _opt("owner_token", String),
+    _req("partial", Boolean, default=False, server_default=false()),
     Index("ix_runs_created", "created"), Index("ix_runs_status", "status"),
     Index("ix_runs_project_id", "project_id"),
 )

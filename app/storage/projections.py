@@ -207,7 +207,9 @@ class Owner:
 
 
 def _run_started(db: Sql, e: ev.RunStarted, owner: Owner) -> None:
-    _update_run(db, e.run_id, status="running", owner_pid=owner.pid, owner_token=owner.token)
+    # running again: not partial until an end says so (the fold's rule)
+    _update_run(db, e.run_id, status="running", partial=False,
+                owner_pid=owner.pid, owner_token=owner.token)
     sync_tasks_from_plan(db, e.run_id, e.plan, keep=lambda tid, status: keeps(e, tid, status))
     _record_plan_as_run(db, e.run_id, e.plan, e.ts)
 
@@ -231,14 +233,14 @@ def _run_resumed(db: Sql, e: ev.RunResumed, owner: Owner) -> None:
 
 
 def _deliverable(db: Sql, e: ev.DeliverableReady, owner: Owner) -> None:
-    _update_run(db, e.run_id, deliverable=e.markdown)
+    _update_run(db, e.run_id, deliverable=e.markdown, partial=e.partial)
 
 
 def _run_finished(db: Sql, e: ev.RunFinished, owner: Owner) -> None:
     # Totals stay the running sums of LLMCallFinished: they include the
     # planner's calls and those of an interrupted process, which the runner's
     # own totals (in this event) do not.
-    _update_run(db, e.run_id, status=e.status, error=e.error or None)
+    _update_run(db, e.run_id, status=e.status, error=e.error or None, partial=e.partial)
     # like the fold: a task that started and never ended stops with the run
     db.run("UPDATE tasks SET finished = max(?, started) "
            "WHERE run_id = ? AND started IS NOT NULL AND finished IS NULL", (e.ts, e.run_id))

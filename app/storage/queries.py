@@ -82,6 +82,7 @@ def run_summaries(conn: Connection, terms: list[str], limit: int) -> list[RunSum
             runs_t.c.cost,
             task_count,
             completed,
+            runs_t.c.partial,
         )
         .join(projects_t, projects_t.c.id == runs_t.c.project_id)
         .order_by(runs_t.c.created.desc(), runs_t.c.id)
@@ -117,6 +118,7 @@ def run_detail(conn: Connection, run_id: str) -> RunDetail:
         cost=row.cost,
         error=row.error,
         plan_version=version,
+        partial=bool(row.partial),
         tasks=tuple(_task_row(r) for r in _task_rows(conn, run_id)),
     )
 

@@ -34,6 +34,9 @@ class RunSummary:
     """Tasks in the plan as run (0 before it started)."""
     tasks_completed: int
     """How many of them completed."""
+    partial: bool = False
+    """Its deliverable covers only the tasks that finished (some were rejected); with
+    status "completed" this is a partial success."""
 
     @property
     def total_tokens(self) -> int:
@@ -110,6 +113,8 @@ class RunDetail:
     """Why the run failed, if it did."""
     plan_version: int | None
     """The latest plan version number, None if no plan was stored."""
+    partial: bool = False
+    """The deliverable covers only the tasks that finished (some were rejected)."""
     tasks: tuple[TaskRow, ...] = field(default_factory=tuple)
     """The tasks in plan order."""
 

@@ -83,10 +83,21 @@ def seed_0002(db: sqlite3.Connection) -> None:
     )
 
 
+def seed_0003(db: sqlite3.Connection) -> None:
+    """Rows in every table of revision 0003 (0002's; runs.partial is new there)."""
+    seed_0002(db)
+    db.execute(
+        "INSERT INTO runs (id, project_id, goal, status, created, updated, settings, "
+        "prompt_tokens, completion_tokens, cost, partial) "
+        "VALUES ('r2', 1, 'a partial goal', 'completed', 3.0, 4.0, '{}', 0, 0, 0.0, 1)"
+    )
+
+
 # (revision to start from, rows to put in at that revision). One case per revision.
 MIGRATION_CASES: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
     ("0001", seed_0001),
     ("0002", seed_0002),
+    ("0003", seed_0003),
 ]
 
 
@@ -123,12 +134,32 @@ def test_upgrade_keeps_every_row(
     assert [r.id for r in store.search_runs("otters")] == ["r1"]
     if "tool_calls" in before:
         assert [(c.key, c.result) for c in store.tool_calls("r1")] == [("r1:a:1:0", "wrote 1 characters")]
+    # runs from before 0003 were not partial; a later one keeps its flag
+    assert not run.partial and not store.list_runs(search="old goal")[0].partial
+    if revision >= "0003":
+        assert store.get_run("r2").partial
     store.close()
+
+
+def test_upgrading_from_0002_adds_partial_false_and_keeps_runs_in_place(tmp_path: Path) -> None:
+    # a plain ADD COLUMN: runs is not recreated, its search triggers stay
+    path = tmp_path / "old.db"
+    engine = make_engine(path)
+    upgrade_database(engine, "0002")
+    engine.dispose()
+    with sqlite3.connect(path) as db:
+        seed_0002(db)
+        triggers = sorted(db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'"))
+        runs_before = db.execute("SELECT * FROM runs").fetchall()
+    open_database(path).close()
+    with sqlite3.connect(path) as db:
+        assert sorted(db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")) == triggers
+        assert db.execute("SELECT * FROM runs").fetchall() == [(*r, 0) for r in runs_before]
 
 
 def test_fresh_database_schema_and_connection_settings(tmp_path: Path) -> None:
     store = open_database(tmp_path / "new.db")
-    assert current_revision(store.engine) == head_revision() == "0002"
+    assert current_revision(store.engine) == head_revision() == "0003"
     with store.engine.connect() as conn:
         names = set(conn.execute(text("SELECT name FROM sqlite_master")).scalars())
         assert set(TABLES_0002) | {"search_fts", "alembic_version"} <= names
@@ -194,4 +225,5 @@ def test_migrations_ship_inside_the_package() -> None:
     assert (MIGRATIONS_DIR / "script.py.mako").is_file()
     assert (MIGRATIONS_DIR / "versions" / "0001_initial.py").is_file()
     assert (MIGRATIONS_DIR / "versions" / "0002_tool_calls.py").is_file()
+    assert (MIGRATIONS_DIR / "versions" / "0003_run_partial.py").is_file()
     assert not (MIGRATIONS_DIR / "alembic.ini").exists()  # configured in code

@@ -3,7 +3,7 @@
 Real Runners (FakeLLM, ScriptedGate) write their events through a real
 EventWriter into a real SQLite file; then, for every task, the `tasks` row
 and `fold(stored events)` agree on status, attempts, output, error, tokens,
-cost and times, and the `runs` row agrees on status and totals. Every
+cost and times, and the `runs` row agrees on status, partial and totals. Every
 prefix of each recorded stream is checked too: it is what a process killed
 at that point leaves behind (tasks running, retrying, waiting for a person).
 """
@@ -125,6 +125,8 @@ def assert_projection_is_the_fold(store: Store, run_id: str) -> RunState:
                   task.completion_tokens, pytest.approx(task.cost), task.started, task.finished)
         assert stored == folded, tid
     assert run.status == state.status.value
+    assert run.partial == state.partial
+    assert [r.partial for r in store.list_runs() if r.id == run_id] == [state.partial]
     assert (run.prompt_tokens, run.completion_tokens) == (state.prompt_tokens, state.completion_tokens)
     assert run.cost == pytest.approx(state.cost)
     return state
@@ -169,6 +171,26 @@ async def test_every_approval_answer(store: Store, writer: EventWriter) -> None:
     assert tasks["rejected"].status is TaskStatus.SKIPPED and "off topic" in tasks["rejected"].error
     assert tasks["overridden"].output == "my own output" and tasks["overridden"].source == "override"
     assert tasks["edited"].approval is Action.EDIT and tasks["edited"].status is TaskStatus.COMPLETED
+
+
+async def test_a_rejected_task_makes_the_run_partial_until_it_runs_again(
+        store: Store, writer: EventWriter) -> None:
+    plan = plan_of(t("kept"), t("rejected", approval=True), t("after", deps=("rejected",)))
+    gate = ScriptedGate({"rejected": Decision(Action.REJECT, "not needed")})
+    run_id = await record(store, writer, plan, FakeLLM(), gate=gate)
+    first = assert_projection_is_the_fold(store, run_id)
+    assert first.status is RunStatus.COMPLETED and first.partial
+    assert store.get_run(run_id).partial and store.list_runs()[0].partial
+    # started again: not partial while it runs, nor once it ends with every task done
+    events = stored_events(store, run_id)
+    await record(store, writer, plan, FakeLLM(), run_id=run_id)
+    again = assert_projection_is_the_fold(store, run_id)
+    assert again.status is RunStatus.COMPLETED and not again.partial
+    assert not store.get_run(run_id).partial
+    restarted = stored_events(store, run_id)[:len(events) + 1]
+    assert type(restarted[-1]).__name__ == "RunStarted"
+    assert not fold(restarted).partial  # running again; storage agrees (compared in check_prefix)
+    check_prefix(store, writer, plan.goal, restarted)
 
 
 async def test_a_cancelled_run(store: Store, writer: EventWriter) -> None:

@@ -76,6 +76,8 @@ def test_run_plans_runs_and_prints_the_deliverable(llm_server, env, tmp_path):
     listed = json.loads(troupe(env, "runs", "--json").stdout)
     assert [r["goal"] for r in listed] == ["write a report"]
     assert {"id", "goal", "status", "created"} <= set(listed[0])
+    assert listed[0]["partial"] is False
+    assert troupe(env, "runs").stdout.split()[3] == "completed"
     shown = json.loads(troupe(env, "show", listed[0]["id"], "--json").stdout)
     assert shown["status"] == "completed" and shown["deliverable"].startswith("# Final report")
     assert [t["id"] for t in shown["tasks"]] == ["r", "w"]
@@ -157,6 +159,10 @@ def test_terminal_approvals(llm_server, env, tmp_path):
     # the rest made a partial deliverable; `troupe show` says so (the fold of the stored events)
     assert json.loads(troupe(env, "show", run_id, "--json").stdout)["partial"] is True
     assert troupe(env, "show", run_id).stdout.splitlines()[0].startswith(f"{run_id}  completed (partial)  ")
+    # and so does the history: `troupe runs` (status column) and `troupe runs --json`
+    [listed] = json.loads(troupe(env, "runs", "--json").stdout)
+    assert (listed["status"], listed["partial"]) == ("completed", True)
+    assert troupe(env, "runs").stdout.split()[3] == "partial"
 
 
 def test_plan_command_writes_a_plan_file(llm_server, env, tmp_path):

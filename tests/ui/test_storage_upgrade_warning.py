@@ -17,8 +17,8 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from app.runs.service import RunService
 from app.settings import Settings
 from app.storage import backups, open_database
-from tests.app.test_migrations import seed_0002
-from tests.app.test_upgrades import duplicate_task_position, old_database, with_0003  # noqa: F401
+from tests.app.test_migrations import seed_0003
+from tests.app.test_upgrades import duplicate_task_position, old_database, with_0004  # noqa: F401
 from ui.main_window import MainWindow
 
 SCREENSHOT = Path("/tmp/troupe-storage-upgrade-warning.png")
@@ -74,12 +74,12 @@ def test_a_newer_database_is_explained_and_left_alone(
     close(window, qloop)
 
 
-@pytest.mark.usefixtures("with_0003")
+@pytest.mark.usefixtures("with_0004")
 def test_a_failed_upgrade_names_the_backup_and_what_to_do(
     qloop: qasync.QEventLoop, troupe_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = old_database(
-        troupe_home / "troupe.db", "0002", lambda c: (seed_0002(c), duplicate_task_position(c))
+        troupe_home / "troupe.db", "0003", lambda c: (seed_0003(c), duplicate_task_position(c))
     )
     before = path.read_bytes()
 
@@ -87,7 +87,7 @@ def test_a_failed_upgrade_names_the_backup_and_what_to_do(
 
     [backup] = backups.backups_of(path)
     text = warnings[0]
-    assert f"The history database {path} could not be upgraded from schema revision 0002" in text
+    assert f"The history database {path} could not be upgraded from schema revision 0003" in text
     assert f"A copy made before the upgrade is at {backup}" in text
     assert "Nothing was changed" in text and "start Troupe again" in text
     assert path.read_bytes() == before
