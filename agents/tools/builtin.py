@@ -4,7 +4,9 @@ name the roster and Settings use).
 
 File tools are confined to `ctx.workspace`: absolute paths and `..` are
 refused outright, and whatever is left must still resolve (symlinks followed)
-inside the workspace.
+inside the workspace. Python and the shell run in the workspace with a
+scrubbed environment (`subprocess_env`): an allow-list of harmless variables,
+HOME set to the workspace; no keys, tokens or proxies.
 """
 
 from __future__ import annotations
@@ -15,12 +17,13 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import Mapping
 from pathlib import Path, PurePath
 from typing import Any
 
 from agents.tools.base import Risk, Tool, ToolContext, ToolError, ToolRegistry
 
-__all__ = ["builtin_tools", "builtin_registry", "confine"]
+__all__ = ["SAFE_VARIABLES", "builtin_registry", "builtin_tools", "confine", "subprocess_env"]
 
 _MAX_LISTED = 500
 
@@ -115,11 +118,35 @@ async def run_shell(args: dict[str, Any], ctx: ToolContext) -> str:
     return await _run_process(command, ctx)
 
 
+SAFE_VARIABLES = frozenset({
+    "PATH", "LANG", "LANGUAGE", "TZ", "TERM", "TMPDIR", "TEMP", "TMP", "USER", "LOGNAME", "USERNAME",
+    "SHELL", "LD_LIBRARY_PATH", "SSL_CERT_FILE", "SSL_CERT_DIR",
+    # Windows: what Python and cmd.exe need to start at all
+    "SYSTEMROOT", "SYSTEMDRIVE", "WINDIR", "COMSPEC", "PATHEXT", "OS", "NUMBER_OF_PROCESSORS",
+    "PROCESSOR_ARCHITECTURE",
+})
+"""What run_python and run_shell get of Troupe's environment (and LC_*), nothing else:
+an allow-list, so keys, tokens, *_PROXY (which can hold a password), SSH_AUTH_SOCK and
+the session bus (the keychain's way in) stay out whatever they are called."""
+
+
+def subprocess_env(workspace: Path, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of a tool's subprocess: the allowed variables of `environ`
+    (this process's by default), with HOME (and on Windows USERPROFILE) the workspace."""
+    source = os.environ if environ is None else environ
+    env = {k: v for k, v in source.items() if k in SAFE_VARIABLES or k.startswith("LC_")}
+    env["HOME"] = str(workspace)
+    if os.name == "nt":
+        env["USERPROFILE"] = str(workspace)
+    return env
+
+
 async def _run_process(command: list[str] | str, ctx: ToolContext) -> str:
     """Run in the workspace; stdout and stderr together, cut at the output limit."""
     ctx.workspace.mkdir(parents=True, exist_ok=True)
     spawn: dict[str, Any] = {
-        "cwd": ctx.workspace, "stdin": asyncio.subprocess.DEVNULL,
+        "cwd": ctx.workspace, "env": subprocess_env(ctx.workspace.resolve()),
+        "stdin": asyncio.subprocess.DEVNULL,
         "stdout": asyncio.subprocess.PIPE, "stderr": asyncio.subprocess.STDOUT,
     }
     if os.name == "posix":

@@ -14,6 +14,11 @@ person says whether to run it again, skip it or give its result. When the
 model now asks for a different call where one is in doubt, the person is still
 asked about the one in doubt first (it moves to its own key, "<key>/in-doubt/<hash>",
 so the new call can take its place on record), and the model is told what became of it.
+
+Secrets: with `ToolSetup.redact`, every result is redacted where a tool produces
+it (`_run`, before the ledger records it) and again before it is announced or
+sent back to the model, so a key a tool printed is stored, shown and sent only
+as "[redacted]".
 """
 
 from __future__ import annotations
@@ -94,6 +99,13 @@ class ToolSetup:
     notices: tuple[str, ...] = ()
     """Problems met while the tools were gathered (an MCP server that did not start);
     the runner reports each as a RunWarning when the run starts."""
+    redact: Callable[[str], str] | None = None
+    """Takes every secret the app knows (keys it read, key shapes) out of a text; applied
+    to every tool result before it is recorded, announced or sent to the model."""
+
+    def clean(self, text: str) -> str:
+        """`text` with the secrets `redact` knows replaced by "[redacted]"."""
+        return self.redact(text) if self.redact is not None else text
 
 
 @dataclass
@@ -154,6 +166,7 @@ async def _one_call(
     else:
         result, failed, how = await _settle(tool_call, key, entry, role, setup, tool_ctx, ctx, gate)
         result += note
+    result = setup.clean(result)  # also a result replayed from an older record, or the person's
     _finished(ctx, call_id, tool_call.name, started, result, failed, how)
     return result
 
@@ -213,15 +226,15 @@ async def _settle(
         if gate is None:
             return "error: this call needs the person's approval and no one can approve here", True, "ask"
         decision = await _ask(ToolQuestion(tool.name, _pretty(args), risk=tool.risk.value), ctx, gate)
-        if decision.action is Action.REJECT:
-            return "the person refused this call", True, "rejected"
+        if decision.action is Action.REJECT:  # the gate's reason, if it gave one, is what the model reads
+            return decision.text or "the person refused this call", True, "rejected"
         if decision.action is Action.OVERRIDE:
             return decision.text, False, "overridden"
         if decision.action is Action.EDIT:
             args = _arguments(decision.text)
             if isinstance(args, str):
                 return f"{args} (in the person's edit)", True, "edited"
-    result, failed = await _run(tool, args, key, digest, setup.ledger, tool_ctx)
+    result, failed = await _run(tool, args, key, digest, setup, tool_ctx)
     return result, failed, permission.value
 
 
@@ -250,6 +263,7 @@ async def _displaced(
     started = _requested(ctx, moved_id, entry.tool, entry.arguments)
     instead = AskedCall(asked.name, _shown(asked.arguments))
     result, failed, how = await _in_doubt(tool, entry, moved_key, setup, tool_ctx, ctx, gate, instead)
+    result = setup.clean(result)
     _finished(ctx, moved_id, entry.tool, started, result, failed, how)
     return _displaced_note(entry.tool, result, how)
 
@@ -286,8 +300,9 @@ async def _in_doubt(
                             risk=tool.risk.value if tool is not None else "")
     decision = await _ask(question, ctx, gate)
     if decision.action is Action.REJECT:
-        await ledger.finish(key, IN_DOUBT_SKIPPED, True)
-        return IN_DOUBT_SKIPPED, True, "in_doubt_skipped"
+        skipped = decision.text or IN_DOUBT_SKIPPED
+        await ledger.finish(key, skipped, True)
+        return skipped, True, "in_doubt_skipped"
     if decision.action is Action.OVERRIDE:
         await ledger.finish(key, decision.text, False)
         return decision.text, False, "in_doubt_overridden"
@@ -297,18 +312,19 @@ async def _in_doubt(
         return f"{args} (in the person's edit)", True, "edited"
     if tool is None:  # still on record as started: a run that has the tool can settle it
         return f"error: {entry.tool} is not available in this run, so it was not re-run", True, "in_doubt"
-    result, failed = await _run(tool, args, key, entry.arguments_hash, ledger, tool_ctx)
+    result, failed = await _run(tool, args, key, entry.arguments_hash, setup, tool_ctx)
     return result, failed, "in_doubt_rerun"
 
 
 async def _run(
-    tool: Tool, args: dict[str, Any], key: str, digest: str, ledger: ToolLedger | None,
-    tool_ctx: ToolContext,
+    tool: Tool, args: dict[str, Any], key: str, digest: str, setup: ToolSetup, tool_ctx: ToolContext,
 ) -> tuple[str, bool]:
-    """Invoke the tool, on record before and after when there is a ledger."""
+    """Invoke the tool, on record before and after when there is a ledger; the result redacted."""
+    ledger = setup.ledger
     if ledger is not None:
         await ledger.begin(key, tool.name, digest, json.dumps(args, ensure_ascii=False))
     result, failed = await invoke(tool, args, tool_ctx)
+    result = setup.clean(result)  # the one place a tool's output comes in
     if ledger is not None:
         await ledger.finish(key, result, failed)
     return result, failed

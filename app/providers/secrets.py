@@ -8,8 +8,10 @@ On a machine without a keychain, a key can be kept for this session only
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+from urllib.parse import urlsplit
 
 from app.logs import register_secret
 
@@ -50,6 +52,21 @@ def get_key(name: str, kind: str | None = None) -> str | None:
     if key:
         register_secret(key)
     return key
+
+
+_SECRET_NAME_ENDS = ("_API_KEY", "_TOKEN", "_SECRET", "_SECRET_KEY", "_ACCESS_KEY", "_PASSWORD")
+
+
+def register_environment_keys() -> None:
+    """Register every key in the environment (the providers' variables, any `*_API_KEY`,
+    `*_TOKEN`, `*_SECRET`, `*_PASSWORD`..., and the password in a `*_PROXY` URL), used by
+    this run or not, so a tool result that shows one is redacted."""
+    for name, value in os.environ.items():
+        if name in ENV_VARS.values() or name.upper().endswith(_SECRET_NAME_ENDS):
+            register_secret(value.strip())
+        elif name.upper().endswith("_PROXY"):
+            with contextlib.suppress(ValueError):
+                register_secret(urlsplit(value.strip()).password or "")
 
 
 def remember_for_session(name: str, key: str) -> None:

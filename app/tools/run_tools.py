@@ -29,6 +29,8 @@ from agents.tools.mcp_client import (
     qualified_tool_name,
 )
 from agents.tools.mcp_tools import mcp_tools
+from app.logs import redact_thoroughly
+from app.providers.secrets import register_environment_keys
 from app.tools.mcp_config import load_servers
 from app.tools.settings import load_policies, workspace_dir
 
@@ -65,6 +67,7 @@ async def open_run_tools(roster: Roster, project: str, store: Store, run_id: str
     if not wanted:
         return RunTools()
     tools = RunTools()
+    register_environment_keys()  # the run's own key is registered when read; these too
     configs = servers_named(_servers(tools.notes), wanted)
     mcp: list[Tool] = []
     if configs:
@@ -75,7 +78,7 @@ async def open_run_tools(roster: Roster, project: str, store: Store, run_id: str
     tools.setup = ToolSetup(
         registry=ToolRegistry([*builtin_tools(), *mcp]), workspace=workspace_dir(project),
         policy=load_policies().policy(project), search=project_search(store, project, run_id),
-        allow_private_urls=allow_private_urls, notices=tuple(tools.notes),
+        allow_private_urls=allow_private_urls, notices=tuple(tools.notes), redact=redact_thoroughly,
     )
     return tools
 
