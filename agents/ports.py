@@ -194,7 +194,8 @@ class Decision:
 
     action: Action
     text: str = ""
-    """New instructions for EDIT, the output to use for OVERRIDE."""
+    """New instructions for EDIT, the output to use for OVERRIDE; for REJECT, the reason
+    (a task's is kept with the run; a tool call's, if any, is what the model is told)."""
 
 
 class ApprovalGate(Protocol):
@@ -202,7 +203,9 @@ class ApprovalGate(Protocol):
 
 
 class ApproveAll:
-    """A gate that approves everything (`--yes`)."""
+    """A gate that approves everything, risky tool calls included (tests, benchmarks).
+
+    The CLI's `--yes` does not use it: see `app/cli/console.py` `UnattendedGate`."""
 
     async def decide(self, request: ApprovalRequest) -> Decision:
         return Decision(Action.APPROVE)

@@ -1,4 +1,10 @@
-"""Terminal side of the CLI: progress on stderr, JSON lines, prompts for approvals."""
+"""Terminal side of the CLI: progress on stderr, JSON lines, prompts for approvals.
+
+Who answers approvals: `TerminalGate` asks the person; with `--yes` no one is
+there, and `UnattendedGate` answers: the plan's task approvals and budget
+crossings yes, a risky tool call (its rule is "ask") or a call in doubt no,
+unless `--allow-risky-tools`; every refusal is one line on stderr.
+"""
 
 from __future__ import annotations
 
@@ -22,22 +28,48 @@ from agents.events import (
     TaskRetried,
     TaskSkipped,
     TaskStarted,
+    ToolCallFinished,
+    ToolCallRequested,
 )
 from agents.plan import Plan, Task
 from agents.ports import Action, ApprovalRequest, Decision
-from app.approval_text import approval_text
+from app.approval_text import approval_text, dollars
+from app.tools.history import ToolCallRecord, short_arguments
 
 
 class ProgressPrinter:
-    """An EventSink printing one human line per meaningful event to stderr."""
+    """An EventSink printing one human line per meaningful event to stderr.
 
-    def __init__(self, out: TextIO | None = None) -> None:
+    Every tool call is one line when it ends: its task, tool, short arguments and
+    outcome. With `unattended` (`--yes`), a call the UnattendedGate refused is
+    left to the gate's own line, which says why.
+    """
+
+    def __init__(self, out: TextIO | None = None, unattended: bool = False) -> None:
         self._out = out or sys.stderr
+        self._unattended = unattended
+        self._arguments: dict[str, str] = {}  # call id -> arguments, until the call ends
 
     def emit(self, event: RunEvent) -> None:
-        line = _describe(event)
+        if isinstance(event, ToolCallRequested):
+            self._arguments[event.call_id] = event.arguments
+            return
+        line = self._tool_line(event) if isinstance(event, ToolCallFinished) else _describe(event)
         if line:
             print(line, file=self._out, flush=True)
+
+    def _tool_line(self, event: ToolCallFinished) -> str | None:
+        arguments = self._arguments.pop(event.call_id, "")
+        if self._unattended and event.permission in REFUSED_UNATTENDED:
+            return None  # the gate said it, with the reason
+        record = ToolCallRecord(event.task_id, event.call_id, event.tool, arguments, finished=True,
+                                error=event.error, permission=event.permission,
+                                duration_ms=event.duration_ms, result=event.result)
+        return f"  ⚙ {event.task_id} {record.line()}"
+
+
+REFUSED_UNATTENDED = frozenset({"rejected", "in_doubt_skipped"})
+"""ToolCallFinished.permission of a call the UnattendedGate refused (with --yes, no one else can)."""
 
 
 def _describe(event: RunEvent) -> str | None:
@@ -125,17 +157,73 @@ class TerminalPrompter:
                 return False
 
 
+class UnattendedGate:
+    """The ApprovalGate of `--yes`: no one is at the terminal to answer.
+
+    Approves task approvals and budget crossings (as the budget question's
+    continue does: as much again; each crossing is one line on stderr). A tool
+    call reaches a gate only when its rule is "ask" (by default every tool that
+    writes, executes, uses the network or comes from an MCP server) or when it
+    is in doubt after a stop: it is refused (in doubt: not run again), the model
+    is told why and one line on stderr says so, unless `allow_risky_tools`
+    (`--allow-risky-tools`), which approves them all (in doubt: runs it again).
+    """
+
+    def __init__(self, allow_risky_tools: bool = False, out: TextIO | None = None) -> None:
+        self.allow_risky_tools = allow_risky_tools
+        self._out = out or sys.stderr
+
+    async def decide(self, request: ApprovalRequest) -> Decision:
+        if request.subject is Subject.BUDGET:
+            if request.budget is not None:
+                b = request.budget
+                self._say(f"  ! budget: {dollars(b.spent, 4)} of {dollars(b.limit)} spent; --yes continues "
+                          f"(another {dollars(b.step)})")
+            return Decision(Action.APPROVE)
+        if request.subject is not Subject.TOOL or self.allow_risky_tools:
+            return Decision(Action.APPROVE)
+        tool = request.tool.tool if request.tool is not None else request.title
+        call = f"{tool} {short_arguments(request.tool.arguments)}" if request.tool is not None else tool
+        where = f" ({request.task_id})" if request.task_id else ""
+        if request.tool is not None and request.tool.in_doubt:
+            self._say(f"  ! skipped {call}{where}: in doubt (it may or may not have run before Troupe "
+                      "stopped) and re-running it needs approval (--allow-risky-tools re-runs it)")
+            return Decision(Action.REJECT, in_doubt_refusal(tool))
+        self._say(f"  ! refused {call}{where}: needs approval (allow it with `troupe tools allow {tool}`, "
+                  "or pass --allow-risky-tools)")
+        return Decision(Action.REJECT, refusal(tool))
+
+    def _say(self, line: str) -> None:
+        print(line, file=self._out, flush=True)
+
+
+def refusal(tool: str) -> str:
+    """What the model is told about a call refused under --yes."""
+    return (f"refused: no one is there to approve {tool}; allow it with `troupe tools allow {tool}` "
+            "or pass --allow-risky-tools")
+
+
+def in_doubt_refusal(tool: str) -> str:
+    """What the model is told about a call in doubt not run again under --yes."""
+    return (f"skipped: this {tool} call was cut off when Troupe stopped and may or may not have taken "
+            "effect; no one is there to approve running it again (--allow-risky-tools would)")
+
+
 class TerminalGate:
     """An ApprovalGate answered by the person at the terminal."""
 
     CHOICES = {"a": Action.APPROVE, "e": Action.EDIT, "r": Action.REJECT, "o": Action.OVERRIDE}
     BUDGET_CHOICES = {"c": Action.APPROVE, "s": Action.REJECT}
 
-    def __init__(self, prompter: TerminalPrompter) -> None:
+    def __init__(self, prompter: TerminalPrompter, allow_risky_tools: bool = False) -> None:
         self._prompter = prompter
         self._lock = asyncio.Lock()
+        self.allow_risky_tools = allow_risky_tools
+        """`--allow-risky-tools`: tool calls (risky ones, in doubt ones) are approved without asking."""
 
     async def decide(self, request: ApprovalRequest) -> Decision:
+        if self.allow_risky_tools and request.subject is Subject.TOOL:
+            return Decision(Action.APPROVE)
         # One whole dialogue at a time: an edit's follow-up question must not
         # be answered by another task's approval prompt.
         async with self._lock:
@@ -149,7 +237,8 @@ class TerminalGate:
         while True:
             answer = await self._prompter.ask(header + question)
             if answer is None:
-                raise ApprovalError("no answer on standard input; pass --yes to approve everything")
+                raise ApprovalError("no answer on standard input; pass --yes to approve the plan and "
+                                    "tasks (and --allow-risky-tools for risky tool calls)")
             action = choices.get(answer.strip().lower()[:1])
             if action is None:
                 header = ""

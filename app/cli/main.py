@@ -16,7 +16,7 @@ from typing import NoReturn
 
 from agents.errors import LLMError, PlanError, PlannerError, TroupeError
 from agents.plan import Plan, validate_plan
-from agents.ports import ApproveAll
+from agents.ports import ApprovalGate
 from agents.run.runner import RunOutcome
 from agents.run.state import RunState, RunStatus
 from app.cli.console import (
@@ -24,6 +24,7 @@ from app.cli.console import (
     ProgressPrinter,
     TerminalGate,
     TerminalPrompter,
+    UnattendedGate,
     render_plan,
 )
 from app.cli.providers import add_commands as add_provider_commands
@@ -64,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     _model_options(run)
     run.add_argument("--planner-model", help="model for planning (default: --model)")
     run.add_argument("--max-parallel", type=_positive_int)
-    run.add_argument("--yes", action="store_true", help="approve the plan and every request")
+    _approval_options(run, "the plan and every task approval")
     run.add_argument("--json", action="store_true", help="one JSON event per line on stdout")
 
     plan = sub.add_parser("plan", help="ask the planner for a plan and print or save it")
@@ -74,8 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     resume = sub.add_parser("resume", help="continue an interrupted or failed run")
     resume.add_argument("run_id")
-    resume.add_argument("--yes", action="store_true")
-    resume.add_argument("--json", action="store_true")
+    _approval_options(resume, "every task approval")
+    resume.add_argument("--json", action="store_true", help="one JSON event per line on stdout")
 
     runs = sub.add_parser("runs", help="list runs, newest first")
     runs.add_argument("--search")
@@ -92,6 +93,23 @@ def build_parser() -> argparse.ArgumentParser:
     add_provider_commands(sub)
     add_tool_commands(sub)
     return parser
+
+
+def _approval_options(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--yes", action="store_true", help=(
+        f"approve {what}, and continue each time the budget is spent; risky tool calls still "
+        "follow your tool rules (see --allow-risky-tools): a call whose rule is ask is refused "
+        "(the agent is told, stderr says so) and a call in doubt after a crash is not run again"))
+    parser.add_argument("--allow-risky-tools", action="store_true", help=(
+        "approve every risky tool call (shell, code, writes, network, MCP) without asking, "
+        "and re-run tool calls in doubt after a crash; tools your rules deny stay denied"))
+
+
+def _gate(args: argparse.Namespace, prompter: TerminalPrompter) -> ApprovalGate:
+    """Who answers the run's approvals: the person, or (--yes) no one (see UnattendedGate)."""
+    if args.yes:
+        return UnattendedGate(args.allow_risky_tools)
+    return TerminalGate(prompter, args.allow_risky_tools)
 
 
 def _model_options(parser: argparse.ArgumentParser) -> None:
@@ -162,7 +180,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 async def _plan_and_run(service: RunService, run_id: str, args: argparse.Namespace,
                         config: RunConfig, plan: Plan | None) -> int:
-    sinks = _sinks(args.json)
+    sinks = _sinks(args.json, args.yes)
     prompter = TerminalPrompter()
     if plan is None:
         try:
@@ -179,7 +197,7 @@ async def _plan_and_run(service: RunService, run_id: str, args: argparse.Namespa
             print("troupe: plan not approved; nothing was run"
                   + ("" if answer is False else " (no answer on stdin; pass --yes)"), file=sys.stderr)
             return EXIT_FAILED
-    gate = ApproveAll() if args.yes else TerminalGate(prompter)
+    gate = _gate(args, prompter)
     outcome = await service.start(run_id, plan, config, gate, sinks).run()
     return _report(outcome, args.json)
 
@@ -187,9 +205,9 @@ async def _plan_and_run(service: RunService, run_id: str, args: argparse.Namespa
 def cmd_resume(args: argparse.Namespace) -> int:
     service = RunService.open()
     try:
-        gate = ApproveAll() if args.yes else TerminalGate(TerminalPrompter())
+        gate = _gate(args, TerminalPrompter())
         try:
-            handle = service.resume(args.run_id, gate, _sinks(args.json))
+            handle = service.resume(args.run_id, gate, _sinks(args.json, args.yes))
         except (UnknownRun, NotResumable) as exc:
             raise BadInput(str(exc)) from None
         run = service.get_run(handle.run_id)
@@ -230,8 +248,8 @@ def _run_async(service: RunService, run_id: str, coro) -> int:  # type: ignore[n
     return code
 
 
-def _sinks(as_json: bool) -> list:
-    return [JsonLinesSink()] if as_json else [ProgressPrinter()]
+def _sinks(as_json: bool, unattended: bool) -> list:
+    return [JsonLinesSink()] if as_json else [ProgressPrinter(unattended=unattended)]
 
 
 def _fail(service: RunService, run_id: str, message: str) -> int:

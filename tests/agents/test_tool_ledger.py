@@ -104,11 +104,14 @@ async def crashed_ledger() -> MemoryLedger:
         (Decision(Action.APPROVE), [("append", {"line": "one"})], "append ran with {'line': 'one'}",
          "in_doubt_rerun"),
         (Decision(Action.REJECT), [], IN_DOUBT_SKIPPED, "in_doubt_skipped"),
+        (Decision(Action.REJECT, "skipped: no one can approve"), [], "skipped: no one can approve",
+         "in_doubt_skipped"),
         (Decision(Action.OVERRIDE, "it had worked"), [], "it had worked", "in_doubt_overridden"),
         (Decision(Action.EDIT, '{"line": "fixed"}'), [("append", {"line": "fixed"})],
          "append ran with {'line': 'fixed'}", "in_doubt_rerun"),
     ],
-    ids=["approve-reruns", "reject-skips", "override-is-the-result", "edit-runs-the-edit"],
+    ids=["approve-reruns", "reject-skips", "reject-with-a-reason-says-it", "override-is-the-result",
+         "edit-runs-the-edit"],
 )
 async def test_a_call_in_doubt_is_asked_about(decision, runs, result, how):
     ledger = await crashed_ledger()

@@ -147,6 +147,7 @@ async def test_risky_call_asks_with_the_exact_arguments(llm_server, ws):
     ("decision", "policy", "result", "written"),
     [
         (Decision(Action.REJECT), None, "the person refused this call", None),
+        (Decision(Action.REJECT, "refused: no one is there"), None, "refused: no one is there", None),
         (Decision(Action.OVERRIDE, "pretend it worked"), None, "pretend it worked", None),
         (Decision(Action.EDIT, '{"path": "other.txt", "content": "edited"}'), None,
          "wrote 6 characters to other.txt", ("other.txt", "edited")),
@@ -154,7 +155,7 @@ async def test_risky_call_asks_with_the_exact_arguments(llm_server, ws):
         (None, ToolPolicy(roles={"coder": {"write_file": Permission.ALLOW}}),
          "wrote 1 characters to out.txt", ("out.txt", "x")),
     ],
-    ids=["reject", "override", "edit", "deny", "allow-for-role"],
+    ids=["reject", "reject-with-a-reason", "override", "edit", "deny", "allow-for-role"],
 )
 async def test_policy_and_decisions(llm_server, ws, decision, policy, result, written):
     llm = LiteLLMClient()

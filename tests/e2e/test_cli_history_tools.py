@@ -24,7 +24,8 @@ def test_show_and_export_list_the_runs_tool_calls(llm_server, env, tmp_path, tro
     assert troupe(env, "tools", "deny", "run_shell").returncode == 0
     plan = write_plan(tmp_path / "p.json", [{"id": "a", "title": "Take notes", "instructions": "Note it.",
                                              "agent": "coder", "depends_on": [], "children": []}])
-    ran = troupe(env, "run", "g", "--plan", str(plan), "--yes", "--project", "demo", *model_args(llm_server))
+    ran = troupe(env, "run", "g", "--plan", str(plan), "--yes", "--allow-risky-tools", "--project", "demo",
+                 *model_args(llm_server))
     assert ran.returncode == 0, ran.stderr
     assert (troupe_home / "workspaces" / "demo" / "notes.txt").read_text() == "penguins huddle"
     run_id = json.loads(troupe(env, "runs", "--json").stdout)[0]["id"]
@@ -41,7 +42,7 @@ def test_show_and_export_list_the_runs_tool_calls(llm_server, env, tmp_path, tro
     data = json.loads(troupe(env, "show", run_id, "--json").stdout)
     calls = data["tasks"][0]["tool_calls"]
     assert [(c["tool"], c["outcome"], c["permission"]) for c in calls] == [
-        ("write_file", "ok · approved", "ask"), ("run_shell", "denied by policy", "deny")]  # --yes approved it
+        ("write_file", "ok · approved", "ask"), ("run_shell", "denied by policy", "deny")]  # --allow-risky-tools approved it
     assert json.loads(calls[0]["arguments"]) == WRITE["arguments"]
     assert calls[0]["duration_ms"] >= 0 and calls[0]["finished"]
 

@@ -114,6 +114,7 @@ def test_a_window_run_and_a_cli_run_send_the_same_requests_and_write_the_same_ev
     plan_file = tmp_path / "plan.json"
     plan_file.write_text(json.dumps(PLAN))
     cli = subprocess.run([sys.executable, "-m", "app.cli", "run", GOAL, "--plan", str(plan_file), "--yes",
+                          "--allow-risky-tools",  # as the window's Approve did
                           "--model", "openai/test-model", "--api-base", llm_server.base_url],
                          env=env, capture_output=True, text=True, timeout=90)
     assert cli.returncode == 0, cli.stderr
