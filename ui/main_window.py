@@ -60,6 +60,9 @@ class GoalInput(QPlainTextEdit):
         self.setFixedHeight(72)
 
 
+CONVERSATION_MIN_WIDTH = 270
+"""Narrower, the goal box wraps every word and cards are cut (seen at 1000 px)."""
+
 class MainWindow(QMainWindow):
     """The window. With a service whose database is not open yet
     (`RunService.deferred`), it paints first and opens the database right
@@ -126,7 +129,8 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 3)
         self.splitter.setStretchFactor(2, 4)
-        self.history.setMinimumWidth(240)
+        self.history.setMinimumWidth(180)
+        centre.setMinimumWidth(CONVERSATION_MIN_WIDTH)  # the goal box and cards stay readable
         self.splitter.setSizes([270, 600, 810])
         self.setCentralWidget(self.splitter)
         self.statusBar().addPermanentWidget(self.status)
