@@ -16,7 +16,8 @@
     │       ├── AuthError         bad or missing key
     │       ├── ModelNotFound     the provider does not know the model
     │       ├── BadRequest        the provider refused the request
-    │       └── ToolStepsExhausted  still calling tools at the step limit
+    │       ├── ToolStepsExhausted  still calling tools at the step limit
+    │       └── EmptyAnswer       the model answered with nothing, twice
     ├── ApprovalError             an approval gate could not decide
     └── RunCancelled              the person cancelled the run or a task
 """
@@ -103,6 +104,10 @@ class BadRequest(PermanentLLMError):
 class ToolStepsExhausted(PermanentLLMError):
     """The model kept calling tools up to the task's step limit without answering."""
 
+
+
+class EmptyAnswer(PermanentLLMError):
+    """The model answered with no text and no tool call, and did so again when asked once more."""
 
 class ApprovalError(TroupeError):
     """An approval gate failed to produce a decision."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from agents.errors import LLMError
+from agents.errors import EmptyAnswer, LLMError
 from agents.events import ModelFellBack
 from agents.llm.calls import CallContext, RetryPolicy, WaitHook, call_model
 from agents.plan import Task
@@ -98,6 +98,10 @@ async def call_with_fallbacks(
         )
         try:
             response, _ = await call_model(llm, request, ctx, policy, counted)
+            if _empty(response):  # asked once more: an empty answer is usually a fluke
+                response, _ = await call_model(llm, request, ctx, policy, counted)
+            if _empty(response):
+                raise EmptyAnswer(f"{model} answered with nothing, twice")
         except LLMError as exc:
             if number == len(models):
                 raise
@@ -106,6 +110,10 @@ async def call_with_fallbacks(
             continue
         return response, attempts
     raise ValueError("call_with_fallbacks needs at least one model")
+
+
+def _empty(response: Response) -> bool:
+    return not response.text.strip() and not response.tool_calls
 
 
 @dataclass(frozen=True)

@@ -262,3 +262,21 @@ async def test_a_failed_task_still_fails_the_run():
     runner, sink = runner_for(plan_of(t("ok"), t("bad"), t("after", ["bad"])), llm)
     outcome = await runner.run()
     assert outcome.status == "failed" and not outcome.partial and not sink.of(DeliverableReady)
+
+
+async def test_an_empty_answer_is_asked_once_more_then_fails_the_task_with_a_reason():
+    answers = iter(["", "second time lucky"])
+
+    def script(request):
+        text = last_user_message(request)
+        if "Your task (flaky)" in text:
+            return next(answers)
+        return "" if "Your task (mute)" in text else "x"
+
+    llm = FakeLLM(script)
+    runner, sink = runner_for(plan_of(t("flaky"), t("mute")), llm)
+    outcome = await runner.run()
+    assert runner.states["flaky"].output == "second time lucky" and len(task_requests(llm, "flaky")) == 2
+    assert runner.states["mute"].status is TaskStatus.FAILED and len(task_requests(llm, "mute")) == 2
+    assert "answered with nothing, twice" in runner.states["mute"].error
+    assert outcome.status == "failed" and not outcome.deliverable
