@@ -9,7 +9,8 @@
     │   ├── TransientLLMError     worth retrying
     │   │   ├── RateLimited       HTTP 429; carries Retry-After when sent
     │   │   ├── ServerError       HTTP 5xx
-    │   │   ├── CallTimeout       no answer within the per-call timeout
+    │   │   ├── CallTimeout       no answer within the call's overall limit
+    │   │   │   └── CallStalled   no data at all for the idle timeout
     │   │   ├── ProviderUnreachable  connection refused / DNS / reset
     │   │   └── StreamDropped     a stream ended before it finished
     │   └── PermanentLLMError     retrying will not help
@@ -77,6 +78,10 @@ class CallTimeout(TransientLLMError):
     """The call took longer than its timeout."""
 
 
+class CallStalled(CallTimeout):
+    """No data at all came for the idle timeout (a stalled stream, a silent server)."""
+
+
 class ProviderUnreachable(TransientLLMError):
     """The provider could not be reached at all."""
 
@@ -105,9 +110,9 @@ class ToolStepsExhausted(PermanentLLMError):
     """The model kept calling tools up to the task's step limit without answering."""
 
 
-
 class EmptyAnswer(PermanentLLMError):
     """The model answered with no text and no tool call, and did so again when asked once more."""
+
 
 class ApprovalError(TroupeError):
     """An approval gate failed to produce a decision."""

@@ -50,8 +50,12 @@ class LLMRequest:
     """Ask for JSON matching this schema (response_format) when set."""
     api_base: str | None = None
     api_key: str | None = field(default=None, repr=False)
-    timeout: float = 120.0
-    """Seconds for the whole call."""
+    timeout: float = 600.0
+    """Seconds for the whole call (the overall limit; an answer still streaming is
+    cut only by this)."""
+    idle_timeout: float | None = 60.0
+    """Seconds a streamed call may go without receiving anything (before the first
+    byte, between chunks) before it is given up as stalled; None: no idle limit."""
     tools: tuple[dict[str, Any], ...] | None = None
     """OpenAI `tools=` specs the model may call; None: no tools."""
 

@@ -29,8 +29,12 @@ class Settings:
     """Base URL for OpenAI-compatible servers; None for the provider's own."""
     max_parallel: int = 8
     """Model calls in flight at once."""
-    call_timeout: float = 120.0
-    """Seconds one model call may take."""
+    call_timeout: float = 600.0
+    """Overall limit of one model call, in seconds (an answer still streaming is cut
+    only by this)."""
+    idle_timeout: float = 60.0
+    """Seconds a streamed model call may receive nothing (before its first byte, between
+    chunks) before it is given up as stalled and retried; 0: no idle limit."""
     max_attempts: int = 4
     """Tries per model call before the task fails."""
     max_tokens: int = 0
@@ -47,6 +51,10 @@ class Settings:
         data = asdict(self)
         data["fallback_models"] = list(self.fallback_models)
         return data
+
+
+_OLD_CALL_TIMEOUT = 120.0
+"""call_timeout's default before idle_timeout (settings files saved then hold it)."""
 
 
 def settings_path() -> Path:
@@ -67,6 +75,10 @@ def load_settings(path: Path | None = None) -> Settings:
     values = {k: v for k, v in data.items() if k in known}
     if isinstance(values.get("fallback_models"), list):
         values["fallback_models"] = tuple(str(m) for m in values["fallback_models"] if m)
+    if "idle_timeout" not in data and values.get("call_timeout") == _OLD_CALL_TIMEOUT:
+        # written before the idle timeout existed: the old default was a deadline for the
+        # whole call (it cut long answers still streaming); take the new overall limit
+        del values["call_timeout"]
     settings = Settings(**values)
     if model := os.environ.get("TROUPE_MODEL"):
         settings = replace(settings, default_model=model)

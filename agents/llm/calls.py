@@ -104,7 +104,9 @@ async def _stream_once(llm: LLMClient, request: LLMRequest, ctx: CallContext) ->
                 if delta.final is not None:
                     final = delta.final
     except TimeoutError:
-        error: LLMError = CallTimeout(f"no complete answer from {request.model} within {request.timeout:g} s")
+        error: LLMError = CallTimeout(
+            f"no complete answer from {request.model} within {request.timeout:g} s (overall limit)"
+        )
         _emit_failed_call(request, ctx, started, error)
         raise error from None
     except LLMError as exc:

@@ -54,6 +54,7 @@ from agents.llm.errors import (
     _is_dropped_stream,
     _leaks,
     _raise_error_payload,
+    _stalled,
     _translate,
 )
 from agents.llm.litellm_info import (
@@ -211,7 +212,10 @@ class LiteLLMClient:
         import aiohttp
 
         url, headers, body = self._build(call, stream=stream)
-        timeout = aiohttp.ClientTimeout(total=call.request.timeout)
+        # a stream's idle timeout is aiohttp's sock_read: rescheduled as data arrives, so it
+        # costs nothing per chunk; a non-streamed answer has only the overall limit
+        idle = call.request.idle_timeout if stream else None
+        timeout = aiohttp.ClientTimeout(total=call.request.timeout, sock_read=idle)
         response = await self._http().post(url, data=body, headers=headers, timeout=timeout)
         if response.status >= 400:
             try:
@@ -287,9 +291,17 @@ class LiteLLMClient:
 
     async def _litellm_stream(self, call: _Call) -> AsyncGenerator[Delta, None]:
         litellm = litellm_info._litellm
-        deadline = asyncio.get_running_loop().time() + call.request.timeout
-        async with asyncio.timeout_at(deadline):
-            chunks = await litellm.acompletion(**self._acompletion_kwargs(call, stream=True))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + call.request.timeout
+        idle = call.request.idle_timeout
+        limit = deadline if idle is None else min(deadline, loop.time() + idle)
+        try:
+            async with asyncio.timeout_at(limit):
+                chunks = await litellm.acompletion(**self._acompletion_kwargs(call, stream=True))
+        except TimeoutError:
+            if limit < deadline:
+                raise _stalled(call) from None
+            raise
         parts: list[str] = []
         usage: dict[str, Any] | None = None
         finished = False
@@ -297,11 +309,16 @@ class LiteLLMClient:
         turns = pacer()
         iterator = chunks.__aiter__()
         while True:
+            limit = deadline if idle is None else min(deadline, loop.time() + idle)
             try:
-                async with asyncio.timeout_at(deadline):
+                async with asyncio.timeout_at(limit):
                     chunk = await iterator.__anext__()
             except StopAsyncIteration:
                 break
+            except TimeoutError:
+                if limit < deadline:
+                    raise _stalled(call) from None
+                raise
             except Exception as exc:
                 if _is_dropped_stream(exc):
                     raise _dropped(call, parts) from _cause(exc, call)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from agents.errors import (
     AuthError,
     BadRequest,
+    CallStalled,
     CallTimeout,
     LLMError,
     ModelNotFound,
@@ -146,12 +147,21 @@ def _dropped(call: _Call, parts: list[str]) -> StreamDropped:
     )
 
 
+def _stalled(call: _Call) -> CallStalled:
+    idle = call.request.idle_timeout or 0.0
+    return CallStalled(f"no data from {call.request.model} for {idle:g} s (idle timeout)")
+
+
 def _translate(exc: BaseException, call: _Call) -> LLMError:
     """Map an aiohttp / litellm / openai exception onto agents.errors."""
     if isinstance(exc, LLMError):
         return exc
     model, where = call.request.model, call.where
     name = type(exc).__name__
+    if name == "SocketTimeoutError" or (
+        name == "ServerTimeoutError" and "reading data" in str(exc)
+    ):  # aiohttp's sock_read: the direct route's idle timeout
+        return _stalled(call)
     if isinstance(exc, TimeoutError) or name in ("Timeout", "APITimeoutError"):
         return CallTimeout(
             f"{model}: no answer from {where} within {call.request.timeout:g} s (timeout)."

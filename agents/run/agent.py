@@ -33,7 +33,10 @@ class ModelSettings:
     """Model for the orchestrator (planner, synthesizer); defaults to `model`."""
     api_base: str | None = None
     api_key: str | None = field(default=None, repr=False)
-    call_timeout: float = 120.0
+    call_timeout: float = 600.0
+    """Overall limit of one model call, in seconds."""
+    idle_timeout: float | None = 60.0
+    """Seconds a streamed call may receive nothing before it is given up; None: no limit."""
     max_tokens: int | None = None
     endpoints: Mapping[str, Endpoint] = field(default_factory=dict, repr=False)
     """Model reference -> how to reach it, for references that name a
@@ -61,7 +64,7 @@ class ModelSettings:
         return LLMRequest(
             model=where.model, messages=tuple(messages), temperature=temperature,
             max_tokens=self.max_tokens, json_schema=json_schema, api_base=where.api_base,
-            api_key=where.api_key, timeout=self.call_timeout,
+            api_key=where.api_key, timeout=self.call_timeout, idle_timeout=self.idle_timeout,
             tools=tuple(tools) if tools else None,
         )
 

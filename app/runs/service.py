@@ -191,7 +191,7 @@ class RunService:
         return ModelSettings(
             model=config.model, planner_model=config.planner_model, api_base=config.api_base,
             api_key=endpoints[config.model].api_key, call_timeout=self.settings.call_timeout,
-            endpoints=endpoints,
+            idle_timeout=self.settings.idle_timeout or None, endpoints=endpoints,
             max_tokens=config.max_tokens,
             fallbacks=self.settings.fallback_models,
         )

@@ -20,6 +20,7 @@ import pytest
 from agents.errors import (
     AuthError,
     BadRequest,
+    CallStalled,
     CallTimeout,
     LLMError,
     ModelNotFound,
@@ -351,6 +352,71 @@ async def test_timeout_covers_the_whole_stream(
         await collect(client, ask(llm_server, timeout=0.35))
 
     assert time.monotonic() - started < 2
+
+
+async def test_an_answer_still_streaming_is_not_cut(
+    client: LiteLLMClient, llm_server: ScriptedServer
+) -> None:
+    """Issue 13, item 5: a chunk every 0.3 s for ~3 s, idle 1 s, overall 10 s, arrives
+    whole (a 2 s deadline for the whole call used to cut it)."""
+    words = [f"w{i}" for i in range(10)]
+    llm_server.enqueue(Reply(" ".join(words), chunk_delay=0.3))
+    started = time.monotonic()
+
+    deltas, final = await collect(client, ask(llm_server, timeout=10.0, idle_timeout=1.0))
+
+    assert final.text == " ".join(words)
+    assert "".join(d.text for d in deltas) == final.text
+    assert time.monotonic() - started > 2.5  # it really streamed past the old 2 s deadline
+    assert len(llm_server.requests) == 1
+
+
+async def test_a_stalled_stream_fails_within_the_idle_timeout(
+    client: LiteLLMClient, llm_server: ScriptedServer
+) -> None:
+    llm_server.enqueue(Reply("first then nothing more", stall_after=1))
+    received: list[str] = []
+    started = time.monotonic()
+
+    with pytest.raises(CallStalled) as caught:
+        async for delta in client.stream(ask(llm_server, timeout=30.0, idle_timeout=1.0)):
+            received.append(delta.text)
+
+    assert time.monotonic() - started < 10  # the idle 1 s, far before the overall 30 s
+    assert "".join(received) == "first "
+    assert str(caught.value) == f"no data from {UNKNOWN} for 1 s (idle timeout)"
+    assert isinstance(caught.value, TransientLLMError)  # retried like a timeout
+    no_key_in(caught.value)
+
+
+async def test_no_first_byte_within_the_idle_timeout(
+    client: LiteLLMClient, llm_server: ScriptedServer
+) -> None:
+    llm_server.enqueue(Reply("too late", latency=20))
+    started = time.monotonic()
+
+    with pytest.raises(CallStalled):
+        await collect(client, ask(llm_server, timeout=30.0, idle_timeout=0.5))
+
+    assert time.monotonic() - started < 10
+
+
+async def test_a_whole_answer_has_only_the_overall_limit(
+    client: LiteLLMClient, llm_server: ScriptedServer
+) -> None:
+    """Not streamed, nothing comes until the answer is done: the idle timeout does not
+    apply, the overall limit does."""
+    llm_server.enqueue(Reply("slow but whole", latency=1.0))
+    response = await client.complete(ask(llm_server, timeout=10.0, idle_timeout=0.3))
+    assert response.text == "slow but whole"
+
+    llm_server.enqueue(Reply("too late", latency=20))
+    started = time.monotonic()
+    with pytest.raises(CallTimeout) as caught:
+        await client.complete(ask(llm_server, timeout=1.0, idle_timeout=0.3))
+    assert time.monotonic() - started < 10
+    assert not isinstance(caught.value, CallStalled)
+    assert "1 s" in str(caught.value)
 
 
 async def test_key_echoed_by_the_provider_is_redacted(

@@ -130,3 +130,19 @@ async def test_per_call_timeout_is_retried_then_fails(llm, llm_server):
     assert (await runner.run()).status == "failed"
     assert time.perf_counter() - started < 1.5
     assert len(calls_for(llm_server, "a")) == 2
+
+
+async def test_a_stalled_stream_is_retried_after_the_idle_timeout_not_the_overall_limit(llm, llm_server):
+    llm_server.default = Reply("one word then silence", stall_after=1)
+    sink = RecordingSink()
+    settings = ModelSettings(model="openai/test-model", api_base=llm_server.base_url,
+                             api_key="sk-test-x", call_timeout=60.0, idle_timeout=0.5)
+    runner = Runner(run_id="r", plan=plan_of(t("a")), roster=load_roster(), llm=llm,
+                    settings=settings, sink=sink, gate=ApproveAll(),
+                    options=RunOptions(retry=RetryPolicy(max_attempts=2, base_delay=0.01)))
+    started = time.perf_counter()
+    assert (await runner.run()).status == "failed"
+    assert time.perf_counter() - started < 20  # two idle timeouts, far from 2 x 60 s
+    assert len(calls_for(llm_server, "a")) == 2
+    retried = [e for e in sink.events if isinstance(e, TaskRetried)]
+    assert retried and retried[0].error == "no data from openai/test-model for 0.5 s (idle timeout)"

@@ -144,6 +144,9 @@ class Reply:
     """Extra response headers (e.g. Retry-After)."""
     drop_after: int | None = None
     """Streaming only: send this many content chunks, then cut the connection."""
+    stall_after: int | None = None
+    """Streaming only: send this many content chunks, then send nothing more (the
+    connection stays open) until the client goes away (at most 30 s)."""
     end_early: int | None = None
     """Streaming only: send this many content chunks, then end the body cleanly
     without a finish_reason, usage or [DONE]."""

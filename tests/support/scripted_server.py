@@ -426,7 +426,7 @@ class _Answer:
         await response.prepare(http)
         pieces = self.pieces()
         stop = len(pieces)
-        for limit in (reply.drop_after, reply.end_early):
+        for limit in (reply.drop_after, reply.end_early, reply.stall_after):
             if limit is not None:
                 stop = min(stop, limit)
         out = self._chunk({"role": "assistant", "content": ""})
@@ -441,6 +441,11 @@ class _Answer:
         if reply.drop_after is not None:
             if out:
                 await response.write(out)
+            return _cut(http, response)
+        if reply.stall_after is not None:
+            if out:
+                await response.write(out)
+            await _until_gone(http, 30.0)
             return _cut(http, response)
         if reply.end_early is None:
             out += self._tail()
@@ -468,6 +473,17 @@ class _Answer:
             }
             tail += b"data: " + json.dumps(payload, separators=(",", ":")).encode() + b"\n\n"
         return tail + b"data: [DONE]\n\n"
+
+
+async def _until_gone(http: web.BaseRequest, most: float) -> None:
+    """Wait (sending nothing) until the client closes the connection, or `most` seconds."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + most
+    while loop.time() < end:
+        transport = http.transport
+        if transport is None or transport.is_closing():
+            return
+        await asyncio.sleep(0.02)
 
 
 def _cut(http: web.BaseRequest, response: web.StreamResponse) -> web.StreamResponse:

@@ -39,6 +39,8 @@ class ModelsTab(QWidget):
         self.api_base.setClearButtonEnabled(True)
         self.max_parallel = spin_box(QSpinBox(), 1, 1000, settings.max_parallel)
         self.call_timeout = spin_box(QDoubleSpinBox(decimals=0, suffix=" s"), 1, 3600, settings.call_timeout)
+        self.idle_timeout = spin_box(QDoubleSpinBox(decimals=0, suffix=" s"), 0, 3600, settings.idle_timeout)
+        self.idle_timeout.setSpecialValueText("No limit")
         self.max_attempts = spin_box(QSpinBox(), 1, 20, settings.max_attempts)
         self.budget = QDoubleSpinBox(decimals=2, prefix="$ ", singleStep=0.5)
         self.budget.setSpecialValueText("No limit")
@@ -65,7 +67,8 @@ class ModelsTab(QWidget):
         form.addRow(spacer(4))
         form.addRow(section("Limits"))
         form.addRow("Max &parallel calls:", left(self.max_parallel, "model calls in flight at once"))
-        form.addRow("Per-call &timeout:", left(self.call_timeout, "a call that takes longer fails and is retried"))
+        form.addRow("&Idle timeout:", left(self.idle_timeout, "a call that receives nothing this long fails and is retried"))
+        form.addRow("Per-call &timeout:", left(self.call_timeout, "overall limit: even an answer still streaming stops then"))
         form.addRow("Max &attempts:", left(self.max_attempts, "tries per model call before the task fails"))
         form.addRow("B&udget per run:", left(self.budget, "in US dollars; “No limit” at $0"))
 
@@ -90,6 +93,7 @@ class ModelsTab(QWidget):
             "api_base": self.api_base.text().strip() or None,
             "max_parallel": self.max_parallel.value(),
             "call_timeout": float(self.call_timeout.value()),
+            "idle_timeout": float(self.idle_timeout.value()),
             "max_attempts": self.max_attempts.value(),
             "budget_usd": round(self.budget.value(), 2),
         }
