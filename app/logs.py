@@ -48,12 +48,20 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class _QuietFileHandler(logging.handlers.RotatingFileHandler):
+    """A log line that cannot be written (a full disk) is dropped, not printed to
+    stderr with a traceback: what went wrong reaches the person another way."""
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
+        pass
+
+
 def setup_logging(level: int = logging.INFO) -> None:
     """Log to <data dir>/logs/troupe.log (rotated); call once per process."""
     root = logging.getLogger()
     if any(getattr(h, "_troupe", False) for h in root.handlers):
         return
-    handler = logging.handlers.RotatingFileHandler(
+    handler = _QuietFileHandler(
         logs_dir() / "troupe.log", maxBytes=2_000_000, backupCount=3, encoding="utf-8"
     )
     handler._troupe = True  # type: ignore[attr-defined]

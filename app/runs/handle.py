@@ -11,8 +11,11 @@ window closed, Ctrl+C).
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agents.plan import Plan
@@ -23,6 +26,8 @@ from agents.tools.loop import ToolSetup
 
 if TYPE_CHECKING:
     from app.runs.service import RunConfig, RunService
+
+log = logging.getLogger(__name__)
 
 
 class RunAlreadyStarted(RuntimeError):
@@ -54,6 +59,7 @@ class RunHandle:
         self._started = False
         self._paused = False
         self._cancelled = False
+        self._write_failure: str | None = None
 
     @property
     def run_id(self) -> str:
@@ -85,9 +91,48 @@ class RunHandle:
             raise RunAlreadyStarted(f"run {self.run_id} was already started by this handle")
         self._started = True
         service = self._service
+        writer = service.writer
+        if writer.failure is not None:  # an earlier start stopped on it: try again (space freed?)
+            await asyncio.to_thread(writer.recover)
+        loop = asyncio.get_running_loop()
+
+        def failed(reason: str) -> None:  # on the writer's thread
+            loop.call_soon_threadsafe(self._history_failed, reason)
+
+        forget = writer.on_failure(failed)
+        try:
+            outcome = await self._run(service)
+        finally:
+            forget()
+        if self._write_failure is None and writer.failure is not None:  # its last batch was lost
+            self._write_failure = writer.failure
+        if self._write_failure is not None:
+            raise self._stopped(self._write_failure)
+        return outcome
+
+    def _history_failed(self, reason: str) -> None:
+        """The history cannot be written: stop now, nothing more would be kept."""
+        if self._write_failure is None:
+            self._write_failure = reason
+            self.cancel()
+
+    def _stopped(self, reason: str) -> Exception:
+        """Mark the run interrupted (if even that cannot be written, the next start's
+        mark_interrupted() or this service's resume() does) and say why."""
+        from app.storage.errors import HistoryWriteFailed  # noqa: PLC0415
+
+        service = self._service
+        try:
+            service.store.interrupt(self.run_id, reason)
+        except Exception as exc:
+            log.warning("run %s: could not mark it interrupted (%s)", self.run_id, exc)
+            service.unsaved_interrupts.add(self.run_id)
+        return HistoryWriteFailed(Path(service.store.engine.url.database or ""), self.run_id, reason)
+
+    async def _run(self, service: RunService) -> RunOutcome:
         tools = await service.open_tools(self.run_id)
         try:
-            if self._cancelled:  # cancelled while its tools were starting: nothing ran
+            if self._cancelled and self._write_failure is None:  # cancelled while its tools were starting
                 reason = "cancelled before it started"
                 service.store.set_run_status(self.run_id, RunStatus.CANCELLED, reason)
                 return RunOutcome(RunStatus.CANCELLED, None, Usage(), 0.0, reason)

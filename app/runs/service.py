@@ -97,6 +97,9 @@ class RunService:
         self._store: Store | None = None
         self._writer: EventWriter | None = None
         self._run_tools: set[RunTools] = set()
+        self.unsaved_interrupts: set[str] = set()
+        """Runs stopped because the history could not be written, and not yet marked
+        interrupted (that write failed too): resume() marks them first."""
         if store is not None:
             self._attach(store)
 
@@ -250,6 +253,9 @@ class RunService:
         """Continue a run that stopped (interrupted, failed, cancelled, paused) with
         its latest plan and its own settings."""
         self.store.mark_interrupted()
+        if run_id in self.unsaved_interrupts:  # it stopped in this process: the owner is alive
+            self.store.interrupt(run_id)
+            self.unsaved_interrupts.discard(run_id)
         run = self.get_run(run_id)
         if not RunStatus(run.status).resumable:
             can = ", ".join(s.value for s in RunStatus if s.resumable)

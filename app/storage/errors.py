@@ -3,7 +3,8 @@
     StorageError                 (root; a TroupeError)
     ├── NotATroupeDatabase       the file is not SQLite, or SQLite without our schema
     ├── DatabaseTooNew           made by a newer Troupe: left alone
-    └── DatabaseUpgradeFailed    a migration failed: rolled back, the file is as it was
+    ├── DatabaseUpgradeFailed    a migration failed: rolled back, the file is as it was
+    └── HistoryWriteFailed       a run's events could not be stored: the run stopped, resumable
 
 Each message is one line naming the file, what state it is in and what to do:
 the CLI prints it as is, the window shows it in a warning. Importing this
@@ -71,3 +72,15 @@ class DatabaseUpgradeFailed(StorageError):
         """The revision the database is still at."""
         self.backup = backup
         """The backup taken before the attempt (None if none was made)."""
+
+
+class HistoryWriteFailed(StorageError):
+    """A run's events could not be written (a full disk, ...): the run stopped as
+    interrupted, and can be resumed once the cause is gone."""
+
+    def __init__(self, path: Path, run_id: str, reason: str) -> None:
+        fix = "free some space" if "disk is full" in reason else "fix that"
+        super().__init__(path, f"stopped: {reason}; {fix}, then `troupe resume {run_id}`")
+        self.run_id = run_id
+        self.reason = reason
+        """Why, in one line (EventWriter.failure)."""

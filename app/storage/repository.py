@@ -275,12 +275,22 @@ class Store:
             self._interrupt(dead)
         return dead
 
-    def _interrupt(self, run_ids: list[str]) -> None:
+    def interrupt(self, run_id: str, reason: str | None = None) -> None:
+        """Stop `run_id` as interrupted now (its owner is this process: it stopped
+        the run itself, maybe before its start was stored: "planned" too); its
+        running / waiting tasks go back to pending."""
+        self._interrupt([run_id], reason, (*LIVE_STATUSES, "planned"))
+
+    def _interrupt(self, run_ids: list[str], reason: str | None = None,
+                   statuses: tuple[str, ...] = tuple(LIVE_STATUSES)) -> None:
+        values: dict[str, Any] = {"status": "interrupted", "updated": time.time()}
+        if reason is not None:
+            values["error"] = reason
         with self._writes.begin() as conn:
             conn.execute(
                 update(runs_t)
-                .where(runs_t.c.id.in_(run_ids), runs_t.c.status.in_(LIVE_STATUSES))
-                .values(status="interrupted", updated=time.time())
+                .where(runs_t.c.id.in_(run_ids), runs_t.c.status.in_(statuses))
+                .values(**values)
             )
             conn.execute(
                 update(tasks_t)

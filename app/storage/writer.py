@@ -9,7 +9,13 @@ kill -9 at most the batch in flight is lost. Under load batches grow by
 themselves, which is what keeps throughput high.
 
 A failing batch is retried event by event, so one bad event costs only itself;
-failures are logged and kept in `errors`, and the thread keeps going.
+failures are logged and kept in `errors`, and the thread keeps going. A batch
+that fails because the database cannot be written at all (a full disk, a
+read-only folder, a lock that outlasts the busy timeout: SQLite's
+OperationalError) is not retried: it was rolled back whole, `failure` says why
+in one line, the listeners (`on_failure`: the run's RunHandle, which stops the
+run as interrupted) are told, and every later event is dropped until
+`recover()`, so what is stored stays a consistent prefix of the run.
 """
 
 from __future__ import annotations
@@ -21,13 +27,16 @@ import json
 import logging
 import os
 import queue
+import sqlite3
 import threading
 import time
 import weakref
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import OperationalError
 
 from agents.events import RunEvent, RunStarted
 from app.storage.db import writer_engine
@@ -130,6 +139,11 @@ class EventWriter:
         """Events stored so far."""
         self.batches = 0
         """Transactions committed so far."""
+        self.failure: str | None = None
+        """Why the database could not be written, in one line; None while it can.
+        Set by the thread; events are dropped until recover()."""
+        self._listeners: list[Callable[[str], None]] = []
+        self._forget_caches_soon = False
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._thread.start()
         _OPEN_WRITERS.add(self)
@@ -143,7 +157,22 @@ class EventWriter:
         if self._closed:
             self._record(event, "EventWriter is closed; event dropped")
             return
+        if self.failure is not None:
+            self._record(event, f"not stored: {self.failure}")
+            return
         self._queue.put_nowait(event)
+
+    def on_failure(self, listener: Callable[[str], None]) -> Callable[[], None]:
+        """Call `listener(failure)` (on the writer's thread) when writing fails;
+        returns the function that removes it."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def recover(self) -> None:
+        """Accept events again after a failure (a new start of a run, once space is freed)."""
+        self.flush()
+        self._forget_caches_soon = True
+        self.failure = None
 
     @property
     def errors(self) -> list[WriteError]:
@@ -225,8 +254,14 @@ class EventWriter:
 
     def _process(self, batch: list[Any]) -> None:
         events = [item for item in batch if isinstance(item, RunEvent)]
+        if self._forget_caches_soon:
+            self._forget_caches_soon = False
+            self._forget_caches()
         try:
-            if events:
+            if events and self.failure is not None:  # after a lost batch: keep a consistent prefix
+                for event in events:
+                    self._record(event, f"not stored: {self.failure}")
+            elif events:
                 self._write(events)
         finally:
             for item in batch:
@@ -238,10 +273,13 @@ class EventWriter:
             with self._engine.begin() as conn:
                 self._write_batch(conn, events)
         except Exception as exc:
+            self._forget_caches()
+            if cannot_write(exc):  # rolled back whole; later events must not land after a gap
+                self._fail(describe_failure(exc, self._engine.url.database), events)
+                return
             log.warning(
                 "event writer: batch of %d failed (%s); retrying one by one", len(events), exc
             )
-            self._forget_caches()
             for event in events:
                 self._write_one(event)
             return
@@ -308,6 +346,44 @@ class EventWriter:
         self._seq.clear()
         self._known_runs.clear()
 
+    def _fail(self, reason: str, events: list[RunEvent]) -> None:
+        log.error("event writer: %s; %d event(s) not stored, no more until recovered",
+                  reason, len(events))
+        self.failure = reason
+        for event in events:
+            self._record(event, f"not stored: {reason}")
+        for listener in list(self._listeners):
+            try:
+                listener(reason)
+            except Exception:
+                log.exception("event writer: a failure listener failed")
+
     def _record(self, event: RunEvent, message: str) -> None:
         self.error_count += 1
         self._errors.append(WriteError(event.run_id, event.kind, message, time.time()))
+
+
+def cannot_write(exc: BaseException) -> bool:
+    """Whether `exc` says the database cannot be written at all (full disk, read-only,
+    I/O error, locked), as opposed to one event it could not take."""
+    cause = getattr(exc, "orig", None) or exc
+    if isinstance(exc, OperationalError) or isinstance(cause, (sqlite3.OperationalError, OSError)):
+        return True
+    text = str(cause).lower()
+    return any(word in text for word in ("disk is full", "no space", "readonly", "disk i/o"))
+
+
+def describe_failure(exc: BaseException, path: str | None) -> str:
+    """Why the history could not be written, in one line a person can act on."""
+    cause = getattr(exc, "orig", None) or exc
+    detail = str(cause).splitlines()[0] if str(cause) else type(cause).__name__
+    where = path or "the history database"
+    text = detail.lower()
+    errno = getattr(cause, "errno", None)
+    if "full" in text or errno == 28 or "no space" in text:
+        return f"the disk is full ({detail}) writing {where}"
+    if "readonly" in text or "read-only" in text:
+        return f"the history database is read-only ({detail}): {where}"
+    if "locked" in text or "busy" in text:
+        return f"the history database is locked by another program ({detail}): {where}"
+    return f"the history could not be written ({detail}) to {where}"
