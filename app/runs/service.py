@@ -7,6 +7,7 @@ get a RunHandle (app/runs/handle.py) that owns the run to its end.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -245,6 +246,7 @@ class RunService:
         asked for them again (`retry`): a model is never asked twice for the same
         finished work."""
         validate_plan(plan, self.roster.names)
+        self._keep_plan(run_id, plan)
         prior = self.kept_results(run_id, plan, retry)
         return RunHandle(self, RunStart(run_id, plan, config, gate, tuple(sinks), prior))
 
@@ -265,6 +267,14 @@ class RunService:
             raise NotResumable(f"run {run_id} has no plan yet; start it again with `troupe run`")
         config = RunConfig.from_record(run.settings)
         return self.start(run_id, Plan.from_dict(version.plan), config, gate, sinks, retry=retry)
+
+    def _keep_plan(self, run_id: str, plan: Plan) -> None:
+        """Store the plan about to run as the run's latest version, now: a resume must
+        find it even if the history write of the run's start is lost (a full disk)."""
+        data = json.loads(json.dumps(plan.to_dict()))
+        latest = self.store.latest_plan(run_id)
+        if latest is None or latest.plan != data:
+            self.store.add_plan_version(run_id, data, "edited" if latest is not None else "file")
 
     def kept_results(self, run_id: str, plan: Plan, retry: Iterable[str] = ()) -> dict[str, PriorResult]:
         """Finished results of `run_id` that a start of `plan` keeps (see `start`)."""

@@ -80,7 +80,8 @@ async def test_a_full_disk_stops_the_run_as_interrupted_and_it_resumes_once_free
     run = store.get_run(run_id)
     assert run.status == RunStatus.INTERRUPTED  # never completed, and resumable
     assert "disk is full" in (run.error or "")
-    assert {t.task_id: t.status for t in run.tasks}["c"] != "completed"
+    # the failed batch may have held the run's start itself: then no task rows exist yet
+    assert {t.task_id: t.status for t in run.tasks}.get("c") != "completed"
     assert writer.failure is not None and writer.errors
 
     writer.full_at = None  # space freed
