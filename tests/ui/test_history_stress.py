@@ -40,6 +40,22 @@ class BusyHistory:
     store: Store
     writer: EventWriter
     run_ids: list[str]
+    paused: threading.Event
+
+    def quiet_write(self, write):  # type: ignore[no-untyped-def]
+        """Run one write of the test's own between the writer's batches.
+
+        SQLite's busy handler is not fair: a writer that commits and begins
+        again at once can starve another connection past its busy timeout
+        on a loaded machine (this test failed so once). The app's writer
+        batches with a linger; this feeder never rests, so pause it.
+        """
+        self.paused.set()
+        try:
+            self.writer.flush()
+            return write()
+        finally:
+            self.paused.clear()
 
 
 def _events(run_id: str, n: int) -> list:  # type: ignore[type-arg]
@@ -65,10 +81,14 @@ def busy_history(tmp_path: Path) -> Iterator[BusyHistory]:
                                 {"model": "openai/test-model"}) for i in range(RUNS)]
     writer = EventWriter(store, linger=0)
     stop = threading.Event()
+    paused = threading.Event()
 
     def feed() -> None:  # what runs in progress do: statuses, tokens, outputs change
         n = 0
         while not stop.is_set():
+            if paused.is_set():
+                time.sleep(0.005)
+                continue
             for event in _events(run_ids[n % RUNS], n):
                 writer.emit(event)
             n += 1
@@ -78,7 +98,7 @@ def busy_history(tmp_path: Path) -> Iterator[BusyHistory]:
     feeder = threading.Thread(target=feed, name="test-feeder", daemon=True)
     feeder.start()
     try:
-        yield BusyHistory(store, writer, run_ids)
+        yield BusyHistory(store, writer, run_ids, paused)
     finally:
         stop.set()
         feeder.join(10)
@@ -151,7 +171,8 @@ def test_a_new_run_and_a_search_while_the_writer_is_busy(qapp: QApplication, bus
     panel.refresh()
     chosen = busy_history.run_ids[3]
     panel.select_run(chosen)
-    new = store.create_run("Delta", "A fresh goal about walruses", {"model": "openai/test-model"})
+    new = busy_history.quiet_write(
+        lambda: store.create_run("Delta", "A fresh goal about walruses", {"model": "openai/test-model"}))
     panel.refresh()  # a fourth project, on top
     qapp.processEvents()
     assert panel.run_ids()[0] == new
