@@ -40,12 +40,42 @@ def redact_thoroughly(text: str) -> str:
     return _KEY_SHAPES.sub(lambda m: (m.group("prefix") or "") + "[redacted]", redact(text))
 
 
-class RedactingFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        if _secrets:
-            record.msg = redact(record.getMessage())
-            record.args = None
-        return True
+# A URL's user:password@ and the values of its secret-looking query parameters
+# (hosted MCP servers take ?api_key=..., signed URLs carry ?X-Amz-Signature=...).
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s?#'\"<>]+@")
+_QUERY_PARAM = re.compile(r"(?P<name>[?&;][^=&#\s'\"<>]+)=(?P<value>[^&#\s'\"<>]+)")
+_SECRET_NAME_ENDS = ("key", "token", "secret", "password", "passwd", "pwd", "pass", "auth",
+                     "authorization", "signature", "sig", "credential", "credentials",
+                     "session", "sessionid", "sid", "code", "jwt", "bearer")
+
+
+def _secret_param(name: str) -> bool:
+    flat = re.sub(r"[^a-z0-9]", "", name.lower())
+    return flat.endswith(_SECRET_NAME_ENDS)
+
+
+def redact_urls(text: str) -> str:
+    """URLs' credentials (`user:pass@`) and secret-looking query values as [redacted]."""
+    if "://" in text:
+        text = _URL_CREDENTIALS.sub(lambda m: f"{m.group('scheme')}[redacted]@", text)
+    if "=" not in text:
+        return text
+    return _QUERY_PARAM.sub(
+        lambda m: f"{m.group('name')}=[redacted]" if _secret_param(m.group("name")[1:]) else m.group(0),
+        text,
+    )
+
+
+def redact_log_text(text: str) -> str:
+    """Everything a log line must not hold: known secrets, key shapes, URL secrets."""
+    return redact_urls(redact_thoroughly(text))
+
+
+class RedactingFormatter(logging.Formatter):
+    """Redacts the final line, traceback included, whichever library logged it."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact_log_text(super().format(record))
 
 
 class _QuietFileHandler(logging.handlers.RotatingFileHandler):
@@ -65,9 +95,10 @@ def setup_logging(level: int = logging.INFO) -> None:
         logs_dir() / "troupe.log", maxBytes=2_000_000, backupCount=3, encoding="utf-8"
     )
     handler._troupe = True  # type: ignore[attr-defined]
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(RedactingFilter())
+    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root.addHandler(handler)
     root.setLevel(level)
-    for noisy in ("LiteLLM", "litellm", "httpx", "httpcore", "openai", "aiosqlite", "asyncio"):
+    # every request of these would be a line (MCP's SDK uses httpx2)
+    for noisy in ("LiteLLM", "litellm", "httpx", "httpcore", "httpx2", "httpcore2", "openai",
+                  "aiosqlite", "asyncio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -1,0 +1,101 @@
+"""MCP servers as people configure them (issue 13): against real servers, each a
+child process (tests/support/mcp_fault_server.py) or PyPI's mcp-server-time."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from agents.tools.mcp_client import McpManager, McpServerConfig
+from app.logs import setup_logging
+
+ROOT = Path(__file__).resolve().parents[2]
+FAULTS = ("-m", "tests.support.mcp_fault_server")
+
+StartServer = Callable[[str], str]
+"""Starts the fault server over "http" or "sse" on 127.0.0.1; returns its base URL."""
+
+
+@pytest.fixture
+def serve() -> Iterator[StartServer]:
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(transport: str) -> str:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        proc = subprocess.Popen([sys.executable, *FAULTS, transport, str(port)], cwd=ROOT,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs.append(proc)
+        _wait_for_port(port, proc)
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for proc in procs:
+        proc.kill()
+        proc.wait()
+
+
+def _wait_for_port(port: int, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("the MCP fault server did not start")
+
+
+@pytest.fixture
+def troupe_log(troupe_home: Path) -> Iterator[Path]:
+    """Troupe's own logging (as the CLI and the window set it up), removed afterwards."""
+    root = logging.getLogger()
+    level = root.level
+    setup_logging()
+    yield troupe_home / "logs" / "troupe.log"
+    for handler in [h for h in root.handlers if getattr(h, "_troupe", False)]:
+        root.removeHandler(handler)
+        handler.close()
+    root.setLevel(level)
+    logging.getLogger("httpx2").setLevel(logging.WARNING)
+
+
+# --- 1. a key in the server's URL never reaches troupe.log ----------------------------
+
+
+async def test_a_key_in_an_mcp_url_is_redacted_in_every_log_line(serve, troupe_log) -> None:
+    # a library that logs every request (as httpx2 does at INFO) must not leak the key either
+    logging.getLogger("httpx2").setLevel(logging.INFO)
+    url = serve("http").replace("http://", "http://me:PASSW0RD@") + "/mcp?key=SECRET123&region=eu"
+    manager = McpManager([McpServerConfig("hosted", "http", url=url, timeout=10)])
+    try:
+        await manager.list_tools()
+        assert await manager.call("mcp__hosted__echo", {"text": "hi"}) == "hi"
+        logging.getLogger("somelib").warning("could not reach %s", url)
+        try:
+            raise ConnectionError(f"gave up on {url}")
+        except ConnectionError:
+            logging.getLogger("otherlib").exception("request failed")
+    finally:
+        await manager.close_all()
+    text = troupe_log.read_text(encoding="utf-8")
+    assert "SECRET123" not in text and "PASSW0RD" not in text
+    assert "/mcp?key=[redacted]&region=eu" in text  # the request lines were logged, redacted
+    assert "could not reach http://[redacted]@127.0.0.1" in text
+    assert "gave up on http://[redacted]@" in text  # the traceback too
+
+
+def test_log_redaction_keeps_harmless_query_values() -> None:
+    from app.logs import redact_log_text  # noqa: PLC0415
+
+    line = "GET https://a:b@h/x?page=2&api_key=K1&access_token=T2&X-Amz-Signature=S3&q=cats"
+    assert redact_log_text(line) == ("GET https://[redacted]@h/x?page=2&api_key=[redacted]"
+                                     "&access_token=[redacted]&X-Amz-Signature=[redacted]&q=cats")
