@@ -12,7 +12,8 @@ import json
 import logging
 import os
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,24 @@ def save_user_roster(roster: Roster, path: Path | None = None) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def grant_tools(roster: Roster, role: str, tools: Iterable[str]) -> Roster:
+    """The roster with `tools` added to the role's (kept in order, none twice); KeyError: no such role."""
+    current = roster.get(role).tools
+    return _with_tools(roster, role, (*current, *(t for t in tools if t not in current)))
+
+
+def revoke_tools(roster: Roster, role: str, tools: Iterable[str]) -> Roster:
+    """The roster without `tools` in the role's; KeyError: no such role."""
+    gone = set(tools)
+    return _with_tools(roster, role, tuple(t for t in roster.get(role).tools if t not in gone))
+
+
+def _with_tools(roster: Roster, role: str, tools: tuple[str, ...]) -> Roster:
+    named = roster.get(role)
+    return Roster(tuple(replace(r, tools=tuple(dict.fromkeys(tools))) if r is named else r
+                        for r in roster.roles))
 
 
 def reset_user_roster(path: Path | None = None) -> Roster:

@@ -3,7 +3,9 @@ child process (tests/support/mcp_fault_server.py) or PyPI's mcp-server-time."""
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import socket
 import subprocess
 import sys
@@ -99,3 +101,66 @@ def test_log_redaction_keeps_harmless_query_values() -> None:
     line = "GET https://a:b@h/x?page=2&api_key=K1&access_token=T2&X-Amz-Signature=S3&q=cats"
     assert redact_log_text(line) == ("GET https://[redacted]@h/x?page=2&api_key=[redacted]"
                                      "&access_token=[redacted]&X-Amz-Signature=[redacted]&q=cats")
+
+
+# --- 2. the command line gives a role an MCP tool (and takes it away) -------------------
+
+
+def troupe(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "app.cli", *args], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=90)
+
+
+def role_tools(env: dict[str, str], role: str) -> dict[str, dict[str, str]]:
+    result = troupe(env, "tools", "list", "--role", role, "--json")
+    assert result.returncode == 0, result.stderr
+    return {row["name"]: row for row in json.loads(result.stdout)}
+
+
+def one_line_refusal(result: subprocess.CompletedProcess[str], words: str) -> None:
+    assert result.returncode == 2, result
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("troupe: "), result.stderr
+    assert words in result.stderr
+
+
+@pytest.fixture
+def cli_env(troupe_home: Path, tmp_path: Path) -> dict[str, str]:
+    """A data dir whose MCP servers were imported from a Claude Desktop file."""
+    env = {**os.environ, "TROUPE_HOME": str(troupe_home), "PYTHONPATH": str(ROOT)}
+    desktop = tmp_path / "claude_desktop_config.json"
+    desktop.write_text(json.dumps({"mcpServers": {
+        "faults": {"command": sys.executable, "args": list(FAULTS), "env": {"PYTHONPATH": str(ROOT)}}}}))
+    assert troupe(env, "mcp", "import", str(desktop)).returncode == 0
+    return env
+
+
+def test_grant_and_revoke_give_a_role_mcp_tools_from_the_command_line(cli_env, troupe_home) -> None:
+    before = role_tools(cli_env, "researcher")
+    assert list(before) == ["read_file", "list_files", "fetch_url", "search_history"]  # no MCP tool yet
+    assert before["fetch_url"] == {"name": "fetch_url", "risk": "network", "source": "builtin",
+                                   "permission": "ask"}
+    # a rule for a tool the role cannot call is refused, not pretended
+    one_line_refusal(troupe(cli_env, "tools", "allow", "mcp__faults__echo", "--role", "researcher"),
+                     "troupe tools grant mcp__faults__echo --role researcher")
+    assert not (troupe_home / "tool_policies.json").exists()
+
+    granted = troupe(cli_env, "tools", "grant", "mcp__faults__echo", "mcp__faults__sh*", "--role", "researcher")
+    assert granted.returncode == 0, granted.stderr
+    assert "mcp__faults__echo, mcp__faults__show_env" in granted.stdout
+    assert troupe(cli_env, "tools", "allow", "mcp__faults__echo", "--role", "researcher").returncode == 0
+    after = role_tools(cli_env, "researcher")
+    assert after["mcp__faults__echo"] == {"name": "mcp__faults__echo", "risk": "execute",
+                                          "source": "mcp:faults", "permission": "allow"}
+    assert after["mcp__faults__show_env"]["permission"] == "ask"
+    assert "mcp__faults__slow" not in after  # only what was granted
+    # the same roster file Settings › Agents edits
+    roles = {r["name"]: r for r in json.loads((troupe_home / "roster.json").read_text())["roles"]}
+    assert roles["researcher"]["tools"][-2:] == ["mcp__faults__echo", "mcp__faults__show_env"]
+
+    one_line_refusal(troupe(cli_env, "tools", "grant", "mcp__faults__ech", "--role", "researcher"),
+                     "MCP server 'faults' has no tool 'mcp__faults__ech'; it has: mcp__faults__echo")
+    one_line_refusal(troupe(cli_env, "tools", "grant", "echo", "--role", "nobody"), "no role named 'nobody'")
+    assert troupe(cli_env, "tools", "revoke", "mcp__faults__*", "--role", "researcher").returncode == 0
+    assert list(role_tools(cli_env, "researcher")) == list(before)
+    one_line_refusal(troupe(cli_env, "tools", "revoke", "mcp__faults__echo", "--role", "researcher"),
+                     "role 'researcher' has no tool 'mcp__faults__echo'")
