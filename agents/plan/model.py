@@ -168,6 +168,7 @@ def validate_plan(plan: Plan, roles: Iterable[str] | None = None) -> None:
     tasks = list(plan.iter_tasks())
     if not tasks:
         raise PlanValidationError(["the plan is empty: add at least one task"])
+    problems += _blank_names(tasks)
     problems += _duplicate_ids(tasks)
     ids = {t.id for t in tasks}
     for task in tasks:
@@ -199,10 +200,27 @@ def plan_problems(plan: Plan, roles: Iterable[str] | None = None) -> list[str]:
     return []
 
 
+def _blank_names(tasks: list[Task]) -> list[str]:
+    """A task whose id or title is empty or only spaces, named by what it has."""
+    out = []
+    for number, task in enumerate(tasks, 1):
+        blank = [name for name, value in (("id", task.id), ("title", task.title)) if not value.strip()]
+        if not blank:
+            continue
+        if task.id.strip():
+            who = f"task {task.id!r}"
+        else:  # no id to name it by: its place in the plan (depth first), and its title if any
+            who = f"task #{number}" + (f" ({task.title.strip()!r})" if task.title.strip() else "")
+        out.append(f"{who} has an empty {' and '.join(blank)}: give it one")
+    return out
+
+
 def _duplicate_ids(tasks: list[Task]) -> list[str]:
     seen: set[str] = set()
     dups: list[str] = []
     for task in tasks:
+        if not task.id.strip():
+            continue  # _blank_names says it
         if task.id in seen and task.id not in dups:
             dups.append(task.id)
         seen.add(task.id)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shlex
 import signal
 import sys
 import time
@@ -59,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
 
     run = sub.add_parser("run", help="plan a goal and run it to a deliverable")
-    run.add_argument("goal")
+    run.add_argument("goal", type=_goal)
     run.add_argument("--project", default="Default")
     run.add_argument("--plan", type=Path, help="run this plan file instead of asking the planner")
     _model_options(run)
@@ -69,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="one JSON event per line on stdout")
 
     plan = sub.add_parser("plan", help="ask the planner for a plan and print or save it")
-    plan.add_argument("goal")
+    plan.add_argument("goal", type=_goal)
     plan.add_argument("--out", type=Path)
     _model_options(plan)
 
@@ -79,7 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("--json", action="store_true", help="one JSON event per line on stdout")
 
     runs = sub.add_parser("runs", help="list runs, newest first")
-    runs.add_argument("--search")
+    runs.add_argument("--search", help="only runs whose goal, plan, outputs or deliverable hold every word")
+    runs.add_argument("--limit", type=_positive_int, default=RUNS_PAGE,
+                      help=f"list at most this many runs (default {RUNS_PAGE})")
+    runs.add_argument("--offset", type=_count, default=0, help="skip this many of the newest runs first")
     runs.add_argument("--json", action="store_true")
 
     show = sub.add_parser("show", help="show one run")
@@ -118,14 +122,29 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--api-base", help="base URL of an OpenAI-compatible server")
 
 
-def _positive_int(text: str) -> int:
+def _goal(text: str) -> str:
+    """A goal with something in it (argparse then says `argument goal: ...`, exit 2)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("it is empty or only spaces: say what the team should do")
+    return text
+
+
+def _whole_number(text: str, least: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
+    if value < least:
+        raise argparse.ArgumentTypeError(f"must be at least {least}")
     return value
+
+
+def _positive_int(text: str) -> int:
+    return _whole_number(text, 1)
+
+
+def _count(text: str) -> int:
+    return _whole_number(text, 0)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -280,7 +299,7 @@ def _read_plan_file(path: Path, goal: str) -> Plan:
         raise BadInput(f"cannot read plan file {path}: {exc}") from None
     except json.JSONDecodeError as exc:
         raise BadInput(f"plan file {path} is not valid JSON: {exc.msg} at line {exc.lineno}") from None
-    if isinstance(data, dict) and not data.get("goal"):
+    if isinstance(data, dict) and not str(data.get("goal") or "").strip():
         data["goal"] = goal
     try:
         plan = Plan.from_dict(data)
@@ -331,10 +350,15 @@ def cmd_plan(args: argparse.Namespace) -> int:
 # --- history -------------------------------------------------------------------------
 
 
+RUNS_PAGE = 50
+"""How many runs `troupe runs` lists without --limit."""
+
+
 def cmd_runs(args: argparse.Namespace) -> int:
     service = RunService.open()
     try:
-        runs = service.store.list_runs(search=args.search)
+        runs = service.store.list_runs(search=args.search, limit=args.limit, offset=args.offset)
+        total = service.store.count_runs(search=args.search)
     finally:
         service.close()
     if args.json:
@@ -343,14 +367,33 @@ def cmd_runs(args: argparse.Namespace) -> int:
                  "cost": r.cost, "tasks": r.task_count, "tasks_completed": r.tasks_completed}
                 for r in runs]
         print(json.dumps(rows, indent=2, ensure_ascii=False))
-        return EXIT_OK
-    if not runs:
-        print("no runs yet" if not args.search else f"no runs match {args.search!r}", file=sys.stderr)
-    for r in runs:
-        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created))
-        status = "partial" if r.partial and r.status == "completed" else r.status
-        print(f"{r.id}  {when}  {status:<11}  ${r.cost:<8.4f}  {r.goal}")
+    else:
+        for r in runs:
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created))
+            status = "partial" if r.partial and r.status == "completed" else r.status
+            print(f"{r.id}  {when}  {status:<11}  ${r.cost:<8.4f}  {r.goal}")
+    if note := _runs_note(args, len(runs), total):
+        print(note, file=sys.stderr)
     return EXIT_OK
+
+
+def _runs_note(args: argparse.Namespace, shown: int, total: int) -> str | None:
+    """What the listing did not show, and the command that shows it (stderr: stdout stays data)."""
+    if total == 0:
+        return "no runs yet" if not args.search else f"no runs match {args.search!r}"
+    if shown == 0:
+        return f"no runs after the first {total}: try a smaller --offset"
+    more = total - args.offset - shown
+    if more <= 0:
+        return None
+    command = f"troupe runs --offset {args.offset + shown}"
+    if args.limit != RUNS_PAGE:
+        command += f" --limit {args.limit}"
+    if args.search:
+        command += f" --search {shlex.quote(args.search)}"
+    if args.json:
+        command += " --json"
+    return f"… {more} more: {command}"
 
 
 def cmd_show(args: argparse.Namespace) -> int:

@@ -61,8 +61,9 @@ def _runs_matching_all(terms: list[str]) -> TextualSelect:
     return text(sql).bindparams(**params).columns(run_id=String)
 
 
-def run_summaries(conn: Connection, terms: list[str], limit: int) -> list[RunSummary]:
-    """Runs newest first; only those matching every FTS term when `terms` is not empty."""
+def run_summaries(conn: Connection, terms: list[str], limit: int, offset: int = 0) -> list[RunSummary]:
+    """Runs newest first, `offset` of them skipped; only those matching every FTS term
+    when `terms` is not empty."""
     task_count = select(func.count()).where(tasks_t.c.run_id == runs_t.c.id).scalar_subquery()
     completed = (
         select(func.count())
@@ -87,10 +88,19 @@ def run_summaries(conn: Connection, terms: list[str], limit: int) -> list[RunSum
         .join(projects_t, projects_t.c.id == runs_t.c.project_id)
         .order_by(runs_t.c.created.desc(), runs_t.c.id)
         .limit(limit)
+        .offset(offset)
     )
     if terms:
         stmt = stmt.where(runs_t.c.id.in_(_runs_matching_all(terms)))
     return [RunSummary(*row) for row in conn.execute(stmt)]
+
+
+def run_count(conn: Connection, terms: list[str]) -> int:
+    """How many runs there are; only those matching every FTS term when `terms` is not empty."""
+    stmt = select(func.count()).select_from(runs_t)
+    if terms:
+        stmt = stmt.where(runs_t.c.id.in_(_runs_matching_all(terms)))
+    return int(conn.execute(stmt).scalar() or 0)
 
 
 def run_detail(conn: Connection, run_id: str) -> RunDetail:

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Engine, Table, delete, func, select, update
+from sqlalchemy import Engine, Table, delete, select, update
 
 from app.storage import queries
 from app.storage.db import make_engine, upgrade_database, writer_engine
@@ -178,18 +178,19 @@ class Store:
 
     # --- reading history --------------------------------------------------------------
 
-    def list_runs(self, search: str | None = None, limit: int = 200) -> list[RunSummary]:
-        """Runs newest first; with `search`, only those matching it (full text)."""
+    def list_runs(self, search: str | None = None, limit: int = 200, offset: int = 0) -> list[RunSummary]:
+        """Runs newest first, the first `offset` skipped; with `search`, only those
+        matching it (full text)."""
         if search is not None and search.strip():
-            return self.search_runs(search, limit)
+            return self.search_runs(search, limit, offset)
         with self.engine.connect() as conn:
-            return queries.run_summaries(conn, [], limit)
+            return queries.run_summaries(conn, [], limit, offset)
 
-    def search_runs(self, text: str, limit: int = 200) -> list[RunSummary]:
+    def search_runs(self, text: str, limit: int = 200, offset: int = 0) -> list[RunSummary]:
         """Runs whose goal, plan, task outputs or deliverable contain every word
         of `text` (prefix match, case and accent insensitive), newest first."""
         with self.engine.connect() as conn:
-            return queries.run_summaries(conn, queries.fts_terms(text), limit)
+            return queries.run_summaries(conn, queries.fts_terms(text), limit, offset)
 
     def get_run(self, run_id: str) -> RunDetail:
         """A snapshot of one run with its tasks; KeyError if there is no such run."""
@@ -301,9 +302,11 @@ class Store:
                 .values(status="pending")
             )
 
-    def count_runs(self) -> int:
+    def count_runs(self, search: str | None = None) -> int:
+        """How many runs list_runs(search) would give without a limit."""
+        terms = queries.fts_terms(search) if search is not None and search.strip() else []
         with self.engine.connect() as conn:
-            return int(conn.execute(select(func.count()).select_from(runs_t)).scalar() or 0)
+            return queries.run_count(conn, terms)
 
 
 # --- helpers --------------------------------------------------------------------------

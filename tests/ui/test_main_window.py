@@ -14,6 +14,7 @@ import qasync
 from PySide6.QtCore import QEvent, QObject
 from PySide6.QtWidgets import QApplication
 
+from agents.plan import Plan
 from app.runs.service import RunService
 from app.settings import Settings
 from app.storage import open_database
@@ -134,6 +135,21 @@ def test_follow_up_plans_with_the_earlier_deliverable(qloop, llm_server, tmp_pat
     assert len(window.service.store.list_runs()) == 2
     window.close()
     qloop.run_until_complete(window.service.aclose_llm())
+    window.service.close()
+
+
+def test_a_blank_goal_is_not_sent_and_a_blank_title_is_a_plan_problem(qloop, llm_server, tmp_path):
+    window = open_window(tmp_path / "troupe.db", llm_server)
+    window.goal.setPlainText("  \n\t ")
+    window.send.click()
+    assert not window.session._jobs and window.session.run_id is None
+    assert window.service.store.count_runs() == 0 and not llm_server.chat_requests
+
+    window.plan_model.set_plan(Plan.from_dict({"goal": "g", "tasks": [
+        {"id": "a", "title": "   ", "agent": "writer"}]}))
+    assert window.plan_view.banner.isVisibleTo(window)
+    assert "task 'a' has an empty title: give it one" in window.plan_view.banner.text()
+    window.close()
     window.service.close()
 
 
