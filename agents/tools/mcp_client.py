@@ -5,9 +5,10 @@
         ├── McpConfigError      an `mcpServers` entry is malformed
         └── McpToolError        the tool ran and reported an error (`isError`)
 
-`McpServerConfig` is one server (stdio command or streamable-HTTP URL);
-`parse_mcp_servers` reads the `{"mcpServers": {...}}` JSON of Claude Desktop
-and Cursor. `McpConnection` starts its server on first use, and one runner
+`McpServerConfig` is one server (stdio command, streamable-HTTP or SSE URL);
+`read_mcp_servers` reads the `{"mcpServers": {...}}` JSON of Claude Desktop
+and Cursor, keeping what it can and naming what it skipped; `parse_mcp_servers`
+accepts only a file with nothing to skip. `McpConnection` starts its server on first use, and one runner
 task owns the SDK's context managers from open to close, because anyio's
 cancel scopes must be entered and exited in the same task. Requests are made
 from any task and raced against the server's death and the timeout, so a dead
@@ -21,6 +22,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import re
 import tempfile
@@ -28,6 +30,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit
 
 from agents.errors import TroupeError
 
@@ -42,10 +45,12 @@ __all__ = [
     "mcp_servers_to_json",
     "parse_mcp_servers",
     "qualified_tool_name",
+    "read_mcp_servers",
 ]
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
-Transport = Literal["stdio", "http"]
+Transport = Literal["stdio", "http", "sse"]
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_START_TIMEOUT = 30.0  # npx/uvx may download the server first
 _CLOSE_GRACE = 5.0  # seconds the SDK gets to stop a server before we cancel it
@@ -78,7 +83,7 @@ class McpServerConfig:
     name: str
     """The key in `mcpServers`; the middle part of its tools' names."""
     transport: Transport = "stdio"
-    """"stdio" (a child process) or "http" (streamable HTTP)."""
+    """"stdio" (a child process), "http" (streamable HTTP) or "sse" (the older HTTP+SSE)."""
     command: str = ""
     """stdio: the program to start."""
     args: tuple[str, ...] = ()
@@ -86,9 +91,9 @@ class McpServerConfig:
     env: Mapping[str, str] = field(default_factory=dict)
     """stdio: extra environment variables (may hold keys: never logged)."""
     url: str = ""
-    """http: the MCP endpoint."""
+    """http, sse: the MCP endpoint."""
     headers: Mapping[str, str] = field(default_factory=dict)
-    """http: extra request headers (may hold keys: never logged)."""
+    """http, sse: extra request headers (may hold keys: never logged)."""
     timeout: float = DEFAULT_TIMEOUT
     """Seconds to wait for each answer."""
     start_timeout: float = DEFAULT_START_TIMEOUT
@@ -109,6 +114,17 @@ def parse_mcp_servers(data: str | bytes | Mapping[str, Any]) -> list[McpServerCo
 
     Raises McpConfigError naming every malformed entry.
     """
+    configs, problems = read_mcp_servers(data)
+    if problems:
+        raise McpConfigError(problems)
+    return configs
+
+
+def read_mcp_servers(data: str | bytes | Mapping[str, Any]) -> tuple[list[McpServerConfig], list[str]]:
+    """The entries that can be used, and one line per skipped entry saying why.
+
+    Raises McpConfigError only when the document itself is not an `mcpServers` file.
+    """
     if isinstance(data, str | bytes):
         try:
             data = json.loads(data)
@@ -123,9 +139,7 @@ def parse_mcp_servers(data: str | bytes | Mapping[str, Any]) -> list[McpServerCo
         problems += [f"server {name!r}: {e}" for e in errors]
         if config is not None:
             configs.append(config)
-    if problems:
-        raise McpConfigError(problems)
-    return configs
+    return configs, problems
 
 
 def _parse_entry(name: str, entry: Any) -> tuple[McpServerConfig | None, list[str]]:
@@ -137,8 +151,10 @@ def _parse_entry(name: str, entry: Any) -> tuple[McpServerConfig | None, list[st
     timeout = _number(entry.get("timeout", DEFAULT_TIMEOUT), "timeout", errors)
     start = _number(entry.get("startTimeout", DEFAULT_START_TIMEOUT), "startTimeout", errors)
     kind = str(entry.get("type", entry.get("transport", ""))).lower()
-    if kind == "sse":
-        return None, ['the old "sse" transport is not supported; use streamable HTTP']
+    if kind not in _KINDS:
+        return None, [f'unknown "type" {kind!r} (stdio, http, streamable-http or sse)']
+    if kind == "sse" and "url" not in entry:
+        return None, ['"type": "sse" needs a url']
     if "command" in entry and "url" in entry:
         return None, ["has both a command and a url; give one"]
     if "command" in entry:
@@ -153,12 +169,17 @@ def _parse_entry(name: str, entry: Any) -> tuple[McpServerConfig | None, list[st
         if url and not url.startswith(("http://", "https://")):
             errors.append(f"url must start with http:// or https:// (got {url!r})")
         config = McpServerConfig(
-            name, "http", url=url, headers=_string_map(entry.get("headers", {}), "headers", errors),
+            name, "sse" if kind == "sse" else "http", url=url,
+            headers=_string_map(entry.get("headers", {}), "headers", errors),
             timeout=timeout, start_timeout=start,
         )
     else:
-        return None, ["has neither a command (stdio) nor a url (streamable HTTP)"]
+        return None, ["has neither a command (stdio) nor a url (streamable HTTP or SSE)"]
     return (None if errors else config), errors
+
+
+_KINDS = {"", "stdio", "http", "streamable-http", "streamable_http", "streamablehttp", "sse"}
+"""The "type"s other apps write (Cursor: "streamable-http"; VS Code: "http", "sse")."""
 
 
 def _text(value: Any, key: str, errors: list[str]) -> str:
@@ -198,7 +219,7 @@ def mcp_servers_to_json(configs: Iterable[McpServerConfig]) -> dict[str, Any]:
             if c.env:
                 entry["env"] = dict(c.env)
         else:
-            entry = {"type": "http", "url": c.url}
+            entry = {"type": c.transport, "url": c.url}
             if c.headers:
                 entry["headers"] = dict(c.headers)
         if c.timeout != DEFAULT_TIMEOUT:
@@ -259,6 +280,8 @@ class McpConnection:
 
     def __init__(self, config: McpServerConfig) -> None:
         self.config = config
+        self.transport: Transport = config.transport
+        """The transport in use: an "http" URL ending in /sse may turn out to be "sse"."""
         self._gen: _Generation | None = None
         self._lock = asyncio.Lock()
 
@@ -358,8 +381,29 @@ class McpConnection:
     async def _started(self) -> _Generation:
         async with self._lock:
             if self._gen is None or self._gen.dead.is_set():
-                self._gen = await self._start()
+                self._gen = await self._start_any()
             return self._gen
+
+    async def _start_any(self) -> _Generation:
+        """Start; an HTTP URL ending in /sse that fails is tried once more as SSE."""
+        try:
+            return await self._start()
+        except McpError as first:
+            if not self._may_be_sse():
+                raise
+            self.transport = "sse"
+            try:
+                gen = await self._start()
+            except McpError:
+                self.transport = "http"
+                raise McpError(f'{first}; this looks like an SSE server: set "type": "sse"') from None
+            log.warning('MCP server %r speaks SSE, not streamable HTTP; set "type": "sse" in its entry',
+                        self.config.name)
+            return gen
+
+    def _may_be_sse(self) -> bool:
+        path = urlsplit(self.config.url).path.rstrip("/")
+        return self.transport == "http" and path.endswith("/sse")
 
     async def _start(self) -> _Generation:
         gen = _Generation()
@@ -403,7 +447,14 @@ class McpConnection:
 
     async def _transport(self, stack: contextlib.AsyncExitStack, gen: _Generation) -> Any:
         c = self.config
-        if c.transport == "http":
+        if self.transport == "sse":
+            from mcp.client.sse import sse_client
+
+            # our own race enforces c.timeout; the SDK's long read timeout keeps the stream open
+            return await stack.enter_async_context(
+                sse_client(c.url, headers=dict(c.headers), timeout=30, sse_read_timeout=300)
+            )
+        if self.transport == "http":
             import httpx2
             from mcp.client.streamable_http import streamable_http_client
 

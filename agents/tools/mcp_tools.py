@@ -44,4 +44,4 @@ def _risk(manager: McpManager, tool: McpTool) -> Risk:
     if tool.read_only:
         return Risk.READ
     connection = manager.connections[tool.server]
-    return Risk.NETWORK if connection.config.transport == "http" else Risk.EXECUTE
+    return Risk.EXECUTE if connection.config.transport == "stdio" else Risk.NETWORK

@@ -269,8 +269,12 @@ def _server_row(server: McpServerConfig) -> dict[str, object]:
 
 
 def _import(args: argparse.Namespace) -> int:
-    servers = import_servers(args.file)
-    print(f"imported {args.file}; MCP servers now: {', '.join(s.name for s in servers)}")
+    done = import_servers(args.file)
+    for reason in done.skipped:
+        print(f"troupe: skipped {reason}", file=sys.stderr)
+    print(f"imported {', '.join(done.added)} from {args.file}; MCP servers now: "
+          f"{', '.join(s.name for s in done.servers)}")
+    print("give a role their tools with `troupe tools grant 'mcp__SERVER__*' --role ROLE`")
     return EXIT_OK
 
 

@@ -13,7 +13,7 @@ import json
 import os
 import tempfile
 from collections.abc import Callable, Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from agents.tools.mcp_client import (
@@ -21,6 +21,7 @@ from agents.tools.mcp_client import (
     McpServerConfig,
     mcp_servers_to_json,
     parse_mcp_servers,
+    read_mcp_servers,
 )
 from app.paths import data_dir
 from app.providers import secrets
@@ -28,7 +29,19 @@ from app.providers import secrets
 IN_KEYCHAIN = "<in the keychain>"
 """What mcp_servers.json holds in place of an env or header value."""
 
-__all__ = ["import_servers", "load_servers", "save_servers", "servers_path"]
+__all__ = ["Imported", "import_servers", "load_servers", "read_servers_file", "save_servers", "servers_path"]
+
+
+@dataclass(frozen=True)
+class Imported:
+    """What `import_servers` did."""
+
+    servers: list[McpServerConfig]
+    """Every server configured now (the kept ones and the imported ones)."""
+    added: list[str]
+    """The names of the servers taken from the file."""
+    skipped: list[str]
+    """One line per entry of the file that was left out, saying why."""
 
 
 def servers_path() -> Path:
@@ -70,20 +83,37 @@ def save_servers(servers: Iterable[McpServerConfig], path: Path | None = None) -
     return path
 
 
-def import_servers(source: Path, path: Path | None = None) -> list[McpServerConfig]:
+def import_servers(source: Path, path: Path | None = None) -> Imported:
     """Add the servers of another app's `mcpServers` file; a same-named one is replaced.
 
-    Nothing is written when the source is malformed. Returns all servers now configured.
+    Entries that cannot be used are skipped (and named, with why). Nothing is
+    written, and McpConfigError raised, when the file is not an `mcpServers`
+    file or none of its entries can be used.
+    """
+    found, skipped = read_servers_file(source)
+    if not found:
+        raise McpConfigError([f"{source}: {p}" for p in skipped] or [f"{source}: it lists no servers"])
+    imported = {s.name: s for s in found}
+    kept = [s for s in load_servers(path) if s.name not in imported]
+    merged = kept + list(imported.values())
+    save_servers(merged, path)
+    return Imported(merged, list(imported), skipped)
+
+
+def read_servers_file(source: Path) -> tuple[list[McpServerConfig], list[str]]:
+    """Another app's `mcpServers` file: the servers that can be used, and one line per skipped entry.
+
+    McpConfigError when the file cannot be read or is not an `mcpServers` file at all.
     """
     try:
         text = source.read_text(encoding="utf-8")
     except OSError as exc:
         raise McpConfigError([f"{source}: could not be read ({exc.strerror or exc})"]) from None
-    imported = {s.name: s for s in _parse_file(source, text)}
-    kept = [s for s in load_servers(path) if s.name not in imported]
-    merged = kept + list(imported.values())
-    save_servers(merged, path)
-    return merged
+    try:
+        found, skipped = read_mcp_servers(text)
+    except McpConfigError as exc:
+        raise McpConfigError([f"{source}: {p}" for p in exc.problems]) from None
+    return [_unstash(s) for s in found], skipped
 
 
 def _stash(server: McpServerConfig) -> McpServerConfig:

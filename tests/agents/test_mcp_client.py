@@ -281,7 +281,8 @@ def test_parse_claude_desktop_config() -> None:
         ('{"mcpServers": {"a": {"command": "x", "args": "y"}}}', "args must be a list of strings"),
         ('{"mcpServers": {"a": {"command": "x", "env": {"K": 1}}}}', "env must be an object of strings"),
         ('{"mcpServers": {"a": {"url": "ftp://h"}}}', "url must start with http"),
-        ('{"mcpServers": {"a": {"type": "sse", "url": "http://h"}}}', '"sse" transport'),
+        ('{"mcpServers": {"a": {"type": "sse", "command": "x"}}}', '"type": "sse" needs a url'),
+        ('{"mcpServers": {"a": {"type": "websocket", "url": "ws://h"}}}', 'unknown "type"'),
         ('{"mcpServers": {"a": {"command": "x", "timeout": -1}}}', "timeout must be a positive"),
     ],
 )

@@ -45,7 +45,7 @@ def test_save_and_load_round_trip_owner_only(troupe_home: Path) -> None:
 
 def test_import_merges_and_replaces_same_names(tmp_path: Path) -> None:
     save_servers([McpServerConfig("time", command="old"), McpServerConfig("mine", command="x")])
-    merged = import_servers(write(tmp_path / "claude_desktop_config.json", CLAUDE))
+    merged = import_servers(write(tmp_path / "claude_desktop_config.json", CLAUDE)).servers
     assert [s.name for s in merged] == ["mine", "time", "github"]
     assert load_servers() == merged
     assert {s.name: s.command for s in merged}["time"] == "uvx"

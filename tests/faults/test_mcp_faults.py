@@ -164,3 +164,67 @@ def test_grant_and_revoke_give_a_role_mcp_tools_from_the_command_line(cli_env, t
     assert list(role_tools(cli_env, "researcher")) == list(before)
     one_line_refusal(troupe(cli_env, "tools", "revoke", "mcp__faults__echo", "--role", "researcher"),
                      "role 'researcher' has no tool 'mcp__faults__echo'")
+
+
+# --- 3. imports keep what they can; SSE servers work ------------------------------------
+
+
+def test_import_skips_what_it_cannot_use_and_names_why(cli_env, serve, tmp_path) -> None:
+    sse_url = serve("sse") + "/sse"
+    cursor = tmp_path / "mcp.json"
+    cursor.write_text(json.dumps({"mcpServers": {
+        "old": {"type": "sse", "url": sse_url, "headers": {"Authorization": "Bearer abc"}},
+        "broken": {"command": 3},
+        "ws": {"type": "websocket", "url": "ws://127.0.0.1:1/x"},
+    }}))
+    result = troupe(cli_env, "mcp", "import", str(cursor))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        "troupe: skipped server 'broken': command must be a non-empty string",
+        "troupe: skipped server 'ws': unknown \"type\" 'websocket' (stdio, http, streamable-http or sse)",
+    ]
+    assert "imported old from" in result.stdout and "faults, old" in result.stdout
+    listed = troupe(cli_env, "mcp", "list")
+    assert f"old              sse    {sse_url}" in listed.stdout
+    rows = {r["name"]: r for r in json.loads(troupe(cli_env, "tools", "list", "--json").stdout)}
+    assert rows["mcp__old__echo"] == {"name": "mcp__old__echo", "risk": "network",
+                                      "source": "mcp:old", "permission": "ask"}
+
+
+def test_a_file_with_nothing_usable_imports_nothing(cli_env, tmp_path, troupe_home) -> None:
+    before = (troupe_home / "mcp_servers.json").read_text()
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"mcpServers": {"ws": {"type": "websocket", "url": "ws://h"}}}))
+    one_line_refusal(troupe(cli_env, "mcp", "import", str(bad)), "unknown \"type\" 'websocket'")
+    assert (troupe_home / "mcp_servers.json").read_text() == before
+
+
+async def test_sse_server_lists_and_calls_tools(serve) -> None:
+    manager = McpManager([McpServerConfig("old", "sse", url=serve("sse") + "/sse", timeout=10)])
+    try:
+        assert "mcp__old__echo" in {t.qualified_name for t in await manager.list_tools()}
+        assert await manager.call("mcp__old__echo", {"text": "over sse"}) == "over sse"
+    finally:
+        await manager.close_all()
+
+
+async def test_an_http_url_ending_in_sse_falls_back_to_sse(serve) -> None:
+    manager = McpManager([McpServerConfig("guess", "http", url=serve("sse") + "/sse", timeout=10)])
+    try:
+        await manager.list_tools()
+        assert await manager.call("mcp__guess__echo", {"text": "found it"}) == "found it"
+        assert manager.connections["guess"].transport == "sse"
+    finally:
+        await manager.close_all()
+
+
+async def test_an_sse_url_that_fails_both_ways_says_it_looks_like_sse(serve) -> None:
+    # a streamable-HTTP server answers neither protocol at /sse
+    manager = McpManager([McpServerConfig("odd", "http", url=serve("http") + "/sse", timeout=5)])
+    try:
+        await manager.list_tools()
+    finally:
+        await manager.close_all()
+    message = str(manager.failures["odd"])
+    assert message.startswith("MCP server 'odd' did not start")
+    assert message.endswith('this looks like an SSE server: set "type": "sse"')

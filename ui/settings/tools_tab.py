@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 
 from agents.tools.builtin import builtin_tools
 from agents.tools.mcp_client import McpConfigError, McpServerConfig
-from app.tools.mcp_config import load_servers, save_servers
+from app.tools.mcp_config import load_servers, read_servers_file, save_servers
 from app.tools.mcp_probe import Probe, probe_server
 from app.tools.settings import ToolPolicies, load_policies, project_names, save_policies
 from ui import theme
@@ -144,16 +144,19 @@ class ToolsTab(QWidget):
     def import_file(self, source: Path) -> bool:
         """Add the servers of an `mcpServers` file (same name: replaced); False with a message if bad."""
         try:
-            imported = {s.name: s for s in load_servers(source)}
+            found, skipped = read_servers_file(source)
         except McpConfigError as exc:
             say(self.servers_error, "Nothing imported: " + "; ".join(exc.problems), theme.FAILED_COLOUR)
             return False
+        imported = {s.name: s for s in found}
+        left_out = "".join(f"\nSkipped {why}" for why in skipped)
         if not imported:
-            say(self.servers_error, f"Nothing imported: {source.name} lists no servers.", theme.FAILED_COLOUR)
+            say(self.servers_error, f"Nothing imported: {source.name} lists no servers it can use."
+                + left_out, theme.FAILED_COLOUR)
             return False
         self._servers = [s for s in self._servers if s.name not in imported] + list(imported.values())
         self._servers_readable = True
-        say(self.servers_error, f"Imported {', '.join(sorted(imported))}; OK saves them.")
+        say(self.servers_error, f"Imported {', '.join(sorted(imported))}; OK saves them." + left_out)
         self._show_servers()
         return True
 
