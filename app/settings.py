@@ -46,6 +46,9 @@ class Settings:
     allow_private_urls: bool = False
     """fetch_url may reach loopback, private, link-local and multicast addresses
     (a local server, the LAN); off, such URLs and redirects to them are refused."""
+    code_network: bool = False
+    """run_python and run_shell may use the network; off, their sandbox has none
+    (not even this machine's loopback)."""
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

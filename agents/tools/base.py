@@ -16,6 +16,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from agents.tools.sandbox import CodeLimits
+
 __all__ = [
     "Permission",
     "Risk",
@@ -59,6 +61,8 @@ class ToolLimits:
     """Characters of output returned to the model."""
     max_fetch_bytes: int = 2_000_000
     """Bytes read from a URL before giving up."""
+    code: CodeLimits = field(default_factory=CodeLimits)
+    """What run_python and run_shell may use, and whether they have the network."""
 
 
 SearchFn = Callable[[str], Awaitable[str]]

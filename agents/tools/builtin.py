@@ -4,23 +4,25 @@ name the roster and Settings use).
 
 File tools are confined to `ctx.workspace`: absolute paths and `..` are
 refused outright, and whatever is left must still resolve (symlinks followed)
-inside the workspace. Python and the shell run in the workspace with a
-scrubbed environment (`subprocess_env`): an allow-list of harmless variables,
-HOME set to the workspace; no keys, tokens or proxies.
+inside the workspace. Python and the shell run in the workspace, in the
+sandbox of `agents.tools.sandbox` where the machine has one, under resource
+limits, with a scrubbed environment (`subprocess_env`): an allow-list of
+harmless variables, HOME set to the workspace; no keys, tokens or proxies.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import os
 import signal
 import socket
-import sys
 from collections.abc import Mapping
 from pathlib import Path, PurePath
 from typing import Any
 
+from agents.tools import sandbox
 from agents.tools.base import Risk, Tool, ToolContext, ToolError, ToolRegistry
 
 __all__ = ["SAFE_VARIABLES", "builtin_registry", "builtin_tools", "confine", "subprocess_env"]
@@ -108,14 +110,14 @@ async def run_python(args: dict[str, Any], ctx: ToolContext) -> str:
     if not isinstance(code, str):
         raise ToolError("code must be a string")
     # -I: isolated (no user site, no PYTHON* variables, cwd not on sys.path)
-    return await _run_process([sys.executable, "-I", "-c", code], ctx)
+    return await _run_process(sandbox.python_command(code), ctx)
 
 
 async def run_shell(args: dict[str, Any], ctx: ToolContext) -> str:
     command = args.get("command")
     if not isinstance(command, str) or not command.strip():
         raise ToolError("command must be a non-empty string")
-    return await _run_process(command, ctx)
+    return await _run_process(["/bin/sh", "-c", command] if os.name == "posix" else command, ctx)
 
 
 SAFE_VARIABLES = frozenset({
@@ -142,26 +144,32 @@ def subprocess_env(workspace: Path, environ: Mapping[str, str] | None = None) ->
 
 
 async def _run_process(command: list[str] | str, ctx: ToolContext) -> str:
-    """Run in the workspace; stdout and stderr together, cut at the output limit."""
+    """Run in the workspace, sandboxed where possible; stdout and stderr together,
+    cut at the output limit."""
     ctx.workspace.mkdir(parents=True, exist_ok=True)
     spawn: dict[str, Any] = {
         "cwd": ctx.workspace, "env": subprocess_env(ctx.workspace.resolve()),
         "stdin": asyncio.subprocess.DEVNULL,
         "stdout": asyncio.subprocess.PIPE, "stderr": asyncio.subprocess.STDOUT,
     }
-    if os.name == "posix":
-        spawn["start_new_session"] = True  # so a kill takes its children too
-    if isinstance(command, str):
-        proc = await asyncio.create_subprocess_shell(command, **spawn)
-    else:
-        proc = await asyncio.create_subprocess_exec(*command, **spawn)
+    if isinstance(command, str):  # Windows: no sandbox, no resource limits
+        return await _finish(await asyncio.create_subprocess_shell(command, **spawn), ctx)
+    spawn["start_new_session"] = True  # its own process group: a kill takes its children too
+    limits = ctx.limits.code
+    argv = sandbox.launch_command(command, ctx.workspace, limits, sandbox.detect())
+    with sandbox.pids_cgroup(limits.processes) as procs:
+        proc = await asyncio.create_subprocess_exec(*sandbox.joined(argv, procs), **spawn)
+        try:
+            return await _finish(proc, ctx)
+        finally:
+            _kill_group(proc)
+
+
+async def _finish(proc: asyncio.subprocess.Process, ctx: ToolContext) -> str:
     limit = ctx.limits.max_output
     try:
         async with asyncio.timeout(ctx.limits.timeout):
-            out, overflow = await _read_capped(proc, limit)
-            if overflow:
-                _kill(proc)
-            code = await proc.wait()
+            out, overflow, code = await _collect(proc, limit)
     except TimeoutError:
         _kill(proc)
         await proc.wait()
@@ -172,7 +180,38 @@ async def _run_process(command: list[str] | str, ctx: ToolContext) -> str:
     text = out.decode("utf-8", errors="replace")
     if overflow:
         return text + f"\n[... output cut at {limit} bytes; the process was stopped]"
-    return f"{text}\n[exit code {code}]" if code else (text or "(no output)")
+    return f"{text}\n{_ending(code, ctx.limits.code)}" if code else (text or "(no output)")
+
+
+async def _collect(proc: asyncio.subprocess.Process, limit: int) -> tuple[bytes, bool, int]:
+    """Output (cut at `limit`), whether it was cut, and the exit code. When the process
+    ends first, what it left in the background is stopped: it would hold the output open
+    (and asyncio's wait() waits for the output to close)."""
+    reading = asyncio.ensure_future(_read_capped(proc, limit))
+    try:
+        while not reading.done():
+            await asyncio.wait({reading}, timeout=0.1)
+            if proc.returncode is not None and not reading.done():
+                _kill_group(proc)
+                await asyncio.wait({reading}, timeout=0.1)
+        out, overflow = reading.result()
+    finally:
+        reading.cancel()
+    if overflow:
+        _kill(proc)
+    return out, overflow, await proc.wait()
+
+
+def _ending(code: int, limits: sandbox.CodeLimits) -> str:
+    """How a process that did not succeed ended, in words (bwrap reports a signal as 128+n)."""
+    number = -code if code < 0 else code - 128 if code > 128 else 0
+    if number and number == getattr(signal, "SIGXCPU", None):
+        return f"[stopped: CPU time limit ({limits.cpu_seconds} s) reached]"
+    if number and number == getattr(signal, "SIGXFSZ", None):
+        return f"[stopped: file size limit ({limits.file_size_mb} MB) reached]"
+    if number == signal.SIGKILL:
+        return "[stopped: killed (SIGKILL)]"
+    return f"[exit code {code}]"
 
 
 async def _read_capped(proc: asyncio.subprocess.Process, limit: int) -> tuple[bytes, bool]:
@@ -184,6 +223,13 @@ async def _read_capped(proc: asyncio.subprocess.Process, limit: int) -> tuple[by
         if len(out) > limit:
             return bytes(out[:limit]), True
     return bytes(out), False
+
+
+def _kill_group(proc: asyncio.subprocess.Process) -> None:
+    """Stop whatever is left of the process's group (it leads its own session)."""
+    if os.name == "posix":
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
 
 
 def _kill(proc: asyncio.subprocess.Process) -> None:

@@ -303,7 +303,8 @@ class RunService:
         name start now. Close with `close_run_tools` (aclose_llm closes any left)."""
         project = self.get_run(run_id).project
         tools = await open_run_tools(self.roster, project, self.store, run_id,
-                                     allow_private_urls=self.settings.allow_private_urls)
+                                     allow_private_urls=self.settings.allow_private_urls,
+                                     code_network=self.settings.code_network)
         self._run_tools.add(tools)
         return tools
 

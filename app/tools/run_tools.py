@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from agents.plan.roster import Roster
-from agents.tools.base import SearchFn, Tool, ToolContext, ToolError, ToolRegistry
+from agents.tools.base import SearchFn, Tool, ToolContext, ToolError, ToolLimits, ToolRegistry
 from agents.tools.builtin import builtin_tools
 from agents.tools.loop import ToolSetup
 from agents.tools.mcp_client import (
@@ -29,6 +29,7 @@ from agents.tools.mcp_client import (
     qualified_tool_name,
 )
 from agents.tools.mcp_tools import mcp_tools
+from agents.tools.sandbox import CodeLimits
 from app.logs import redact_thoroughly
 from app.providers.secrets import register_environment_keys
 from app.tools.mcp_config import load_servers
@@ -61,7 +62,7 @@ class RunTools:
 
 
 async def open_run_tools(roster: Roster, project: str, store: Store, run_id: str = "", *,
-                         allow_private_urls: bool = False) -> RunTools:
+                         allow_private_urls: bool = False, code_network: bool = False) -> RunTools:
     """Everything the run's roles may call, for `project`."""
     wanted = {t for role in roster for t in role.tools}
     if not wanted:
@@ -79,6 +80,7 @@ async def open_run_tools(roster: Roster, project: str, store: Store, run_id: str
         registry=ToolRegistry([*builtin_tools(), *mcp]), workspace=workspace_dir(project),
         policy=load_policies().policy(project), search=project_search(store, project, run_id),
         allow_private_urls=allow_private_urls, notices=tuple(tools.notes), redact=redact_thoroughly,
+        limits=ToolLimits(code=CodeLimits(network=code_network)),
     )
     return tools
 
