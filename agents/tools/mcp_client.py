@@ -247,6 +247,12 @@ class McpTool:
     """The tool's inputSchema (a JSON schema object)."""
     read_only: bool = False
     """The server says the tool changes nothing (its readOnlyHint)."""
+    task_only: bool = False
+    """It runs only as a task of the protocol's task feature (execution.taskSupport "required")."""
+
+
+TASK_ONLY = 'it runs only as an MCP task (execution.taskSupport "required"), which Troupe does not support'
+"""Why a task-only tool is left out."""
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
@@ -329,6 +335,7 @@ class McpConnection:
             description=tool.description or tool.title or tool.name,
             parameters=dict(tool.input_schema or {"type": "object", "properties": {}}),
             read_only=bool(annotations and annotations.read_only_hint),
+            task_only=_task_only(tool),
         )
 
     # --- requests, raced against death and the clock ---
@@ -472,6 +479,11 @@ class McpConnection:
         return await stack.enter_async_context(stdio_client(params, errlog=errlog))
 
 
+def _task_only(tool: Any) -> bool:
+    execution = getattr(tool, "execution", None)
+    return getattr(execution, "task_support", None) == "required"
+
+
 def _page(cursor: str | None) -> Any:
     from mcp_types import PaginatedRequestParams
 
@@ -564,6 +576,8 @@ class McpManager:
         self._tools: dict[str, McpTool] = {}
         self.failures: dict[str, McpError] = {}
         """Servers whose tools could not be listed, by name (last list_tools)."""
+        self.left_out: dict[str, str] = {}
+        """Tools listed but never offered (they could not run), by qualified name: why."""
 
     async def list_tools(self) -> list[McpTool]:
         """Start every server and list its tools; a failing server is left out
@@ -580,6 +594,9 @@ class McpManager:
                 raise result
             else:
                 tools += result
+        # offered to the model they could only fail: a task-only tool refuses a plain call
+        self.left_out = {t.qualified_name: TASK_ONLY for t in tools if t.task_only}
+        tools = [t for t in tools if not t.task_only]
         self._tools = {t.qualified_name: t for t in tools}
         return tools
 

@@ -236,6 +236,8 @@ def _match_mcp(pattern: str, probe: Probe) -> list[str]:
             raise _Refused(f"cannot expand {pattern!r}: {reason}")
         print(f"troupe: {pattern} granted without checking it: {reason}", file=sys.stderr)
         return [pattern]
+    if pattern in probe.left_out:
+        raise _Refused(f"{pattern} cannot be used: {probe.left_out[pattern]}")
     offered = [t.name for t in probe.tools]
     found = fnmatch.filter(offered, pattern)
     if not found:

@@ -29,6 +29,8 @@ class Probe:
     """Its tools, named `mcp__<server>__<tool>`; for showing and rules only (the server is stopped)."""
     error: str = ""
     """Why it could not list them (did not start, crashed, timed out), with its last stderr lines."""
+    left_out: dict[str, str] = field(default_factory=dict)
+    """Tools it lists that are never offered (they could not run), by qualified name: why."""
 
 
 async def probe_server(config: McpServerConfig, wait: float = PROBE_WAIT) -> Probe:
@@ -42,4 +44,6 @@ async def probe_server(config: McpServerConfig, wait: float = PROBE_WAIT) -> Pro
     finally:
         await manager.close_all()
     failure = manager.failures.get(config.name)
-    return Probe(config.name, error=str(failure)) if failure is not None else Probe(config.name, tools)
+    if failure is not None:
+        return Probe(config.name, error=str(failure))
+    return Probe(config.name, tools, left_out=manager.left_out)

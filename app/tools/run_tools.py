@@ -74,7 +74,7 @@ async def open_run_tools(roster: Roster, project: str, store: Store, run_id: str
     if configs:
         tools.manager = McpManager(configs)
         warned: set[str] = set()  # servers already reported as failing mid-run
-        listed = await _mcp_tools(tools.manager, tools.notes)
+        listed = await _mcp_tools(tools.manager, tools.notes, wanted)
         mcp = [_watched(t, server_of(configs, t.name), warned) for t in listed]
     tools.setup = ToolSetup(
         registry=ToolRegistry([*builtin_tools(), *mcp]), workspace=workspace_dir(project),
@@ -140,10 +140,14 @@ def _servers(notes: list[str]) -> list[McpServerConfig]:
         return []
 
 
-async def _mcp_tools(manager: McpManager, notes: list[str]) -> list[Tool]:
+async def _mcp_tools(manager: McpManager, notes: list[str], wanted: set[str] | None = None) -> list[Tool]:
+    """The servers' tools; a server that failed, and a tool left out that is `wanted`, are notes."""
     tools = await mcp_tools(manager)
     for name, error in manager.failures.items():
         _note(notes, f"MCP server {name!r} is not available, its tools are left out: {_first_line(error)}")
+    for name, why in manager.left_out.items():
+        if wanted is None or name in wanted:
+            _note(notes, f"MCP tool {name} is left out: {why}")
     return tools
 
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from agents.tools.mcp_client import McpManager, McpServerConfig
+from agents.tools.mcp_client import TASK_ONLY, McpManager, McpServerConfig
+from agents.tools.mcp_tools import mcp_tools
 from app.logs import setup_logging
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -228,3 +229,28 @@ async def test_an_sse_url_that_fails_both_ways_says_it_looks_like_sse(serve) -> 
     message = str(manager.failures["odd"])
     assert message.startswith("MCP server 'odd' did not start")
     assert message.endswith('this looks like an SSE server: set "type": "sse"')
+
+
+# --- 4. tools that only run as MCP tasks are never offered ------------------------------
+
+
+async def test_task_only_tools_are_left_out_and_say_why(tmp_path) -> None:
+    config = McpServerConfig("faults", command=sys.executable, args=FAULTS, env={"PYTHONPATH": str(ROOT)})
+    manager = McpManager([config])
+    try:
+        offered = {t.name for t in await mcp_tools(manager)}
+        assert {"mcp__faults__echo", "mcp__faults__slow"} <= offered
+        assert "mcp__faults__needs_task" not in offered
+        assert manager.left_out == {"mcp__faults__needs_task": TASK_ONLY}
+        assert "taskSupport" in TASK_ONLY
+    finally:
+        await manager.close_all()
+
+
+def test_tools_list_and_grant_name_the_task_only_tool(cli_env) -> None:
+    listed = troupe(cli_env, "tools", "list", "--json")
+    assert listed.returncode == 0
+    assert "mcp__faults__needs_task" not in {r["name"] for r in json.loads(listed.stdout)}
+    assert listed.stderr == f"troupe: MCP tool mcp__faults__needs_task is left out: {TASK_ONLY}\n"
+    one_line_refusal(troupe(cli_env, "tools", "grant", "mcp__faults__needs_task", "--role", "analyst"),
+                     "mcp__faults__needs_task cannot be used: it runs only as an MCP task")

@@ -1,4 +1,5 @@
-"""Settings › Tools: who may run each tool (per project and role), and the MCP servers.
+"""Settings › Tools: the code sandbox and network switches, who may run each tool (per
+project and role), and the MCP servers.
 
 The rules table (ui/settings/tool_rules.py) edits tool_policies.json for the
 scope its two combo boxes pick. MCP servers are shown by name, transport and
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QDialog,
     QFileDialog,
     QHeaderView,
@@ -32,10 +34,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from agents.tools import sandbox
 from agents.tools.builtin import builtin_tools
 from agents.tools.mcp_client import McpConfigError, McpServerConfig
 from app.tools.mcp_config import load_servers, read_servers_file, save_servers
 from app.tools.mcp_probe import Probe, probe_server
+from app.settings import Settings
 from app.tools.settings import ToolPolicies, load_policies, project_names, save_policies
 from ui import theme
 from ui.settings.jobs import Jobs
@@ -55,8 +59,18 @@ class ToolsTab(QWidget):
 
     def __init__(self, parent: QWidget | None = None, *, policies_path: Path | None = None,
                  servers_path: Path | None = None, history_path: Path | None = None,
-                 roles: Callable[[], Iterable[str]] = tuple, jobs: Jobs | None = None) -> None:
+                 roles: Callable[[], Iterable[str]] = tuple, jobs: Jobs | None = None,
+                 settings: Settings | None = None) -> None:
         super().__init__(parent)
+        settings = settings or Settings()
+        self.code_network = QCheckBox("Let run_python and run_shell use the &network")
+        self.code_network.setChecked(settings.code_network)
+        self.private_urls = QCheckBox("Let fetch_url reach this computer and the local &network")
+        self.private_urls.setChecked(settings.allow_private_urls)
+        self.sandbox_label = hint_label()
+        self.sandbox_label.setObjectName("sandbox")
+        self.code_network.toggled.connect(self._show_sandbox)
+        self._show_sandbox()
         self._policies_path, self._servers_path = policies_path, servers_path
         self._policies: ToolPolicies = load_policies(policies_path)
         self._roles = roles
@@ -90,7 +104,8 @@ class ToolsTab(QWidget):
     def install(cls, dialog: QDialog, tabs: QTabWidget) -> ToolsTab:
         """Add the tab to a settings dialog; the dialog's OK (accepted) saves it."""
         agents_tab, jobs = getattr(dialog, "agents_tab", None), getattr(dialog, "jobs", None)
-        tab = cls(jobs=jobs, roles=lambda: [d.name for d in agents_tab.drafts] if agents_tab else [])
+        tab = cls(jobs=jobs, roles=lambda: [d.name for d in agents_tab.drafts] if agents_tab else [],
+                  settings=getattr(dialog, "settings", None))
         tabs.addTab(padded(tab), "Tools")
         dialog.accepted.connect(tab.save_or_warn)
         return tab
@@ -115,6 +130,10 @@ class ToolsTab(QWidget):
         table.itemSelectionChanged.connect(self._update_buttons)
         layout = QVBoxLayout(self)
         layout.setSpacing(6)
+        layout.addWidget(section("Code and network"))
+        layout.addWidget(self.sandbox_label)
+        layout.addWidget(row(self.code_network, self.private_urls))
+        layout.addSpacing(8)
         layout.addWidget(section("Tool rules"))
         layout.addWidget(hint_label("What happens when an agent calls a tool: ask you first, allow it, or deny it. "
                                     "A role's rule beats a project's, a project's beats the one for all projects."))
@@ -126,6 +145,16 @@ class ToolsTab(QWidget):
         layout.addWidget(self.servers_table, 1)
         layout.addWidget(self.servers_error)
         layout.addWidget(row(self.import_button, self.remove_button, self.list_button, stretch=None))
+
+    def _show_sandbox(self) -> None:
+        found = sandbox.detect()
+        text = found.describe(sandbox.CodeLimits(network=self.code_network.isChecked()))
+        say(self.sandbox_label, text, None if found.available else theme.FAILED_COLOUR)
+
+    def values(self) -> dict[str, bool]:
+        """The settings.json fields this tab edits."""
+        return {"code_network": self.code_network.isChecked(),
+                "allow_private_urls": self.private_urls.isChecked()}
 
     @staticmethod
     def _tidy(table: QTableWidget) -> None:
@@ -222,8 +251,9 @@ class ToolsTab(QWidget):
             return
         self.rules.add_tools(probe.tools)
         names = ", ".join(t.name.removeprefix(f"mcp__{probe.server}__") for t in probe.tools)
+        unusable = "".join(f"\nLeft out {name}: {why}." for name, why in probe.left_out.items())
         say(self.servers_error, f"{probe.server}: {len(probe.tools)} tools ({names or 'none'}); "
-            "they are in the table above, where you can set their rules.")
+            "they are in the table above, where you can set their rules." + unusable)
 
     # --- saving ------------------------------------------------------------------------
 
