@@ -53,7 +53,9 @@ from agents.llm.errors import (
     _http_error,
     _is_dropped_stream,
     _leaks,
+    _not_a_stream,
     _raise_error_payload,
+    _raise_unstreamed_error,
     _stalled,
     _translate,
 )
@@ -251,7 +253,7 @@ class LiteLLMClient:
                 if not block:
                     break
         if not (answer.finished or sse.done):
-            raise _dropped(call, answer.parts)
+            raise _not_a_stream(call, sse.stray, answer.parts)
         yield Delta(final=_finish(call, "".join(answer.parts), answer.usage, answer.tools.calls()))
 
     # --- through litellm.acompletion ------------------------------------------------
@@ -298,6 +300,7 @@ class LiteLLMClient:
         try:
             async with asyncio.timeout_at(limit):
                 chunks = await litellm.acompletion(**self._acompletion_kwargs(call, stream=True))
+            await _raise_unstreamed_error(chunks, call)
         except TimeoutError:
             if limit < deadline:
                 raise _stalled(call) from None

@@ -83,32 +83,37 @@ def _retry_after(headers: Mapping[str, str] | None) -> float | None:
 
 
 def _status_error(
-    status: int, said: str, call: _Call, headers: Mapping[str, str] | None = None
+    status: int,
+    said: str,
+    call: _Call,
+    headers: Mapping[str, str] | None = None,
+    how: str | None = None,
 ) -> LLMError:
-    """The LLMError for an HTTP error status, with a message for a person."""
+    """The LLMError for an HTTP error status, with a message for a person.
+
+    `how` says how the error came when it was not that status ("HTTP 200 with an
+    error body"); `status` is then the kind of failure the body names.
+    """
     model, where = call.request.model, call.where
+    how = how or f"HTTP {status}"
     said = _redact(said, call.api_key)
     tail = f" The provider said: {said}" if said else ""
     if status == 429:
         wait = _retry_after(headers)
         hint = f"; it asks to retry after {wait:g} s" if wait is not None else ""
-        return RateLimited(
-            f"{model}: rate limited by {where} (HTTP 429){hint}.{tail}", retry_after=wait
-        )
+        return RateLimited(f"{model}: rate limited by {where} ({how}){hint}.{tail}", retry_after=wait)
     if status in (401, 403):
         what = "rejected the API key" if status == 401 else "refused access with this API key"
-        message = f"{model}: {where} {what} (HTTP {status}); check the key in Settings.{tail}"
+        message = f"{model}: {where} {what} ({how}); check the key in Settings.{tail}"
         return AuthError(message, status=status)
     if status == 404:
-        message = f"model {model!r} not found at {where} (HTTP 404); check the model name.{tail}"
+        message = f"model {model!r} not found at {where} ({how}); check the model name.{tail}"
         return ModelNotFound(message, status=404)
     if status == 408:
-        return CallTimeout(f"{model}: {where} timed out (HTTP 408).{tail}", status=408)
+        return CallTimeout(f"{model}: {where} timed out ({how}).{tail}", status=408)
     if status >= 500:
-        return ServerError(
-            f"{model}: {where} failed on its side (HTTP {status}).{tail}", status=status
-        )
-    return BadRequest(f"{model}: {where} refused the request (HTTP {status}).{tail}", status=status)
+        return ServerError(f"{model}: {where} failed on its side ({how}).{tail}", status=status)
+    return BadRequest(f"{model}: {where} refused the request ({how}).{tail}", status=status)
 
 
 def _http_error(status: int, text: str, headers: Mapping[str, str], call: _Call) -> LLMError:
@@ -132,11 +137,62 @@ def _mentions_unknown_model(said: str) -> bool:
 def _raise_error_payload(data: Any, call: _Call) -> None:
     """Some providers report failures as a JSON error object with status 200."""
     if isinstance(data, dict) and data.get("error") and not data.get("choices"):
-        error = data["error"]
         said = _provider_says(json.dumps(data))
-        code = error.get("code") if isinstance(error, dict) else None
-        status = code if isinstance(code, int) and code >= 400 else 500
-        raise _status_error(status, said, call)
+        status = _payload_status(data["error"], said)
+        raise _status_error(status, said, call, how="HTTP 200 with an error body")
+
+
+# An error body's type or code, as the HTTP status such a failure has (OpenAI's,
+# Anthropic's and the local servers' words); anything else is the server's fault.
+_ERROR_KINDS = (
+    ("rate_limit", 429), ("quota", 429), ("auth", 401), ("api_key", 401), ("permission", 403),
+    ("not_found", 404), ("timeout", 408), ("invalid_request", 400), ("bad_request", 400),
+)  # fmt: skip
+
+
+def _payload_status(error: Any, said: str) -> int:
+    """The HTTP status an error body (sent with 200) stands for: its code, else its
+    type's words, else its message's ("Rate limit reached", "Incorrect API key")."""
+    code = error.get("code") if isinstance(error, dict) else None
+    if isinstance(code, int) and code >= 400:
+        return code
+    if _mentions_unknown_model(said):
+        return 404
+    kind = f"{error.get('type') or ''} {code or ''}" if isinstance(error, dict) else ""
+    for words in (kind, said):
+        words = re.sub(r"[\s-]+", "_", words.lower())
+        for word, status in _ERROR_KINDS:
+            if word in words:
+                return status
+    return 500
+
+
+async def _raise_unstreamed_error(chunks: Any, call: _Call) -> None:
+    """litellm's stream of an OpenAI-wire answer whose body is plain JSON (an error with
+    status 200, not SSE): raise that error; litellm would read it as an empty answer."""
+    response: Any = getattr(getattr(chunks, "completion_stream", None), "response", None)
+    headers = getattr(response, "headers", None) or {}
+    if response is None or not str(headers.get("content-type", "")).startswith("application/json"):
+        return
+    try:
+        data = json.loads(await response.aread())
+    except Exception:  # unreadable: litellm's stream reports what it can
+        return
+    _raise_error_payload(data, call)
+
+
+def _not_a_stream(call: _Call, stray: list[bytes], parts: list[str]) -> LLMError:
+    """A streamed call whose body ended unfinished: the server's error if the body
+    was a JSON error instead of a stream, else a dropped stream."""
+    try:
+        data = json.loads(b"\n".join(stray)) if stray else None
+    except ValueError:
+        data = None
+    try:
+        _raise_error_payload(data, call)
+    except LLMError as exc:
+        return exc
+    return _dropped(call, parts)
 
 
 def _dropped(call: _Call, parts: list[str]) -> StreamDropped:
@@ -180,6 +236,9 @@ def _translate(exc: BaseException, call: _Call) -> LLMError:
         if status == 400 and _mentions_unknown_model(said):
             return _http_error(404, json.dumps({"error": {"message": said}}), headers or {}, call)
         return _status_error(status, said, call, headers)
+    if name == "APIError" and status is None:  # litellm: the body was an error, the status 200
+        said = _exception_message(exc)
+        return _status_error(_payload_status({}, said), said, call, how="an error in its answer")
     if isinstance(exc, ValueError):  # a body that is not JSON, a chunk we cannot read
         return ServerError(f"{model}: {where} sent an answer that is not valid JSON: {exc}")
     message = _redact(f"{name}: {exc}", call.api_key)
@@ -248,4 +307,4 @@ def _exception_message(exc: BaseException) -> str:
             return str(error["message"])
     message = str(getattr(exc, "message", None) or exc)
     # litellm prefixes "litellm.RateLimitError: OpenAIException - "; keep the provider's words
-    return re.sub(r"^(litellm\.\w+:\s*)?(\w+Exception\s*-\s*)?", "", message)[:300]
+    return re.sub(r"^(litellm\.\w+:\s*)?(\w+Error:\s*)?(\w+Exception\s*-\s*)?", "", message)[:300]

@@ -20,10 +20,17 @@ __all__ = ["SSEDecoder", "ToolCallParts", "decode_payloads", "whole_tool_calls"]
 class SSEDecoder:
     """Splits arriving bytes into the payloads of `data:` lines, across reads."""
 
+    STRAY_LIMIT = 64 * 1024
+    """At most this much of what is not SSE is kept (`stray`)."""
+
     def __init__(self) -> None:
         self._tail = b""
         self.done = False
         """The `data: [DONE]` line has been seen; nothing after it is read."""
+        self.stray: list[bytes] = []
+        """Lines that are not SSE at all (up to STRAY_LIMIT): a server that answered
+        a stream with a plain JSON body (an error with status 200) said it here."""
+        self._stray_size = 0
 
     def feed(self, block: bytes) -> list[bytes]:
         """The payloads of the lines `block` completes (the last line may be partial)."""
@@ -42,6 +49,8 @@ class SSEDecoder:
         out = []
         for line in lines:
             if not line.startswith(b"data:"):
+                if line.strip() and not line.startswith(_SSE_FIELDS):
+                    self._keep_stray(line)
                 continue
             payload = line[5:].strip()
             if payload == b"[DONE]":
@@ -49,6 +58,15 @@ class SSEDecoder:
                 break
             out.append(payload)
         return out
+
+    def _keep_stray(self, line: bytes) -> None:
+        if self._stray_size < self.STRAY_LIMIT:
+            self.stray.append(line)
+            self._stray_size += len(line)
+
+
+_SSE_FIELDS = (b":", b"event:", b"id:", b"retry:")
+"""Line starts SSE allows besides data: (a comment, the other fields)."""
 
 
 def decode_payloads(payloads: list[bytes]) -> list[Any]:

@@ -461,3 +461,35 @@ async def test_usage_is_counted_when_the_server_reports_none(
         assert response.usage.prompt_tokens > 0
         assert response.usage.completion_tokens > 0
         assert response.cost > 0
+
+
+# --- an error body with status 200 (some proxies and local servers answer so) -------------
+
+ERRORS_WITH_200 = [
+    pytest.param(Reply.error(200, "The model is overloaded, try later", type="server_error"),
+                 ServerError, id="server"),
+    pytest.param(Reply.error(200, "Rate limit reached for requests", type="rate_limit_error"),
+                 RateLimited, id="rate-limit"),
+    pytest.param(Reply.error(200, "Incorrect API key provided", type="authentication_error"),
+                 AuthError, id="auth"),
+]
+
+
+@pytest.mark.parametrize(("reply", "error"), ERRORS_WITH_200)
+@pytest.mark.parametrize("mode", ["stream", "complete"])
+async def test_an_error_body_with_status_200_is_the_servers_error(
+    client: LiteLLMClient, llm_server: ScriptedServer, reply: Reply, error: type[LLMError], mode: str
+) -> None:
+    llm_server.enqueue(reply)
+
+    with pytest.raises(LLMError) as caught:
+        if mode == "stream":
+            await collect(client, ask(llm_server))
+        else:
+            await client.complete(ask(llm_server))
+
+    said = reply.error_body["error"]["message"]  # type: ignore[index]
+    assert type(caught.value) is error, caught.value
+    assert said in str(caught.value) and "closed early" not in str(caught.value)
+    assert len(llm_server.requests) == 1
+    no_key_in(caught.value)

@@ -140,6 +140,8 @@ class Reply:
     status: int = 200
     """HTTP status; anything but 200 answers with `error_body`."""
     error_body: dict[str, Any] | None = None
+    """The JSON body of an error; with status 200 too (some proxies and local servers
+    answer a failure so), as a plain JSON body even to a streamed request."""
     headers: Mapping[str, str] = field(default_factory=dict)
     """Extra response headers (e.g. Retry-After)."""
     drop_after: int | None = None

@@ -328,7 +328,7 @@ class ScriptedServer:
             await reply.wait.wait()
         if reply.latency > 0:
             await asyncio.sleep(reply.latency)
-        if reply.status != 200:
+        if reply.status != 200 or reply.error_body is not None:  # Reply.error(200, ...): an error body with 200
             body = reply.error_body or {"error": {"message": "error", "type": "error"}}
             return web.json_response(body, status=reply.status, headers=dict(reply.headers))
         answer = _Answer(self, request, reply)
