@@ -76,6 +76,9 @@ class ToolQuestion:
     place; it runs after this one is settled."""
     risk: str = ""
     """What the tool can do (read / write / execute / network); "" when unknown."""
+    confinement: str = ""
+    """For code tools: what confines the call (the sandbox and its limits, or that
+    this machine has none); "" for other tools."""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ToolQuestion:
@@ -84,7 +87,7 @@ class ToolQuestion:
             tool=data.get("tool", ""), arguments=data.get("arguments", ""),
             in_doubt=bool(data.get("in_doubt", False)),
             instead=AskedCall(**instead) if isinstance(instead, dict) else instead,
-            risk=data.get("risk", ""),
+            risk=data.get("risk", ""), confinement=data.get("confinement", ""),
         )
 
 

@@ -38,6 +38,8 @@ def task_text(question: TaskQuestion) -> str:
 
 def tool_text(question: ToolQuestion) -> str:
     parts = [question.arguments]
+    if question.confinement:
+        parts.append(question.confinement)
     if question.in_doubt:
         parts.append(IN_DOUBT_NOTE)
     if question.instead is not None:

@@ -190,6 +190,7 @@ class ApprovalCard(QFrame):
         self.title_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.facts_label = self._facts()
         self.doubt_label = self._note(IN_DOUBT_NOTE if is_in_doubt(request) else "")
+        self.confinement_label = self._confinement(request)
         self.details = self._text_box(body_text(request), mono=request.tool is not None, name="Details")
         instead = request.tool.instead if request.tool is not None else None
         self.instead_label = self._note(INSTEAD_NOTE if instead is not None else "")
@@ -220,7 +221,8 @@ class ApprovalCard(QFrame):
         layout.setSpacing(8)
         layout.addLayout(top)
         layout.addWidget(self.title_label)
-        for widget in (self.facts_label, self.doubt_label, self.details, self.instead_label,
+        for widget in (self.facts_label, self.confinement_label, self.doubt_label, self.details,
+                       self.instead_label,
                        self.instead_box, self.actions_row, self.editor_panel, self.reason_panel):
             layout.addWidget(widget)
         layout.addLayout(resolved_row)
@@ -255,6 +257,18 @@ class ApprovalCard(QFrame):
         theme.dim(label)
         if not label.text():
             label.hide()  # (never show() a widget before it has a parent: it would open a window)
+        return label
+
+    def _confinement(self, request: ApprovalRequest) -> QLabel:
+        """What confines a code tool's call: the sandbox, or a warning that there is none."""
+        text = request.tool.confinement if request.tool is not None else ""
+        label = QLabel(text)
+        label.setObjectName("confinement")
+        label.setWordWrap(True)
+        if text.startswith("No sandbox"):
+            label.setStyleSheet(f"color: {theme.FAILED_COLOUR};")
+        if not text:
+            label.hide()
         return label
 
     def _note(self, text: str) -> QLabel:
@@ -512,6 +526,8 @@ class ApprovalCard(QFrame):
             widgets.append(self.details)
         if is_in_doubt(self.request):
             widgets.append(self.doubt_label)
+        if self.request.tool is not None and self.request.tool.confinement:
+            widgets.append(self.confinement_label)
         if self.request.tool is not None and self.request.tool.instead is not None:
             widgets += [self.instead_label, self.instead_box]
         return widgets

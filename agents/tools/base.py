@@ -20,6 +20,7 @@ from agents.tools.sandbox import CodeLimits
 
 __all__ = [
     "Permission",
+    "ProgressFn",
     "Risk",
     "Tool",
     "ToolContext",
@@ -71,6 +72,9 @@ SearchFn = Callable[[str], Awaitable[str]]
 WarnFn = Callable[[str, str], None]
 """Tells the person about a problem that does not stop the run: (message, source)."""
 
+ProgressFn = Callable[[str], None]
+"""Tells the person how far a running tool call is (one short line: "step 3 (40%)")."""
+
 
 @dataclass(frozen=True)
 class ToolContext:
@@ -87,6 +91,8 @@ class ToolContext:
     """fetch_url may reach loopback, private, link-local and multicast addresses."""
     warn: WarnFn | None = None
     """Where a tool reports trouble beyond its own call (a crashed MCP server)."""
+    progress: ProgressFn | None = None
+    """Where the running call reports its progress (set per call by the tool loop)."""
 
 
 RunFn = Callable[[dict[str, Any], ToolContext], Awaitable[str]]
@@ -104,6 +110,8 @@ class Tool:
     risk: Risk
     handler: RunFn = field(repr=False)
     mcp: bool = False
+    sandboxed: bool = False
+    """Runs code in the sandbox of agents.tools.sandbox (what its approval card describes)."""
     """Served by an MCP server: asks by default, whatever its risk."""
 
     @property

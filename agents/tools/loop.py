@@ -38,6 +38,7 @@ from agents.events import (
     ApprovalResolved,
     RunWarning,
     ToolCallFinished,
+    ToolCallProgress,
     ToolCallRequested,
 )
 from agents.llm.calls import CallContext
@@ -55,6 +56,7 @@ from agents.ports import (
     Usage,
     requested_event,
 )
+from agents.tools import sandbox
 from agents.tools.base import (
     Permission,
     Risk,
@@ -70,6 +72,8 @@ from agents.tools.base import (
 __all__ = ["IN_DOUBT_SKIPPED", "ToolSetup", "arguments_hash", "run_tool_loop"]
 
 EVENT_RESULT_CHARS = 4000
+PROGRESS_EVERY = 1.0
+"""Seconds between two progress events of one call (a server may report many a second)."""
 """A result longer than this is cut in its ToolCallFinished event (not for the model)."""
 
 IN_DOUBT_SKIPPED = "skipped: in doubt, the person chose not to re-run it"
@@ -106,6 +110,10 @@ class ToolSetup:
     def clean(self, text: str) -> str:
         """`text` with the secrets `redact` knows replaced by "[redacted]"."""
         return self.redact(text) if self.redact is not None else text
+
+
+def _confinement(tool: Tool, setup: ToolSetup) -> str:
+    return sandbox.detect().describe(setup.limits.code) if tool.sandboxed else ""
 
 
 @dataclass
@@ -161,6 +169,7 @@ async def _one_call(
     if entry is not None and not entry.finished and entry.arguments_hash != _asked_hash(tool_call):
         note = await _displaced(entry, tool_call, key, call_id, setup, tool_ctx, ctx, gate)
     started = _requested(ctx, call_id, tool_call.name, tool_call.arguments)
+    tool_ctx = replace(tool_ctx, progress=_progress(ctx, call_id, tool_call.name))
     if note is None:
         result, failed, how = BLOCKED_BY_DOUBT, True, "in_doubt"
     else:
@@ -169,6 +178,21 @@ async def _one_call(
     result = setup.clean(result)  # also a result replayed from an older record, or the person's
     _finished(ctx, call_id, tool_call.name, started, result, failed, how)
     return result
+
+
+def _progress(ctx: CallContext, call_id: str, tool: str) -> Callable[[str], None]:
+    """Progress reports of one call as ToolCallProgress events, at most one a PROGRESS_EVERY s."""
+    last = -PROGRESS_EVERY
+
+    def report(message: str) -> None:
+        nonlocal last
+        now = time.monotonic()
+        if now - last >= PROGRESS_EVERY:
+            last = now
+            ctx.sink.emit(ToolCallProgress(run_id=ctx.run_id, task_id=ctx.task_id, call_id=call_id,
+                                           tool=tool, message=message))
+
+    return report
 
 
 def _requested(ctx: CallContext, call_id: str, tool: str, arguments: str) -> float:
@@ -225,7 +249,9 @@ async def _settle(
     if permission is Permission.ASK:
         if gate is None:
             return "error: this call needs the person's approval and no one can approve here", True, "ask"
-        decision = await _ask(ToolQuestion(tool.name, _pretty(args), risk=tool.risk.value), ctx, gate)
+        question = ToolQuestion(tool.name, _pretty(args), risk=tool.risk.value,
+                                confinement=_confinement(tool, setup))
+        decision = await _ask(question, ctx, gate)
         if decision.action is Action.REJECT:  # the gate's reason, if it gave one, is what the model reads
             return decision.text or "the person refused this call", True, "rejected"
         if decision.action is Action.OVERRIDE:

@@ -194,3 +194,33 @@ def test_the_console_script_runs_code_as_the_bundle_does(workspace: Path) -> Non
                           capture_output=True, text=True, cwd=workspace, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "7"
+
+
+async def test_asking_about_a_code_call_says_what_confines_it(workspace: Path) -> None:
+    """The approval (card and terminal) names the sandbox, or says there is none."""
+    from agents.approvals import Subject
+    from agents.llm.calls import CallContext
+    from agents.plan.roster import Role
+    from agents.ports import Action, Decision, Message, Response, ToolCall, Usage
+    from agents.testing import RecordingSink, ScriptedGate
+    from agents.tools.builtin import builtin_registry
+    from agents.tools.loop import ToolSetup, run_tool_loop
+    from app.approval_text import tool_text
+
+    calls = (ToolCall("c0", "run_shell", '{"command": "echo hi"}'), ToolCall("c1", "write_file",
+                                                                            '{"path": "a", "content": "b"}'))
+
+    async def model(history, specs):  # type: ignore[no-untyped-def]
+        asked = () if any(m.role == "tool" for m in history) else calls
+        return Response("done" if not asked else "", Usage(1, 1), 0.0, True, "m", 0.0, asked), 1
+
+    gate = ScriptedGate({"t": Decision(Action.REJECT)})
+    setup = ToolSetup(builtin_registry(), workspace=workspace)
+    await run_tool_loop(model, Role("coder", "You code.", tools=("run_shell", "write_file")),
+                        [Message("user", "go")], setup, CallContext(run_id="r", sink=RecordingSink(),
+                                                                    task_id="t"), gate)
+    shell, write = gate.requests
+    assert shell.subject is Subject.TOOL and shell.tool is not None and write.tool is not None
+    assert shell.tool.confinement == detect().describe(CodeLimits())
+    assert write.tool.confinement == ""
+    assert shell.tool.confinement in tool_text(shell.tool)

@@ -259,3 +259,28 @@ def _alive(pid: int) -> bool:
             return stat.read().split(") ", 1)[1][0] != "Z"
     except OSError:
         return True
+
+
+# --- the code sandbox and the network switches ------------------------------------------
+
+
+def test_the_tab_says_whether_code_is_sandboxed_and_saves_the_network_switches(qtbot, open_dialog):
+    from agents.tools.sandbox import detect
+    from app.settings import load_settings, save_settings
+
+    dialog = open_dialog()
+    tab = dialog.tools_tab
+    shown = tab.sandbox_label.text()
+    found = detect()
+    assert shown.startswith("Sandboxed (" if found.available else "No sandbox on this system (")
+    if found.available:
+        assert "has no network" in shown
+        tab.code_network.setChecked(True)
+        assert "may use the network" in tab.sandbox_label.text()
+    else:
+        tab.code_network.setChecked(True)
+    tab.private_urls.setChecked(True)
+    click_ok(qtbot, dialog)
+    save_settings(dialog.result_settings())
+    stored = load_settings()
+    assert stored.code_network and stored.allow_private_urls

@@ -396,3 +396,17 @@ def test_screenshot_tools_tab(qtbot, settings_dialog, tmp_path):
     dialog.tools_tab.import_file(source)
     qtbot.wait(20)
     dialog.grab().save(os.path.join(SHOTS or str(tmp_path), "tools_tab.png"))
+
+
+def test_a_code_tool_card_says_what_confines_the_call(make_card):
+    sandboxed = "Sandboxed (bubblewrap 0.11.0): code can write only the project's workspace, ..."
+    card, _ = make_card(ApprovalRequest("req-2", RUN, "a", Subject.TOOL, "run_shell", tool=ToolQuestion(
+        "run_shell", '{"command": "ls"}', risk="execute", confinement=sandboxed)))
+    assert card.confinement_label.isVisible() and card.confinement_label.text() == sandboxed
+    bare = "No sandbox on this system (bwrap cannot make a sandbox here): code runs with your permissions"
+    card, _ = make_card(ApprovalRequest("req-3", RUN, "a", Subject.TOOL, "run_shell", tool=ToolQuestion(
+        "run_shell", '{"command": "ls"}', risk="execute", confinement=bare)))
+    assert card.confinement_label.text() == bare
+    assert theme.FAILED_COLOUR in card.confinement_label.styleSheet()  # a warning, not a note
+    card, _ = make_card(tool_request())  # a file tool: nothing said
+    assert not card.confinement_label.isVisible()

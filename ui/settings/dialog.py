@@ -63,7 +63,7 @@ class SettingsDialog(QDialog):
         self.tabs.addTab(padded(self.models_tab), "Models")
         self.tabs.addTab(padded(self.providers_tab), "Providers")
         self.tabs.addTab(padded(self.agents_tab), "Agents")
-        self.tools_tab = ToolsTab.install(self, self.tabs)  # OK (accepted) saves its two files
+        self.tools_tab = ToolsTab.install(self, self.tabs, settings)  # OK (accepted) saves its two files
         self.errors = banner(theme.FAILED_COLOUR)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         layout = QVBoxLayout(self)
@@ -94,6 +94,7 @@ class SettingsDialog(QDialog):
             return
         values = self.models_tab.values()
         changes: dict[str, Any] = {k: v for k, v in values.items() if k in SETTINGS_FIELDS}
+        changes.update(self.tools_tab.values())
         self._result_settings = replace(self._settings, **changes)
         self._result_roster = self.agents_tab.roster()
         self.errors.hide()

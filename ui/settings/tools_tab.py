@@ -37,9 +37,9 @@ from PySide6.QtWidgets import (
 from agents.tools import sandbox
 from agents.tools.builtin import builtin_tools
 from agents.tools.mcp_client import McpConfigError, McpServerConfig
+from app.settings import Settings
 from app.tools.mcp_config import load_servers, read_servers_file, save_servers
 from app.tools.mcp_probe import Probe, probe_server
-from app.settings import Settings
 from app.tools.settings import ToolPolicies, load_policies, project_names, save_policies
 from ui import theme
 from ui.settings.jobs import Jobs
@@ -101,11 +101,11 @@ class ToolsTab(QWidget):
         self._show_servers()
 
     @classmethod
-    def install(cls, dialog: QDialog, tabs: QTabWidget) -> ToolsTab:
+    def install(cls, dialog: QDialog, tabs: QTabWidget, settings: Settings | None = None) -> ToolsTab:
         """Add the tab to a settings dialog; the dialog's OK (accepted) saves it."""
         agents_tab, jobs = getattr(dialog, "agents_tab", None), getattr(dialog, "jobs", None)
         tab = cls(jobs=jobs, roles=lambda: [d.name for d in agents_tab.drafts] if agents_tab else [],
-                  settings=getattr(dialog, "settings", None))
+                  settings=settings)
         tabs.addTab(padded(tab), "Tools")
         dialog.accepted.connect(tab.save_or_warn)
         return tab
