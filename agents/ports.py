@@ -89,6 +89,7 @@ class Response:
     cost_known: bool
     model: str
     latency_ms: float
+    """From sending the request to the whole answer: not the adapter's own set-up (litellm's import)."""
     tool_calls: tuple[ToolCall, ...] = ()
     """The tools the model wants called before it answers."""
 

@@ -129,8 +129,12 @@ class LiteLLMClient:
     # --- preparing ----------------------------------------------------------------
 
     async def _prepare(self, request: LLMRequest, *, stream: bool) -> _Call:
+        call = await self._resolve(request, stream=stream)
+        # a Response's latency is the request's alone: not litellm's import, not its mapping
+        return replace(call, started=time.perf_counter())
+
+    async def _resolve(self, request: LLMRequest, *, stream: bool) -> _Call:
         litellm = await _litellm_module()
-        started = time.perf_counter()
         try:
             model, provider, key, base = litellm.get_llm_provider(
                 model=request.model, api_base=request.api_base, api_key=request.api_key
@@ -146,7 +150,7 @@ class LiteLLMClient:
         response_format = None
         if request.json_schema is not None:
             response_format = _response_format(request.json_schema, model, provider)
-        call = _Call(request, model, provider, api_base, api_key, response_format, None, started)
+        call = _Call(request, model, provider, api_base, api_key, response_format, None, 0.0)
         if not (self._direct and _speaks_openai(model, provider)):
             return call
         if api_base is None and provider == "openai":
@@ -364,6 +368,7 @@ def _usage_dict(usage: Any) -> dict[str, Any] | None:
 def _finish(
     call: _Call, text: str, usage: Mapping[str, Any] | None, tool_calls: tuple[ToolCall, ...] = ()
 ) -> Response:
+    latency_ms = (time.perf_counter() - call.started) * 1000.0  # the answer is in: before counting
     tokens = Usage()
     if usage:
         tokens = Usage(
@@ -378,7 +383,7 @@ def _finish(
         cost=cost,
         cost_known=known,
         model=call.request.model,
-        latency_ms=(time.perf_counter() - call.started) * 1000.0,
+        latency_ms=latency_ms,
         tool_calls=tool_calls,
     )
 

@@ -47,6 +47,7 @@ class _Call:
     """The request's parameters as litellm maps them for the provider, when the
     direct route serves this call; None: the call goes through litellm.acompletion."""
     started: float
+    """perf_counter() when the request was ready to send (a Response's latency starts here)."""
 
     @property
     def where(self) -> str:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -89,3 +91,22 @@ def test_the_first_run_finds_what_is_there_once(env, llm_server, troupe_home):
     again = troupe(env, "providers", "list")
     assert "found" not in again.stderr  # once per data dir
     assert SECRET not in (troupe_home / "providers.json").read_text()
+
+
+def test_provider_latency_is_the_request_not_litellms_import(env, llm_server):
+    """`troupe providers test` imports litellm (seconds) before its first call: the
+    latency it reports is the request's, so at least the server's delay and at most what
+    the command took besides that import (which -X importtime measures in the same process)."""
+    llm_server.default = Reply("OK", latency=0.3)
+    added = troupe(env, "providers", "add", "work", "--kind", "openai_compatible", "--base",
+                   llm_server.base_url, "--model", "test-model")
+    assert added.returncode == 0, added.stderr
+    started = time.perf_counter()
+    tested = subprocess.run([sys.executable, "-X", "importtime", "-m", "app.cli", "providers", "test", "work"],
+                            env=env, capture_output=True, text=True, timeout=90)
+    total_ms = (time.perf_counter() - started) * 1000
+    assert tested.returncode == 0, tested.stderr[-2000:]
+    latency = float(re.search(r"answered in (\d+) ms", tested.stdout).group(1))
+    import_us = next(int(line.split("|")[1]) for line in tested.stderr.splitlines()
+                     if line.startswith("import time:") and line.split("|")[2].strip() == "litellm")
+    assert 300 <= latency < total_ms - import_us / 1000
