@@ -157,6 +157,19 @@ class ToolCallFinished(RunEvent):
 
 @_event
 @dataclass(frozen=True, kw_only=True)
+class ToolCallProgress(RunEvent):
+    """A running tool call says how far it is (an MCP server's progress report)."""
+
+    task_id: str
+    call_id: str
+    tool: str
+    message: str
+    """One short line: "step 3 (40%)"."""
+    persist: ClassVar[bool] = False
+
+
+@_event
+@dataclass(frozen=True, kw_only=True)
 class RunWarning(RunEvent):
     """Something the person should know that does not stop the run (an MCP server
     that did not start or stopped answering: the run goes on without its tools)."""

@@ -42,6 +42,8 @@ __all__ = [
     "McpServerConfig",
     "McpTool",
     "McpToolError",
+    "Progress",
+    "ProgressFn",
     "mcp_servers_to_json",
     "parse_mcp_servers",
     "qualified_tool_name",
@@ -52,6 +54,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 Transport = Literal["stdio", "http", "sse"]
 DEFAULT_TIMEOUT = 60.0
+DEFAULT_CALL_LIMIT = 600.0  # a call that keeps reporting progress may go on this long
 DEFAULT_START_TIMEOUT = 30.0  # npx/uvx may download the server first
 _CLOSE_GRACE = 5.0  # seconds the SDK gets to stop a server before we cancel it
 _STDERR_TAIL_LINES = 8
@@ -95,7 +98,9 @@ class McpServerConfig:
     headers: Mapping[str, str] = field(default_factory=dict)
     """http, sse: extra request headers (may hold keys: never logged)."""
     timeout: float = DEFAULT_TIMEOUT
-    """Seconds to wait for each answer."""
+    """Seconds to wait for each answer, or for the next progress report of a tool call."""
+    call_limit: float = DEFAULT_CALL_LIMIT
+    """Seconds a tool call that keeps reporting progress may take in all."""
     start_timeout: float = DEFAULT_START_TIMEOUT
     """Seconds to wait for the server to start and introduce itself."""
 
@@ -150,6 +155,7 @@ def _parse_entry(name: str, entry: Any) -> tuple[McpServerConfig | None, list[st
     errors: list[str] = []
     timeout = _number(entry.get("timeout", DEFAULT_TIMEOUT), "timeout", errors)
     start = _number(entry.get("startTimeout", DEFAULT_START_TIMEOUT), "startTimeout", errors)
+    limit = _number(entry.get("callLimit", DEFAULT_CALL_LIMIT), "callLimit", errors)
     kind = str(entry.get("type", entry.get("transport", ""))).lower()
     if kind not in _KINDS:
         return None, [f'unknown "type" {kind!r} (stdio, http, streamable-http or sse)']
@@ -162,7 +168,7 @@ def _parse_entry(name: str, entry: Any) -> tuple[McpServerConfig | None, list[st
             name, "stdio", _text(entry["command"], "command", errors),
             args=tuple(_strings(entry.get("args", []), "args", errors)),
             env=_string_map(entry.get("env", {}), "env", errors),
-            timeout=timeout, start_timeout=start,
+            timeout=timeout, start_timeout=start, call_limit=limit,
         )
     elif "url" in entry:
         url = _text(entry["url"], "url", errors)
@@ -171,7 +177,7 @@ def _parse_entry(name: str, entry: Any) -> tuple[McpServerConfig | None, list[st
         config = McpServerConfig(
             name, "sse" if kind == "sse" else "http", url=url,
             headers=_string_map(entry.get("headers", {}), "headers", errors),
-            timeout=timeout, start_timeout=start,
+            timeout=timeout, start_timeout=start, call_limit=limit,
         )
     else:
         return None, ["has neither a command (stdio) nor a url (streamable HTTP or SSE)"]
@@ -226,11 +232,34 @@ def mcp_servers_to_json(configs: Iterable[McpServerConfig]) -> dict[str, Any]:
             entry["timeout"] = c.timeout
         if c.start_timeout != DEFAULT_START_TIMEOUT:
             entry["startTimeout"] = c.start_timeout
+        if c.call_limit != DEFAULT_CALL_LIMIT:
+            entry["callLimit"] = c.call_limit
         servers[c.name] = entry
     return {"mcpServers": servers}
 
 
 # --- one connection ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One progress report of a running tool call."""
+
+    done: float
+    """How far it is (the server's own unit)."""
+    total: float | None = None
+    """Where it ends, when the server knows."""
+    message: str = ""
+
+    def describe(self) -> str:
+        """"step 3 (40%)", "step 3", "40%" or "3"."""
+        share = f"{self.done / self.total:.0%}" if self.total else ""
+        if self.message:
+            return f"{self.message} ({share})" if share else self.message
+        return share or f"{self.done:g}"
+
+
+ProgressFn = Callable[[Progress], None]
 
 
 @dataclass(frozen=True)
@@ -308,12 +337,18 @@ class McpConnection:
 
     async def _list_page(self, cursor: str | None) -> Any:
         params = _page(cursor)
-        return await self._request(lambda s: s.list_tools(params=params), "list tools")
+        return await self._request(lambda s, _: s.list_tools(params=params), "list tools")
 
-    async def call_tool(self, name: str, arguments: Mapping[str, Any] | None = None) -> str:
-        """Call a tool; its text, or McpToolError if the tool reported an error."""
+    async def call_tool(self, name: str, arguments: Mapping[str, Any] | None = None,
+                        on_progress: ProgressFn | None = None) -> str:
+        """Call a tool; its text, or McpToolError if the tool reported an error.
+
+        Each progress report the server sends goes to `on_progress` and
+        restarts the timeout (up to the call limit).
+        """
         result = await self._request(
-            lambda s: s.call_tool(name, dict(arguments or {})), f"call {name!r}"
+            lambda s, heard: s.call_tool(name, dict(arguments or {}), progress_callback=heard),
+            f"call {name!r}", on_progress,
         )
         text = result_text(result)
         if result.is_error:
@@ -340,13 +375,21 @@ class McpConnection:
 
     # --- requests, raced against death and the clock ---
 
-    async def _request(self, send: Callable[[Any], Awaitable[T]], what: str) -> T:
+    async def _request(self, send: Callable[[Any, Any], Awaitable[T]], what: str,
+                       on_progress: ProgressFn | None = None) -> T:
+        """`send(session, progress_callback)`, raced against the server's death and the timeout."""
         gen = await self._started()
-        call = asyncio.ensure_future(send(gen.session))
+        heard = asyncio.Event()
+
+        async def progress(done: float, total: float | None, message: str | None) -> None:
+            heard.set()
+            if on_progress is not None:
+                on_progress(Progress(done, total, message or ""))
+
+        call = asyncio.ensure_future(send(gen.session, progress))
         death = asyncio.ensure_future(gen.dead.wait())
         try:
-            await asyncio.wait({call, death}, timeout=self.config.timeout,
-                               return_when=asyncio.FIRST_COMPLETED)
+            over = await self._await_quietly_bounded(call, death, heard)
         finally:
             death.cancel()
             if not call.done():
@@ -356,9 +399,33 @@ class McpConnection:
             return await self._outcome(gen, call, what)
         if gen.dead.is_set():
             raise await self._died(gen, f"exited during {what}")
-        raise McpError(
-            f"MCP server {self.config.name!r} did not answer {what} within {self.config.timeout:g} s"
-        )
+        name, c = self.config.name, self.config
+        if over:
+            raise McpError(f"MCP server {name!r} did not finish {what} within {c.call_limit:g} s "
+                           "(its call limit), though it kept reporting progress")
+        raise McpError(f"MCP server {name!r} did not answer {what} within {c.timeout:g} s")
+
+    async def _await_quietly_bounded(self, call: asyncio.Future[Any], death: asyncio.Future[Any],
+                                     heard: asyncio.Event) -> bool:
+        """Wait for the call or the death; each progress report restarts the timeout, up to
+        the call limit. True when the call limit (not the timeout) ran out."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + max(self.config.call_limit, self.config.timeout)
+        while True:
+            heard.clear()
+            beat = asyncio.ensure_future(heard.wait())
+            left = end - loop.time()
+            try:
+                done, _ = await asyncio.wait({call, death, beat}, timeout=min(self.config.timeout, left),
+                                             return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                beat.cancel()
+            if call in done or death in done:
+                return False
+            if beat not in done:  # silent for the whole timeout, or the limit reached
+                return left <= self.config.timeout
+            if end - loop.time() <= 0:
+                return True
 
     async def _outcome(self, gen: _Generation, call: asyncio.Future[T], what: str) -> T:
         import anyio
@@ -600,11 +667,12 @@ class McpManager:
         self._tools = {t.qualified_name: t for t in tools}
         return tools
 
-    async def call(self, qualified_name: str, arguments: Mapping[str, Any] | None = None) -> str:
+    async def call(self, qualified_name: str, arguments: Mapping[str, Any] | None = None,
+                   on_progress: ProgressFn | None = None) -> str:
         tool = self._tools.get(qualified_name)
         if tool is None:
             raise McpError(f"no MCP tool named {qualified_name!r} (list the tools first)")
-        return await self.connections[tool.server].call_tool(tool.name, arguments)
+        return await self.connections[tool.server].call_tool(tool.name, arguments, on_progress)
 
     async def close_all(self) -> None:
         """Stop every server that was started."""

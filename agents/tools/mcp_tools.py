@@ -19,8 +19,10 @@ def as_tool(manager: McpManager, tool: McpTool) -> Tool:
     """One MCP tool as a Tool named `mcp__<server>__<tool>`."""
 
     async def handler(args: dict[str, Any], ctx: ToolContext) -> str:
+        report = ctx.progress
+        heard = (lambda p: report(p.describe())) if report is not None else None
         try:
-            return await manager.call(tool.qualified_name, args)
+            return await manager.call(tool.qualified_name, args, heard)
         except McpError as exc:
             raise ToolError(str(exc)) from exc
 

@@ -29,6 +29,7 @@ from agents.events import (
     TaskSkipped,
     TaskStarted,
     ToolCallFinished,
+    ToolCallProgress,
     ToolCallRequested,
 )
 from agents.plan import Plan, Task
@@ -92,6 +93,8 @@ def _describe(event: RunEvent) -> str | None:
             return f"  - {tid} cancelled"
         case PlanRejectedByModel(attempt=n, error=err):
             return f"  ~ plan attempt {n} unusable ({err}); asking again"
+        case ToolCallProgress(task_id=tid, tool=tool, message=message):
+            return f"  … {tid} {tool}: {message}"
         case RunWarning(message=message, task_id=tid):
             return f"  ! warning{f' ({tid})' if tid else ''}: {message}"
         case LLMCallFinished(purpose="synthesis", ok=True):

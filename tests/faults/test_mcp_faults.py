@@ -3,6 +3,7 @@ child process (tests/support/mcp_fault_server.py) or PyPI's mcp-server-time."""
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -15,8 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from agents.tools.mcp_client import TASK_ONLY, McpManager, McpServerConfig
+from agents.events import ToolCallProgress
+from agents.tools.base import ToolContext, invoke
+from agents.tools.mcp_client import TASK_ONLY, McpError, McpManager, McpServerConfig
 from agents.tools.mcp_tools import mcp_tools
+from app.cli.console import ProgressPrinter
 from app.logs import setup_logging
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -254,3 +258,52 @@ def test_tools_list_and_grant_name_the_task_only_tool(cli_env) -> None:
     assert listed.stderr == f"troupe: MCP tool mcp__faults__needs_task is left out: {TASK_ONLY}\n"
     one_line_refusal(troupe(cli_env, "tools", "grant", "mcp__faults__needs_task", "--role", "analyst"),
                      "mcp__faults__needs_task cannot be used: it runs only as an MCP task")
+
+
+# --- 6. progress reports are shown and keep a long call alive --------------------------
+
+
+def faults_config(**limits: float) -> McpServerConfig:
+    return McpServerConfig("faults", command=sys.executable, args=FAULTS, env={"PYTHONPATH": str(ROOT)},
+                           **limits)  # type: ignore[arg-type]
+
+
+async def test_progress_keeps_a_call_alive_past_its_timeout_and_is_shown(tmp_path) -> None:
+    manager = McpManager([faults_config(timeout=1.0, call_limit=30.0)])
+    lines: list[str] = []
+    try:
+        slow = {t.name: t for t in await mcp_tools(manager)}["mcp__faults__slow"]
+        ctx = ToolContext(workspace=tmp_path, progress=lines.append)
+        result = await invoke(slow, {"seconds": 2.5, "every": 0.3}, ctx)
+    finally:
+        await manager.close_all()
+    assert result[1] is False and result[0].startswith("done after ")
+    assert lines[0] == "step 1 (0%)" and len(lines) >= 5  # one report every 0.3 s for 2.5 s
+
+
+async def test_a_call_silent_for_its_timeout_still_fails() -> None:
+    manager = McpManager([faults_config(timeout=1.0, call_limit=30.0)])
+    try:
+        await manager.list_tools()
+        with pytest.raises(McpError, match=r"did not answer call 'slow' within 1 s"):
+            await manager.call("mcp__faults__slow", {"seconds": 30, "every": 20})
+    finally:
+        await manager.close_all()
+
+
+async def test_progress_does_not_extend_a_call_past_its_call_limit() -> None:
+    manager = McpManager([faults_config(timeout=1.0, call_limit=1.5)])
+    try:
+        await manager.list_tools()
+        with pytest.raises(McpError, match=r"did not finish call 'slow' within 1.5 s \(its call limit\)"):
+            await manager.call("mcp__faults__slow", {"seconds": 30, "every": 0.3})
+    finally:
+        await manager.close_all()
+
+
+def test_progress_events_are_one_line_of_the_cli_progress() -> None:
+    out = io.StringIO()
+    ProgressPrinter(out).emit(ToolCallProgress(run_id="r", task_id="t1", call_id="t1:1:0",
+                                               tool="mcp__faults__slow", message="step 3 (40%)"))
+    assert out.getvalue() == "  … t1 mcp__faults__slow: step 3 (40%)\n"
+    assert not ToolCallProgress.persist  # live only: the history keeps the call, not its ticks

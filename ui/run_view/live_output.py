@@ -190,6 +190,10 @@ class LiveOutputPane(QWidget):
         text += tool_lines.outcome(error, duration_ms, permission) + "\n" + tool_lines.result_lines(result, permission)
         self._queue(task_id, text)
 
+    def tool_progress(self, task_id: str, message: str) -> None:
+        """A line "… step 3 (40%)" under the running call (its outcome then restates the call)."""
+        self._queue(task_id, self._line_start(task_id) + f"    … {message}\n")
+
     def begin_attempt(self, task_id: str) -> None:
         """A task's next attempt begins (a retry, Retry task, a re-run): its text
         is set apart by "── attempt N ──" (which waits for the first text when

@@ -31,6 +31,7 @@ from agents.events import (
     TaskStarted,
     TokenDelta,
     ToolCallFinished,
+    ToolCallProgress,
     ToolCallRequested,
 )
 from agents.ports import CallbackSink
@@ -176,6 +177,9 @@ class RunView(QWidget):
             return
         if isinstance(event, ToolCallRequested):
             self.output.tool_requested(event.task_id, event.call_id, event.tool, event.arguments)
+            return
+        if isinstance(event, ToolCallProgress):
+            self.output.tool_progress(event.task_id, event.message)
             return
         if isinstance(event, ToolCallFinished):
             self.output.tool_finished(event.task_id, event.call_id, event.tool, event.result, event.error,
