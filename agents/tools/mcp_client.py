@@ -48,6 +48,7 @@ __all__ = [
     "parse_mcp_servers",
     "qualified_tool_name",
     "read_mcp_servers",
+    "server_env",
 ]
 
 log = logging.getLogger(__name__)
@@ -542,13 +543,26 @@ class McpConnection:
         fd, name = tempfile.mkstemp(prefix=f"mcp-{_UNSAFE.sub('_', c.name)}-", suffix=".log")
         gen.stderr_path = Path(name)
         errlog = stack.enter_context(os.fdopen(fd, "w", encoding="utf-8"))
-        params = StdioServerParameters(command=c.command, args=list(c.args), env=dict(c.env))
+        params = StdioServerParameters(command=c.command, args=list(c.args), env=server_env(c))
         return await stack.enter_async_context(stdio_client(params, errlog=errlog))
 
 
 def _task_only(tool: Any) -> bool:
     execution = getattr(tool, "execution", None)
     return getattr(execution, "task_support", None) == "required"
+
+
+PROXY_VARIABLES = tuple(n for v in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+                        for n in (v, v.lower()))
+"""The proxy settings Troupe itself honours (from the environment), passed on to stdio servers."""
+
+
+def server_env(config: McpServerConfig, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """What a stdio server gets on top of the SDK's allow-list (HOME, PATH, USER, ...):
+    Troupe's proxy settings, then the server's own env. Named one by one, so no key
+    or token of Troupe's environment goes along."""
+    source = os.environ if environ is None else environ
+    return {**{n: source[n] for n in PROXY_VARIABLES if source.get(n)}, **config.env}
 
 
 def _page(cursor: str | None) -> Any:

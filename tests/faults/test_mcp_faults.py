@@ -12,13 +12,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from agents.events import ToolCallProgress
 from agents.tools.base import ToolContext, invoke
-from agents.tools.mcp_client import TASK_ONLY, McpError, McpManager, McpServerConfig
+from agents.tools.mcp_client import TASK_ONLY, McpError, McpManager, McpServerConfig, server_env
 from agents.tools.mcp_tools import mcp_tools
 from app.cli.console import ProgressPrinter
 from app.logs import setup_logging
@@ -307,3 +308,28 @@ def test_progress_events_are_one_line_of_the_cli_progress() -> None:
                                                tool="mcp__faults__slow", message="step 3 (40%)"))
     assert out.getvalue() == "  … t1 mcp__faults__slow: step 3 (40%)\n"
     assert not ToolCallProgress.persist  # live only: the history keeps the call, not its ticks
+
+
+# --- 5. stdio servers get Troupe's proxy settings, never its keys ------------------------
+
+
+async def test_stdio_servers_get_the_proxy_settings_but_no_key(monkeypatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.corp.example:3128")
+    monkeypatch.setenv("no_proxy", "localhost,.corp.example")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-proj-notforservers0123456789")
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_notforservers")
+    config = McpServerConfig("faults", command=sys.executable, args=FAULTS,
+                             env={"PYTHONPATH": str(ROOT), "HTTPS_PROXY": "http://own.proxy:8080"})
+    names = ["HTTPS_PROXY", "no_proxy", "HTTP_PROXY", "OPENAI_API_KEY", "GITHUB_TOKEN"]
+    manager = McpManager([config])
+    try:
+        await manager.list_tools()
+        seen = json.loads(await manager.call("mcp__faults__show_env", {"names": names}))
+        # the server's own setting wins over Troupe's
+        assert seen == {"HTTPS_PROXY": "http://own.proxy:8080", "no_proxy": "localhost,.corp.example",
+                        "HTTP_PROXY": None, "OPENAI_API_KEY": None, "GITHUB_TOKEN": None}
+        monkeypatch.delenv("HTTPS_PROXY")
+        assert server_env(replace(config, env={}), {"HTTPS_PROXY": "http://p:1", "OPENAI_API_KEY": "k"}) \
+            == {"HTTPS_PROXY": "http://p:1"}
+    finally:
+        await manager.close_all()
