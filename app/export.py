@@ -7,7 +7,6 @@ its tool calls (app/tools/history.py, from the stored events).
 from __future__ import annotations
 
 import html
-import json
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import markdown
 
 from agents.run.state import RunState
+from app.safe_text import safe_json, safe_text
 from app.storage import RunDetail
 from app.storage.run_state import stored_run_state
 from app.tools.history import ToolCallRecord, tool_calls_from_events
@@ -72,7 +72,7 @@ def to_markdown(run: RunDetail, calls: Calls = ()) -> str:
         mine = [c for c in calls if c.task_id == task.task_id]
         if mine:
             parts.append("Tool calls:\n\n" + "\n".join(_markdown_call(c) for c in mine))
-    return "\n\n".join(parts) + "\n"
+    return safe_text("\n\n".join(parts) + "\n")  # no NUL, no terminal escapes (the run keeps them)
 
 
 def _markdown_call(call: ToolCallRecord) -> str:
@@ -92,7 +92,7 @@ def to_html(run: RunDetail, calls: Calls = ()) -> str:
     body = markdown.markdown(to_markdown(run, calls), extensions=["fenced_code", "tables"])
     return (
         "<!doctype html>\n<html><head><meta charset=\"utf-8\">"
-        f"<title>{html.escape(run.goal)}</title>"
+        f"<title>{html.escape(safe_text(run.goal))}</title>"
         "<style>body{font-family:system-ui,sans-serif;max-width:48rem;margin:2rem auto;"
         "padding:0 1rem;line-height:1.55}pre{background:#f4f4f6;padding:.8rem;overflow:auto}"
         "code{font-family:ui-monospace,monospace}</style></head>\n"
@@ -105,8 +105,8 @@ def export_run(run: RunDetail, fmt: str, calls: Calls, state: RunState) -> str:
         return to_markdown(run, calls)
     if fmt == "html":
         return to_html(run, calls)
-    if fmt == "json":
-        return json.dumps(run_to_dict(run, calls, state), indent=2, ensure_ascii=False) + "\n"
+    if fmt == "json":  # keeps every character: json escapes them
+        return safe_json(run_to_dict(run, calls, state), indent=2) + "\n"
     raise ValueError(f"unknown export format {fmt!r} (one of {', '.join(FORMATS)})")
 
 

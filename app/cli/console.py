@@ -9,7 +9,6 @@ unless `--allow-risky-tools`; every refusal is one line on stderr.
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 from typing import TextIO
 
@@ -35,6 +34,7 @@ from agents.events import (
 from agents.plan import Plan, Task
 from agents.ports import Action, ApprovalRequest, Decision
 from app.approval_text import approval_text, dollars
+from app.safe_text import safe_json
 from app.tools.history import ToolCallRecord, short_arguments
 
 
@@ -111,7 +111,7 @@ class JsonLinesSink:
         self._out = out or sys.stdout
 
     def emit(self, event: RunEvent) -> None:
-        self._out.write(json.dumps(event.to_dict(), ensure_ascii=False) + "\n")
+        self._out.write(safe_json(event.to_dict()) + "\n")
         self._out.flush()
 
 

@@ -36,6 +36,7 @@ from app.export import FORMATS, export_run, run_to_dict, stored_tool_calls
 from app.logs import setup_logging
 from app.roster_store import load_user_roster
 from app.runs.service import NotResumable, RunConfig, RunService, UnknownRun
+from app.safe_text import SafeStream, safe_json
 from app.storage import RunDetail
 from app.storage.errors import StorageError
 from app.storage.run_state import stored_run_state
@@ -148,6 +149,16 @@ def _count(text: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # what models and tools wrote reaches the terminal without control characters or escapes
+    stdout, stderr = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = SafeStream(stdout), SafeStream(stderr)  # type: ignore[assignment]
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout, sys.stderr = stdout, stderr
+
+
+def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     if args.command is None:
         # The window starts from the `troupe` launcher (ui.gui.launch); app/
@@ -337,7 +348,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
             return EXIT_FAILED
     finally:
         service.close()
-    text = json.dumps(plan.to_dict(), indent=2, ensure_ascii=False) + "\n"
+    text = safe_json(plan.to_dict(), indent=2) + "\n"
     if args.out:
         args.out.write_text(text, encoding="utf-8")
         print(render_plan(plan), file=sys.stderr)
@@ -366,7 +377,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
                  "created": r.created, "project": r.project, "tokens": r.total_tokens,
                  "cost": r.cost, "tasks": r.task_count, "tasks_completed": r.tasks_completed}
                 for r in runs]
-        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        print(safe_json(rows, indent=2))
     else:
         for r in runs:
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created))
@@ -400,7 +411,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     """The run as the fold of its stored events (statuses, attempts, totals)."""
     run, calls, state = _load_run(args.run_id)
     if args.json:
-        print(json.dumps(run_to_dict(run, calls, state), indent=2, ensure_ascii=False))
+        print(safe_json(run_to_dict(run, calls, state), indent=2))
         return EXIT_OK
     status = state.status.value + (" (partial)" if state.partial and state.status is RunStatus.COMPLETED else "")
     print(f"{run.id}  {status}  {state.total_tokens} tokens  ${state.cost:.4f}\n{run.goal}\n")

@@ -17,6 +17,7 @@ from agents.plan.planner import Planner
 from agents.plan.roster import load_roster
 from agents.run.agent import ModelSettings
 from agents.testing import FakeLLM, RecordingSink
+from app.safe_text import safe_text
 from app.storage import open_database
 from tests.e2e.test_cli import env, model_args, task, troupe, write_plan  # noqa: F401 - env is a fixture
 
@@ -127,3 +128,58 @@ def test_bad_paging_is_one_line(env, bad):  # noqa: F811
     result = troupe(env, "runs", *bad)
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
     assert re.search(r"argument --(limit|offset)", result.stderr)
+
+
+# --- control characters and terminal escapes from models ---------------------------------------
+
+HOSTILE = "RED\x1b[31mALERT\x1b[0m\x00NUL\x07BEL\x1b]0;pwned\x07\r\x9b2Jend"
+SHOWN = "REDALERTNULBELend"  # what is left of it on a terminal and in md/html
+RAW = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def test_control_characters_are_kept_in_history_and_never_shown_raw(llm_server, env, tmp_path, troupe_home):  # noqa: F811
+    llm_server.on(contains="Your task (a)", reply=f"task says {HOSTILE}")
+    llm_server.on(contains="Compose the final deliverable", reply=f"# Report\n\n\tdeliverable {HOSTILE}\n")
+    plan = write_plan(tmp_path / "p.json", [task("a")])
+    ran = troupe(env, "run", "paint it \x1b[31mred", "--plan", str(plan), "--yes", *model_args(llm_server))
+    assert ran.returncode == 0, ran.stderr
+    assert f"\tdeliverable {SHOWN}" in ran.stdout and "paint it red" in ran.stderr
+    assert not RAW.search(ran.stdout + ran.stderr)
+
+    store = open_database(troupe_home / "troupe.db")  # history is evidence: kept as the model wrote it
+    try:
+        [run] = store.list_runs()
+        stored = store.get_run(run.id)
+    finally:
+        store.close()
+    assert HOSTILE in (stored.deliverable or "") and HOSTILE in (stored.task("a").output or "")
+    assert stored.goal == "paint it \x1b[31mred"
+
+    for args in (["runs"], ["show", run.id], ["export", run.id, "--format", "md"],
+                 ["export", run.id, "--format", "html"]):
+        shown = troupe(env, *args)
+        assert shown.returncode == 0 and not RAW.search(shown.stdout + shown.stderr), args
+    md = troupe(env, "export", run.id, "--format", "md", "--out", str(tmp_path / "run.md"))
+    assert md.returncode == 0
+    text = (tmp_path / "run.md").read_text(encoding="utf-8")
+    assert f"task says {SHOWN}" in text and not RAW.search(text)
+
+    exported = troupe(env, "export", run.id, "--format", "json", "--out", str(tmp_path / "run.json"))
+    assert exported.returncode == 0
+    text = (tmp_path / "run.json").read_text(encoding="utf-8")
+    assert not RAW.search(text) and "\\u0000" in text and "\\u001b" in text and "\\u009b" in text
+    assert json.loads(text)["deliverable"] == stored.deliverable  # escaped, not lost
+    shown = json.loads(troupe(env, "show", run.id, "--json").stdout)
+    assert shown["deliverable"] == stored.deliverable
+
+
+@pytest.mark.parametrize(("raw", "shown"), [
+    ("plain text\n\twith tabs", "plain text\n\twith tabs"),
+    ("\x1b[1;31mbold red\x1b[0m", "bold red"),
+    ("\x1b]8;;https://evil.example\x1b\\link\x1b]8;;\x1b\\", "link"),  # a hyperlink (OSC 8)
+    ("a\x1bcb\x1b(Bc", "abc"),  # reset, charset
+    ("nul\x00 del\x7f c1\x85 csi\x9b1mx", "nul del c1 csix"),
+    ("über ✓ 日本", "über ✓ 日本"),
+])
+def test_safe_text_drops_escapes_and_controls_only(raw, shown):
+    assert safe_text(raw) == shown
