@@ -24,6 +24,9 @@ class Subject(StrEnum):
     """A tool call (a risky one, or one in doubt after a crash)."""
     BUDGET = "budget"
     """The run's budget is spent: continue or stop."""
+    CONFLICT = "conflict"
+    """Agents disagree (a review never approved, a split vote, an undecided judge):
+    the person settles it."""
 
 
 @dataclass(frozen=True)
@@ -107,4 +110,38 @@ class BudgetQuestion:
         return cls(spent=float(data["spent"]), limit=float(data["limit"]), step=float(data["step"]))
 
 
-__all__ = ["AskedCall", "BudgetQuestion", "Subject", "TaskQuestion", "TaskRef", "ToolQuestion"]
+@dataclass(frozen=True)
+class Claim:
+    """What one agent said in a conflict."""
+
+    who: str
+    """The agent (role, and model when a vote named one), and its part: "reviewer, round 3"."""
+    text: str
+
+
+@dataclass(frozen=True)
+class ConflictQuestion:
+    """Agents disagree: pick one claim, write the answer, run another round, or accept
+    the pattern's own result."""
+
+    kind: str
+    """The pattern it arose in: review, vote, debate, route."""
+    why: str
+    """One line: "the reviewer did not approve after 3 rounds", "the votes split 2-1-1"."""
+    claims: tuple[Claim, ...]
+    proposed: str
+    """The pattern's own result, taken when the person accepts as is (or under --yes)."""
+    can_retry: bool = True
+    """Whether "run another round" means something here."""
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ConflictQuestion:
+        claims = tuple(Claim(**c) if isinstance(c, dict) else c for c in data.get("claims", ()))
+        return cls(kind=data.get("kind", ""), why=data.get("why", ""), claims=claims,
+                   proposed=data.get("proposed", ""), can_retry=bool(data.get("can_retry", True)))
+
+
+__all__ = [
+    "AskedCall", "BudgetQuestion", "Claim", "ConflictQuestion", "Subject", "TaskQuestion", "TaskRef",
+    "ToolQuestion",
+]

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from agents.approvals import BudgetQuestion, Subject, TaskQuestion, ToolQuestion
+from agents.approvals import BudgetQuestion, ConflictQuestion, Subject, TaskQuestion, ToolQuestion
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -241,6 +241,45 @@ class TaskBlocked(RunEvent):
 
 @_event
 @dataclass(frozen=True, kw_only=True)
+class StepStarted(RunEvent):
+    """One agent's turn inside a task that has a pattern (a draft, a vote, an item)."""
+
+    task_id: str
+    step: str
+    """Stable within the task across resumes: "draft 2", "review 2", "answer 3", "item 17"."""
+    agent: str
+    """The role (and "@model" when the plan named one)."""
+
+
+@_event
+@dataclass(frozen=True, kw_only=True)
+class StepFinished(RunEvent):
+    """A step's result; a resumed run reuses it instead of asking the model again."""
+
+    task_id: str
+    step: str
+    agent: str
+    output: str
+    note: str = ""
+    """What the pattern made of it, in a few words: "approved", "revise", "chose code"."""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+    replayed: bool = False
+    """Taken from an earlier start of the run, not asked again."""
+
+
+@_event
+@dataclass(frozen=True, kw_only=True)
+class StepFailed(RunEvent):
+    task_id: str
+    step: str
+    agent: str
+    error: str
+
+
+@_event
+@dataclass(frozen=True, kw_only=True)
 class TaskSkipped(RunEvent):
     task_id: str
     reason: str
@@ -268,11 +307,14 @@ class ApprovalRequested(RunEvent):
     task: TaskQuestion | None = None
     tool: ToolQuestion | None = None
     budget: BudgetQuestion | None = None
+    conflict: ConflictQuestion | None = None
 
     def __post_init__(self) -> None:
         # event_from_dict hands over JSON: the enum as text, the questions as dicts
         object.__setattr__(self, "subject", Subject(self.subject))
-        for name, kind in (("task", TaskQuestion), ("tool", ToolQuestion), ("budget", BudgetQuestion)):
+        questions = (("task", TaskQuestion), ("tool", ToolQuestion), ("budget", BudgetQuestion),
+                     ("conflict", ConflictQuestion))
+        for name, kind in questions:
             value = getattr(self, name)
             if isinstance(value, dict):
                 object.__setattr__(self, name, kind.from_dict(value))
@@ -284,7 +326,7 @@ class ApprovalResolved(RunEvent):
     request_id: str
     task_id: str
     action: str
-    """approve / edit / reject / override."""
+    """approve / edit / reject / override; for a conflict also pick / retry."""
     text: str = ""
     """New instructions (edit) or the person's output (override)."""
 

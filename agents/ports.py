@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
-from agents.approvals import BudgetQuestion, Subject, TaskQuestion, ToolQuestion
+from agents.approvals import BudgetQuestion, ConflictQuestion, Subject, TaskQuestion, ToolQuestion
 from agents.events import ApprovalRequested, RunEvent
 
 # --- LLM ---------------------------------------------------------------------
@@ -144,6 +144,10 @@ class Action(StrEnum):
     EDIT = "edit"
     REJECT = "reject"
     OVERRIDE = "override"
+    PICK = "pick"
+    """A conflict: take one claim (Decision.text is its number, from 1)."""
+    RETRY = "retry"
+    """A conflict: run another round."""
 
 
 @dataclass(frozen=True)
@@ -164,6 +168,7 @@ class ApprovalRequest:
     task: TaskQuestion | None = None
     tool: ToolQuestion | None = None
     budget: BudgetQuestion | None = None
+    conflict: ConflictQuestion | None = None
 
     @property
     def edit_text(self) -> str:
@@ -172,6 +177,8 @@ class ApprovalRequest:
             return self.task.instructions
         if self.tool is not None:
             return self.tool.arguments
+        if self.conflict is not None:
+            return self.conflict.proposed
         return ""
 
 
@@ -180,7 +187,7 @@ def requested_event(request: ApprovalRequest) -> ApprovalRequested:
     return ApprovalRequested(
         run_id=request.run_id, request_id=request.request_id, task_id=request.task_id,
         subject=request.subject, title=request.title,
-        task=request.task, tool=request.tool, budget=request.budget,
+        task=request.task, tool=request.tool, budget=request.budget, conflict=request.conflict,
     )
 
 
@@ -189,7 +196,7 @@ def request_from_event(event: ApprovalRequested) -> ApprovalRequest:
     return ApprovalRequest(
         request_id=event.request_id, run_id=event.run_id, task_id=event.task_id,
         subject=event.subject, title=event.title,
-        task=event.task, tool=event.tool, budget=event.budget,
+        task=event.task, tool=event.tool, budget=event.budget, conflict=event.conflict,
     )
 
 

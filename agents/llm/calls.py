@@ -54,6 +54,8 @@ class CallContext:
     """Emit TokenDelta events as text arrives."""
     on_attempt: Callable[[int], None] | None = None
     """Told the number of each attempt as it starts."""
+    step: str = ""
+    """The step of a task with a pattern ("draft 2"): its tool calls get ids of their own."""
 
 
 WaitHook = Callable[[], Awaitable[None]]

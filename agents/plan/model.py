@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from agents.errors import PlanError, PlanValidationError
+from agents.plan.patterns import Pattern, Route, from_fields, pattern_problems, to_fields
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,8 @@ class Task:
     """Whether the runner waits for the person before running it."""
     children: tuple[Task, ...] = ()
     """Sub-tasks; a task with children is a group."""
+    pattern: Pattern | None = None
+    """How several agents work on it (review, vote, ...); None: one agent (single)."""
 
     @property
     def is_group(self) -> bool:
@@ -117,6 +120,7 @@ def _task_to_dict(task: Task) -> dict[str, Any]:
         "depends_on": list(task.depends_on),
         "requires_approval": task.requires_approval,
         "children": [_task_to_dict(c) for c in task.children],
+        **to_fields(task.pattern),
     }
 
 
@@ -132,6 +136,7 @@ def _task_from_model(model: Any) -> Task:
         depends_on=tuple(d.strip() for d in model.depends_on),
         requires_approval=model.requires_approval,
         children=tuple(_task_from_model(c) for c in model.children),
+        pattern=from_fields(model.model_dump(exclude={"children"})),
     )
 
 
@@ -175,6 +180,7 @@ def validate_plan(plan: Plan, roles: Iterable[str] | None = None) -> None:
         for dep in task.depends_on:
             if dep not in ids:
                 problems.append(f"task {task.id!r} depends on unknown task {dep!r}")
+    problems += _pattern_problems(tasks, ids, set(roles) if roles is not None else None)
     if roles is not None:
         known = set(roles)
         for task in tasks:
@@ -212,6 +218,20 @@ def _blank_names(tasks: list[Task]) -> list[str]:
         else:  # no id to name it by: its place in the plan (depth first), and its title if any
             who = f"task #{number}" + (f" ({task.title.strip()!r})" if task.title.strip() else "")
         out.append(f"{who} has an empty {' and '.join(blank)}: give it one")
+    return out
+
+
+def _pattern_problems(tasks: list[Task], ids: set[str], roles: set[str] | None) -> list[str]:
+    out: list[str] = []
+    by_id = {t.id: t for t in tasks}
+    for task in tasks:
+        out += pattern_problems(task.id, task.agent, task.pattern, depends_on=task.depends_on, ids=ids,
+                                roles=roles, is_group=task.is_group)
+        if isinstance(task.pattern, Route):  # a route's tasks wait for its choice
+            for name, target in task.pattern.routes:
+                if target in by_id and target != task.id and task.id not in by_id[target].depends_on:
+                    out.append(f"task {task.id!r} (route) routes {name!r} to {target!r}, which does not "
+                               f"depend on it: add {task.id!r} to {target!r}'s depends_on")
     return out
 
 

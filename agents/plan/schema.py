@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
+
+PatternName = Literal["single", "review", "vote", "debate", "delegate", "map", "route"]
 
 
 class TaskModel(BaseModel):
@@ -14,6 +18,20 @@ class TaskModel(BaseModel):
     depends_on: list[str] = Field(default_factory=list)
     requires_approval: bool = False
     children: list[TaskModel] = Field(default_factory=list)
+    # a pattern and its options (agents/plan/patterns.py); absent: single
+    pattern: PatternName | None = None
+    reviewer: str | None = None
+    max_rounds: int | None = None
+    voters: list[str] | None = None
+    samples: int | None = None
+    judge: str | None = None
+    debaters: list[str] | None = None
+    rounds: int | None = None
+    max_subtasks: int | None = None
+    max_depth: int | None = None
+    over: str | None = None
+    max_items: int | None = None
+    routes: dict[str, str] | None = None
 
 
 class PlanModel(BaseModel):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from agents.approvals import BudgetQuestion, Subject, TaskQuestion, TaskRef
@@ -35,7 +35,8 @@ from agents.events import (
 from agents.llm.calls import CallContext, RetryPolicy
 from agents.llm.pacing import pace
 from agents.plan import Plan, Task, leaf_dependencies, validate_plan
-from agents.plan.roster import Roster
+from agents.plan.patterns import Route
+from agents.plan.roster import Role, Roster
 from agents.ports import (
     Action,
     ApprovalGate,
@@ -43,13 +44,25 @@ from agents.ports import (
     CallbackSink,
     EventSink,
     LLMClient,
+    Message,
     Usage,
     requested_event,
 )
-from agents.run.agent import Input, ModelSettings, run_task_agent
+from agents.run.agent import Input, ModelSettings, ModelTurn, call_with_fallbacks, run_task_agent
 from agents.run.state import RunState, RunStatus, TaskState, TaskStatus
 from agents.run.synthesizer import synthesize
-from agents.tools.loop import ToolSetup
+from agents.run.team import (
+    Answer,
+    PatternError,
+    PriorStep,
+    RouteChoice,
+    TaskSkippedByPerson,
+    TeamHost,
+    chosen_label,
+    route_output,
+    run_pattern,
+)
+from agents.tools.loop import ToolSetup, run_tool_loop
 
 
 @dataclass(frozen=True)
@@ -105,6 +118,7 @@ class Runner:
         gate: ApprovalGate,
         options: RunOptions | None = None,
         prior: Mapping[str, PriorResult] | None = None,
+        prior_steps: Mapping[str, Mapping[str, PriorStep]] | None = None,
     ) -> None:
         validate_plan(plan, roster.names)
         self.run_id = run_id
@@ -116,6 +130,10 @@ class Runner:
         self._gate = gate
         self._options = options or RunOptions()
         self._prior = dict(prior or {})
+        self._prior_steps = dict(prior_steps or {})
+        """Steps of pattern tasks an earlier start finished (by task id, then step key)."""
+        self._not_chosen: set[str] = set()
+        """Tasks a route did not choose: skipped, and as good as done for their dependents."""
         self._tasks = {t.id: t for t in plan.iter_tasks()}
         self._parents = plan.parents()
         self._deps = leaf_dependencies(plan)
@@ -210,14 +228,19 @@ class Runner:
             self._emit(RunWarning(run_id=self.run_id, message=note, source="tools"))
 
     async def _schedule(self) -> None:
-        waiting = {tid: set(deps) for tid, deps in self._deps.items()}
+        waiting = self._waiting = {tid: set(deps) for tid, deps in self._deps.items()}
         dependents: dict[str, list[str]] = {tid: [] for tid in waiting}
+        self._dependents = dependents
         for tid, deps in waiting.items():
             for dep in deps:
                 dependents[dep].append(tid)
         for tid, prior in self._prior.items():
             if tid in waiting:
                 self._restore(tid, prior)
+        for tid, prior in self._prior.items():  # a route kept from before keeps its choice
+            task = self._tasks.get(tid)
+            if task is not None and isinstance(task.pattern, Route):
+                self._skip_not_chosen(task, chosen_label(prior.output, task.pattern))
         ready = [tid for tid, deps in waiting.items() if self._startable(tid, deps)]
         for tid in ready:
             self._start(tid)
@@ -233,7 +256,7 @@ class Runner:
         # here after all of them are COMPLETED, and must not start the task twice.
         if self.states[tid].status.terminal or tid in self._workers:
             return False
-        return all(self.states[d].status is TaskStatus.COMPLETED for d in deps)
+        return all(self.states[d].status is TaskStatus.COMPLETED or d in self._not_chosen for d in deps)
 
     def _after(self, tid: str, waiting: dict[str, set[str]], dependents: dict[str, list[str]]) -> None:
         """React to a finished leaf: start what became ready, block what cannot run."""
@@ -241,7 +264,7 @@ class Runner:
         for dep_id in dependents[tid]:
             if self.states[dep_id].status.terminal:
                 continue
-            if status is TaskStatus.COMPLETED:
+            if status is TaskStatus.COMPLETED or tid in self._not_chosen:
                 if not self._cancelled and self._startable(dep_id, waiting[dep_id]):
                     self._start(dep_id)
             else:
@@ -272,13 +295,18 @@ class Runner:
                 task = await self._approve(task)
             if task is None:
                 return
+            if task.pattern is not None:  # its steps take the slots, one per model call
+                await self._call_team(task)
+                return
             await pace()  # hundreds of ready tasks start a slice at a time, between UI events
             await self._unpaused.wait()
             async with self._slots:
                 await self._call_agent(task)
         except asyncio.CancelledError:
             self._end(TaskCancelled(run_id=self.run_id, task_id=tid))
-        except LLMError as exc:
+        except TaskSkippedByPerson as exc:
+            self._end(TaskSkipped(run_id=self.run_id, task_id=tid, reason=str(exc)))
+        except (LLMError, PatternError) as exc:
             self._fail(tid, str(exc))
         except Exception as exc:  # a bug or a broken gate must not kill the run
             self._fail(tid, f"{type(exc).__name__}: {exc}")
@@ -334,6 +362,63 @@ class Runner:
         # the run's spend already counted each of its calls; this is the task's own
         self._complete(task.id, response.text, attempts=attempts, started=started,
                        usage=response.usage, cost=response.cost)
+
+    # --- a task with a pattern: several agents, step by step (agents/run/team.py) ------
+
+    async def _call_team(self, task: Task) -> None:
+        assert task.pattern is not None
+        self._emit(TaskStarted(run_id=self.run_id, task_id=task.id, agent=task.agent, attempt=1))
+        started = self.states[task.id].started
+        self._mark_groups_started(task.id)
+        host = TeamHost(
+            run_id=self.run_id, goal=self.plan.goal, task=task, inputs=self._inputs(task.id),
+            roles=self._roster.get, models=self._models, ask=self._ask_step(task), emit=self._emit,
+            decide=self._gate.decide, prior=self._prior_steps.get(task.id, {}),
+            titles={t.id: t.title for t in self._tasks.values()},
+            warn=lambda message: self._emit(RunWarning(run_id=self.run_id, message=message,
+                                                       source="pattern", task_id=task.id)),
+        )
+        result = await run_pattern(host, task.pattern)
+        if isinstance(result, RouteChoice):
+            assert isinstance(task.pattern, Route)
+            self._skip_not_chosen(task, result.label)
+            result = route_output(result, self._tasks[result.target].title)
+        self._complete(task.id, result, attempts=1, started=started, usage=host.usage, cost=host.cost)
+
+    def _models(self, role: Role, model: str | None) -> tuple[str, ...]:
+        """A role's models; "role@model" in a vote names the first."""
+        return self._settings.models_for(role, model) if model else self._settings.models_for(role)
+
+    def _ask_step(self, task: Task) -> Callable[[Role, tuple[str, ...], list[Message], str], Awaitable[Answer]]:
+        async def ask(role: Role, models: tuple[str, ...], messages: list[Message], step: str) -> Answer:
+            ctx = CallContext(run_id=self.run_id, sink=self._metered, task_id=task.id, step=step)
+            await pace()
+            await self._unpaused.wait()
+            async with self._slots:
+                tools = self._options.tools
+                if tools is not None and tools.registry.specs(role.tools):
+                    turn = ModelTurn(self._llm, self._settings, role, ctx, self._options.retry, self._before_call)
+                    response, _ = await run_tool_loop(turn.call, role, messages, tools, ctx, self._gate)
+                else:
+                    response, _ = await call_with_fallbacks(
+                        self._llm, self._settings, models, messages, ctx, self._options.retry,
+                        temperature=role.temperature, before_attempt=self._before_call)
+            return Answer(response.text, response.usage, response.cost)
+        return ask
+
+    def _skip_not_chosen(self, router: Task, label: str | None) -> None:
+        """Skip the routes a router did not take; their dependents go on without them."""
+        assert isinstance(router.pattern, Route)
+        for name, target in router.pattern.routes:
+            if name == label or target not in self._tasks:
+                continue
+            reason = f"not chosen by “{router.title}” (it chose {label})"
+            for leaf in self._leaf_ids(target):
+                if self.states[leaf].status.terminal or leaf in self._not_chosen:
+                    continue
+                self._not_chosen.add(leaf)
+                self._end(TaskSkipped(run_id=self.run_id, task_id=leaf, reason=reason))
+                self._after(leaf, self._waiting, self._dependents)
 
     def _inputs(self, tid: str) -> list[Input]:
         """Outputs of the tasks this one (or an ancestor) explicitly depends on."""
@@ -468,7 +553,7 @@ class Runner:
                     self._end(TaskCancelled(run_id=self.run_id, task_id=tid))
             return self._outcome(RunStatus.CANCELLED, None, self._stop_reason)
         done = [t for t in leaves if self.states[t].status is TaskStatus.COMPLETED]
-        unfinished = [t for t in leaves if t not in done]
+        unfinished = [t for t in leaves if t not in done and t not in self._not_chosen]
         if failed := [t for t in unfinished if not self._left_out_by_person(t)]:
             return self._outcome(RunStatus.FAILED, None,
                                  f"{len(failed)} task(s) did not complete: {', '.join(failed[:10])}")

@@ -28,6 +28,9 @@ from agents.events import (
     RunResumed,
     RunStarted,
     RunWarning,
+    StepFailed,
+    StepFinished,
+    StepStarted,
     TaskBlocked,
     TaskCancelled,
     TaskFailed,
@@ -103,7 +106,29 @@ class Change(StrEnum):
     WARNINGS = "warnings"
     APPROVALS = "approvals"
     """A question was asked or answered."""
+    STEPS = "steps"
+    """A step of a task with a pattern (a draft, a vote, an item) started or ended."""
     DELIVERABLE = "deliverable"
+
+
+class StepStatus(StrEnum):
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+@dataclass
+class StepState:
+    """One agent's turn inside a task with a pattern."""
+
+    step: str
+    agent: str
+    status: StepStatus = StepStatus.RUNNING
+    output: str = ""
+    note: str = ""
+    error: str = ""
+    cost: float = 0.0
+    replayed: bool = False
 
 
 @dataclass
@@ -136,6 +161,8 @@ class TaskState:
     """The person's last answer about the task itself, if it needed one."""
     source: str = ""
     """Where a completed output came from: model, override, group, resumed."""
+    steps: dict[str, StepState] = field(default_factory=dict)
+    """A task with a pattern: its steps by key, in the order they started."""
 
     @property
     def tokens(self) -> int:
@@ -363,13 +390,30 @@ class RunState:
         if not e.task_id or e.task_id not in self.tasks:
             return frozenset({Change.APPROVALS})
         task = self.tasks[e.task_id]
-        mid_task = asked is not None and asked.subject is Subject.TOOL
+        mid_task = asked is not None and asked.subject in (Subject.TOOL, Subject.CONFLICT)
         if not mid_task:
             task.approval = Action(e.action)
         if task.status is TaskStatus.WAITING_APPROVAL:
             # a tool call was asked about mid-task; a task waits for its start
             task.status = TaskStatus.RUNNING if mid_task else TaskStatus.PENDING
         return _QUESTION
+
+    def _step_started(self, e: StepStarted) -> frozenset[Change]:
+        self.task(e.task_id).steps[e.step] = StepState(e.step, e.agent)
+        return _STEPS
+
+    def _step_finished(self, e: StepFinished) -> frozenset[Change]:
+        steps = self.task(e.task_id).steps
+        step = steps.get(e.step) or steps.setdefault(e.step, StepState(e.step, e.agent))
+        step.status, step.output, step.note, step.error = StepStatus.DONE, e.output, e.note, ""
+        step.cost, step.replayed = e.cost, e.replayed
+        return _STEPS
+
+    def _step_failed(self, e: StepFailed) -> frozenset[Change]:
+        steps = self.task(e.task_id).steps
+        step = steps.get(e.step) or steps.setdefault(e.step, StepState(e.step, e.agent))
+        step.status, step.error = StepStatus.FAILED, e.error
+        return _STEPS
 
     def _paused(self, e: RunPaused | RunResumed) -> frozenset[Change]:
         self.status = RunStatus.PAUSED if isinstance(e, RunPaused) else RunStatus.RUNNING
@@ -428,6 +472,7 @@ _ALL = frozenset(Change)
 _TOTALS = frozenset({Change.TOTALS})
 _TASK_CHANGED = frozenset({Change.TIMELINE, Change.TOTALS})
 _QUESTION = frozenset({Change.TIMELINE, Change.APPROVALS})
+_STEPS = frozenset({Change.STEPS})
 
 _HANDLERS: dict[type[RunEvent], Callable[[RunState, Any], frozenset[Change]]] = {
     RunStarted: RunState._run_started,
@@ -442,6 +487,9 @@ _HANDLERS: dict[type[RunEvent], Callable[[RunState, Any], frozenset[Change]]] = 
     TaskBlocked: RunState._task_blocked,
     TaskSkipped: RunState._task_skipped,
     TaskCancelled: RunState._task_cancelled,
+    StepStarted: RunState._step_started,
+    StepFinished: RunState._step_finished,
+    StepFailed: RunState._step_failed,
     ApprovalRequested: RunState._approval_requested,
     ApprovalResolved: RunState._approval_resolved,
     RunPaused: RunState._paused,

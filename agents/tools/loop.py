@@ -144,7 +144,8 @@ async def run_tool_loop(
             return replace(response, usage=totals.usage, cost=totals.cost), totals.attempts
         history.append(Message("assistant", response.text, tool_calls=response.tool_calls))
         for index, tool_call in enumerate(response.tool_calls):
-            call_id = f"{ctx.task_id}:{step}:{index}"
+            where = f"{ctx.step}/{step}" if ctx.step else str(step)
+            call_id = f"{ctx.task_id}:{where}:{index}"
             result = await _one_call(tool_call, call_id, role, setup, tool_ctx, ctx, gate)
             history.append(Message("tool", result, tool_call_id=tool_call.id))
     raise ToolStepsExhausted(

@@ -1,0 +1,543 @@
+"""How a task with a pattern is worked on by several agents (issue 14).
+
+A pattern task runs as *steps*: each one agent's turn (a draft, a review, a
+vote, a debater's argument, a router's choice, one item of a map). Every step
+is announced (StepStarted) and recorded with its output (StepFinished); a
+resumed run replays recorded steps instead of asking the model again, so a
+kill -9 in the middle of a review loop or a map of 300 repeats no finished
+model call. A disagreement the pattern cannot settle on its own is a
+conflict: the person is asked (Subject.CONFLICT) and the answer is recorded
+as a step too, so a resume does not ask again.
+
+The runner owns scheduling, slots, budget and events; `TeamHost` is what it
+lends a pattern. Agreement of a vote is measured as stated in the README:
+for short answers (all of at most SHORT characters) the share of answers equal
+to the most common one after normalising case, spaces and punctuation; for
+longer ones the mean pairwise overlap of their word sets (Jaccard). Below
+LOW_AGREEMENT it is a conflict.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import combinations
+
+from agents.approvals import Claim, ConflictQuestion, Subject
+from agents.events import ApprovalResolved, RunEvent, StepFailed, StepFinished, StepStarted
+from agents.plan import Task
+from agents.plan.patterns import Debate, Map, Pattern, Review, Route, Vote
+from agents.plan.roster import Role
+from agents.ports import Action, ApprovalRequest, Decision, Message, Usage, requested_event
+from agents.run.agent import Input, task_messages
+
+SHORT = 200
+"""Answers up to this many characters are compared whole (a majority can be counted)."""
+LOW_AGREEMENT = 0.5
+"""A vote whose agreement is below this is a conflict."""
+
+
+@dataclass(frozen=True)
+class PriorStep:
+    """A step recorded by an earlier start of the run."""
+
+    output: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str
+    usage: Usage
+    cost: float
+
+
+AskFn = Callable[[Role, tuple[str, ...], list[Message], str], Awaitable[Answer]]
+"""(role, models to try, messages, step key) -> the answer; the runner's model call
+(slots, pause, budget, retries, fallbacks, tools)."""
+
+
+class TaskSkippedByPerson(Exception):  # noqa: N818 - a signal, not an error
+    """The person rejected the conflict's outcome: the task is skipped with this reason."""
+
+
+class PatternError(Exception):
+    """A pattern task cannot go on (nothing to map over, items that failed): its reason."""
+
+
+@dataclass(frozen=True)
+class RouteChoice:
+    label: str
+    target: str
+    reason: str
+
+
+@dataclass
+class TeamHost:
+    """What the runner lends a pattern task."""
+
+    run_id: str
+    goal: str
+    task: Task
+    inputs: Sequence[Input]
+    roles: Callable[[str], Role]
+    models: Callable[[Role, str | None], tuple[str, ...]]
+    """A role's models: (role, "model" from "role@model" or None) -> models to try."""
+    ask: AskFn
+    emit: Callable[[RunEvent], None]
+    decide: Callable[[ApprovalRequest], Awaitable[Decision]]
+    prior: Mapping[str, PriorStep]
+    titles: Mapping[str, str]
+    """Task titles by id (for routes and messages)."""
+    warn: Callable[[str], None]
+    """A problem that does not stop the task (a list cut at max_items)."""
+    usage: Usage = Usage()
+    cost: float = 0.0
+
+    # --- steps ---------------------------------------------------------------------
+
+    async def step(self, key: str, who: str, messages: list[Message],
+                   note: Callable[[str], str] | None = None) -> str:
+        """One agent's turn, or its recorded result when an earlier start finished it."""
+        prior = self.prior.get(key)
+        if prior is not None:
+            self.emit(StepFinished(run_id=self.run_id, task_id=self.task.id, step=key, agent=who,
+                                   output=prior.output, note=prior.note, replayed=True))
+            return prior.output
+        name, _, model = who.partition("@")
+        role = self.roles(name)
+        self.emit(StepStarted(run_id=self.run_id, task_id=self.task.id, step=key, agent=who))
+        try:
+            answer = await self.ask(role, self.models(role, model or None), messages, key)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self.emit(StepFailed(run_id=self.run_id, task_id=self.task.id, step=key, agent=who,
+                                 error=str(exc)))
+            raise
+        self.usage += answer.usage
+        self.cost += answer.cost
+        self.emit(StepFinished(
+            run_id=self.run_id, task_id=self.task.id, step=key, agent=who, output=answer.text,
+            note=note(answer.text) if note else "", prompt_tokens=answer.usage.prompt_tokens,
+            completion_tokens=answer.usage.completion_tokens, cost=answer.cost,
+        ))
+        return answer.text
+
+    def record(self, key: str, who: str, output: str, note: str = "") -> None:
+        """A step no model takes (a tally): recorded so history shows it."""
+        self.emit(StepFinished(run_id=self.run_id, task_id=self.task.id, step=key, agent=who,
+                               output=output, note=note, replayed=key in self.prior))
+
+    async def settle(self, number: int, question: ConflictQuestion) -> Decision:
+        """Ask the person about a conflict, once: a resumed run replays the answer."""
+        key = f"decision {number}"
+        prior = self.prior.get(key)
+        if prior is not None:
+            self.record(key, "person", prior.output, prior.note)
+            return Decision(Action(prior.note), prior.output)
+        request = ApprovalRequest(
+            request_id=uuid.uuid4().hex[:12], run_id=self.run_id, task_id=self.task.id,
+            subject=Subject.CONFLICT, title=self.task.title, conflict=question,
+        )
+        self.emit(requested_event(request))
+        decision = await self.decide(request)
+        self.emit(ApprovalResolved(run_id=self.run_id, request_id=request.request_id,
+                                   task_id=self.task.id, action=decision.action.value, text=decision.text))
+        self.record(key, "person", decision.text, decision.action.value)
+        return decision
+
+    def base_messages(self, role: Role) -> list[Message]:
+        return task_messages(role, self.goal, self.task, self.inputs)
+
+
+# --- running a pattern -----------------------------------------------------------------
+
+
+async def run_pattern(host: TeamHost, pattern: Pattern) -> str | RouteChoice:
+    """The task's output (a route: the choice), after every step and conflict."""
+    match pattern:
+        case Review():
+            return await _review(host, pattern)
+        case Vote():
+            return await _vote(host, pattern)
+        case Debate():
+            return await _debate(host, pattern)
+        case Map():
+            return await _map(host, pattern)
+        case Route():
+            return await _route(host, pattern)
+    raise NotImplementedError(f"the {pattern.kind} pattern is not supported yet")
+
+
+def _outcome(decision: Decision, question: ConflictQuestion) -> str | None:
+    """The text a conflict's answer settles on; None for "run another round"."""
+    match decision.action:
+        case Action.PICK:
+            index = int(decision.text) - 1 if decision.text.strip().isdigit() else -1
+            if not 0 <= index < len(question.claims):
+                raise ValueError(f"no claim number {decision.text!r} to pick")
+            return question.claims[index].text
+        case Action.OVERRIDE | Action.EDIT:
+            return decision.text
+        case Action.RETRY:
+            return None
+        case Action.REJECT:
+            raise TaskSkippedByPerson("the person rejected the outcome of the "
+                                      f"{question.kind}" + (f": {decision.text}" if decision.text else ""))
+    return question.proposed
+
+
+# --- review ----------------------------------------------------------------------------
+
+_REVIEW_ASK = (
+    "You review another agent's work for the task below. If it fully meets the task's "
+    "instructions, answer APPROVE on the first line. Otherwise answer REVISE on the first "
+    "line, then specific, actionable feedback: what is wrong or missing and how to fix it."
+)
+
+
+def verdict(text: str) -> bool:
+    """True when a review approves (APPROVE on its first line; REVISE wins a tie)."""
+    first = next((line for line in text.splitlines() if line.strip()), "").strip().upper()
+    first = first.strip("*#`_ :.")
+    if first.startswith("APPROVE"):
+        return True
+    if first.startswith("REVISE"):
+        return False
+    upper = text.upper()
+    return "APPROVE" in upper and "REVISE" not in upper
+
+
+async def _review(host: TeamHost, review: Review) -> str:
+    maker = host.roles(host.task.agent)
+    draft, feedback, rounds, round_ = "", "", review.max_rounds, 0
+    conflicts = 0
+    while True:
+        round_ += 1
+        messages = host.base_messages(maker)
+        if feedback:
+            messages.append(Message("user", f"Your previous draft:\n\n{draft}\n\nThe reviewer asked for "
+                                            f"a revision:\n\n{feedback}\n\nWrite the revised result in full."))
+        draft = await host.step(f"draft {round_}", host.task.agent, messages)
+        feedback = await host.step(f"review {round_}", review.reviewer,
+                                   _review_messages(host, review.reviewer, draft),
+                                   note=lambda t: "approved" if verdict(t) else "revise")
+        if verdict(feedback):
+            return draft
+        if round_ < rounds:
+            continue
+        conflicts += 1
+        question = ConflictQuestion(
+            kind="review", why=f"the {review.reviewer} did not approve after {round_} rounds",
+            claims=(Claim(f"{host.task.agent}, draft {round_}", draft),
+                    Claim(f"{review.reviewer}, review {round_}", feedback)),
+            proposed=draft,
+        )
+        settled = _outcome(await host.settle(conflicts, question), question)
+        if settled is not None:
+            return settled
+        rounds += 1  # another round, as the person asked
+
+
+def _review_messages(host: TeamHost, reviewer: str, draft: str) -> list[Message]:
+    role = host.roles(reviewer.partition("@")[0])
+    task = host.task
+    parts = [f"Overall goal of the team: {host.goal}", f"The task ({task.id}): {task.title}"]
+    if task.instructions.strip():
+        parts.append(f"Its instructions:\n{task.instructions.strip()}")
+    parts += [f"The draft to review:\n\n{draft}", _REVIEW_ASK]
+    return [Message("system", role.system_prompt), Message("user", "\n\n".join(parts))]
+
+
+# --- vote ------------------------------------------------------------------------------
+
+
+def _normal(text: str) -> str:
+    return re.sub(r"[\W_]+", " ", text.lower()).strip()
+
+
+def agreement(answers: Sequence[str]) -> float:
+    """How much the answers agree, 0 to 1 (the measure in the module's docstring)."""
+    if len(answers) < 2:
+        return 1.0
+    if all(len(a.strip()) <= SHORT for a in answers):
+        counts = Counter(_normal(a) for a in answers)
+        return counts.most_common(1)[0][1] / len(answers)
+    words = [set(_normal(a).split()) for a in answers]
+    pairs = [len(x & y) / len(x | y) if x | y else 1.0 for x, y in combinations(words, 2)]
+    return sum(pairs) / len(pairs)
+
+
+def _majority(answers: Sequence[str]) -> tuple[int | None, str]:
+    """The index of the winning answer (None on a tie for first) and the tally in words."""
+    if all(len(a.strip()) <= SHORT for a in answers):
+        counts = Counter(_normal(a) for a in answers)
+        ranked = counts.most_common()
+        tally = ", ".join(f"{n}× {next(a.strip() for a in answers if _normal(a) == k)!r}" for k, n in ranked)
+        if len(ranked) > 1 and ranked[0][1] == ranked[1][1]:
+            return None, tally
+        return next(i for i, a in enumerate(answers) if _normal(a) == ranked[0][0]), tally
+    words = [set(_normal(a).split()) for a in answers]  # long answers: the one closest to the rest
+
+    def closeness(i: int) -> float:
+        return sum(len(words[i] & w) / len(words[i] | w) if words[i] | w else 1.0
+                   for j, w in enumerate(words) if j != i)
+
+    best = max(range(len(answers)), key=closeness)
+    return best, f"answer {best + 1} is the closest to the others"
+
+
+def _judge_pick(text: str, count: int) -> int | None:
+    match = re.search(r"WINNER\s*[:#-]?\s*(\d+)", text, re.IGNORECASE)
+    if match and 1 <= int(match.group(1)) <= count:
+        return int(match.group(1)) - 1
+    return None
+
+
+async def _vote(host: TeamHost, vote: Vote) -> str:
+    voters = vote.voters or tuple(host.task.agent for _ in range(vote.samples))
+    round_, conflicts = 0, 0
+    while True:
+        round_ += 1
+        suffix = f" (round {round_})" if round_ > 1 else ""
+        answers = list(await asyncio.gather(*(
+            host.step(f"answer {i}{suffix}", who, host.base_messages(host.roles(who.partition("@")[0])))
+            for i, who in enumerate(voters, 1))))
+        level = agreement(answers)
+        if vote.judge:
+            reasons = await host.step(f"judgement{suffix}", vote.judge, _judge_messages(host, vote.judge, answers),
+                                      note=lambda t: _pick_note(t, len(voters)))
+            pick, tally = _judge_pick(reasons, len(answers)), f"the {vote.judge} judged: {reasons.strip()}"
+        else:
+            pick, tally = _majority(answers)
+        host.record(f"tally{suffix}", "vote", _tally_text(voters, answers, tally, level),
+                    f"agreement {level:.0%}")
+        if pick is not None and level >= LOW_AGREEMENT:
+            return answers[pick]
+        conflicts += 1
+        why = (f"the answers agree {level:.0%} (below {LOW_AGREEMENT:.0%})" if pick is not None
+               else "the judge did not pick an answer" if vote.judge else "the vote is tied")
+        question = ConflictQuestion(
+            kind="vote", why=why,
+            claims=tuple(Claim(f"{who} (answer {i})", a) for i, (who, a) in enumerate(zip(voters, answers,
+                                                                                          strict=True), 1)),
+            proposed=answers[pick if pick is not None else 0],
+        )
+        settled = _outcome(await host.settle(conflicts, question), question)
+        if settled is not None:
+            return settled
+
+
+def _pick_note(text: str, count: int) -> str:
+    pick = _judge_pick(text, count)
+    return f"picked answer {pick + 1}" if pick is not None else "no pick"
+
+
+def _tally_text(voters: Sequence[str], answers: Sequence[str], tally: str, level: float) -> str:
+    lines = [f"Agreement: {level:.0%}", f"Result: {tally}", ""]
+    lines += [f"{i}. {who}: {a.strip()}" for i, (who, a) in enumerate(zip(voters, answers, strict=True), 1)]
+    return "\n".join(lines)
+
+
+def _judge_messages(host: TeamHost, judge: str, answers: Sequence[str]) -> list[Message]:
+    role = host.roles(judge.partition("@")[0])
+    numbered = "\n\n".join(f"### Answer {i}\n{a.strip()}" for i, a in enumerate(answers, 1))
+    ask = (f"Several agents answered the task below independently.\n\nThe task: {host.task.title}\n"
+           f"{host.task.instructions.strip()}\n\n{numbered}\n\nPick the best answer. Reply with "
+           "WINNER: <its number> on the first line, then your reasons in a few sentences.")
+    return [Message("system", role.system_prompt),
+            Message("user", f"Overall goal of the team: {host.goal}\n\n{ask}")]
+
+
+# --- debate ----------------------------------------------------------------------------
+
+
+async def _debate(host: TeamHost, debate: Debate) -> str:
+    last: list[str] = ["" for _ in debate.debaters]
+    rounds, round_, conflicts = debate.rounds, 0, 0
+    while True:
+        while round_ < rounds:
+            round_ += 1
+            last = list(await asyncio.gather(*(
+                host.step(f"round {round_} · {i}", who, _debater_messages(host, debate, i, round_, last))
+                for i, who in enumerate(debate.debaters, 1))))
+        decision = await host.step(f"judgement {round_}", debate.judge,
+                                   _verdict_messages(host, debate, last),
+                                   note=lambda t: _pick_note(t, len(debate.debaters)))
+        if _judge_pick(decision, len(debate.debaters)) is not None:
+            return decision
+        conflicts += 1
+        question = ConflictQuestion(
+            kind="debate", why=f"the {debate.judge} could not decide",
+            claims=tuple(Claim(f"{who}, round {round_}", text)
+                         for who, text in zip(debate.debaters, last, strict=True)),
+            proposed=decision,
+        )
+        settled = _outcome(await host.settle(conflicts, question), question)
+        if settled is not None:
+            return settled
+        rounds += 1
+
+
+def _debater_messages(host: TeamHost, debate: Debate, me: int, round_: int, last: Sequence[str]) -> list[Message]:
+    who = debate.debaters[me - 1]
+    messages = host.base_messages(host.roles(who.partition("@")[0]))
+    note = f"You are debater {me} of {len(debate.debaters)}, round {round_} of at least {debate.rounds}."
+    others = [f"### Debater {i} ({debate.debaters[i - 1]})\n{text.strip()}"
+              for i, text in enumerate(last, 1) if i != me and text.strip()]
+    if others:
+        note += ("\n\nThe other debaters' last arguments:\n\n" + "\n\n".join(others)
+                 + f"\n\nYour last argument:\n{last[me - 1].strip()}")
+    note += "\n\nArgue for the answer you think is right: answer the task, and rebut what is wrong."
+    messages.append(Message("user", note))
+    return messages
+
+
+def _verdict_messages(host: TeamHost, debate: Debate, last: Sequence[str]) -> list[Message]:
+    role = host.roles(debate.judge.partition("@")[0])
+    args = "\n\n".join(f"### Debater {i} ({who})\n{text.strip()}"
+                       for i, (who, text) in enumerate(zip(debate.debaters, last, strict=True), 1))
+    ask = (f"The task: {host.task.title}\n{host.task.instructions.strip()}\n\nThe debaters' final "
+           f"arguments:\n\n{args}\n\nDecide. Reply with WINNER: <debater number> on the first line "
+           "(or UNDECIDED if you cannot), then why, then the final answer to the task.")
+    return [Message("system", role.system_prompt),
+            Message("user", f"Overall goal of the team: {host.goal}\n\n{ask}")]
+
+
+# --- route -----------------------------------------------------------------------------
+
+
+def _chosen(text: str, labels: Sequence[str]) -> str | None:
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    cleaned = _normal(first)
+    for label in labels:
+        if cleaned == _normal(label) or cleaned.startswith(_normal(label) + " "):
+            return label
+    found = [label for label in labels if re.search(rf"\b{re.escape(label)}\b", text, re.IGNORECASE)]
+    return found[0] if len(found) == 1 else None
+
+
+async def _route(host: TeamHost, route: Route) -> RouteChoice:
+    labels = [label for label, _ in route.routes]
+    targets = dict(route.routes)
+    options = "\n".join(f"- {label}: {host.titles.get(t, t)}" for label, t in route.routes)
+    messages = host.base_messages(host.roles(host.task.agent))
+    messages.append(Message("user", f"Choose exactly one of these routes:\n{options}\n\nReply with the "
+                                    "route's label alone on the first line, then one sentence why."))
+    for attempt in (1, 2):
+        key = "route" if attempt == 1 else "route (asked again)"
+        text = await host.step(key, host.task.agent, messages,
+                               note=lambda t: f"chose {_chosen(t, labels)}" if _chosen(t, labels) else "unclear")
+        label = _chosen(text, labels)
+        if label is not None:
+            reason = "\n".join(text.splitlines()[1:]).strip() or text.strip()
+            return RouteChoice(label, targets[label], reason)
+        messages = [*messages, Message("assistant", text),
+                    Message("user", f"Answer with one of: {', '.join(labels)}, alone on the first line.")]
+    question = ConflictQuestion(
+        kind="route", why=f"the {host.task.agent} did not choose one of the routes",
+        claims=tuple(Claim(label, host.titles.get(t, t)) for label, t in route.routes),
+        proposed=labels[0], can_retry=False,
+    )
+    decision = await host.settle(1, question)
+    if decision.action is Action.PICK and decision.text.strip().isdigit():
+        label = labels[int(decision.text) - 1]
+    else:
+        label = next((x for x in labels if _normal(x) == _normal(_outcome(decision, question) or "")), labels[0])
+    return RouteChoice(label, targets[label], "chosen by the person")
+
+
+def route_output(choice: RouteChoice, target_title: str) -> str:
+    """A router task's output: what it chose and why (chosen_label reads it back)."""
+    return f"Chose “{choice.label}” ({target_title}): {choice.reason}"
+
+
+def chosen_label(output: str, route: Route) -> str | None:
+    """The label a router's recorded output chose (a resumed run keeps its choice)."""
+    match = re.match(r"Chose “(.*?)”", output)
+    labels = {label for label, _ in route.routes}
+    return match.group(1) if match and match.group(1) in labels else None
+
+
+# --- map -------------------------------------------------------------------------------
+
+_BULLET = re.compile(r"^\s{0,3}(?:[-*+•]|\d{1,4}[.)])\s+(.*\S)\s*$")
+
+
+def split_items(text: str) -> list[str]:
+    """A list's items: a JSON array (bare or in a ```json block), else a Markdown list."""
+    for candidate in (text.strip(), *re.findall(r"```(?:json)?\s*(.*?)```", text, re.DOTALL)):
+        if candidate.strip().startswith("["):
+            try:
+                data = json.loads(candidate)
+            except ValueError:
+                continue
+            if isinstance(data, list):
+                return [x if isinstance(x, str) else json.dumps(x, ensure_ascii=False) for x in data
+                        if x not in (None, "")]
+    items: list[str] = []
+    in_list = False
+    for line in text.splitlines():
+        match = _BULLET.match(line)
+        if match:
+            items.append(match.group(1))
+            in_list = True
+        elif in_list and line.strip() and line[:1].isspace():
+            items[-1] += " " + line.strip()  # a wrapped item continues
+        elif not line.strip():
+            continue
+        else:
+            in_list = False
+    return items
+
+
+async def _map(host: TeamHost, spec: Map) -> str:
+    source = next((i for i in host.inputs if i.task_id == spec.over), None)
+    title = host.titles.get(spec.over, spec.over)
+    if source is None:
+        raise PatternError(f"“{title}” has no output to work through")
+    items = split_items(source.output)
+    if not items:
+        raise PatternError(f"the output of “{title}” is not a list (a JSON array or a Markdown "
+                           "list): nothing to work through")
+    if len(items) > spec.max_items:
+        host.warn(f"“{title}” lists {len(items)} items; only the first {spec.max_items} run (max_items)")
+        items = items[: spec.max_items]
+    outputs = await asyncio.gather(*(
+        host.step(f"item {i}", host.task.agent, item_messages(host, item, i, len(items)))
+        for i, item in enumerate(items, 1)), return_exceptions=True)
+    failed = [(i, o) for i, o in enumerate(outputs, 1) if isinstance(o, BaseException)]
+    if failed:
+        numbers = ", ".join(str(i) for i, _ in failed[:10]) + (" …" if len(failed) > 10 else "")
+        raise PatternError(f"{len(failed)} of {len(items)} items failed (item {numbers}): {failed[0][1]}; "
+                           "the others are kept: resume runs only these")
+    return gathered(items, [o for o in outputs if isinstance(o, str)])
+
+
+def item_messages(host: TeamHost, item: str, number: int, total: int) -> list[Message]:
+    """The task's instructions for one item alone (not the whole upstream list)."""
+    role = host.roles(host.task.agent)
+    task = host.task
+    parts = [f"Overall goal of the team: {host.goal}", f"Your task ({task.id}): {task.title}"]
+    if task.instructions.strip():
+        parts.append(f"Instructions:\n{task.instructions.strip()}")
+    parts.append(f"Do this for one item only, item {number} of {total}:\n\n{item}")
+    parts.append("Reply with the result for this item only, in Markdown.")
+    return [Message("system", role.system_prompt), Message("user", "\n\n".join(parts))]
+
+
+def gathered(items: Sequence[str], outputs: Sequence[str]) -> str:
+    """The map's output: each item's result, in item order."""
+    return "\n\n".join(f"### {i}. {_headline(item)}\n\n{out.strip()}"
+                       for i, (item, out) in enumerate(zip(items, outputs, strict=True), 1))
+
+
+def _headline(item: str, width: int = 80) -> str:
+    line = " ".join(item.split())
+    return line if len(line) <= width else line[: width - 1] + "…"

@@ -1,0 +1,302 @@
+"""Task patterns run by the runner against the scripted local server (issue 14).
+
+Each pattern: its steps reach the server as separate requests, its result is
+the task's output, disagreements become conflicts the gate settles, and a
+resumed run replays finished steps instead of asking the server again.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from agents.approvals import Subject
+from agents.events import StepFinished, StepStarted, TaskSkipped
+from agents.llm.calls import RetryPolicy
+from agents.llm.client import LiteLLMClient
+from agents.plan import Plan
+from agents.plan.roster import load_roster
+from agents.ports import Action, Decision
+from agents.run.agent import ModelSettings
+from agents.run.runner import Runner, RunOptions
+from agents.run.state import TaskStatus
+from agents.run.team import PriorStep, agreement, split_items, verdict
+from agents.testing import RecordingSink, ScriptedGate
+from tests.support.scripted_server import Reply
+
+
+@pytest.fixture
+async def llm():
+    client = LiteLLMClient()
+    yield client
+    await client.aclose()
+
+
+def make_runner(llm, server, plan: Plan, gate=None, prior_steps=None, **options):
+    sink = RecordingSink()
+    settings = ModelSettings(model="openai/test-model", api_base=server.base_url, api_key="sk-test-x")
+    runner = Runner(run_id="r", plan=plan, roster=load_roster(), llm=llm, settings=settings, sink=sink,
+                    gate=gate or ScriptedGate(), prior_steps=prior_steps,
+                    options=RunOptions(retry=RetryPolicy(base_delay=0.01, max_attempts=2), synthesize=False,
+                                       **options))
+    return runner, sink
+
+
+def plan(*tasks: dict) -> Plan:
+    return Plan.from_dict({"goal": "Write about penguins", "tasks": list(tasks)})
+
+
+def everything(request) -> str:
+    return "\n".join(str(m.get("content") or "") for m in request.messages)
+
+
+def steps(sink, task_id: str) -> list[tuple[str, str]]:
+    return [(e.step, e.note) for e in sink.of(StepFinished) if e.task_id == task_id]
+
+
+# --- review ----------------------------------------------------------------------------
+
+REVIEWED = {"id": "essay", "title": "Essay", "agent": "writer", "instructions": "Write it.",
+            "pattern": "review", "reviewer": "reviewer", "max_rounds": 3}
+
+
+def reviewer_wants(approve_at: int | None):
+    """The writer drafts "draft N"; the reviewer approves draft `approve_at` (never: None)."""
+    def answer(request):
+        text = everything(request)
+        if "The draft to review" in text:
+            number = int(text.split("The draft to review:\n\n")[1].split()[1])
+            return Reply("APPROVE") if number == approve_at else Reply(f"REVISE\nAdd a source to draft {number}.")
+        rounds = text.count("The reviewer asked for a revision")
+        previous = int(text.split("Your previous draft:\n\n")[1].split()[1]) if rounds else 0
+        return Reply(f"draft {previous + 1} about penguins")
+    return answer
+
+
+async def test_review_revises_with_the_feedback_until_approved(llm, llm_server):
+    llm_server.script(reviewer_wants(approve_at=2))
+    runner, sink = make_runner(llm, llm_server, plan(REVIEWED))
+    outcome = await runner.run()
+    assert outcome.status == "completed"
+    assert runner.states["essay"].output == "draft 2 about penguins"
+    assert steps(sink, "essay") == [("draft 1", ""), ("review 1", "revise"), ("draft 2", ""),
+                                     ("review 2", "approved")]
+    second_draft = llm_server.chat_requests[2]
+    assert "Add a source to draft 1." in everything(second_draft)  # the feedback went back to the maker
+    assert len(llm_server.chat_requests) == 4
+
+
+async def test_a_review_never_approved_is_a_conflict_the_person_settles(llm, llm_server):
+    llm_server.script(reviewer_wants(approve_at=None))
+    gate = ScriptedGate({"essay": Decision(Action.PICK, "2")})  # take the reviewer's words
+    runner, sink = make_runner(llm, llm_server, plan(REVIEWED), gate=gate)
+    await runner.run()
+    [question] = gate.requests
+    assert question.subject is Subject.CONFLICT and question.conflict is not None
+    assert question.conflict.why == "the reviewer did not approve after 3 rounds"
+    assert [c.who for c in question.conflict.claims] == ["writer, draft 3", "reviewer, review 3"]
+    assert question.conflict.proposed == "draft 3 about penguins"
+    assert runner.states["essay"].output == "REVISE\nAdd a source to draft 3."
+    assert ("decision 1", "pick") in steps(sink, "essay")
+
+
+async def test_another_round_then_accept(llm, llm_server):
+    llm_server.script(reviewer_wants(approve_at=4))
+    gate = ScriptedGate({"essay": Decision(Action.RETRY)})
+    runner, _ = make_runner(llm, llm_server, plan(REVIEWED), gate=gate)
+    await runner.run()
+    assert len(gate.requests) == 1  # round 4 was approved: no second question
+    assert runner.states["essay"].output == "draft 4 about penguins"
+
+
+async def test_a_resumed_review_replays_its_finished_steps(llm, llm_server):
+    llm_server.script(reviewer_wants(approve_at=2))
+    prior = {"essay": {"draft 1": PriorStep("draft 1 about penguins"),
+                       "review 1": PriorStep("REVISE\nAdd a source to draft 1.", "revise")}}
+    runner, sink = make_runner(llm, llm_server, plan(REVIEWED), prior_steps=prior)
+    await runner.run()
+    assert runner.states["essay"].output == "draft 2 about penguins"
+    assert len(llm_server.chat_requests) == 2  # draft 2 and review 2 only
+    replayed = [e.step for e in sink.of(StepFinished) if e.replayed]
+    assert replayed == ["draft 1", "review 1"]
+    assert [e.step for e in sink.of(StepStarted)] == ["draft 2", "review 2"]
+
+
+# --- vote ------------------------------------------------------------------------------
+
+
+def voting(answers: dict[str, str], judge: str = ""):
+    def answer(request):
+        text = everything(request)
+        if "Several agents answered" in text:
+            return Reply(judge)
+        system = request.messages[0]["content"]
+        for role, said in answers.items():
+            if role in system.lower():
+                return Reply(said)
+        return Reply("?")
+    return answer
+
+
+async def test_a_majority_vote_takes_the_most_common_answer(llm, llm_server):
+    llm_server.script(voting({"analyst": "Emperor penguin", "researcher": "emperor penguin.",
+                              "writer": "King penguin"}))
+    task = {"id": "q", "title": "Largest penguin?", "agent": "analyst", "pattern": "vote",
+            "voters": ["analyst", "researcher", "writer"]}
+    runner, sink = make_runner(llm, llm_server, plan(task))
+    await runner.run()
+    assert runner.states["q"].output == "Emperor penguin"
+    tally = next(e for e in sink.of(StepFinished) if e.step == "tally")
+    assert tally.note == "agreement 67%"
+    assert "2× 'Emperor penguin'" in tally.output and "3. writer: King penguin" in tally.output
+
+
+async def test_a_tied_vote_is_a_conflict_and_yes_takes_the_proposal(llm, llm_server):
+    llm_server.script(voting({"analyst": "Emperor", "researcher": "King"}))
+    task = {"id": "q", "title": "Largest penguin?", "agent": "analyst", "pattern": "vote",
+            "voters": ["analyst", "researcher"]}
+    gate = ScriptedGate({"q": Decision(Action.APPROVE, "no person decided (--yes)")})
+    runner, _ = make_runner(llm, llm_server, plan(task), gate=gate)
+    await runner.run()
+    [question] = gate.requests
+    assert question.conflict is not None and question.conflict.why == "the vote is tied"
+    assert runner.states["q"].output == "Emperor"
+
+
+async def test_a_judge_picks_and_says_why(llm, llm_server):
+    llm_server.script(voting({"analyst": "A long answer about emperor penguins and their size " * 8,
+                              "researcher": "A long answer about emperor penguins and their weight " * 8},
+                             judge="WINNER: 2\nIt gives the weight."))
+    task = {"id": "q", "title": "Largest penguin?", "agent": "analyst", "pattern": "vote",
+            "voters": ["analyst", "researcher"], "judge": "reviewer"}
+    runner, sink = make_runner(llm, llm_server, plan(task))
+    await runner.run()
+    assert runner.states["q"].output.startswith("A long answer about emperor penguins and their weight")
+    assert ("judgement", "picked answer 2") in steps(sink, "q")
+
+
+def test_agreement_is_measured_as_documented():
+    assert agreement(["Yes", "yes.", "No"]) == pytest.approx(2 / 3)
+    assert agreement(["a b c " * 80, "a b c " * 80]) == 1.0
+    assert agreement(["alpha beta " * 60, "gamma delta " * 60]) == 0.0
+
+
+# --- debate ----------------------------------------------------------------------------
+
+
+async def test_a_debate_shows_each_debater_the_others_and_the_judge_decides(llm, llm_server):
+    def answer(request):
+        text = everything(request)
+        if "The debaters' final arguments" in text:
+            return Reply("WINNER: 1\nBetter evidence.\nEmperor penguins are the largest.")
+        me = "analyst" if "analyst" in request.messages[0]["content"].lower() else "researcher"
+        return Reply(f"{me} argues round {text.count('round 2 of') + 1}")
+    llm_server.script(answer)
+    task = {"id": "d", "title": "Which penguin is largest?", "agent": "analyst", "pattern": "debate",
+            "debaters": ["analyst", "researcher"], "rounds": 2, "judge": "reviewer"}
+    runner, sink = make_runner(llm, llm_server, plan(task))
+    await runner.run()
+    assert runner.states["d"].output.startswith("WINNER: 1")
+    second_round = [r for r in llm_server.chat_requests if "round 2 of" in everything(r)]
+    assert len(second_round) == 2
+    assert all("The other debaters' last arguments" in everything(r) for r in second_round)
+    assert [s for s, _ in steps(sink, "d")] == ["round 1 · 1", "round 1 · 2", "round 2 · 1",
+                                               "round 2 · 2", "judgement 2"]
+
+
+# --- route -----------------------------------------------------------------------------
+
+
+async def test_a_route_runs_the_chosen_task_and_skips_the_other(llm, llm_server):
+    def answer(request):
+        text = everything(request)
+        if "Choose exactly one of these routes" in text:
+            return Reply("prose\nThe goal asks for an essay.")
+        return Reply(f"did {request.last_user.split('Your task (')[1].split(')')[0]}")
+    llm_server.script(answer)
+    router = {"id": "pick", "title": "Pick the approach", "agent": "analyst", "pattern": "route",
+              "routes": {"code": "build", "prose": "write"}}
+    build = {"id": "build", "title": "Build a tool", "agent": "coder", "depends_on": ["pick"]}
+    write = {"id": "write", "title": "Write prose", "agent": "writer", "depends_on": ["pick"]}
+    final = {"id": "final", "title": "Wrap up", "agent": "writer", "depends_on": ["build", "write"]}
+    runner, sink = make_runner(llm, llm_server, plan(router, build, write, final))
+    outcome = await runner.run()
+    assert outcome.status == "completed" and not outcome.partial
+    assert runner.states["build"].status is TaskStatus.SKIPPED
+    [skip] = sink.of(TaskSkipped)
+    assert skip.reason == "not chosen by “Pick the approach” (it chose prose)"
+    assert runner.states["write"].output == "did write"
+    assert runner.states["final"].status is TaskStatus.COMPLETED  # goes on without the skipped route
+    assert runner.states["pick"].output == "Chose “prose” (Write prose): The goal asks for an essay."
+
+
+# --- map -------------------------------------------------------------------------------
+
+
+async def test_a_map_runs_one_agent_per_item_in_order(llm, llm_server):
+    sources = "Sources:\n\n- Antarctic survey\n- Zoo records\n  (two zoos)\n1. Field notes\n"
+
+    def answer(request):
+        text = everything(request)
+        if "Your task (list)" in text:
+            return Reply(sources)
+        item = text.split("Do this for one item only, item ")[1].split("\n\n", 1)[1].split("\n\n")[0]
+        return Reply(f"summary of {item}", latency=0.05 * len(item) % 0.2)
+    llm_server.script(answer)
+    lister = {"id": "list", "title": "Sources", "agent": "researcher"}
+    mapper = {"id": "each", "title": "Summarise each", "agent": "analyst", "depends_on": ["list"],
+              "pattern": "map", "over": "list"}
+    runner, sink = make_runner(llm, llm_server, plan(lister, mapper))
+    await runner.run()
+    out = runner.states["each"].output
+    assert out.index("summary of Antarctic survey") < out.index("summary of Zoo records (two zoos)") \
+        < out.index("summary of Field notes")
+    item_requests = [r for r in llm_server.chat_requests if "Do this for one item only" in everything(r)]
+    assert len(item_requests) == 3
+    assert all("Antarctic survey" not in everything(r) for r in item_requests
+               if "item 2 of 3" in everything(r))  # each agent sees its item alone
+
+
+async def test_a_map_of_300_items_runs_them_all(llm, llm_server):
+    items = [f"penguin colony {i}" for i in range(300)]
+
+    def answer(request):
+        text = everything(request)
+        if "Your task (list)" in text:
+            return Reply(json.dumps(items))
+        return Reply("ok " + text.split("Do this for one item only, item ")[1].split(" ")[0])
+    llm_server.script(answer)
+    lister = {"id": "list", "title": "Colonies", "agent": "researcher"}
+    mapper = {"id": "each", "title": "Describe each", "agent": "analyst", "depends_on": ["list"],
+              "pattern": "map", "over": "list", "max_items": 300}
+    runner, sink = make_runner(llm, llm_server, plan(lister, mapper), max_parallel=50)
+    await runner.run()
+    assert runner.states["each"].status is TaskStatus.COMPLETED
+    assert len([e for e in sink.of(StepFinished) if e.task_id == "each"]) == 300
+    assert "### 300. penguin colony 299\n\nok 300" in runner.states["each"].output
+
+
+async def test_a_map_over_text_that_is_not_a_list_fails_clearly(llm, llm_server):
+    llm_server.script(lambda r: Reply("Just a paragraph about penguins."))
+    lister = {"id": "list", "title": "Sources", "agent": "researcher"}
+    mapper = {"id": "each", "title": "Summarise each", "agent": "analyst", "depends_on": ["list"],
+              "pattern": "map", "over": "list"}
+    runner, _ = make_runner(llm, llm_server, plan(lister, mapper))
+    outcome = await runner.run()
+    assert outcome.status == "failed"
+    assert runner.states["each"].error == ("the output of “Sources” is not a list (a JSON array or a "
+                                           "Markdown list): nothing to work through")
+
+
+def test_items_are_split_from_json_or_markdown():
+    assert split_items('["a", "b", {"c": 1}]') == ["a", "b", '{"c": 1}']
+    assert split_items("Here:\n```json\n[\"x\", \"y\"]\n```") == ["x", "y"]
+    assert split_items("* one\n* two\n   wrapped\n\n3) three") == ["one", "two wrapped", "three"]
+    assert split_items("no list here") == []
+
+
+def test_a_verdict_reads_the_first_line():
+    assert verdict("APPROVE") and verdict("**Approve.**\nGood work")
+    assert not verdict("REVISE\nplease approve later")
+    assert not verdict("Needs work")
