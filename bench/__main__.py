@@ -5,7 +5,7 @@ from __future__ import annotations
 import runpy
 import sys
 
-MODULES = ["bench.runner_bench", "bench.storage_writer", "bench.llm_overhead", "bench.ui_bench",
+MODULES = ["bench.runner_bench", "bench.map_bench", "bench.storage_writer", "bench.llm_overhead", "bench.ui_bench",
            "bench.startup_bench", "bench.local_model_bench"]
 
 

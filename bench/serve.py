@@ -25,21 +25,35 @@ def fan_out_plan(n: int, pipeline: bool) -> str:
     return json.dumps({"goal": "bench", "tasks": tasks})
 
 
+def map_plan(items: int) -> str:
+    """A list task and a map over it (issue 14's swarm)."""
+    return json.dumps({"goal": "bench", "tasks": [
+        {"id": "list", "title": "Items", "instructions": "List the items.", "agent": "researcher"},
+        {"id": "each", "title": "Each item", "instructions": "Say a few words about the item.",
+         "agent": "writer", "depends_on": ["list"], "pattern": "map", "over": "list", "max_items": items},
+    ]})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--latency", type=float, default=0.0)
     parser.add_argument("--chunks", type=int, default=20)
     parser.add_argument("--tasks", type=int, default=300)
     parser.add_argument("--pipeline", action="store_true")
+    parser.add_argument("--map", action="store_true",
+                        help="plan a list task and a map over its --tasks items")
     parser.add_argument("--chunk-delay", type=float, default=0.0, help="seconds between streamed chunks")
     args = parser.parse_args()
-    plan = fan_out_plan(args.tasks, args.pipeline)
+    plan = map_plan(args.tasks) if args.map else fan_out_plan(args.tasks, args.pipeline)
+    items = Reply(json.dumps([f"item {i}" for i in range(args.tasks)]), latency=args.latency)
     words = " ".join(f"word{i}" for i in range(args.chunks))
     answer = Reply(words, chunks=args.chunks, latency=args.latency, chunk_delay=args.chunk_delay)
 
     def handler(request):  # type: ignore[no-untyped-def]
         if "Reply with one JSON object" in request.system:
             return Reply(plan, chunks=args.chunks, latency=args.latency)
+        if args.map and "Your task (list)" in request.last_user:
+            return items
         return answer
 
     server = ScriptedServer().script(handler).start()

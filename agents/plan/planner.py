@@ -22,7 +22,21 @@ _FORMAT = """Reply with one JSON object and nothing else, in this shape:
 Rules: ids are short and unique; depends_on lists ids of tasks whose output this
 task needs (no cycles); agent is one of the roles listed; use children only to
 group closely related sub-tasks; 2 to 8 tasks is usually right. Do not include a
-final "compile the report" task: the team's results are combined automatically."""
+final "compile the report" task: the team's results are combined automatically.
+A task without children may have a pattern: several agents work on it. Add its
+fields to the task only where it clearly helps (most tasks need none):
+- "pattern": "review", "reviewer": "<role>", "max_rounds": 3: a deliverable that
+  must be right (a report, code): the reviewer checks drafts until it approves.
+- "pattern": "vote", "voters": ["<role>", "<role>", "<role>"] (or "samples": 3),
+  optional "judge": "<role>": a factual judgement or a choice where independent
+  answers help; short answers are counted, else the judge picks.
+- "pattern": "debate", "debaters": ["<role>", "<role>"], "rounds": 2, "judge":
+  "<role>": a contested question with two sides worth arguing.
+- "pattern": "map", "over": "<id>", "max_items": 50: "for each of these items":
+  the task <id> (listed in depends_on) writes a Markdown or JSON list, and this
+  task's instructions run once per item, in parallel.
+- "pattern": "route", "routes": {"<label>": "<task id>", ...}: only one of
+  several approaches should run; each routed task lists this task in depends_on."""
 
 
 @dataclass(frozen=True)

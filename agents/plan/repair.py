@@ -3,8 +3,9 @@
 A tiny local model under a JSON grammar writes plans that parse but repeat
 ids or point at tasks that do not exist; asking again rarely helps it. For
 such models the planner applies `tidy_plan` before validation: ids are made
-unique and a task keeps only dependencies on tasks before it (so no cycle
-and no unknown id is possible). The person still sees and edits the plan
+unique, a task keeps only dependencies on tasks before it (so no cycle
+and no unknown id is possible), and patterns are dropped (such a model cannot
+fill their fields sensibly, and one agent per task suits it best). The person still sees and edits the plan
 before it runs.
 """
 
@@ -32,7 +33,7 @@ def _tidy(task: Task, seen: set[str], taken: dict[str, str], ancestors: tuple[st
     taken.setdefault(task.id, new_id)
     seen.add(new_id)
     children = tuple(_tidy(c, seen, taken, (*ancestors, new_id)) for c in task.children)
-    return replace(task, id=new_id, depends_on=deps, children=children)
+    return replace(task, id=new_id, depends_on=deps, children=children, pattern=None)
 
 
 def _unique(base: str, seen: set[str]) -> str:

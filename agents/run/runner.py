@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from agents.approvals import BudgetQuestion, Subject, TaskQuestion, TaskRef
@@ -53,6 +53,7 @@ from agents.run.state import RunState, RunStatus, TaskState, TaskStatus
 from agents.run.synthesizer import synthesize
 from agents.run.team import (
     Answer,
+    AskFn,
     PatternError,
     PriorStep,
     RouteChoice,
@@ -389,12 +390,14 @@ class Runner:
         """A role's models; "role@model" in a vote names the first."""
         return self._settings.models_for(role, model) if model else self._settings.models_for(role)
 
-    def _ask_step(self, task: Task) -> Callable[[Role, tuple[str, ...], list[Message], str], Awaitable[Answer]]:
-        async def ask(role: Role, models: tuple[str, ...], messages: list[Message], step: str) -> Answer:
+    def _ask_step(self, task: Task) -> AskFn:
+        async def ask(role: Role, models: tuple[str, ...], messages: list[Message], step: str,
+                      started: Callable[[], None]) -> Answer:
             ctx = CallContext(run_id=self.run_id, sink=self._metered, task_id=task.id, step=step)
             await pace()
             await self._unpaused.wait()
             async with self._slots:
+                started()
                 tools = self._options.tools
                 if tools is not None and tools.registry.specs(role.tools):
                     turn = ModelTurn(self._llm, self._settings, role, ctx, self._options.retry, self._before_call)

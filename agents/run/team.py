@@ -57,9 +57,10 @@ class Answer:
     cost: float
 
 
-AskFn = Callable[[Role, tuple[str, ...], list[Message], str], Awaitable[Answer]]
-"""(role, models to try, messages, step key) -> the answer; the runner's model call
-(slots, pause, budget, retries, fallbacks, tools)."""
+AskFn = Callable[[Role, tuple[str, ...], list[Message], str, Callable[[], None]], Awaitable[Answer]]
+"""(role, models to try, messages, step key, started) -> the answer; the runner's model call
+(slots, pause, budget, retries, fallbacks, tools). It calls `started` once the call has
+a slot, so a step waiting for one is not shown as running."""
 
 
 class TaskSkippedByPerson(Exception):  # noqa: N818 - a signal, not an error
@@ -111,9 +112,12 @@ class TeamHost:
             return prior.output
         name, _, model = who.partition("@")
         role = self.roles(name)
-        self.emit(StepStarted(run_id=self.run_id, task_id=self.task.id, step=key, agent=who))
+
+        def started() -> None:
+            self.emit(StepStarted(run_id=self.run_id, task_id=self.task.id, step=key, agent=who))
+
         try:
-            answer = await self.ask(role, self.models(role, model or None), messages, key)
+            answer = await self.ask(role, self.models(role, model or None), messages, key, started)
         except asyncio.CancelledError:
             raise
         except Exception as exc:

@@ -300,3 +300,25 @@ def test_a_verdict_reads_the_first_line():
     assert verdict("APPROVE") and verdict("**Approve.**\nGood work")
     assert not verdict("REVISE\nplease approve later")
     assert not verdict("Needs work")
+
+
+# --- the planner -------------------------------------------------------------------------
+
+
+async def test_the_planner_knows_the_patterns_and_hears_about_a_bad_one(llm, llm_server):
+    from agents.llm.calls import CallContext
+    from agents.plan.patterns import Review
+    from agents.plan.planner import Planner
+
+    bad = {"goal": "g", "tasks": [{"id": "essay", "title": "Essay", "agent": "writer",
+                                   "pattern": "review", "reviewer": "critic"}]}
+    good = {"goal": "g", "tasks": [{"id": "essay", "title": "Essay", "agent": "writer",
+                                    "pattern": "review", "reviewer": "reviewer", "max_rounds": 2}]}
+    llm_server.enqueue(Reply(json.dumps(bad)), Reply(json.dumps(good)))
+    planner = Planner(llm, load_roster(), ModelSettings(model="openai/test-model", api_base=llm_server.base_url,
+                                                        api_key="sk-test-x"), retry=RetryPolicy(base_delay=0.01))
+    result = await planner.plan(CallContext(run_id="r", sink=RecordingSink()), "Write about penguins")
+    assert result.plan.tasks[0].pattern == Review("reviewer", 2)
+    first, second = llm_server.chat_requests
+    assert '"pattern": "review"' in first.messages[0]["content"]  # the prompt teaches the patterns
+    assert "reviewer 'critic' is not a known role" in second.last_user
