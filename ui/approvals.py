@@ -35,7 +35,7 @@ from agents.approvals import Subject
 from agents.errors import ApprovalError
 from agents.ports import Action, ApprovalRequest, Decision
 from app.approval_text import IN_DOUBT_NOTE, INSTEAD_NOTE, NO_INSTRUCTIONS, dollars
-from ui import theme
+from ui import conflict, theme
 
 ACCENT = theme.STATUS_COLOURS["waiting_approval"]
 DETAILS_MAX_LINES = 12
@@ -61,9 +61,10 @@ IN_DOUBT_RESOLVED_TEXT = {
 }
 
 HEADINGS = {Subject.TASK: "Task needs your approval", Subject.TOOL: "Tool call needs your approval",
-            Subject.BUDGET: "Budget needs your approval"}
+            Subject.BUDGET: "Budget needs your approval", Subject.CONFLICT: "Agents disagree"}
 IN_DOUBT_HEADING = "Tool call in doubt: re-run it?"
-KICKER_SUBJECTS = {Subject.TASK: "Task", Subject.TOOL: "Tool call", Subject.BUDGET: "Budget"}
+KICKER_SUBJECTS = {Subject.TASK: "Task", Subject.TOOL: "Tool call", Subject.BUDGET: "Budget",
+                   Subject.CONFLICT: "Conflict"}
 RISKS = {"read": "Only reads", "write": "Can change files", "execute": "Can run programs",
          "network": "Can reach the network"}
 
@@ -83,6 +84,8 @@ def body_text(request: ApprovalRequest) -> str:
         return request.task.instructions or NO_INSTRUCTIONS
     if request.tool is not None:
         return request.tool.arguments
+    if request.conflict is not None:
+        return request.conflict.proposed
     return ""
 
 
@@ -102,6 +105,8 @@ def facts_html(request: ApprovalRequest) -> str:
         budget = request.budget
         parts.append(f"Spent <b>{dollars(budget.spent, 4)}</b> of the {dollars(budget.limit)} limit")
         parts.append(f"Continue allows another <b>{dollars(budget.step)}</b>; stopping keeps finished work")
+    elif request.conflict is not None:
+        parts.append(conflict.why_html(request.conflict))
     return " &nbsp;·&nbsp; ".join(parts)
 
 
@@ -191,6 +196,15 @@ class ApprovalCard(QFrame):
         self.facts_label = self._facts()
         self.doubt_label = self._note(IN_DOUBT_NOTE if is_in_doubt(request) else "")
         self.confinement_label = self._confinement(request)
+        self.claims_panel: conflict.ClaimsPanel | None = None
+        question: list[QWidget] = []  # a conflict's claims, before the proposal
+        if request.conflict is not None:
+            self.claims_panel = conflict.ClaimsPanel(request.conflict.claims)
+            self.claims_panel.picked.connect(lambda n: self._decide(Decision(Action.PICK, str(n))))
+            self.proposal_label = QLabel("If you accept as is:")
+            theme.dim(self.proposal_label)
+            self.facts_label.setStyleSheet("")  # the why line is read, not dimmed
+            question = [self.claims_panel, self.proposal_label]
         self.details = self._text_box(body_text(request), mono=request.tool is not None, name="Details")
         instead = request.tool.instead if request.tool is not None else None
         self.instead_label = self._note(INSTEAD_NOTE if instead is not None else "")
@@ -202,6 +216,8 @@ class ApprovalCard(QFrame):
         self._build_actions()
         self.editor_panel = self._build_editor()
         self.reason_panel = self._build_reason()
+        if request.conflict is not None:
+            self.confirm_reject_button.setText("Skip task")
         self.resolved_label = QLabel()
         self.resolved_label.setWordWrap(True)
         self.resolved_label.setTextFormat(Qt.TextFormat.RichText)
@@ -221,7 +237,7 @@ class ApprovalCard(QFrame):
         layout.setSpacing(8)
         layout.addLayout(top)
         layout.addWidget(self.title_label)
-        for widget in (self.facts_label, self.confinement_label, self.doubt_label, self.details,
+        for widget in (self.facts_label, *question, self.confinement_label, self.doubt_label, self.details,
                        self.instead_label,
                        self.instead_box, self.actions_row, self.editor_panel, self.reason_panel):
             layout.addWidget(widget)
@@ -238,10 +254,17 @@ class ApprovalCard(QFrame):
         self.reject_button.clicked.connect(self._on_reject_clicked)
         self.edit_button.clicked.connect(lambda: self.open_editor(Action.EDIT))
         self.override_button.clicked.connect(lambda: self.open_editor(Action.OVERRIDE))
+        self.retry_button: QPushButton | None = None
+        if self.request.conflict is not None:
+            self.retry_button = conflict.setup_buttons(self, self.request.conflict)
+            self.retry_button.clicked.connect(lambda: self._decide(Decision(Action.RETRY)))
         self.actions_row = QWidget()
         actions = QHBoxLayout(self.actions_row)
         actions.setContentsMargins(0, 0, 0, 0)
-        for button in (self.approve_button, self.edit_button, self.reject_button, self.override_button):
+        buttons = [self.approve_button, self.edit_button, self.reject_button, self.override_button]
+        if self.retry_button is not None:
+            buttons = [self.approve_button, self.retry_button, self.override_button, self.reject_button]
+        for button in buttons:
             actions.addWidget(button)
         actions.addStretch(1)
         if self.request.subject is Subject.BUDGET:
@@ -361,7 +384,7 @@ class ApprovalCard(QFrame):
         return panel
 
     def _on_reject_clicked(self) -> None:
-        if self.request.subject is Subject.TASK:
+        if self.request.subject in (Subject.TASK, Subject.CONFLICT):
             self.open_reason()
         else:
             self._decide(Decision(Action.REJECT))
@@ -421,6 +444,11 @@ class ApprovalCard(QFrame):
             self.editor.setFont(self.font())
             self.editor.clear()
             self.confirm_button.setText("&Confirm result")
+        elif self.request.conflict is not None:
+            self.editor_label.setText("The task's output (starts from the proposal; the agents do not run again):")
+            self.editor.setPlaceholderText("Write the answer this task should give…")
+            self.editor.setPlainText(self.request.edit_text)
+            self.confirm_button.setText("&Confirm answer")
         elif action is Action.EDIT:
             self.editor_label.setText("New instructions for the agent:")
             self.editor.setPlaceholderText("What should the agent do instead?")
@@ -432,6 +460,9 @@ class ApprovalCard(QFrame):
             self.editor.clear()
             self.confirm_button.setText("&Confirm answer")
         self.actions_row.hide()
+        if self.claims_panel is not None:  # the editor starts from the proposal: no need for both
+            self.proposal_label.hide()
+            self.details.hide()
         self.editor_panel.show()
         self._on_editor_text_changed()
         self.editor.setFocus(Qt.FocusReason.OtherFocusReason)
@@ -443,6 +474,9 @@ class ApprovalCard(QFrame):
         self.reason_panel.hide()
         if not self.resolved:
             self.actions_row.show()
+            if self.claims_panel is not None:
+                self.proposal_label.show()
+                self.details.show()
             self.approve_button.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def confirm_text(self) -> None:
@@ -490,11 +524,15 @@ class ApprovalCard(QFrame):
         texts = RESOLVED_TEXT
         if self.request.subject is Subject.TOOL:
             texts = IN_DOUBT_RESOLVED_TEXT if is_in_doubt(self.request) else TOOL_RESOLVED_TEXT
-        text, status = texts[decision.action]
+        quote = decision.text
+        if self.request.conflict is not None:
+            text, status, quote = conflict.resolved_text(self.request.conflict, decision)
+        else:
+            text, status = texts[decision.action]
         colour = theme.STATUS_COLOURS[status]
         body = f"<span style='color:{colour}'><b>{html.escape(text)}</b></span>"
-        if decision.text:
-            quote = decision.text if len(decision.text) <= 400 else decision.text[:400] + "…"
+        if quote:
+            quote = quote if len(quote) <= 400 else quote[:400] + "…"
             body += f"<br><span style='white-space:pre-wrap'>{html.escape(quote)}</span>"
         self.resolved_label.setText(body)
         self.resolved_label.show()
@@ -503,7 +541,8 @@ class ApprovalCard(QFrame):
 
     def _set_kicker(self, text: str, colour: str) -> None:
         subject = KICKER_SUBJECTS[self.request.subject]
-        self.kicker.setText(f"{subject} approval · {text}".upper())
+        kind = subject if self.request.subject is Subject.CONFLICT else f"{subject} approval"
+        self.kicker.setText(f"{kind} · {text}".upper())
         self.kicker.setStyleSheet(f"color: {colour};")
 
     def _freeze(self) -> None:
@@ -524,6 +563,8 @@ class ApprovalCard(QFrame):
         widgets: list[QWidget] = []
         if self.request.subject is not Subject.BUDGET:
             widgets.append(self.details)
+        if self.claims_panel is not None:
+            widgets += [self.claims_panel, self.proposal_label]
         if is_in_doubt(self.request):
             widgets.append(self.doubt_label)
         if self.request.tool is not None and self.request.tool.confinement:
