@@ -271,6 +271,18 @@ class StepFinished(RunEvent):
 
 @_event
 @dataclass(frozen=True, kw_only=True)
+class SubtasksPlanned(RunEvent):
+    """A manager (the delegate pattern) planned its sub-tasks: they show under its task."""
+
+    task_id: str
+    within: str = ""
+    """The step prefix of a nested manager ("sub a"); "" for the plan's own task."""
+    tasks: list[dict[str, Any]] = field(default_factory=list)
+    """The sub-tasks, as plan-file task dicts (ids as the manager wrote them)."""
+
+
+@_event
+@dataclass(frozen=True, kw_only=True)
 class StepFailed(RunEvent):
     task_id: str
     step: str

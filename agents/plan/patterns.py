@@ -10,7 +10,6 @@ A task without a pattern is `single`: one agent, one answer. The others:
   arguments; `judge` decides.
 - `delegate`: the task's agent plans up to `max_subtasks` sub-tasks at run time
   (nested `max_depth` deep at most), they run, and it integrates their results.
-  Read, written and labelled, but not run yet: validation says so.
 - `map`: the output of `over` (a dependency) is split into items, one sub-agent
   per item, at most `max_items`.
 - `route`: the task's agent picks one label of `routes`; that task runs, the
@@ -230,9 +229,9 @@ def pattern_problems(task_id: str, agent: str, pattern: Pattern | None, *, depen
                 role("debater", debater)
             role("judge", judge)
             within("rounds", rounds, 1, MAX_ROUNDS)
-        case Delegate():
-            problems.append(f"{who}: the delegate pattern cannot run yet; split the task into "
-                            "sub-tasks (children) in the plan instead")
+        case Delegate(max_subtasks, max_depth):
+            within("max_subtasks", max_subtasks, 1, MAX_SUBTASKS)
+            within("max_depth", max_depth, 1, MAX_DEPTH)
         case Map(over, max_items):
             if not over:
                 problems.append(f"{who} (map) needs over: the id of the task whose list it works through")

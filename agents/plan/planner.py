@@ -60,7 +60,7 @@ def planner_messages(roster: Roster, goal: str, context: str = "") -> list[Messa
 
 def parse_plan_text(text: str, goal: str) -> Plan:
     """A model's reply as a Plan, not yet validated; raises PlanError."""
-    data = _extract_json(text)
+    data = extract_json(text)
     if isinstance(data, dict):
         data["goal"] = goal  # the person's words win over the model's paraphrase
     return Plan.from_dict(data)
@@ -77,7 +77,8 @@ PlanFix = Callable[[Plan], Plan]
 """Changes a parsed plan before validation, or raises PlanError (sent back to the model)."""
 
 
-def _extract_json(text: str) -> Any:
+def extract_json(text: str) -> Any:
+    """The JSON in a model's reply (bare, fenced, or between its first { and last })."""
     cleaned = text.strip()
     fence = re.search(r"```(?:json)?\s*(.*?)```", cleaned, re.DOTALL)
     if fence:

@@ -375,7 +375,7 @@ class Runner:
             run_id=self.run_id, goal=self.plan.goal, task=task, inputs=self._inputs(task.id),
             roles=self._roster.get, models=self._models, ask=self._ask_step(task), emit=self._emit,
             decide=self._gate.decide, prior=self._prior_steps.get(task.id, {}),
-            titles={t.id: t.title for t in self._tasks.values()},
+            titles={t.id: t.title for t in self._tasks.values()}, team=self._roster.workers(),
             warn=lambda message: self._emit(RunWarning(run_id=self.run_id, message=message,
                                                        source="pattern", task_id=task.id)),
         )

@@ -31,6 +31,7 @@ from agents.events import (
     StepFailed,
     StepFinished,
     StepStarted,
+    SubtasksPlanned,
     TaskBlocked,
     TaskCancelled,
     TaskFailed,
@@ -163,6 +164,9 @@ class TaskState:
     """Where a completed output came from: model, override, group, resumed."""
     steps: dict[str, StepState] = field(default_factory=dict)
     """A task with a pattern: its steps by key, in the order they started."""
+    subtasks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """A delegate: the sub-tasks its manager planned, by the manager's step prefix
+    ("" for the task itself); their steps are "sub <id>" (and "sub <id> · ...")."""
 
     @property
     def tokens(self) -> int:
@@ -409,6 +413,10 @@ class RunState:
         step.cost, step.replayed = e.cost, e.replayed
         return _STEPS
 
+    def _subtasks(self, e: SubtasksPlanned) -> frozenset[Change]:
+        self.task(e.task_id).subtasks[e.within] = list(e.tasks)
+        return _STEPS
+
     def _step_failed(self, e: StepFailed) -> frozenset[Change]:
         steps = self.task(e.task_id).steps
         step = steps.get(e.step) or steps.setdefault(e.step, StepState(e.step, e.agent))
@@ -490,6 +498,7 @@ _HANDLERS: dict[type[RunEvent], Callable[[RunState, Any], frozenset[Change]]] = 
     StepStarted: RunState._step_started,
     StepFinished: RunState._step_finished,
     StepFailed: RunState._step_failed,
+    SubtasksPlanned: RunState._subtasks,
     ApprovalRequested: RunState._approval_requested,
     ApprovalResolved: RunState._approval_resolved,
     RunPaused: RunState._paused,

@@ -25,13 +25,22 @@ import re
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from itertools import combinations
+from typing import Any
 
 from agents.approvals import Claim, ConflictQuestion, Subject
-from agents.events import ApprovalResolved, RunEvent, StepFailed, StepFinished, StepStarted
-from agents.plan import Task
-from agents.plan.patterns import Debate, Map, Pattern, Review, Route, Vote
+from agents.errors import PlanError
+from agents.events import (
+    ApprovalResolved,
+    RunEvent,
+    StepFailed,
+    StepFinished,
+    StepStarted,
+    SubtasksPlanned,
+)
+from agents.plan import Plan, Task, validate_plan
+from agents.plan.patterns import Debate, Delegate, Map, Pattern, Review, Route, Vote, to_fields
 from agents.plan.roster import Role
 from agents.ports import Action, ApprovalRequest, Decision, Message, Usage, requested_event
 from agents.run.agent import Input, task_messages
@@ -79,6 +88,14 @@ class RouteChoice:
 
 
 @dataclass
+class Spend:
+    """What a pattern task's model calls cost (shared with its delegated sub-tasks)."""
+
+    usage: Usage = Usage()
+    cost: float = 0.0
+
+
+@dataclass
 class TeamHost:
     """What the runner lends a pattern task."""
 
@@ -97,37 +114,63 @@ class TeamHost:
     """Task titles by id (for routes and messages)."""
     warn: Callable[[str], None]
     """A problem that does not stop the task (a list cut at max_items)."""
-    usage: Usage = Usage()
-    cost: float = 0.0
+    owner: str = ""
+    """The plan's task the steps belong to (a delegated sub-task's host: its manager's)."""
+    prefix: str = ""
+    """Before every step key of a delegated sub-task: "sub a"."""
+    depth: int = 0
+    """How deep in delegation this host is (0: a task of the plan)."""
+    team: Sequence[Role] = ()
+    """The roles a manager may give sub-tasks to (the roster's workers)."""
+    spend: Spend = field(default_factory=lambda: Spend())
+
+    def __post_init__(self) -> None:
+        self.owner = self.owner or self.task.id
+
+    @property
+    def usage(self) -> Usage:
+        return self.spend.usage
+
+    @property
+    def cost(self) -> float:
+        return self.spend.cost
+
+    def nested(self, task: Task, inputs: Sequence[Input]) -> TeamHost:
+        """The host of a sub-task a manager delegated: its steps are its manager's."""
+        return replace(self, task=task, inputs=inputs, prefix=self.key(f"sub {task.id}"), depth=self.depth + 1)
+
+    def key(self, key: str) -> str:
+        return f"{self.prefix} · {key}" if self.prefix and key else self.prefix or key
 
     # --- steps ---------------------------------------------------------------------
 
     async def step(self, key: str, who: str, messages: list[Message],
                    note: Callable[[str], str] | None = None) -> str:
         """One agent's turn, or its recorded result when an earlier start finished it."""
+        key = self.key(key)
         prior = self.prior.get(key)
         if prior is not None:
-            self.emit(StepFinished(run_id=self.run_id, task_id=self.task.id, step=key, agent=who,
+            self.emit(StepFinished(run_id=self.run_id, task_id=self.owner, step=key, agent=who,
                                    output=prior.output, note=prior.note, replayed=True))
             return prior.output
         name, _, model = who.partition("@")
         role = self.roles(name)
 
         def started() -> None:
-            self.emit(StepStarted(run_id=self.run_id, task_id=self.task.id, step=key, agent=who))
+            self.emit(StepStarted(run_id=self.run_id, task_id=self.owner, step=key, agent=who))
 
         try:
             answer = await self.ask(role, self.models(role, model or None), messages, key, started)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            self.emit(StepFailed(run_id=self.run_id, task_id=self.task.id, step=key, agent=who,
+            self.emit(StepFailed(run_id=self.run_id, task_id=self.owner, step=key, agent=who,
                                  error=str(exc)))
             raise
-        self.usage += answer.usage
-        self.cost += answer.cost
+        self.spend.usage += answer.usage
+        self.spend.cost += answer.cost
         self.emit(StepFinished(
-            run_id=self.run_id, task_id=self.task.id, step=key, agent=who, output=answer.text,
+            run_id=self.run_id, task_id=self.owner, step=key, agent=who, output=answer.text,
             note=note(answer.text) if note else "", prompt_tokens=answer.usage.prompt_tokens,
             completion_tokens=answer.usage.completion_tokens, cost=answer.cost,
         ))
@@ -135,24 +178,27 @@ class TeamHost:
 
     def record(self, key: str, who: str, output: str, note: str = "") -> None:
         """A step no model takes (a tally): recorded so history shows it."""
-        self.emit(StepFinished(run_id=self.run_id, task_id=self.task.id, step=key, agent=who,
+        key = self.key(key)
+        self.emit(StepFinished(run_id=self.run_id, task_id=self.owner, step=key, agent=who,
                                output=output, note=note, replayed=key in self.prior))
 
     async def settle(self, number: int, question: ConflictQuestion) -> Decision:
         """Ask the person about a conflict, once: a resumed run replays the answer."""
         key = f"decision {number}"
-        prior = self.prior.get(key)
+        prior = self.prior.get(self.key(key))
         if prior is not None:
             self.record(key, "person", prior.output, prior.note)
             return Decision(Action(prior.note), prior.output)
+        title = self.titles.get(self.owner, self.owner)
         request = ApprovalRequest(
-            request_id=uuid.uuid4().hex[:12], run_id=self.run_id, task_id=self.task.id,
-            subject=Subject.CONFLICT, title=self.task.title, conflict=question,
+            request_id=uuid.uuid4().hex[:12], run_id=self.run_id, task_id=self.owner,
+            subject=Subject.CONFLICT, title=title if not self.prefix else f"{title} › {self.task.title}",
+            conflict=question,
         )
         self.emit(requested_event(request))
         decision = await self.decide(request)
         self.emit(ApprovalResolved(run_id=self.run_id, request_id=request.request_id,
-                                   task_id=self.task.id, action=decision.action.value, text=decision.text))
+                                   task_id=self.owner, action=decision.action.value, text=decision.text))
         self.record(key, "person", decision.text, decision.action.value)
         return decision
 
@@ -176,7 +222,9 @@ async def run_pattern(host: TeamHost, pattern: Pattern) -> str | RouteChoice:
             return await _map(host, pattern)
         case Route():
             return await _route(host, pattern)
-    raise NotImplementedError(f"the {pattern.kind} pattern is not supported yet")
+        case Delegate():
+            return await _delegate(host, pattern)
+    raise AssertionError(pattern)
 
 
 def _outcome(decision: Decision, question: ConflictQuestion) -> str | None:
@@ -545,3 +593,119 @@ def gathered(items: Sequence[str], outputs: Sequence[str]) -> str:
 def _headline(item: str, width: int = 80) -> str:
     line = " ".join(item.split())
     return line if len(line) <= width else line[: width - 1] + "…"
+
+
+# --- delegate --------------------------------------------------------------------------
+
+_DELEGATE_ASK = """You manage this task. Break it into at most {most} sub-tasks for your team
+and give each to the role that suits it:
+{roles}
+
+Reply with one JSON object and nothing else:
+{{"tasks": [{{"id": "a", "title": "...", "instructions": "...", "agent": "<role>",
+  "depends_on": []}}]}}
+Ids are short and unique; depends_on names sub-tasks whose results a sub-task needs.
+A sub-task may carry a pattern as in a plan (review, vote, debate, map){nested}.
+You will integrate their results yourself afterwards."""
+
+
+async def _delegate(host: TeamHost, spec: Delegate) -> str:
+    subtasks = await _sub_plan(host, spec)
+    host.emit(SubtasksPlanned(run_id=host.run_id, task_id=host.owner, within=host.prefix,
+                              tasks=[_plain(t) for t in subtasks]))
+    results = await _run_subtasks(host, spec, subtasks)
+    manager = host.task.agent
+    blocks = "\n\n".join(f"### {t.title} ({t.agent})\n{results[t.id].strip()}" for t in subtasks)
+    messages = host.base_messages(host.roles(manager))
+    messages.append(Message("user", f"Your team's results:\n\n{blocks}\n\nIntegrate them into the "
+                                    "result of your task. Reply with that result only, in Markdown."))
+    return await host.step("integrate", manager, messages)
+
+
+def _plain(task: Task) -> dict[str, Any]:
+    data = {"id": task.id, "title": task.title, "agent": task.agent, "depends_on": list(task.depends_on)}
+    return data | to_fields(task.pattern)
+
+
+async def _sub_plan(host: TeamHost, spec: Delegate) -> list[Task]:
+    """The manager's sub-tasks, validated; asked once more with the problem if unusable."""
+    names = [r.name for r in host.team]
+    nested = ("; a sub-task may delegate again" if host.depth + 1 < spec.max_depth
+              else "; not delegate")
+    roles = "\n".join(f"- {r.name}: {r.description}" for r in host.team)
+    messages = host.base_messages(host.roles(host.task.agent))
+    messages.append(Message("user", _DELEGATE_ASK.format(most=spec.max_subtasks, roles=roles, nested=nested)))
+    problem = ""
+    for key in ("plan", "plan (asked again)"):
+        text = await host.step(key, host.task.agent, messages,
+                               note=lambda t: _plan_note(t, host, spec, names))
+        try:
+            return _parse_sub_plan(text, host, spec, names)
+        except PlanError as exc:
+            problem = str(exc)
+            messages = [*messages, Message("assistant", text),
+                        Message("user", f"That is not a usable plan: {problem}. Reply with the corrected "
+                                        "JSON object only.")]
+    raise PatternError(f"the {host.task.agent} did not plan usable sub-tasks: {problem}")
+
+
+def _plan_note(text: str, host: TeamHost, spec: Delegate, names: list[str]) -> str:
+    try:
+        return f"{len(_parse_sub_plan(text, host, spec, names))} sub-tasks"
+    except PlanError as exc:
+        return f"unusable: {exc}"
+
+
+def _parse_sub_plan(text: str, host: TeamHost, spec: Delegate, names: list[str]) -> list[Task]:
+    from agents.plan.planner import extract_json  # noqa: PLC0415 - the planner imports this module's package
+
+    data = extract_json(text)
+    tasks = data.get("tasks") if isinstance(data, dict) else data
+    plan = Plan.from_dict({"goal": host.goal, "tasks": tasks if isinstance(tasks, list) else []})
+    validate_plan(plan, names)
+    subtasks = list(plan.tasks)
+    problems = []
+    if len(subtasks) > spec.max_subtasks:
+        problems.append(f"{len(subtasks)} sub-tasks; at most {spec.max_subtasks}")
+    for task in plan.iter_tasks():
+        if task.children:
+            problems.append(f"sub-task {task.id!r} has children: list every sub-task at the top")
+        if isinstance(task.pattern, Route):
+            problems.append(f"sub-task {task.id!r}: a route cannot be used inside a delegated task")
+        if isinstance(task.pattern, Delegate) and host.depth + 1 >= spec.max_depth:
+            problems.append(f"sub-task {task.id!r} delegates again, deeper than max_depth {spec.max_depth}")
+    if problems:
+        raise PlanError("; ".join(problems))
+    return subtasks
+
+
+async def _run_subtasks(host: TeamHost, spec: Delegate, subtasks: list[Task]) -> dict[str, str]:
+    """Every sub-task, each as soon as the ones it depends on are done, in parallel."""
+    by_id = {t.id: t for t in subtasks}
+    results: dict[str, str] = {}
+    waiting = dict(by_id)
+    running: dict[str, asyncio.Future[str]] = {}
+    try:
+        while waiting or running:
+            for tid, task in list(waiting.items()):
+                if all(d in results for d in task.depends_on):
+                    inputs = [*host.inputs, *(Input(d, by_id[d].title, results[d]) for d in task.depends_on)]
+                    running[tid] = asyncio.ensure_future(_run_subtask(host.nested(task, inputs), task))
+                    del waiting[tid]
+            await asyncio.wait(running.values(), return_when=asyncio.FIRST_COMPLETED)
+            for tid, future in list(running.items()):
+                if future.done():
+                    del running[tid]
+                    results[tid] = future.result()  # a failed sub-task fails its manager's task
+    finally:
+        for future in running.values():
+            future.cancel()
+    return results
+
+
+async def _run_subtask(host: TeamHost, task: Task) -> str:
+    if task.pattern is None:
+        return await host.step("", task.agent, host.base_messages(host.roles(task.agent)))
+    result = await run_pattern(host, task.pattern)
+    assert isinstance(result, str)  # a route is refused in a sub-plan
+    return result

@@ -66,8 +66,6 @@ def test_valid_patterns_have_no_problems():
         pattern = from_fields(fields)
         if isinstance(pattern, Route):
             pattern = Route((("code", "b"), ("prose", "w")))
-        if isinstance(pattern, Delegate):
-            continue  # not runnable yet: a problem of its own (below)
         assert problems(pattern, depends_on=("sources",)) == [], fields
 
 
@@ -81,7 +79,8 @@ def test_valid_patterns_have_no_problems():
     (Vote(samples=1), "task 't' (vote): samples is 1; it must be 2 to 9"),
     (Debate(("analyst",), "reviewer"), "task 't' (debate) needs at least two debaters"),
     (Debate(("analyst", "writer"), ""), "task 't' (debate) needs a judge: name a role"),
-    (Delegate(5, 1), "task 't': the delegate pattern cannot run yet"),
+    (Delegate(0, 1), "task 't' (delegate): max_subtasks is 0; it must be 1 to 20"),
+    (Delegate(5, 4), "task 't' (delegate): max_depth is 4; it must be 1 to 3"),
     (Map("", 300), "task 't' (map) needs over"),
     (Map("nowhere", 300), "task 't' (map) is over unknown task 'nowhere'"),
     (Map("sources", 300), "task 't' (map) is over 'sources', which is not one of its dependencies"),

@@ -322,3 +322,74 @@ async def test_the_planner_knows_the_patterns_and_hears_about_a_bad_one(llm, llm
     first, second = llm_server.chat_requests
     assert '"pattern": "review"' in first.messages[0]["content"]  # the prompt teaches the patterns
     assert "reviewer 'critic' is not a known role" in second.last_user
+
+
+# --- delegate ----------------------------------------------------------------------------
+
+SUB_PLAN = {"tasks": [
+    {"id": "facts", "title": "Gather facts", "agent": "researcher", "instructions": "Find facts."},
+    {"id": "angle", "title": "Pick an angle", "agent": "analyst", "instructions": "Choose."},
+    {"id": "draft", "title": "Draft it", "agent": "writer", "depends_on": ["facts", "angle"],
+     "pattern": "review", "reviewer": "reviewer", "max_rounds": 2},
+]}
+
+
+def managing(first_plan: dict | None = None):
+    def answer(request):
+        text = everything(request)
+        if "You manage this task" in text:
+            asked_again = "That is not a usable plan" in text
+            return Reply(json.dumps(SUB_PLAN if asked_again or first_plan is None else first_plan))
+        if "Your team's results" in text:
+            return Reply("integrated: " + " | ".join(
+                line for line in text.splitlines() if line.startswith("did ")))
+        if "The draft to review" in text:
+            return Reply("APPROVE")
+        task = request.last_user.split("Your task (")[1].split(")")[0] if "Your task (" in request.last_user \
+            else text.split("Your task (")[-1].split(")")[0]
+        return Reply(f"did {task}")
+    return answer
+
+
+DELEGATED = {"id": "report", "title": "Penguin report", "agent": "writer", "pattern": "delegate",
+             "max_subtasks": 4}
+
+
+async def test_a_manager_plans_runs_and_integrates_sub_tasks(llm, llm_server):
+    llm_server.script(managing())
+    runner, sink = make_runner(llm, llm_server, plan(DELEGATED))
+    outcome = await runner.run()
+    assert outcome.status == "completed", outcome.error
+    keys = [s for s, _ in steps(sink, "report")]
+    assert keys[0] == "plan" and keys[-1] == "integrate"
+    assert {"sub facts", "sub angle", "sub draft · draft 1", "sub draft · review 1"} <= set(keys)
+    assert keys.index("sub draft · draft 1") > max(keys.index("sub facts"), keys.index("sub angle"))
+    assert runner.state.tasks["report"].subtasks[""][2]["pattern"] == "review"
+    draft_request = next(r for r in llm_server.chat_requests if "Your task (draft)" in everything(r))
+    assert "did facts" in everything(draft_request) and "did angle" in everything(draft_request)
+    assert runner.states["report"].output.startswith("integrated: ")
+
+
+async def test_a_manager_is_told_what_is_wrong_with_its_sub_plan(llm, llm_server):
+    too_many = {"tasks": [{"id": f"s{i}", "title": f"S{i}", "agent": "writer"} for i in range(6)]}
+    llm_server.script(managing(first_plan=too_many))
+    runner, sink = make_runner(llm, llm_server, plan(DELEGATED))
+    await runner.run()
+    notes = dict(steps(sink, "report"))
+    assert notes["plan"] == "unusable: 6 sub-tasks; at most 4"
+    assert notes["plan (asked again)"] == "3 sub-tasks"
+    retry = next(r for r in llm_server.chat_requests if "That is not a usable plan" in everything(r))
+    assert "6 sub-tasks; at most 4" in retry.last_user
+
+
+async def test_a_resumed_delegate_replays_its_plan_and_finished_sub_tasks(llm, llm_server):
+    llm_server.script(managing())
+    first, sink = make_runner(llm, llm_server, plan(DELEGATED))
+    await first.run()
+    recorded = {e.step: PriorStep(e.output, e.note) for e in sink.of(StepFinished)
+                if e.task_id == "report" and e.step != "integrate"}
+    before = len(llm_server.chat_requests)
+    second, _ = make_runner(llm, llm_server, plan(DELEGATED), prior_steps={"report": recorded})
+    await second.run()
+    assert len(llm_server.chat_requests) - before == 1  # only the integration is asked again
+    assert second.states["report"].output == first.states["report"].output
