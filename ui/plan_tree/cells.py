@@ -14,6 +14,7 @@ from PySide6.QtGui import QColor
 
 from agents.run.state import TaskState
 from ui.plan_tree.nodes import TaskNode
+from ui.plan_tree.pattern_cells import KIND_TIPS, map_counts, map_fraction
 from ui.plan_tree.runtime import (
     PROBLEM_COLOUR,
     detail,
@@ -67,7 +68,10 @@ def display(
     if column == Column.DEPENDS_ON:
         return ", ".join(dependency_name(d, nodes) for d in node.depends_on)
     if column == Column.STATUS:
-        return status_label(display_status(state)) if state else ""
+        if not state:
+            return ""
+        fraction = map_fraction(node.pattern, state)  # a map of 300 stays one row: its count is here
+        return status_label(display_status(state)) + (f" · {fraction}" if fraction else "")
     if column == Column.TOKENS:
         return f"{state.tokens:,}" if state and has_usage(state) else ""
     if column == Column.COST:
@@ -119,13 +123,15 @@ def tooltip(
         return "\n".join(f"{node.id}: {p}" for p in problems)
     if column == Column.TASK:
         text = node.instructions.strip()
-        return f"{node.id} · {node.title}" + (f"\n\n{text[:400]}" if text else "")
+        kind = f"\n{KIND_TIPS[node.pattern.kind]}" if node.pattern is not None else ""
+        return f"{node.id} · {node.title}{kind}" + (f"\n\n{text[:400]}" if text else "")
     if column == Column.AGENT and node.is_group:
         return _GROUP_TIP
     if column == Column.DEPENDS_ON and node.depends_on:
         return "\n".join(f"{d} — {dependency_name(d, nodes)}" for d in node.depends_on)
     if column == Column.STATUS and state:
-        return detail(state) or None
+        lines = [map_counts(state) if map_fraction(node.pattern, state) else "", detail(state)]
+        return "\n".join(line for line in lines if line) or None
     return None
 
 

@@ -19,8 +19,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from agents.plan import Plan
+from agents.plan import Plan, Task
+from agents.plan.patterns import Pattern
 from ui.plan_tree.model import PlanTreeModel
+from ui.plan_tree.pattern_editor import PatternContext, PatternEditor
 from ui.plan_tree.runtime import PROBLEM_COLOUR
 
 IdRole = Qt.ItemDataRole.UserRole
@@ -47,6 +49,7 @@ class TaskDetailPane(QWidget):
         self.instructions_edit.installEventFilter(self)
         self.depends_list.itemChanged.connect(self._on_depends_changed)
         self.approval_check.toggled.connect(self._on_approval_changed)
+        self.pattern_editor.edited.connect(self._on_pattern_edited)
         model.planChanged.connect(self._on_plan_changed)
         model.modelReset.connect(lambda: self.set_task(None))
         model.editableChanged.connect(self._on_editable_changed)
@@ -69,6 +72,7 @@ class TaskDetailPane(QWidget):
         self.depends_list = QListWidget()
         self.depends_list.setToolTip("Tasks that must finish before this one starts")
         self.approval_check = QCheckBox("Wait for my approval before running")
+        self.pattern_editor = PatternEditor()
         for grow in (self.instructions_edit, self.depends_list):
             grow.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
             grow.setMinimumHeight(60)
@@ -86,6 +90,10 @@ class TaskDetailPane(QWidget):
         right = QVBoxLayout()
         right.addWidget(depends_label)
         right.addWidget(self.depends_list, 1)
+        pattern_label = QLabel("&Pattern (how agents work on it)")
+        pattern_label.setBuddy(self.pattern_editor.kind_combo)
+        right.addWidget(pattern_label)
+        right.addWidget(self.pattern_editor)
         columns = QHBoxLayout(self)
         columns.setContentsMargins(2, 6, 2, 2)
         columns.setSpacing(12)
@@ -97,6 +105,7 @@ class TaskDetailPane(QWidget):
             self.instructions_edit,
             self.depends_list,
             self.approval_check,
+            self.pattern_editor,
         )
 
     # --- public -------------------------------------------------------------------------
@@ -159,6 +168,14 @@ class TaskDetailPane(QWidget):
     def _on_approval_changed(self, checked: bool) -> None:
         if not self._loading and self._task_id is not None:
             self._model.set_requires_approval(self._task_id, checked)
+
+    def _on_pattern_edited(self, pattern: Pattern | None, field: str) -> None:
+        if self._loading or self._task_id is None:
+            return
+        # steps of one field (spin arrows) undo as one; a new kind is its own step
+        key = None if field == "kind" else f"{self._task_id}#{self._typing_session}#pattern.{field}"
+        if not self._model.set_pattern(self._task_id, pattern, key):
+            self._reload()  # refused (locked): show the real one
 
     def _on_plan_changed(self, _plan: Plan) -> None:
         if self._task_id is not None and not self._model.has_task(self._task_id):
@@ -224,6 +241,22 @@ class TaskDetailPane(QWidget):
         self.instructions_edit.setEnabled(True)
         self.instructions_edit.setReadOnly(not editable)
         self.depends_list.setEnabled(editable)
+        self.pattern_editor.show_pattern(task.pattern, self._pattern_context(task))
+        self.pattern_editor.setEnabled(editable and not task.is_group)
+        self.pattern_editor.setToolTip(
+            "A group runs its sub-tasks; give the pattern to a sub-task." if task.is_group else ""
+        )
+
+    def _pattern_context(self, task: Task) -> PatternContext:
+        titles = self._model.titles()
+        return PatternContext(
+            task_id=task.id,
+            agent=task.agent,
+            roles=tuple(self._model.worker_roles),
+            dependencies=tuple((d, titles[d]) for d in task.depends_on if d in titles),
+            tasks=tuple((t, title) for t, title in titles.items() if t != task.id),
+            dependents=tuple(t for t in self._model.task_ids() if task.id in self._model.task(t).depends_on),
+        )
 
     def _fill_agent(self, agent: str, *, enabled: bool) -> None:
         while self.agent_combo.count() > self._known_roles:  # a previous unknown role

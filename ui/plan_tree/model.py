@@ -30,6 +30,7 @@ from PySide6.QtGui import QFont, QUndoStack
 
 from agents.events import RunEvent, RunStarted
 from agents.plan import Plan, Task, plan_problems
+from agents.plan.patterns import Pattern
 from agents.plan.roster import Roster
 from agents.run.state import Change, RunState, TaskState
 from ui.plan_tree import cells
@@ -41,6 +42,7 @@ from ui.plan_tree.commands import (
     SetFieldCommand,
 )
 from ui.plan_tree.nodes import TaskNode, next_generated_number, root_from_plan, row_problems
+from ui.plan_tree.pattern_cells import PatternRole, pattern_icon, pattern_text
 from ui.plan_tree.runtime import shown
 
 Index = QModelIndex | QPersistentModelIndex
@@ -212,6 +214,15 @@ class PlanTreeModel(QAbstractItemModel):
         text = "Require approval" if required else "Drop approval"
         return self._push_field(task_id, "requires_approval", bool(required), text)
 
+    def set_pattern(self, task_id: str, pattern: Pattern | None, merge_key: str | None = None) -> bool:
+        """Give a task a pattern (None: one agent); edits with the same `merge_key` undo as one."""
+        text = f"Set pattern: {pattern.kind}" if pattern is not None else "Drop the pattern"
+        return self._push_field(task_id, "pattern", pattern, text, merge_key)
+
+    def titles(self) -> dict[str, str]:
+        """Every task's title by id."""
+        return {task_id: node.title for task_id, node in self._nodes.items()}
+
     def add_task(
         self, parent_id: str | None = None, row: int = -1, title: str = "New task"
     ) -> str | None:
@@ -297,7 +308,7 @@ class PlanTreeModel(QAbstractItemModel):
             if node is None or node.parent is None:
                 continue
             rows_by_parent.setdefault(id(node.parent), (node.parent, []))[1].append(node.row())
-        first, last = min(RUNTIME_COLUMNS), max(RUNTIME_COLUMNS)
+        first, last = Column.TASK, max(RUNTIME_COLUMNS)  # (the Task column: a map's counts)
         for parent, rows in rows_by_parent.values():
             parent_index = self._index_of(parent)
             self.dataChanged.emit(self.index(min(rows), first, parent_index),
@@ -389,9 +400,13 @@ class PlanTreeModel(QAbstractItemModel):
             return cells.edit_value(node, column)
         if role == TaskIdRole:
             return node.id
+        if role == PatternRole:
+            return pattern_text(node.pattern, state, self.titles()) if column == Column.TASK else None
         if role == R.CheckStateRole and column == Column.APPROVAL and not node.is_group:
             return Qt.CheckState.Checked if node.requires_approval else Qt.CheckState.Unchecked
         if role == R.DecorationRole:
+            if column == Column.TASK and node.pattern is not None and not problems:
+                return pattern_icon(node.pattern.kind)
             return cells.decoration(node, column, state, problems)
         if role == R.ForegroundRole:
             return cells.foreground(node, column, problems)
@@ -592,7 +607,7 @@ class PlanTreeModel(QAbstractItemModel):
         self.dataChanged.emit(self._index_of(node, first), self._index_of(node, last))
 
 
-_ROW_CHANGES = frozenset({Change.TIMELINE, Change.TOTALS, Change.APPROVALS})
+_ROW_CHANGES = frozenset({Change.TIMELINE, Change.TOTALS, Change.APPROVALS, Change.STEPS})
 
 
 def _checked(value: Any) -> bool:

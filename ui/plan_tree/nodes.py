@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable, Iterator
 
 from agents.plan import Plan, Task, find_cycle
+from agents.plan.patterns import Pattern, Route, pattern_problems
 
 _GENERATED_ID = re.compile(r"^t(\d+)$")
 
@@ -25,6 +26,7 @@ class TaskNode:
         "agent",
         "depends_on",
         "requires_approval",
+        "pattern",
         "children",
         "parent",
     )
@@ -37,6 +39,7 @@ class TaskNode:
         agent: str = "writer",
         depends_on: tuple[str, ...] = (),
         requires_approval: bool = False,
+        pattern: Pattern | None = None,
     ) -> None:
         self.id = id
         self.title = title
@@ -44,6 +47,7 @@ class TaskNode:
         self.agent = agent
         self.depends_on = tuple(depends_on)
         self.requires_approval = requires_approval
+        self.pattern = pattern
         self.children: list[TaskNode] = []
         self.parent: TaskNode | None = None
 
@@ -56,6 +60,7 @@ class TaskNode:
             task.agent,
             task.depends_on,
             task.requires_approval,
+            task.pattern,
         )
         for child in task.children:
             node.append(cls.from_task(child))
@@ -69,6 +74,7 @@ class TaskNode:
             agent=self.agent,
             depends_on=self.depends_on,
             requires_approval=self.requires_approval,
+            pattern=self.pattern,
             children=tuple(c.to_task() for c in self.children),
         )
 
@@ -150,9 +156,24 @@ def row_problems(plan: Plan, roles: Iterable[str] | None) -> dict[str, list[str]
                 out.setdefault(task.id, []).append(f"depends on unknown task {dep!r}")
         if known is not None and not task.is_group and task.agent not in known:
             out.setdefault(task.id, []).append(f"unknown agent role {task.agent!r}")
+        for problem in _pattern_problems(task, tasks, ids, known):
+            out.setdefault(task.id, []).append(problem)
     cycle = find_cycle(plan)
     if cycle:
         text = "on a dependency cycle: " + " -> ".join(cycle)
         for tid in dict.fromkeys(cycle):
             out.setdefault(tid, []).append(text)
     return out
+
+
+def _pattern_problems(task: Task, tasks: list[Task], ids: set[str], roles: set[str] | None) -> list[str]:
+    """validate_plan's problems with the task's pattern, without the "task 'x'" its row already says."""
+    problems = pattern_problems(task.id, task.agent, task.pattern, depends_on=task.depends_on, ids=ids,
+                                roles=roles, is_group=task.is_group)
+    if isinstance(task.pattern, Route):
+        by_id = {t.id: t for t in tasks}
+        problems += [f"routes {name!r} to {target!r}, which does not depend on it"
+                     for name, target in task.pattern.routes
+                     if target in by_id and target != task.id and task.id not in by_id[target].depends_on]
+    prefix = f"task {task.id!r} "
+    return [p.removeprefix(prefix) for p in problems]

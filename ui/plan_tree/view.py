@@ -22,6 +22,7 @@ from ui.plan_tree.commands import DependencyCleanup
 from ui.plan_tree.delegates import AgentDelegate, PaddedDelegate
 from ui.plan_tree.detail import TaskDetailPane
 from ui.plan_tree.model import Column, PlanTreeModel
+from ui.plan_tree.pattern_cells import TaskDelegate
 
 COLUMN_WIDTHS = {
     Column.AGENT: 100,
@@ -81,6 +82,7 @@ class PlanTreeView(QWidget):
         tree.setModel(self._model)
         tree.setItemDelegate(PaddedDelegate(tree))
         tree.setItemDelegateForColumn(Column.AGENT, AgentDelegate(self._model.roster, tree))
+        tree.setItemDelegateForColumn(Column.TASK, TaskDelegate(tree))
         tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         tree.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         tree.setAlternatingRowColors(True)
