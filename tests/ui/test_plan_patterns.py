@@ -11,8 +11,8 @@ from PySide6.QtGui import QIcon
 
 from agents.plan.patterns import Debate, Map, Review, Route, Vote
 from agents.plan.roster import load_roster
-from ui.plan_tree import Column, PlanTreeModel, PlanTreeView
 from tests.support.pattern_events import every_pattern, map_in_progress
+from ui.plan_tree import Column, PlanTreeModel, PlanTreeView
 from ui.plan_tree.pattern_cells import PatternRole
 
 SHOTS = os.environ.get("TROUPE_SHOTS")
