@@ -39,6 +39,7 @@ from agents.run.state import Change, RunStatus, TaskStatus
 from ui import theme
 from ui.run_view.live_output import LiveOutputPane
 from ui.run_view.model import RETRYABLE, RunModel
+from ui.run_view.steps import StepsPane
 from ui.run_view.timeline import TimelineWidget
 from ui.run_view.totals import RunTotals
 
@@ -103,6 +104,8 @@ class RunView(QWidget):
         self.totals = RunTotals(clock=clock)
         self.timeline = TimelineWidget(self.model, clock=clock)
         self.output = LiveOutputPane()
+        self.steps = StepsPane()
+        self.steps.hide()  # until a task with steps is selected
         self.state_chip = QLabel()
         self.state_chip.setAccessibleName("Run state")
         self.warnings = _warning_banner()
@@ -148,8 +151,15 @@ class RunView(QWidget):
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.setChildrenCollapsible(False)
         splitter.setHandleWidth(12)
+        # a pattern task's steps (a map's items: a virtual list) beside its live output
+        self.steps_splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.steps_splitter.setChildrenCollapsible(False)
+        self.steps_splitter.addWidget(self.steps)
+        self.steps_splitter.addWidget(self.output)
+        self.steps_splitter.setStretchFactor(0, 1)
+        self.steps_splitter.setStretchFactor(1, 1)
         splitter.addWidget(self.timeline)
-        splitter.addWidget(self.output)
+        splitter.addWidget(self.steps_splitter)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
         self.splitter = splitter
@@ -220,6 +230,8 @@ class RunView(QWidget):
             for task_id in tasks:
                 if task_id in self.model.rows:
                     self.output.set_task_status(task_id, self.model.rows[task_id].status)
+        if Change.STEPS in changes or Change.TASKS in changes:
+            self._show_steps(tasks)
         if Change.TOTALS in changes:
             self._show_totals()
         if Change.WARNINGS in changes:
@@ -250,6 +262,7 @@ class RunView(QWidget):
         self._dirty, self._dirty_tasks = set(), set()
         self.model.clear()
         self.output.clear()
+        self._show_steps_of(None)
         self.totals.reset()
         self._show_warnings()
         self.timeline.select_task(None)
@@ -300,6 +313,7 @@ class RunView(QWidget):
         """Select a task in the timeline and show its live output."""
         self.timeline.select_task(task_id)
         self.output.show_task(task_id)
+        self._show_steps_of(task_id)
         self._update_retry()
 
     # --- internals --------------------------------------------------------------
@@ -373,11 +387,32 @@ class RunView(QWidget):
 
     def _on_timeline_task_selected(self, task_id: str) -> None:
         self.output.show_task(task_id)
+        self._show_steps_of(task_id)
         self._update_retry()
 
     def _on_output_task_selected(self, task_id: str) -> None:
         self.timeline.select_task(task_id)
+        self._show_steps_of(task_id)
         self._update_retry()
+
+    def _show_steps(self, dirty: set[str]) -> None:
+        """Refresh the steps pane when its task changed (or the selected task got its first step)."""
+        selected = self.selected_task()
+        if self.steps.task_id is not None and self.steps.task_id in dirty:
+            self.steps.refresh()
+        elif selected is not None and selected in dirty:
+            self._show_steps_of(selected)
+
+    def _show_steps_of(self, task_id: str | None) -> None:
+        """List the task's steps beside its live output; hide the list for a task without steps."""
+        task = self.model.rows.get(task_id) if task_id is not None else None
+        has_steps = task is not None and bool(task.steps)
+        self.steps.show_task(task if has_steps else None)
+        if has_steps and self.steps.isHidden():  # half the width: the steps are what to read now
+            self.steps.show()
+            width = sum(self.steps_splitter.sizes())
+            self.steps_splitter.setSizes([width // 2, width - width // 2])
+        self.steps.setVisible(has_steps)
 
 
 def _warning_banner() -> QLabel:
