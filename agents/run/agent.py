@@ -128,6 +128,15 @@ class Input:
     output: str
 
 
+CONTRADICTION = "CONTRADICTION:"
+"""Starts a task's answer when the results it builds on contradict each other."""
+_CONTRADICTION_ASK = (
+    f"If the results you build on contradict each other on something that matters for your "
+    f"task, start your reply with a line \"{CONTRADICTION} <what they disagree on, in one "
+    f"sentence>\", then do the task as well as you can."
+)
+
+
 def task_messages(role: Role, goal: str, task: Task, inputs: Sequence[Input]) -> list[Message]:
     """Only what this task needs: role prompt, goal, instructions, its inputs."""
     parts = [
@@ -139,6 +148,8 @@ def task_messages(role: Role, goal: str, task: Task, inputs: Sequence[Input]) ->
     if inputs:
         blocks = [f"### {i.title} ({i.task_id})\n{i.output.strip()}" for i in inputs]
         parts.append("Results of the tasks this one builds on:\n\n" + "\n\n".join(blocks))
+    if len(inputs) > 1:  # a contradiction between them goes to the person (agents/run/team.py)
+        parts.append(_CONTRADICTION_ASK)
     parts.append("Reply with the result of your task only, in Markdown.")
     return [Message("system", role.system_prompt), Message("user", "\n\n".join(parts))]
 

@@ -45,6 +45,7 @@ from agents.ports import (
     EventSink,
     LLMClient,
     Message,
+    Response,
     Usage,
     requested_event,
 )
@@ -60,8 +61,11 @@ from agents.run.team import (
     TaskSkippedByPerson,
     TeamHost,
     chosen_label,
+    contradiction,
     route_output,
     run_pattern,
+    settle_contradiction,
+    trusting,
 )
 from agents.tools.loop import ToolSetup, run_tool_loop
 
@@ -355,14 +359,27 @@ class Runner:
             run_id=self.run_id, sink=self._metered, task_id=task.id,
             on_attempt=lambda n: self._attempts.__setitem__(task.id, n),
         )
-        response, attempts = await run_task_agent(
-            self._llm, self._settings, self._roster.get(task.agent), self.plan.goal, task,
-            self._inputs(task.id), ctx, self._options.retry, self._before_call,
-            tools=self._options.tools, gate=self._gate,
-        )
+        inputs = self._inputs(task.id)
+        response, attempts = await self._single(task, inputs, ctx)
+        text, usage, cost = response.text, response.usage, response.cost
+        found = contradiction(text) if len(inputs) > 1 else None
+        if found is not None:  # the person settles it (a conflict), recorded as a step
+            settled = await settle_contradiction(self._host(task, inputs), *found)
+            if isinstance(settled, Input):
+                response, more = await self._single(trusting(task, settled), inputs, ctx)
+                text, usage, cost, attempts = response.text, usage + response.usage, cost + response.cost, \
+                    attempts + more
+                text = (contradiction(text) or ("", text))[1]
+            else:
+                text = settled
         # the run's spend already counted each of its calls; this is the task's own
-        self._complete(task.id, response.text, attempts=attempts, started=started,
-                       usage=response.usage, cost=response.cost)
+        self._complete(task.id, text, attempts=attempts, started=started, usage=usage, cost=cost)
+
+    async def _single(self, task: Task, inputs: list[Input], ctx: CallContext) -> tuple[Response, int]:
+        return await run_task_agent(
+            self._llm, self._settings, self._roster.get(task.agent), self.plan.goal, task,
+            inputs, ctx, self._options.retry, self._before_call, tools=self._options.tools, gate=self._gate,
+        )
 
     # --- a task with a pattern: several agents, step by step (agents/run/team.py) ------
 
@@ -371,20 +388,25 @@ class Runner:
         self._emit(TaskStarted(run_id=self.run_id, task_id=task.id, agent=task.agent, attempt=1))
         started = self.states[task.id].started
         self._mark_groups_started(task.id)
-        host = TeamHost(
-            run_id=self.run_id, goal=self.plan.goal, task=task, inputs=self._inputs(task.id),
-            roles=self._roster.get, models=self._models, ask=self._ask_step(task), emit=self._emit,
-            decide=self._gate.decide, prior=self._prior_steps.get(task.id, {}),
-            titles={t.id: t.title for t in self._tasks.values()}, team=self._roster.workers(),
-            warn=lambda message: self._emit(RunWarning(run_id=self.run_id, message=message,
-                                                       source="pattern", task_id=task.id)),
-        )
+        host = self._host(task, self._inputs(task.id))
         result = await run_pattern(host, task.pattern)
         if isinstance(result, RouteChoice):
             assert isinstance(task.pattern, Route)
             self._skip_not_chosen(task, result.label)
             result = route_output(result, self._tasks[result.target].title)
         self._complete(task.id, result, attempts=1, started=started, usage=host.usage, cost=host.cost)
+
+    def _host(self, task: Task, inputs: list[Input]) -> TeamHost:
+        """What a pattern (or a conflict about a task's inputs) gets of the run."""
+        host = TeamHost(
+            run_id=self.run_id, goal=self.plan.goal, task=task, inputs=inputs,
+            roles=self._roster.get, models=self._models, ask=self._ask_step(task), emit=self._emit,
+            decide=self._gate.decide, prior=self._prior_steps.get(task.id, {}),
+            titles={t.id: t.title for t in self._tasks.values()}, team=self._roster.workers(),
+            warn=lambda message: self._emit(RunWarning(run_id=self.run_id, message=message,
+                                                       source="pattern", task_id=task.id)),
+        )
+        return host
 
     def _models(self, role: Role, model: str | None) -> tuple[str, ...]:
         """A role's models; "role@model" in a vote names the first."""

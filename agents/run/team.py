@@ -43,7 +43,7 @@ from agents.plan import Plan, Task, validate_plan
 from agents.plan.patterns import Debate, Delegate, Map, Pattern, Review, Route, Vote, to_fields
 from agents.plan.roster import Role
 from agents.ports import Action, ApprovalRequest, Decision, Message, Usage, requested_event
-from agents.run.agent import Input, task_messages
+from agents.run.agent import CONTRADICTION, Input, task_messages
 
 SHORT = 200
 """Answers up to this many characters are compared whole (a majority can be counted)."""
@@ -243,6 +243,41 @@ def _outcome(decision: Decision, question: ConflictQuestion) -> str | None:
             raise TaskSkippedByPerson("the person rejected the outcome of the "
                                       f"{question.kind}" + (f": {decision.text}" if decision.text else ""))
     return question.proposed
+
+
+# --- contradicting inputs ------------------------------------------------------------
+
+
+def contradiction(text: str) -> tuple[str, str] | None:
+    """(what contradicts, the rest of the answer) when an answer reports contradicting inputs."""
+    lines = text.strip().splitlines()
+    first = lines[0].strip().strip("*_#> ") if lines else ""
+    if not first.upper().startswith(CONTRADICTION):
+        return None
+    return first[len(CONTRADICTION):].strip(" *_"), "\n".join(lines[1:]).strip()
+
+
+async def settle_contradiction(host: TeamHost, what: str, answer: str) -> str | Input:
+    """Ask the person about inputs an agent found contradicting: the text to keep, or the
+    input to trust (the task is then asked again, told so)."""
+    question = ConflictQuestion(
+        kind="inputs", why=f"the {host.task.agent} found its inputs contradict: {what}",
+        claims=tuple(Claim(f"{i.title} ({i.task_id})", i.output) for i in host.inputs),
+        proposed=answer, can_retry=False,
+    )
+    decision = await host.settle(1, question)
+    if decision.action is Action.PICK and decision.text.strip().isdigit():
+        index = int(decision.text) - 1
+        if 0 <= index < len(host.inputs):
+            return host.inputs[index]
+    return _outcome(decision, question) or answer
+
+
+def trusting(task: Task, source: Input) -> Task:
+    """The task told which of its contradicting inputs the person trusts."""
+    note = (f"The person settled a contradiction between your inputs: trust “{source.title}” "
+            f"({source.task_id}) where they disagree. Do not report the contradiction again.")
+    return replace(task, instructions=f"{task.instructions.strip()}\n\n{note}".strip())
 
 
 # --- review ----------------------------------------------------------------------------

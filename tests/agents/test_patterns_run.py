@@ -393,3 +393,43 @@ async def test_a_resumed_delegate_replays_its_plan_and_finished_sub_tasks(llm, l
     await second.run()
     assert len(llm_server.chat_requests) - before == 1  # only the integration is asked again
     assert second.states["report"].output == first.states["report"].output
+
+
+# --- inputs that contradict each other ------------------------------------------------------
+
+SOURCES = [{"id": "a", "title": "Survey A", "agent": "researcher"},
+           {"id": "b", "title": "Survey B", "agent": "researcher"},
+           {"id": "sum", "title": "Summary", "agent": "writer", "depends_on": ["a", "b"]}]
+
+
+def contradicting(request):
+    text = everything(request)
+    if "Your task (a)" in text:
+        return Reply("Emperor penguins weigh 40 kg.")
+    if "Your task (b)" in text:
+        return Reply("Emperor penguins weigh 20 kg.")
+    if "trust “Survey B”" in text:
+        return Reply("Emperor penguins weigh about 20 kg.")
+    return Reply("CONTRADICTION: the surveys give different weights.\nThey weigh 20 to 40 kg.")
+
+
+async def test_a_task_that_finds_its_inputs_contradict_asks_the_person(llm, llm_server):
+    llm_server.script(contradicting)
+    gate = ScriptedGate({"sum": Decision(Action.PICK, "2")})
+    runner, sink = make_runner(llm, llm_server, plan(*SOURCES), gate=gate)
+    await runner.run()
+    [question] = gate.requests
+    assert question.conflict is not None and question.conflict.kind == "inputs"
+    assert question.conflict.why == "the writer found its inputs contradict: the surveys give different weights."
+    assert [c.who for c in question.conflict.claims] == ["Survey A (a)", "Survey B (b)"]
+    assert runner.states["sum"].output == "Emperor penguins weigh about 20 kg."
+    assert ("decision 1", "pick") in steps(sink, "sum")
+    first = next(r for r in llm_server.chat_requests if "Your task (sum)" in everything(r))
+    assert "CONTRADICTION:" in everything(first)  # tasks with two or more inputs are told how to say so
+
+
+async def test_accepting_a_contradiction_keeps_the_answer_without_the_marker(llm, llm_server):
+    llm_server.script(contradicting)
+    runner, _ = make_runner(llm, llm_server, plan(*SOURCES))  # ScriptedGate approves: accept as is
+    await runner.run()
+    assert runner.states["sum"].output == "They weigh 20 to 40 kg."
