@@ -35,7 +35,7 @@ from agents.events import (
 from agents.llm.calls import CallContext, RetryPolicy
 from agents.llm.pacing import pace
 from agents.plan import Plan, Task, leaf_dependencies, validate_plan
-from agents.plan.patterns import Route
+from agents.plan.patterns import Map, Route
 from agents.plan.roster import Role, Roster
 from agents.ports import (
     Action,
@@ -415,7 +415,9 @@ class Runner:
     def _ask_step(self, task: Task) -> AskFn:
         async def ask(role: Role, models: tuple[str, ...], messages: list[Message], step: str,
                       started: Callable[[], None]) -> Answer:
-            ctx = CallContext(run_id=self.run_id, sink=self._metered, task_id=task.id, step=step)
+            # a map's items stream at once by the hundred: nobody reads that, the window pays for it
+            ctx = CallContext(run_id=self.run_id, sink=self._metered, task_id=task.id, step=step,
+                              stream_tokens=not isinstance(task.pattern, Map))
             await pace()
             await self._unpaused.wait()
             async with self._slots:

@@ -12,7 +12,7 @@ import json
 import pytest
 
 from agents.approvals import Subject
-from agents.events import StepFinished, StepStarted, TaskSkipped
+from agents.events import StepFinished, StepStarted, TaskSkipped, TokenDelta
 from agents.llm.calls import RetryPolicy
 from agents.llm.client import LiteLLMClient
 from agents.plan import Plan
@@ -275,6 +275,7 @@ async def test_a_map_of_300_items_runs_them_all(llm, llm_server):
     assert runner.states["each"].status is TaskStatus.COMPLETED
     assert len([e for e in sink.of(StepFinished) if e.task_id == "each"]) == 300
     assert "### 300. penguin colony 299\n\nok 300" in runner.states["each"].output
+    assert not [e for e in sink.of(TokenDelta) if e.task_id == "each"]  # 300 streams are not shown live
 
 
 async def test_a_map_over_text_that_is_not_a_list_fails_clearly(llm, llm_server):
