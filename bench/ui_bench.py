@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.ui_bench [--tasks 300] [--chunks 50] [--latency 0.2]
         [--chunk-delay 0.02] [--repeat N] [--profile] [--floor] [--callbacks] [--json PATH]
+        [--map --parallel 100]   # a map over --tasks items instead of --tasks tasks
 
 The scripted OpenAI-compatible server (bench.serve) runs in its own process;
 the measured process is a fresh child (`--child URL`), so its CPU is its own.
@@ -196,7 +197,7 @@ async def _until(predicate: Any, limit_s: float) -> None:
 
 
 async def _scenario(window: Any, probe: LagProbe, tasks: int, profile: bool,
-                    floor: bool, callbacks: bool = False) -> dict[str, Any]:
+                    floor: bool, callbacks: bool = False, mapped: bool = False) -> dict[str, Any]:
     import asyncio  # noqa: PLC0415
 
     from agents.llm.litellm_info import warm_up  # noqa: PLC0415
@@ -211,7 +212,7 @@ async def _scenario(window: Any, probe: LagProbe, tasks: int, profile: bool,
     t0 = time.perf_counter()
     window.send.click()
     send_ms = (time.perf_counter() - t0) * 1000
-    last = f"t{tasks - 1}"
+    last = "each" if mapped else f"t{tasks - 1}"
     await _until(lambda: window.plan_model.has_task(last) and not window.session._jobs, 60)
     probe.switch("plan shown")
     await asyncio.sleep(0.5)
@@ -285,7 +286,7 @@ def _profile_text(profiler: Any) -> str:
 
 
 def child(base_url: str, tasks: int, profile: bool, floor: bool,
-          callbacks: bool = False) -> dict[str, Any]:
+          callbacks: bool = False, mapped: bool = False, parallel: int = 0) -> dict[str, Any]:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     home = Path(tempfile.mkdtemp(prefix="troupe-ui-bench-"))
@@ -304,14 +305,16 @@ def child(base_url: str, tasks: int, profile: bool, floor: bool,
     app = QApplication.instance() or QApplication([sys.argv[0]])
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
-    settings = Settings(default_model="openai/bench-model", api_base=base_url, max_parallel=tasks)
+    settings = Settings(default_model="openai/bench-model", api_base=base_url,
+                        max_parallel=parallel or tasks)
     service = RunService(open_database(home / "troupe.db"), settings=settings)
     window = MainWindow(service)
     window.resize(1680, 980)
     window.show()
     probe = LagProbe()
     try:
-        result = loop.run_until_complete(asyncio.wait_for(_scenario(window, probe, tasks, profile, floor, callbacks), 600))
+        result = loop.run_until_complete(asyncio.wait_for(_scenario(window, probe, tasks, profile, floor, callbacks,
+                                                                  mapped), 600))
     finally:
         loop.run_until_complete(service.aclose_llm())
         window.close()
@@ -330,9 +333,9 @@ def _serve_supports_chunk_delay() -> bool:
 
 @contextmanager
 def server(tasks: int, chunks: int, latency: float,
-           chunk_delay: float) -> Iterator[tuple[str, str, int]]:
+           chunk_delay: float, mapped: bool = False) -> Iterator[tuple[str, str, int]]:
     cmd = [sys.executable, "-m", "bench.serve", "--latency", str(latency), "--chunks", str(chunks),
-           "--tasks", str(tasks)]
+           "--tasks", str(tasks)] + (["--map"] if mapped else [])
     note = f"latency {latency * 1000:.0f} ms, {chunks} chunks"
     if chunk_delay > 0:
         if _serve_supports_chunk_delay():
@@ -350,8 +353,9 @@ def server(tasks: int, chunks: int, latency: float,
 
 
 def run_child(url: str, tasks: int, profile: bool, floor: bool,
-              callbacks: bool = False) -> dict[str, Any]:
-    cmd = [sys.executable, "-m", "bench.ui_bench", "--child", url, "--tasks", str(tasks)]
+              callbacks: bool = False, mapped: bool = False, parallel: int = 0) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "bench.ui_bench", "--child", url, "--tasks", str(tasks),
+           "--parallel", str(parallel)] + (["--map"] if mapped else [])
     for flag, on in (("--profile", profile), ("--floor", floor), ("--callbacks", callbacks)):
         if on:
             cmd.append(flag)
@@ -429,17 +433,21 @@ def main() -> None:
                         help="diagnosis: list loop callbacks slower than 10 ms in the gaps")
     parser.add_argument("--repeat", type=int, default=1, help="runs against the same server")
     parser.add_argument("--json", metavar="PATH", help="also write the raw results there")
+    parser.add_argument("--map", action="store_true",
+                        help="the plan is a list of --tasks items and a map over it (issue 14)")
+    parser.add_argument("--parallel", type=int, default=0, help="the run's parallel limit (default: --tasks)")
     args = parser.parse_args()
     if args.child:
         sys.stdout.write(json.dumps(child(args.child, args.tasks, args.profile, args.floor,
-                                          args.callbacks)) + "\n")
+                                          args.callbacks, args.map, args.parallel)) + "\n")
         sys.stdout.flush()
         os._exit(0)  # qasync's executor thread would abort a normal exit; teardown is not measured
     results = []
-    with server(args.tasks, args.chunks, args.latency, args.chunk_delay) as (url, note, pid):
+    with server(args.tasks, args.chunks, args.latency, args.chunk_delay, args.map) as (url, note, pid):
         for _ in range(args.repeat):
             cpu0 = _cpu_of(pid)
-            result = run_child(url, args.tasks, args.profile, args.floor, args.callbacks)
+            result = run_child(url, args.tasks, args.profile, args.floor, args.callbacks, args.map,
+                               args.parallel)
             cpu1 = _cpu_of(pid)
             result["server_cpu_s"] = None if cpu0 is None or cpu1 is None else cpu1 - cpu0
             results.append(result)
@@ -447,6 +455,8 @@ def main() -> None:
         Path(args.json).write_text(json.dumps({"note": note, "results": results}))
     if args.floor:
         note += "; FLOOR: widgets get no run events"
+    if args.map:
+        note += f"; a map over {args.tasks} items, {args.parallel or args.tasks} in parallel"
     for result in results:
         print_report(result, note, args.tasks)
         print()

@@ -130,6 +130,9 @@ class StepState:
     error: str = ""
     cost: float = 0.0
     replayed: bool = False
+    started: float | None = None
+    finished: float | None = None
+    """When it got its slot and when it ended (epoch seconds; a replayed step: when replayed)."""
 
 
 @dataclass
@@ -403,14 +406,15 @@ class RunState:
         return _QUESTION
 
     def _step_started(self, e: StepStarted) -> frozenset[Change]:
-        self.task(e.task_id).steps[e.step] = StepState(e.step, e.agent)
+        self.task(e.task_id).steps[e.step] = StepState(e.step, e.agent, started=e.ts)
         return _STEPS
 
     def _step_finished(self, e: StepFinished) -> frozenset[Change]:
         steps = self.task(e.task_id).steps
         step = steps.get(e.step) or steps.setdefault(e.step, StepState(e.step, e.agent))
         step.status, step.output, step.note, step.error = StepStatus.DONE, e.output, e.note, ""
-        step.cost, step.replayed = e.cost, e.replayed
+        step.cost, step.replayed, step.finished = e.cost, e.replayed, e.ts
+        step.started = step.started if step.started is not None else e.ts
         return _STEPS
 
     def _subtasks(self, e: SubtasksPlanned) -> frozenset[Change]:
@@ -420,7 +424,7 @@ class RunState:
     def _step_failed(self, e: StepFailed) -> frozenset[Change]:
         steps = self.task(e.task_id).steps
         step = steps.get(e.step) or steps.setdefault(e.step, StepState(e.step, e.agent))
-        step.status, step.error = StepStatus.FAILED, e.error
+        step.status, step.error, step.finished = StepStatus.FAILED, e.error, e.ts
         return _STEPS
 
     def _paused(self, e: RunPaused | RunResumed) -> frozenset[Change]:
