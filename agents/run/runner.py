@@ -50,7 +50,7 @@ from agents.ports import (
     requested_event,
 )
 from agents.run.agent import Input, ModelSettings, ModelTurn, call_with_fallbacks, run_task_agent
-from agents.run.state import RunState, RunStatus, TaskState, TaskStatus
+from agents.run.state import NOT_CHOSEN, RunState, RunStatus, TaskState, TaskStatus
 from agents.run.synthesizer import synthesize
 from agents.run.team import (
     Answer,
@@ -439,7 +439,7 @@ class Runner:
         for name, target in router.pattern.routes:
             if name == label or target not in self._tasks:
                 continue
-            reason = f"not chosen by “{router.title}” (it chose {label})"
+            reason = f"{NOT_CHOSEN}“{router.title}” (it chose {label})"
             for leaf in self._leaf_ids(target):
                 if self.states[leaf].status.terminal or leaf in self._not_chosen:
                     continue

@@ -239,6 +239,8 @@ class RunState:
         """How the leaf tasks stand."""
         done = total = failed = not_run = 0
         for task in self.leaves():
+            if task.status is TaskStatus.SKIPPED and task.error.startswith(NOT_CHOSEN):
+                continue  # a route took another way: not part of the work
             total += 1
             if task.status is TaskStatus.COMPLETED:
                 done += 1
@@ -443,6 +445,10 @@ class RunState:
             if task.started is not None and task.finished is None:
                 task.finished = max(e.ts, task.started)
         return frozenset({Change.TIMELINE, Change.TOTALS, Change.STATE, Change.APPROVALS})
+
+
+NOT_CHOSEN = "not chosen by "
+"""Starts the skip reason of a task a route did not choose (agents/run/runner.py)."""
 
 
 def fold(events: Iterable[RunEvent], state: RunState | None = None) -> RunState:

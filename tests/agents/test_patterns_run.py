@@ -228,6 +228,7 @@ async def test_a_route_runs_the_chosen_task_and_skips_the_other(llm, llm_server)
     assert skip.reason == "not chosen by “Pick the approach” (it chose prose)"
     assert runner.states["write"].output == "did write"
     assert runner.states["final"].status is TaskStatus.COMPLETED  # goes on without the skipped route
+    assert runner.state.counts() == (3, 3, 0, 0)  # the route not taken is not work left undone
     assert runner.states["pick"].output == "Chose “prose” (Write prose): The goal asks for an essay."
 
 
