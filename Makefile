@@ -9,13 +9,48 @@ STAMP  := $(VENV)/.installed-stamp
 export QT_QPA_PLATFORM ?= $(if $(DISPLAY)$(WAYLAND_DISPLAY),,offscreen)
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: run test lint bench package clean
+.PHONY: run test lint bench package clean lock
 
-$(STAMP): pyproject.toml
+# Installs exactly the lock files in requirements/ (see README, "Dependencies
+# and the lock files"): every file is checked against its --hash. build.txt
+# (pip, and the tools that build llama-cpp-python's sdist and troupe) goes in
+# first, so dev.txt and the project build without build isolation: pip would
+# otherwise fetch their build dependencies unpinned and unchecked.
+LOCKS := requirements/build.txt requirements/dev.txt
+
+$(STAMP): pyproject.toml $(LOCKS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	CMAKE_ARGS="$$CMAKE_ARGS -DGGML_NATIVE=OFF" $(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/build.txt
+	CMAKE_ARGS="$$CMAKE_ARGS -DGGML_NATIVE=OFF" $(BIN)/python -m pip install --quiet --require-hashes --no-build-isolation -r requirements/dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
+
+# `make lock` writes the lock files again from pyproject.toml and
+# requirements/*.in with pip-compile (pip-tools, itself locked in
+# requirements/tools.txt, in a venv of its own). It keeps every pin that still
+# fits; UPGRADE="litellm aiohttp" moves those packages to the newest versions
+# allowed, UPGRADE=all moves every package.
+LOCK_VENV  := build/lock-venv
+LOCK_STAMP := $(LOCK_VENV)/.installed-stamp
+PIP_COMPILE = CUSTOM_COMPILE_COMMAND='make lock' $(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	--no-emit-index-url --no-emit-find-links \
+	$(if $(filter all,$(UPGRADE)),--upgrade,$(foreach p,$(UPGRADE),--upgrade-package $(p)))
+
+$(LOCK_STAMP): requirements/tools.txt
+	@test -x $(LOCK_VENV)/bin/python || $(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install --quiet --require-hashes -r requirements/tools.txt
+	@touch $@
+
+lock: $(LOCK_STAMP)
+	$(PIP_COMPILE) --output-file requirements/runtime.txt pyproject.toml
+	$(PIP_COMPILE) --extra dev -c requirements/runtime.txt --output-file requirements/dev.txt pyproject.toml
+	$(PIP_COMPILE) -c requirements/dev.txt --output-file requirements/build.txt requirements/build.in
+	$(PIP_COMPILE) --output-file requirements/tools.txt requirements/tools.in
+	@plat=$$($(LOCK_VENV)/bin/python -c 'import platform, sys; print(f"{platform.system()} {platform.machine()}, CPython {sys.version_info.major}.{sys.version_info.minor}")'); \
+	for f in runtime dev build tools; do \
+		sed -i "1i # Resolved for $$plat, the platform troupe supports. Versions and --hash\n# lines are checked by pip --require-hashes. Do not edit: change pyproject.toml\n# or requirements/*.in and run \`make lock\` (README: \"Dependencies and the lock files\")." requirements/$$f.txt; \
+	done
+	@echo "Review the change: git diff requirements/"
 
 run: $(STAMP)
 	$(BIN)/troupe
