@@ -11,7 +11,7 @@ def reusable_tasks(ran: Plan, new: Plan, finished: Iterable[str], retry: Iterabl
     """Leaves of `new` whose finished result (from a run of `ran`) still holds.
 
     A leaf keeps its result when it finished, the person did not ask for it
-    again (`retry`), its agent, instructions and dependencies are unchanged,
+    again (`retry`), its agent, instructions, pattern and dependencies are unchanged,
     and every task it depends on keeps its result too (new inputs, new answer).
     """
     done, again = set(finished), set(retry)
@@ -34,5 +34,31 @@ def reusable_tasks(ran: Plan, new: Plan, finished: Iterable[str], retry: Iterabl
     return {tid for tid, task in by_id.items() if holds(task)}
 
 
+def reusable_steps(ran: Plan, new: Plan, finished: Iterable[str], kept: Iterable[str]) -> set[str]:
+    """Leaves of `new` that run again and may replay the steps (drafts, votes, items)
+    an earlier start of `ran` finished, instead of asking the models again.
+
+    The same rule as `reusable_tasks`, for work cut off rather than finished: a
+    leaf's steps still hold when it did not finish (a task that finished and runs
+    again does so on purpose or for new inputs: its steps are stale), its agent,
+    instructions, pattern and dependencies are unchanged, and every task it
+    depends on keeps its result in this start (`kept`): its inputs are the ones
+    its steps saw.
+    """
+    done, keep = set(finished), set(kept)
+    old_tasks = {t.id: t for t in ran.iter_tasks()}
+    old_deps, new_deps = leaf_dependencies(ran), leaf_dependencies(new)
+    out: set[str] = set()
+    for task in new.leaves():
+        before = old_tasks.get(task.id)
+        if (task.pattern is not None and task.id not in done and before is not None
+                and _same_work(before, task)
+                and old_deps.get(task.id) == new_deps[task.id] and new_deps[task.id] <= keep):
+            out.add(task.id)
+    return out
+
+
 def _same_work(before: Task, after: Task) -> bool:
-    return before.agent == after.agent and before.instructions.strip() == after.instructions.strip()
+    """The same agent, instructions and pattern (a new reviewer or vote is new work)."""
+    return (before.agent == after.agent and before.instructions.strip() == after.instructions.strip()
+            and before.pattern == after.pattern)

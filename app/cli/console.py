@@ -9,10 +9,12 @@ unless `--allow-risky-tools`; every refusal is one line on stderr.
 from __future__ import annotations
 
 import asyncio
+import shutil
 import sys
+import textwrap
 from typing import TextIO
 
-from agents.approvals import Subject
+from agents.approvals import ConflictQuestion, Subject
 from agents.errors import ApprovalError
 from agents.events import (
     LLMCallFinished,
@@ -20,6 +22,8 @@ from agents.events import (
     RunEvent,
     RunFinished,
     RunWarning,
+    StepFailed,
+    StepFinished,
     TaskBlocked,
     TaskCancelled,
     TaskFailed,
@@ -33,7 +37,7 @@ from agents.events import (
 )
 from agents.plan import Plan, Task
 from agents.ports import Action, ApprovalRequest, Decision
-from app.approval_text import approval_text, dollars
+from app.approval_text import approval_text, dollars, proposal_text, unattended_text
 from app.safe_text import safe_json
 from app.tools.history import ToolCallRecord, short_arguments
 
@@ -42,7 +46,8 @@ class ProgressPrinter:
     """An EventSink printing one human line per meaningful event to stderr.
 
     Every tool call is one line when it ends: its task, tool, short arguments and
-    outcome. With `unattended` (`--yes`), a call the UnattendedGate refused is
+    outcome; so is every step of a task with a pattern (a draft, a review, a
+    vote), but a map's items, which only say when they fail. With `unattended` (`--yes`), a call the UnattendedGate refused is
     left to the gate's own line, which says why.
     """
 
@@ -93,6 +98,13 @@ def _describe(event: RunEvent) -> str | None:
             return f"  - {tid} cancelled"
         case PlanRejectedByModel(attempt=n, error=err):
             return f"  ~ plan attempt {n} unusable ({err}); asking again"
+        case StepFinished(task_id=tid, step=step, agent=agent, note=note, replayed=replayed):
+            if step.startswith("item "):
+                return None  # a map's hundreds of items: its task's lines say enough
+            said = f": {note}" if note else ""
+            return f"  · {tid} {step} ({agent}){said}" + (" (replayed)" if replayed else "")
+        case StepFailed(task_id=tid, step=step, agent=agent, error=err):
+            return f"  x {tid} {step} ({agent}) failed: {err}"
         case ToolCallProgress(task_id=tid, tool=tool, message=message):
             return f"  … {tid} {tool}: {message}"
         case RunWarning(message=message, task_id=tid):
@@ -170,6 +182,8 @@ class UnattendedGate:
     is in doubt after a stop: it is refused (in doubt: not run again), the model
     is told why and one line on stderr says so, unless `allow_risky_tools`
     (`--allow-risky-tools`), which approves them all (in doubt: runs it again).
+    A conflict (agents disagree) takes the pattern's own result, recorded as
+    decided by no person, and says so in one line.
     """
 
     def __init__(self, allow_risky_tools: bool = False, out: TextIO | None = None) -> None:
@@ -183,6 +197,10 @@ class UnattendedGate:
                 self._say(f"  ! budget: {dollars(b.spent, 4)} of {dollars(b.limit)} spent; --yes continues "
                           f"(another {dollars(b.step)})")
             return Decision(Action.APPROVE)
+        if request.subject is Subject.CONFLICT and request.conflict is not None:
+            answer = unattended_text(request.conflict)
+            self._say(f"  ! conflict ({request.task_id}): {request.conflict.why}; {answer}")
+            return Decision(Action.APPROVE, answer)
         if request.subject is not Subject.TOOL or self.allow_risky_tools:
             return Decision(Action.APPROVE)
         tool = request.tool.tool if request.tool is not None else request.title
@@ -218,11 +236,14 @@ class TerminalGate:
     CHOICES = {"a": Action.APPROVE, "e": Action.EDIT, "r": Action.REJECT, "o": Action.OVERRIDE}
     BUDGET_CHOICES = {"c": Action.APPROVE, "s": Action.REJECT}
 
-    def __init__(self, prompter: TerminalPrompter, allow_risky_tools: bool = False) -> None:
+    def __init__(self, prompter: TerminalPrompter, allow_risky_tools: bool = False,
+                 width: int | None = None) -> None:
         self._prompter = prompter
         self._lock = asyncio.Lock()
         self.allow_risky_tools = allow_risky_tools
         """`--allow-risky-tools`: tool calls (risky ones, in doubt ones) are approved without asking."""
+        self._width = width
+        """Columns to lay a conflict's claims out in; None: the terminal's."""
 
     async def decide(self, request: ApprovalRequest) -> Decision:
         if self.allow_risky_tools and request.subject is Subject.TOOL:
@@ -233,6 +254,8 @@ class TerminalGate:
             return await self._dialogue(request)
 
     async def _dialogue(self, request: ApprovalRequest) -> Decision:
+        if request.conflict is not None:
+            return await self._conflict(request, request.conflict)
         budget = request.subject is Subject.BUDGET
         header = f"\n{_heading(request)}\n{approval_text(request)}\n"
         question = "[c]ontinue or [s]top? " if budget else "[a]pprove, [e]dit, [r]eject, [o]verride? "
@@ -255,6 +278,111 @@ class TerminalGate:
                 reason = await self._prompter.ask("Why? (optional, kept with the run; Enter to skip): ")
                 return Decision(action, (reason or "").strip())
             return Decision(action)
+
+
+    async def _conflict(self, request: ApprovalRequest, question: ConflictQuestion) -> Decision:
+        """Agents disagree: accept the pattern's result, pick a claim, write the answer, or
+        (when it means something) run another round. `v N` shows claim N in full."""
+        width = self._width or min(shutil.get_terminal_size((100, 24)).columns, 160)
+        count = len(question.claims)
+        header = "\n" + conflict_screen(request, question, width) + "\n"
+        choices = ["[a]ccept as is"]
+        if count:
+            choices.append(f"[{'1' if count == 1 else f'1-{count}'}] pick one")
+        choices.append("[w]rite the answer myself")
+        if question.can_retry:
+            choices.append("[r]un another round")
+        prompt = ", ".join(choices) + "? "
+        while True:
+            answer = await self._prompter.ask(header + prompt)
+            if answer is None:
+                raise ApprovalError("no answer on standard input; pass --yes to take each pattern's own "
+                                    "result when agents disagree")
+            header = ""
+            word = answer.strip().lower()
+            if word in ("a", "accept"):
+                return Decision(Action.APPROVE)
+            if word.isdigit() and 1 <= int(word) <= count:
+                return Decision(Action.PICK, str(int(word)))
+            if word in ("r", "retry") and question.can_retry:
+                return Decision(Action.RETRY)
+            if word.startswith("v") and word[1:].strip().isdigit() and 1 <= int(word[1:]) <= count:
+                claim = question.claims[int(word[1:]) - 1]
+                header = f"\n{word[1:].strip()}. {claim.who}:\n{claim.text.strip()}\n\n"
+                continue
+            if word in ("w", "write"):
+                ask = ("The route to take (its label): " if question.kind == "route"
+                       else "Your answer (one line; it becomes the task's output): ")
+                text = await self._prompter.ask(ask)
+                if text is None:
+                    raise ApprovalError("no answer on standard input")
+                if text.strip():
+                    return Decision(Action.OVERRIDE, text.strip())
+
+
+CLAIM_LINES = 10
+"""A claim shown side by side is cut to this many lines (stacked: STACKED_LINES)."""
+STACKED_LINES = 6
+COLUMN_WIDTH = 32
+"""Below this many columns per claim, claims are stacked instead of side by side."""
+GUTTER = " │ "
+
+
+def conflict_screen(request: ApprovalRequest, question: ConflictQuestion, width: int) -> str:
+    """A conflict for the terminal: why, the claims numbered side by side (stacked when the
+    terminal is too narrow or there are more than three), what accepting takes."""
+    lines = [f"Agents disagree on {request.task_id}: {request.title} ({question.kind or 'pattern'})",
+             f"Why: {question.why}", ""]
+    count = len(question.claims)
+    column = (width - len(GUTTER) * (count - 1)) // count if count else 0
+    if 2 <= count <= 3 and column >= COLUMN_WIDTH:
+        blocks = [_claim_block(n, c.who, c.text, column, CLAIM_LINES) for n, c in enumerate(question.claims, 1)]
+        cut = any(more for _, more in blocks)
+        height = max(len(b) for b, _ in blocks)
+        for row in range(height):
+            cells = [(b[row] if row < len(b) else "").ljust(column) for b, _ in blocks]
+            lines.append(GUTTER.join(cells).rstrip())
+    else:
+        cut = False
+        for n, claim in enumerate(question.claims, 1):
+            block, more = _claim_block(n, claim.who, claim.text, width - 4, STACKED_LINES)
+            cut = cut or more
+            lines += [block[0], *("    " + line if line else "" for line in block[1:]), ""]
+        lines.pop()
+    lines.append("")
+    proposal = proposal_text(question)
+    short = _shorten(proposal, width - 20, 3)[0]
+    lines.append("Accept as is takes: " + "\n    ".join(short))
+    if cut:
+        last = "1" if count == 1 else f"1…v{count}"
+        lines.append(f"(claims shortened: type v{last} to read one in full; "
+                     f"`troupe show {request.run_id}` keeps them all)")
+    return "\n".join(lines)
+
+
+def _claim_block(number: int, who: str, text: str, width: int, height: int) -> tuple[list[str], bool]:
+    """A claim's heading and its text wrapped to `width`, at most `height` lines of text."""
+    heading = textwrap.shorten(f"{number}. {who}", width=max(width, 10), placeholder="…")
+    body, cut = _shorten(text, width, height)
+    return [heading, *body], cut
+
+
+def _shorten(text: str, width: int, height: int) -> tuple[list[str], bool]:
+    """`text` wrapped to `width`, blank runs collapsed, cut to `height` lines ("… N more lines")."""
+    lines: list[str] = []
+    for paragraph in text.strip().splitlines():
+        if not paragraph.strip():
+            if lines and lines[-1]:
+                lines.append("")
+            continue
+        lines += textwrap.wrap(paragraph, width=max(width, 10), replace_whitespace=False,
+                               drop_whitespace=True) or [""]
+    if len(lines) <= height:
+        return lines or ["(empty)"], False
+    kept = lines[: height - 1]
+    while kept and not kept[-1]:
+        kept.pop()
+    return [*kept, f"… {len(lines) - len(kept)} more lines"], True
 
 
 def _heading(request: ApprovalRequest) -> str:

@@ -32,7 +32,7 @@ from app.cli.providers import add_commands as add_provider_commands
 from app.cli.providers import cmd_keys, cmd_providers, first_run
 from app.cli.tools import add_commands as add_tool_commands
 from app.cli.tools import cmd_mcp, cmd_tools
-from app.export import FORMATS, export_run, run_to_dict, stored_tool_calls
+from app.export import FORMATS, export_run, run_to_dict
 from app.logs import setup_logging
 from app.roster_store import load_user_roster
 from app.runs.service import NotResumable, RunConfig, RunService, UnknownRun
@@ -40,7 +40,8 @@ from app.safe_text import SafeStream, safe_json
 from app.storage import RunDetail
 from app.storage.errors import StorageError
 from app.storage.run_state import stored_run_state
-from app.tools.history import ToolCallRecord
+from app.team_history import ConflictRecord, conflicts_from_events, step_line, steps_to_show
+from app.tools.history import ToolCallRecord, tool_calls_from_events
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -241,7 +242,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
         except (UnknownRun, NotResumable) as exc:
             raise BadInput(str(exc)) from None
         run = service.get_run(handle.run_id)
-        print(f"resuming run {run.id} ({len(handle.kept)} finished task(s) reused): {run.goal}",
+        steps = f", {handle.replayed_steps} finished step(s) replayed" if handle.replayed_steps else ""
+        print(f"resuming run {run.id} ({len(handle.kept)} finished task(s) reused{steps}): {run.goal}",
               file=sys.stderr)
 
         async def go() -> int:
@@ -408,25 +410,47 @@ def _runs_note(args: argparse.Namespace, shown: int, total: int) -> str | None:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    """The run as the fold of its stored events (statuses, attempts, totals)."""
-    run, calls, state = _load_run(args.run_id)
+    """The run as the fold of its stored events (statuses, attempts, totals); a task with
+    a pattern lists its steps and its conflicts with their answers."""
+    run, calls, state, conflicts = _load_run(args.run_id)
     if args.json:
-        print(safe_json(run_to_dict(run, calls, state), indent=2))
+        print(safe_json(run_to_dict(run, calls, state, conflicts), indent=2))
         return EXIT_OK
     status = state.status.value + (" (partial)" if state.partial and state.status is RunStatus.COMPLETED else "")
     print(f"{run.id}  {status}  {state.total_tokens} tokens  ${state.cost:.4f}\n{run.goal}\n")
+    pad = f"  {'':<12} "
     for t in state.tasks.values():
         print(f"  {t.task_id:<12} {t.status.value:<16} {t.agent:<11} {t.title}")
         for call in (c for c in calls if c.task_id == t.task_id):
-            print(f"  {'':<12} ⚙ {call.line()}")
+            print(f"{pad}⚙ {call.line()}")
+        shown, more = steps_to_show(t.steps.values())
+        for step in shown:
+            print(f"{pad}· {step_line(step)}")
+        if more:
+            print(f"{pad}· … {more} more steps (every one: troupe show {run.id} --json)")
+        for record in (c for c in conflicts if c.task_id == t.task_id):
+            print("\n".join(pad + line if line else "" for line in _conflict_lines(record)))
     if run.deliverable:
         print("\n" + run.deliverable)
     return EXIT_OK
 
 
+def _conflict_lines(record: ConflictRecord) -> list[str]:
+    """A conflict in `troupe show`: why, each claim in full, and who settled it how."""
+    question = record.question
+    lines = [f"⚖ conflict ({question.kind}): {question.why}"]
+    for number, claim in enumerate(question.claims, 1):
+        lines.append(f"    {number}. {claim.who}:")
+        lines += [f"       {line}".rstrip() for line in claim.text.strip().splitlines()]
+    who = record.decided_by
+    lines.append(f"    → {record.resolution}" + (f" (decided by {who})" if who == "the person" else
+                                                    f" ({who})" if who else ""))
+    return lines
+
+
 def cmd_export(args: argparse.Namespace) -> int:
-    run, calls, state = _load_run(args.run_id)
-    text = export_run(run, args.format, calls, state)
+    run, calls, state, conflicts = _load_run(args.run_id)
+    text = export_run(run, args.format, calls, state, conflicts)
     if args.out:
         args.out.write_text(text, encoding="utf-8")
         print(f"exported to {args.out}", file=sys.stderr)
@@ -435,12 +459,14 @@ def cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _load_run(run_id: str) -> tuple[RunDetail, list[ToolCallRecord], RunState]:
-    """The stored run, its tool calls and the fold of its events."""
+def _load_run(run_id: str) -> tuple[RunDetail, list[ToolCallRecord], RunState, list[ConflictRecord]]:
+    """The stored run, its tool calls, the fold of its events and its conflicts."""
     service = RunService.open()
     try:
         run = service.get_run(run_id)
-        return run, stored_tool_calls(service.store, run_id), stored_run_state(service.store, run)
+        events = service.store.events(run_id)
+        return (run, tool_calls_from_events(events), stored_run_state(service.store, run),
+                conflicts_from_events(events))
     except UnknownRun as exc:
         raise BadInput(str(exc)) from None
     finally:

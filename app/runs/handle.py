@@ -22,6 +22,7 @@ from agents.plan import Plan
 from agents.ports import ApprovalGate, EventSink, FanOut, Usage
 from agents.run.runner import PriorResult, Runner, RunOptions, RunOutcome
 from agents.run.state import PendingApproval, RunState, RunStatus
+from agents.run.team import PriorStep
 from agents.tools.loop import ToolSetup
 
 if TYPE_CHECKING:
@@ -47,6 +48,8 @@ class RunStart:
     """Who sees its events besides storage."""
     prior: Mapping[str, PriorResult] = field(default_factory=dict)
     """Finished results this start keeps instead of asking a model again."""
+    prior_steps: Mapping[str, Mapping[str, PriorStep]] = field(default_factory=dict)
+    """Finished steps of pattern tasks that run again, replayed instead of asked again."""
 
 
 class RunHandle:
@@ -69,6 +72,11 @@ class RunHandle:
     def kept(self) -> frozenset[str]:
         """Tasks whose earlier results this start keeps."""
         return frozenset(self._start.prior)
+
+    @property
+    def replayed_steps(self) -> int:
+        """How many finished steps of pattern tasks this start replays."""
+        return sum(len(steps) for steps in self._start.prior_steps.values())
 
     @property
     def state(self) -> RunState:
@@ -156,6 +164,7 @@ class RunHandle:
             run_id=start.run_id, plan=start.plan, roster=service.roster, llm=service.llm,
             settings=service.model_settings(start.config), gate=start.gate,
             sink=FanOut([service.writer, *start.sinks]), options=options, prior=start.prior,
+            prior_steps=start.prior_steps,
         )
 
     # --- control ------------------------------------------------------------------

@@ -13,19 +13,20 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from agents.errors import PlanError, TroupeError
-from agents.events import RunStarted
+from agents.events import RunEvent, RunStarted, StepFinished, event_from_dict
 from agents.llm.calls import CallContext, RetryPolicy
 from agents.llm.local_model import close_local_models
 from agents.plan import Plan, validate_plan
 from agents.plan.planner import Planner, PlanResult
 from agents.plan.repair import tidy_plan
 from agents.plan.replan import replan as replan_plan
-from agents.plan.reuse import reusable_tasks
+from agents.plan.reuse import reusable_steps, reusable_tasks
 from agents.plan.roster import Roster
 from agents.ports import ApprovalGate, EventSink, FanOut, LLMClient
 from agents.run.agent import ModelSettings
 from agents.run.runner import PriorResult
-from agents.run.state import RunStatus
+from agents.run.state import RunState, RunStatus, TaskStatus
+from agents.run.team import PriorStep
 from app.paths import db_path
 from app.providers import registry
 from app.providers.local_models import install_local_models
@@ -244,11 +245,14 @@ class RunService:
         Tasks this run already finished keep their results when the plan still
         asks the same of them and of everything they depend on, unless the person
         asked for them again (`retry`): a model is never asked twice for the same
-        finished work."""
+        finished work. Tasks with a pattern that run again replay the steps an
+        earlier start finished (a review's drafts, a map's items) when those
+        steps still hold (`kept_steps`)."""
         validate_plan(plan, self.roster.names)
         self._keep_plan(run_id, plan)
         prior = self.kept_results(run_id, plan, retry)
-        return RunHandle(self, RunStart(run_id, plan, config, gate, tuple(sinks), prior))
+        steps = self.kept_steps(run_id, plan, prior)
+        return RunHandle(self, RunStart(run_id, plan, config, gate, tuple(sinks), prior, steps))
 
     def resume(self, run_id: str, gate: ApprovalGate, sinks: Sequence[EventSink] = (), *,
                retry: Iterable[str] = ()) -> RunHandle:
@@ -285,6 +289,17 @@ class RunService:
         keep = reusable_tasks(ran, plan, finished, retry)
         return {tid: PriorResult(output=f.output, attempts=f.attempts)
                 for tid, f in finished.items() if tid in keep}
+
+    def kept_steps(self, run_id: str, plan: Plan, kept: Iterable[str]) -> dict[str, dict[str, PriorStep]]:
+        """The finished steps a start of `plan` replays, by task then step key: for each
+        task with a pattern that runs again, what the run's latest start(s) of it
+        finished, when they still hold (agents.plan.reuse.reusable_steps: not a
+        re-run of a finished task, the same work, inputs kept)."""
+        events = self.store.events(run_id)
+        if not any(data.get("type") == StepFinished.kind for data in events):
+            return {}
+        finished = self.store.finished_task_outputs(run_id)
+        return steps_to_replay([event_from_dict(_without_seq(d)) for d in events], plan, finished, kept)
 
     def _plan_last_run(self, run_id: str) -> Plan | None:
         """The plan as the run's latest start ran it (None before any start)."""
@@ -325,3 +340,40 @@ class RunService:
         return FanOut([self.writer, *sinks])
 
 
+def steps_to_replay(events: Iterable[RunEvent], plan: Plan, finished: Iterable[str],
+                    kept: Iterable[str]) -> dict[str, dict[str, PriorStep]]:
+    """The steps a new start of `plan` (keeping `kept`, after `finished`) replays, from a
+    run's events: each start carries a task's steps over only where
+    `reusable_steps` holds between it and the start before, as the start that
+    was made then decided; a task whose steps a start did not carry starts over.
+    A start that never reached a task (killed first, or still waiting) carried
+    its steps all the same, so the steps of earlier starts count too."""
+    steps: dict[str, dict[str, PriorStep]] = {}
+    state = RunState()
+    ran: Plan | None = None
+    for event in events:
+        if isinstance(event, RunStarted):
+            new = _plan_or_none(event.plan)
+            done = {tid for tid, t in state.tasks.items() if t.status is TaskStatus.COMPLETED}
+            kept_then = set(event.kept) if event.kept else (done if event.resumed else set())
+            carried = reusable_steps(ran, new, done, kept_then) if ran is not None and new is not None else set()
+            steps = {tid: s for tid, s in steps.items() if tid in carried}
+            ran = new
+        elif isinstance(event, StepFinished):
+            steps.setdefault(event.task_id, {})[event.step] = PriorStep(event.output, event.note)
+        state.apply(event)
+    if ran is None:
+        return {}
+    carried = reusable_steps(ran, plan, finished, kept)
+    return {tid: s for tid, s in steps.items() if tid in carried and s}
+
+
+def _plan_or_none(data: Any) -> Plan | None:
+    try:
+        return Plan.from_dict(data)
+    except PlanError:
+        return None
+
+
+def _without_seq(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if k != "seq"}

@@ -72,3 +72,25 @@ def test_terminal_budget_question() -> None:
     decision, questions = decide(BUDGET, "s")
     assert decision == Decision(Action.REJECT)
     assert questions[0].startswith("\nThe $0.50 budget is spent\nThis run has spent $0.5012")
+
+
+def test_a_conflicts_text_keeps_every_claim_in_full_for_the_history() -> None:
+    from agents.approvals import Claim, ConflictQuestion  # noqa: PLC0415
+    from app.approval_text import conflict_resolution, decided_by  # noqa: PLC0415
+
+    question = ConflictQuestion("vote", "the vote is tied", (Claim("analyst (answer 1)", "Emperor"),
+                                                           Claim("researcher (answer 2)", "King\npenguin")),
+                                proposed="Emperor")
+    request = ApprovalRequest("q", "r", "q", Subject.CONFLICT, "Largest?", conflict=question)
+    assert approval_text(request) == ("Vote: the vote is tied\n\n1. analyst (answer 1):\nEmperor\n\n"
+                                      "2. researcher (answer 2):\nKing\npenguin\n\n"
+                                      "Accept as is: claim 1 (analyst (answer 1))")
+    assert conflict_resolution(question, "pick", "2") == "picked claim 2 (researcher (answer 2))"
+    assert conflict_resolution(question, "retry", "") == "ran another round"
+    assert conflict_resolution(question, "reject", "wrong question") == (
+        "rejected it: the task was skipped (wrong question)")
+    assert conflict_resolution(question, None, None) == "not answered"
+    assert decided_by("approve", "no person decided (--yes): took the vote's own result") == (
+        "no person decided (--yes)")
+    assert decided_by("approve", "") == decided_by("pick", "1") == "the person"
+    assert decided_by(None, None) == ""

@@ -7,7 +7,17 @@ from __future__ import annotations
 import asyncio
 import io
 
-from agents.approvals import BudgetQuestion, Subject, TaskQuestion, ToolQuestion
+import pytest
+
+from agents.approvals import (
+    BudgetQuestion,
+    Claim,
+    ConflictQuestion,
+    Subject,
+    TaskQuestion,
+    ToolQuestion,
+)
+from agents.errors import ApprovalError
 from agents.events import ToolCallFinished, ToolCallRequested
 from agents.ports import Action, ApprovalRequest, Decision
 from app.cli.console import ProgressPrinter, TerminalGate, UnattendedGate, in_doubt_refusal, refusal
@@ -105,3 +115,88 @@ def test_under_yes_a_refused_call_is_left_to_the_gates_line() -> None:
               *call("t:1:1", "write_file", '{"path": "a"}', "in_doubt_skipped", error=True),
               *call("t:1:2", "read_file", '{"path": "a"}', "allow")]
     assert printed(*events, unattended=True) == ['  ⚙ t read_file {path: "a"} → ok, 12 ms']
+
+
+# --- conflicts (issue 14) ----------------------------------------------------------------
+
+LONG_DRAFT = "# Penguins\n\n" + "Emperor penguins are the largest living penguins. " * 30
+REVIEW = ApprovalRequest("q5", "run42", "essay", Subject.CONFLICT, "Essay", conflict=ConflictQuestion(
+    kind="review", why="the reviewer did not approve after 3 rounds",
+    claims=(Claim("writer, draft 3", LONG_DRAFT), Claim("reviewer, review 3", "REVISE\nAdd a source.")),
+    proposed=LONG_DRAFT))
+ROUTE = ApprovalRequest("q6", "run42", "pick", Subject.CONFLICT, "Pick", conflict=ConflictQuestion(
+    kind="route", why="the analyst did not choose one of the routes",
+    claims=(Claim("code", "Build a tool"), Claim("prose", "Write prose")), proposed="code", can_retry=False))
+
+
+def conflict(request: ApprovalRequest, *answers: str, width: int = 100) -> tuple[Decision, list[str]]:
+    prompter = Answers(*answers)
+    decision = asyncio.run(TerminalGate(prompter, width=width).decide(request))  # type: ignore[arg-type]
+    return decision, prompter.questions
+
+
+def test_a_conflict_shows_why_and_the_claims_side_by_side_then_asks() -> None:
+    decision, [question] = conflict(REVIEW, "a")
+    assert decision == Decision(Action.APPROVE)
+    lines = question.splitlines()
+    assert lines[1:3] == ["Agents disagree on essay: Essay (review)",
+                          "Why: the reviewer did not approve after 3 rounds"]
+    assert lines[4].startswith("1. writer, draft 3") and lines[4].endswith("│ 2. reviewer, review 3")
+    assert any(line.endswith("│ Add a source.") for line in lines)
+    assert all(len(line) <= 100 for line in lines)
+    assert any("more lines" in line for line in lines)  # the long draft is shortened...
+    assert "type v1…v2 to read one in full; `troupe show run42` keeps them all" in question  # ...not lost
+    assert "Accept as is takes: claim 1 (writer, draft 3)" in question
+    assert lines[-1] == ("[a]ccept as is, [1-2] pick one, [w]rite the answer myself, "
+                         "[r]un another round? ")
+
+
+def test_each_answer_to_a_conflict() -> None:
+    assert conflict(REVIEW, "2")[0] == Decision(Action.PICK, "2")
+    assert conflict(REVIEW, "r")[0] == Decision(Action.RETRY)
+    assert conflict(REVIEW, "w", "  Penguins are great.  ")[0] == Decision(Action.OVERRIDE, "Penguins are great.")
+    decision, questions = conflict(REVIEW, "3", "x", "w", "", "1")  # no claim 3; an empty answer asks again
+    assert decision == Decision(Action.PICK, "1") and len(questions) == 5
+    assert questions[1] == questions[2] == ("[a]ccept as is, [1-2] pick one, [w]rite the answer myself, "
+                                            "[r]un another round? ")
+
+
+def test_a_claim_can_be_read_in_full_before_answering() -> None:
+    decision, questions = conflict(REVIEW, "v1", "1")
+    assert decision == Decision(Action.PICK, "1")
+    assert questions[1].startswith(f"\n1. writer, draft 3:\n{LONG_DRAFT.strip()}\n\n[a]ccept")
+
+
+def test_no_other_round_where_it_means_nothing_and_stacked_when_narrow() -> None:
+    decision, questions = conflict(ROUTE, "r", "a", width=50)
+    assert decision == Decision(Action.APPROVE)
+    assert questions[0].endswith("[a]ccept as is, [1-2] pick one, [w]rite the answer myself? ")
+    assert "1. code\n    Build a tool\n\n2. prose\n    Write prose" in questions[0]
+    assert "Accept as is takes: claim 1 (code)" in questions[0]
+
+
+def test_a_conflict_without_an_answer_on_stdin_stops_with_the_way_out() -> None:
+    with pytest.raises(ApprovalError, match="pass --yes"):
+        conflict(REVIEW)
+
+
+def test_yes_takes_the_patterns_own_result_and_says_so() -> None:
+    decision, said = unattended(REVIEW)
+    assert decision == Decision(Action.APPROVE, "no person decided (--yes): took the review's own result")
+    assert said == ("  ! conflict (essay): the reviewer did not approve after 3 rounds; "
+                    "no person decided (--yes): took the review's own result\n")
+    assert unattended(ROUTE, allow_risky_tools=True)[0].text.endswith("took the route's own result")
+
+
+def test_each_step_is_one_line_but_a_maps_items_only_when_they_fail() -> None:
+    from agents.events import StepFailed, StepFinished  # noqa: PLC0415
+
+    def done(step: str, agent: str, note: str = "", replayed: bool = False) -> StepFinished:
+        return StepFinished(run_id="r", task_id="t", step=step, agent=agent, output="…", note=note,
+                            replayed=replayed)
+
+    assert printed(done("draft 1", "writer", replayed=True), done("review 1", "reviewer", "revise"),
+                   done("item 7", "analyst"),
+                   StepFailed(run_id="r", task_id="t", step="item 8", agent="analyst", error="HTTP 401")) == [
+        "  · t draft 1 (writer) (replayed)", "  · t review 1 (reviewer): revise",
+        "  x t item 8 (analyst) failed: HTTP 401"]
