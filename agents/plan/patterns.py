@@ -155,6 +155,20 @@ def from_fields(fields: Mapping[str, Any]) -> Pattern | None:
     raise AssertionError(kind)
 
 
+def named_models(pattern: Pattern | None) -> list[str]:
+    """The models a pattern names ("role@model" in voters, debaters, reviewer, judge)."""
+    match pattern:
+        case Review(reviewer, _):
+            names: tuple[str, ...] = (reviewer,)
+        case Vote(voters, _, judge):
+            names = (*voters, judge)
+        case Debate(debaters, judge, _):
+            names = (*debaters, judge)
+        case _:
+            names = ()
+    return [name.partition("@")[2] for name in names if "@" in name]
+
+
 # --- what a person reads ---------------------------------------------------------------
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from agents.plan.model import Plan, Task, leaf_dependencies
+from agents.plan.patterns import Route
 
 
 def reusable_tasks(ran: Plan, new: Plan, finished: Iterable[str], retry: Iterable[str] = ()) -> set[str]:
@@ -12,7 +13,8 @@ def reusable_tasks(ran: Plan, new: Plan, finished: Iterable[str], retry: Iterabl
 
     A leaf keeps its result when it finished, the person did not ask for it
     again (`retry`), its agent, instructions, pattern and dependencies are unchanged,
-    and every task it depends on keeps its result too (new inputs, new answer).
+    and every task it depends on keeps its result too (new inputs, new answer), or
+    is a route's task the route did not choose while that route keeps its choice.
     """
     done, again = set(finished), set(retry)
     old_tasks = {t.id: t for t in ran.iter_tasks()}
@@ -26,11 +28,18 @@ def reusable_tasks(ran: Plan, new: Plan, finished: Iterable[str], retry: Iterabl
             keep[task.id] = (
                 task.id in done and task.id not in again and before is not None
                 and _same_work(before, task) and old_deps.get(task.id) == new_deps[task.id]
-                and all(holds(by_id[d]) for d in new_deps[task.id])
+                and all(holds(by_id[d]) or not_chosen(d) for d in new_deps[task.id])
             )
         return keep[task.id]
 
+    def not_chosen(tid: str) -> bool:
+        # a finished task went on without this route's task: the route chose another
+        router = routers.get(tid)
+        return tid not in done and router is not None and holds(router)
+
     by_id = {t.id: t for t in new.iter_tasks() if not t.is_group}
+    routers = {leaf: task for task in by_id.values() if isinstance(task.pattern, Route)
+               for _, target in task.pattern.routes for leaf in _leaves(new, target)}
     return {tid for tid, task in by_id.items() if holds(task)}
 
 
@@ -56,6 +65,16 @@ def reusable_steps(ran: Plan, new: Plan, finished: Iterable[str], kept: Iterable
                 and old_deps.get(task.id) == new_deps[task.id] and new_deps[task.id] <= keep):
             out.add(task.id)
     return out
+
+
+def _leaves(plan: Plan, task_id: str) -> list[str]:
+    """The leaf ids of a task (itself when it is a leaf); none for an unknown id."""
+    try:
+        task = plan.task(task_id)
+    except KeyError:
+        return []
+    return [task.id] if not task.is_group else [t.id for t in Plan("", task.children).iter_tasks()
+                                                  if not t.is_group]
 
 
 def _same_work(before: Task, after: Task) -> bool:

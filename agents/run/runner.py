@@ -409,8 +409,9 @@ class Runner:
         return host
 
     def _models(self, role: Role, model: str | None) -> tuple[str, ...]:
-        """A role's models; "role@model" in a vote names the first."""
-        return self._settings.models_for(role, model) if model else self._settings.models_for(role)
+        """A role's models; "role@model" (a voter, a debater) puts that model first."""
+        chain = self._settings.models_for(role)
+        return (model, *(m for m in chain if m != model)) if model else chain
 
     def _ask_step(self, task: Task) -> AskFn:
         async def ask(role: Role, models: tuple[str, ...], messages: list[Message], step: str,

@@ -14,7 +14,9 @@ lends a pattern. Agreement of a vote is measured as stated in the README:
 for short answers (all of at most SHORT characters) the share of answers equal
 to the most common one after normalising case, spaces and punctuation; for
 longer ones the mean pairwise overlap of their word sets (Jaccard). Below
-LOW_AGREEMENT it is a conflict.
+LOW_AGREEMENT (short answers) or LOW_OVERLAP (long ones: two good essays on one
+question share far fewer words than two short answers share whole) it is a
+conflict.
 """
 
 from __future__ import annotations
@@ -48,7 +50,14 @@ from agents.run.agent import CONTRADICTION, Input, task_messages
 SHORT = 200
 """Answers up to this many characters are compared whole (a majority can be counted)."""
 LOW_AGREEMENT = 0.5
-"""A vote whose agreement is below this is a conflict."""
+"""A vote of short answers whose agreement is below this is a conflict."""
+LOW_OVERLAP = 0.2
+"""A vote of longer answers whose word overlap is below this is a conflict."""
+
+
+def _too_low(answers: Sequence[str], level: float) -> bool:
+    short = all(len(a.strip()) <= SHORT for a in answers)
+    return level < (LOW_AGREEMENT if short else LOW_OVERLAP)
 
 
 @dataclass(frozen=True)
@@ -405,10 +414,11 @@ async def _vote(host: TeamHost, vote: Vote) -> str:
             pick, tally = _majority(answers)
         host.record(f"tally{suffix}", "vote", _tally_text(voters, answers, tally, level),
                     f"agreement {level:.0%}")
-        if pick is not None and level >= LOW_AGREEMENT:
+        if pick is not None and not _too_low(answers, level):
             return answers[pick]
         conflicts += 1
-        why = (f"the answers agree {level:.0%} (below {LOW_AGREEMENT:.0%})" if pick is not None
+        floor = LOW_AGREEMENT if all(len(a.strip()) <= SHORT for a in answers) else LOW_OVERLAP
+        why = (f"the answers agree {level:.0%} (below {floor:.0%})" if pick is not None
                else "the judge did not pick an answer" if vote.judge else "the vote is tied")
         question = ConflictQuestion(
             kind="vote", why=why,

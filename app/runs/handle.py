@@ -162,7 +162,7 @@ class RunHandle:
                              budget_usd=service.settings.budget_usd, tools=tools)
         return Runner(
             run_id=start.run_id, plan=start.plan, roster=service.roster, llm=service.llm,
-            settings=service.model_settings(start.config), gate=start.gate,
+            settings=service.model_settings(start.config, start.plan), gate=start.gate,
             sink=FanOut([service.writer, *start.sinks]), options=options, prior=start.prior,
             prior_steps=start.prior_steps,
         )

@@ -17,6 +17,7 @@ from agents.events import RunEvent, RunStarted, StepFinished, event_from_dict
 from agents.llm.calls import CallContext, RetryPolicy
 from agents.llm.local_model import close_local_models
 from agents.plan import Plan, validate_plan
+from agents.plan.patterns import named_models
 from agents.plan.planner import Planner, PlanResult
 from agents.plan.repair import tidy_plan
 from agents.plan.replan import replan as replan_plan
@@ -187,11 +188,14 @@ class RunService:
             max_tokens=max_tokens or self.settings.max_tokens or None,
         )
 
-    def model_settings(self, config: RunConfig) -> ModelSettings:
-        """The config plus how to reach every model the run may call, keys read now."""
+    def model_settings(self, config: RunConfig, plan: Plan | None = None) -> ModelSettings:
+        """The config plus how to reach every model the run may call (the plan's
+        "role@model" voters and debaters too), keys read now."""
         refs = [config.model, config.planner_model or "", *self.settings.fallback_models]
         for role in self.roster:
             refs += [role.model or "", *role.fallbacks]
+        for task in plan.iter_tasks() if plan is not None else ():
+            refs += named_models(task.pattern)
         endpoints = registry.endpoints(refs, self.providers, api_base=config.api_base)
         return ModelSettings(
             model=config.model, planner_model=config.planner_model, api_base=config.api_base,

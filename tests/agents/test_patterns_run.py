@@ -435,3 +435,37 @@ async def test_accepting_a_contradiction_keeps_the_answer_without_the_marker(llm
     runner, _ = make_runner(llm, llm_server, plan(*SOURCES))  # ScriptedGate approves: accept as is
     await runner.run()
     assert runner.states["sum"].output == "They weigh 20 to 40 kg."
+
+
+def test_a_finished_task_after_a_route_is_kept_on_resume():
+    from agents.plan.reuse import reusable_tasks
+
+    router = {"id": "pick", "title": "Pick", "agent": "analyst", "pattern": "route",
+              "routes": {"code": "build", "prose": "write"}}
+    build = {"id": "build", "title": "Build", "agent": "coder", "depends_on": ["pick"]}
+    write = {"id": "write", "title": "Write", "agent": "writer", "depends_on": ["pick"]}
+    final = {"id": "final", "title": "Wrap up", "agent": "writer", "depends_on": ["build", "write"]}
+    both = plan(router, build, write, final)
+    assert reusable_tasks(both, both, {"pick", "write", "final"}) == {"pick", "write", "final"}
+    assert reusable_tasks(both, both, {"pick", "write", "final"}, retry={"pick"}) == set()
+
+
+async def test_a_voter_at_a_model_asks_that_model_first(llm, llm_server):
+    llm_server.script(lambda r: Reply(f"from {r.body['model']}"))
+    task = {"id": "q", "title": "Largest penguin?", "agent": "analyst", "pattern": "vote",
+            "voters": ["analyst@openai/other-model", "analyst"]}
+    runner, _ = make_runner(llm, llm_server, plan(task))
+    await runner.run()
+    assert sorted(r.body["model"] for r in llm_server.chat_requests) == ["other-model", "test-model"]
+
+
+def test_long_answers_conflict_only_when_they_barely_overlap():
+    from agents.run.team import _too_low
+
+    essay = "Emperor penguins are the largest penguins and breed in the Antarctic winter " * 3
+    other = "The largest penguins are emperors; they breed during the Antarctic winter on sea ice " * 3
+    level = agreement([essay, other])
+    assert 0.2 <= level < 0.5  # a typical pair of long answers to one question
+    assert not _too_low([essay, other], level)
+    assert _too_low(["alpha beta " * 60, "gamma delta " * 60], 0.0)
+    assert _too_low(["Yes", "No"], 0.5 - 1e-9)
