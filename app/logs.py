@@ -7,7 +7,7 @@ import logging.handlers
 import re
 import threading
 
-from app.paths import logs_dir
+from app.paths import data_dir, logs_dir
 
 _secrets: set[str] = set()
 _lock = threading.Lock()
@@ -91,8 +91,12 @@ def setup_logging(level: int = logging.INFO) -> None:
     root = logging.getLogger()
     if any(getattr(h, "_troupe", False) for h in root.handlers):
         return
-    handler = _QuietFileHandler(
-        logs_dir() / "troupe.log", maxBytes=2_000_000, backupCount=3, encoding="utf-8"
+    try:
+        folder = logs_dir()
+    except OSError:  # a data folder that cannot be written: lines are dropped (no stderr noise),
+        folder = data_dir(create=False) / "logs"  # what needs the folder says so in one line
+    handler = _QuietFileHandler(  # delay: the file is opened by the first line logged
+        folder / "troupe.log", maxBytes=2_000_000, backupCount=3, encoding="utf-8", delay=True
     )
     handler._troupe = True  # type: ignore[attr-defined]
     handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

@@ -15,14 +15,16 @@ APP_NAME = "Troupe"
 HOME_ENV = "TROUPE_HOME"
 
 
-def data_dir() -> Path:
-    """$TROUPE_HOME if set, else the user data dir for "Troupe"; created on demand."""
+def data_dir(create: bool = True) -> Path:
+    """$TROUPE_HOME if set, else the user data dir for "Troupe"; created on demand
+    (unless `create` is False)."""
     override = os.environ.get(HOME_ENV, "").strip()
     if override:
         path = Path(override).expanduser()
     else:
         path = Path(platformdirs.user_data_dir(APP_NAME, appauthor=False, roaming=True))
-    path.mkdir(parents=True, exist_ok=True)
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
     return path
 
 

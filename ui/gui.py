@@ -131,7 +131,10 @@ def _record_fatal_signals() -> None:
     """A crash in native code (a segfault) leaves the Python stacks in logs/fatal.log."""
     global _fatal_log
     if _fatal_log is None:
-        _fatal_log = (logs_dir() / "fatal.log").open("a", encoding="utf-8")
+        try:
+            _fatal_log = (logs_dir() / "fatal.log").open("a", encoding="utf-8")
+        except OSError:  # a read-only data folder: the window says so once the history opens
+            return
         faulthandler.enable(_fatal_log, all_threads=True)
 
 

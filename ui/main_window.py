@@ -4,6 +4,7 @@ the plan and the run on the right."""
 from __future__ import annotations
 
 import logging
+import sys
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
@@ -45,6 +46,8 @@ from ui.session import Session
 if TYPE_CHECKING:
     from app.providers.checks import Detection
     from app.session_marker import UnexpectedEnd
+    from app.storage.errors import DatabaseDamaged
+    from ui.restore_dialog import RestoreDialog
     from ui.settings import SettingsDialog
 
 
@@ -99,6 +102,8 @@ class MainWindow(QMainWindow):
         self._on_model_changed()
         self._storage_timer = QTimer(self, singleShot=True)
         self._storage_timer.timeout.connect(self._open_storage)
+        self.restore_dialog: RestoreDialog | None = None
+        """Shown when the history database is damaged (ui/restore_dialog.py)."""
         if service.ready:
             self._on_storage_open()
         else:
@@ -210,13 +215,33 @@ class MainWindow(QMainWindow):
         except Exception as exc:  # noqa: BLE001 - shown to the person, the window stays up
             log.exception("opening the history database failed")
             self.history.empty.setText("The history could not be opened.")
-            from app.storage.errors import StorageError  # noqa: PLC0415 - storage is imported after the first paint
+            # storage is imported after the first paint
+            from app.storage.errors import DatabaseDamaged, StorageError  # noqa: PLC0415
 
             # a StorageError already names the file and says what to do
-            said = str(exc) if isinstance(exc, StorageError) else f"The history database could not be opened:\n{exc}"
-            self.show_warning("History", said)
+            said = str(exc) if isinstance(exc, StorageError) else (
+                f"The history database could not be opened ({type(exc).__name__}: "
+                f"{str(exc).splitlines()[0] if str(exc) else 'no details'}); see logs/troupe.log.")
+            print(f"troupe: {said}", file=sys.stderr)  # for a terminal, and a log that cannot be written
+            if isinstance(exc, DatabaseDamaged):
+                self._offer_restore(exc)
+            else:
+                self.show_warning("History", said)
             return
         self._on_storage_open()
+
+    def _offer_restore(self, error: DatabaseDamaged) -> None:
+        from ui.restore_dialog import RestoreDialog  # noqa: PLC0415 - only for a damaged file
+
+        self.restore_dialog = RestoreDialog(error, self)
+        self.restore_dialog.restored.connect(self._on_restored)
+        self.restore_dialog.failed.connect(lambda text: self.show_warning("History", text))
+        self.restore_dialog.open()  # open(), not exec(): no nested event loop under qasync
+
+    def _on_restored(self, line: str) -> None:
+        self.status.setText(line)
+        self.history.show_loading()
+        self._open_storage()
 
     def _on_storage_open(self) -> None:
         self.send.setEnabled(not self.session.running)

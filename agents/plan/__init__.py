@@ -7,6 +7,7 @@ May import the agents root (events, ports, errors), agents.llm.calls and agents.
 """
 
 from agents.plan.model import (
+    MAX_NESTING,
     Plan,
     Task,
     find_cycle,
@@ -18,6 +19,7 @@ from agents.plan.model import (
 )
 
 __all__ = [
+    "MAX_NESTING",
     "Plan",
     "Task",
     "find_cycle",

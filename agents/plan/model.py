@@ -98,11 +98,32 @@ class Plan:
 
         from agents.plan.schema import PlanModel  # noqa: PLC0415
 
+        if (depth := _nesting(data)) > MAX_NESTING:
+            raise PlanError(f"malformed plan: its tasks nest {depth} levels deep; at most "
+                            f"{MAX_NESTING} levels (groups within groups) are allowed")
         try:
             model = PlanModel.model_validate(data)
         except ValidationError as exc:
             raise PlanError(_describe_validation_error(exc)) from None
         return cls(goal=model.goal, tasks=tuple(_task_from_model(t) for t in model.tasks))
+
+
+MAX_NESTING = 32
+"""How deep tasks may nest (a group's children are one level down). Deeper plans are
+refused when parsed: every walk over a plan recurses, and Python's stack is finite."""
+
+
+def _nesting(data: Any) -> int:
+    """How deep the tasks of raw plan data nest (1: no groups), without recursing."""
+    def children(item: Any, key: str) -> list[Any]:
+        value = item.get(key) if isinstance(item, dict) else None
+        return value if isinstance(value, list) else []
+
+    deepest, level = 0, children(data, "tasks")
+    while level:
+        deepest += 1
+        level = [child for task in level for child in children(task, "children")]
+    return deepest
 
 
 def _walk(tasks: Iterable[Task]) -> Iterator[Task]:

@@ -90,6 +90,8 @@ def extract_json(text: str) -> Any:
         return json.loads(cleaned, strict=False)
     except json.JSONDecodeError as exc:
         raise PlanError(f"the reply is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    except RecursionError:  # Python's parser gives up about a thousand levels down
+        raise PlanError("the reply is nested too deeply to be a plan") from None
 
 
 class Planner:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from agents.errors import LLMError, PlanError, PlannerError, TroupeError
-from agents.plan import Plan, validate_plan
+from agents.plan import MAX_NESTING, Plan, validate_plan
 from agents.ports import ApprovalGate
 from agents.run.runner import RunOutcome
 from agents.run.state import RunState, RunStatus
@@ -28,17 +28,20 @@ from app.cli.console import (
     UnattendedGate,
     render_plan,
 )
+from app.cli.db import add_commands as add_db_commands
+from app.cli.db import cmd_db
 from app.cli.providers import add_commands as add_provider_commands
 from app.cli.providers import cmd_keys, cmd_providers, first_run
 from app.cli.tools import add_commands as add_tool_commands
 from app.cli.tools import cmd_mcp, cmd_tools
 from app.export import FORMATS, export_run, run_to_dict
 from app.logs import setup_logging
+from app.paths import data_dir
 from app.roster_store import load_user_roster
 from app.runs.service import NotResumable, RunConfig, RunService, UnknownRun
 from app.safe_text import SafeStream, safe_json
 from app.storage import RunDetail
-from app.storage.errors import StorageError
+from app.storage.errors import StorageError, storage_error
 from app.storage.run_state import stored_run_state
 from app.team_history import ConflictRecord, conflicts_from_events, step_line, steps_to_show
 from app.tools.history import ToolCallRecord, tool_calls_from_events
@@ -98,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out", type=Path)
     add_provider_commands(sub)
     add_tool_commands(sub)
+    add_db_commands(sub)
     return parser
 
 
@@ -175,9 +179,21 @@ def _main(argv: list[str] | None) -> int:
     except StorageError as exc:  # the history database is unusable as it is; the message says why
         print(f"troupe: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except OSError as exc:  # a file of the data folder (or one the command names) cannot be written
+        print(f"troupe: {_os_error_line(exc)}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         print("troupe: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def _os_error_line(exc: OSError) -> str:
+    """The error in one line: a full disk or read-only data folder in StorageError's words
+    (an error without a file name came from writing one, most likely in the data folder)."""
+    home = data_dir(create=False)
+    where = Path(exc.filename) if isinstance(exc.filename, str) else home
+    typed = storage_error(exc, where) if where.is_relative_to(home) else None
+    return str(typed) if typed is not None else f"{exc.strerror or exc}: {where}"
 
 
 def _embedded_model_note(model: str) -> None:
@@ -312,6 +328,9 @@ def _read_plan_file(path: Path, goal: str) -> Plan:
         raise BadInput(f"cannot read plan file {path}: {exc}") from None
     except json.JSONDecodeError as exc:
         raise BadInput(f"plan file {path} is not valid JSON: {exc.msg} at line {exc.lineno}") from None
+    except RecursionError:  # Python's parser gives up about a thousand levels down
+        raise BadInput(f"invalid plan file {path}: it is nested too deeply to read "
+                       f"(a plan's tasks nest at most {MAX_NESTING} levels)") from None
     if isinstance(data, dict) and not str(data.get("goal") or "").strip():
         data["goal"] = goal
     try:
@@ -477,6 +496,7 @@ COMMANDS = {
     "run": cmd_run, "resume": cmd_resume, "plan": cmd_plan,
     "runs": cmd_runs, "show": cmd_show, "export": cmd_export,
     "providers": cmd_providers, "keys": cmd_keys, "tools": cmd_tools, "mcp": cmd_mcp,
+    "db": cmd_db,
 }
 
 if __name__ == "__main__":

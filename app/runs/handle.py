@@ -15,7 +15,6 @@ import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agents.plan import Plan
@@ -27,6 +26,7 @@ from agents.tools.loop import ToolSetup
 
 if TYPE_CHECKING:
     from app.runs.service import RunConfig, RunService
+    from app.storage.errors import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class RunHandle:
         self._started = False
         self._paused = False
         self._cancelled = False
-        self._write_failure: str | None = None
+        self._write_failure: DatabaseUnavailable | None = None
 
     @property
     def run_id(self) -> str:
@@ -104,8 +104,8 @@ class RunHandle:
             await asyncio.to_thread(writer.recover)
         loop = asyncio.get_running_loop()
 
-        def failed(reason: str) -> None:  # on the writer's thread
-            loop.call_soon_threadsafe(self._history_failed, reason)
+        def failed(failure: DatabaseUnavailable) -> None:  # on the writer's thread
+            loop.call_soon_threadsafe(self._history_failed, failure)
 
         forget = writer.on_failure(failed)
         try:
@@ -118,24 +118,24 @@ class RunHandle:
             raise self._stopped(self._write_failure)
         return outcome
 
-    def _history_failed(self, reason: str) -> None:
+    def _history_failed(self, failure: DatabaseUnavailable) -> None:
         """The history cannot be written: stop now, nothing more would be kept."""
         if self._write_failure is None:
-            self._write_failure = reason
+            self._write_failure = failure
             self.cancel()
 
-    def _stopped(self, reason: str) -> Exception:
+    def _stopped(self, failure: DatabaseUnavailable) -> Exception:
         """Mark the run interrupted (if even that cannot be written, the next start's
         mark_interrupted() or this service's resume() does) and say why."""
         from app.storage.errors import HistoryWriteFailed  # noqa: PLC0415
 
         service = self._service
         try:
-            service.store.interrupt(self.run_id, reason)
+            service.store.interrupt(self.run_id, failure.reason)
         except Exception as exc:
             log.warning("run %s: could not mark it interrupted (%s)", self.run_id, exc)
             service.unsaved_interrupts.add(self.run_id)
-        return HistoryWriteFailed(Path(service.store.engine.url.database or ""), self.run_id, reason)
+        return HistoryWriteFailed(self.run_id, failure)
 
     async def _run(self, service: RunService) -> RunOutcome:
         tools = await service.open_tools(self.run_id)
@@ -150,7 +150,8 @@ class RunHandle:
             return await self._runner.run()
         finally:
             await service.close_run_tools(tools)
-            await service.writer.aflush()
+            # until written, or failed: the writer may be waiting out another program's lock
+            await service.writer.aflush(service.writer.longest_wait)
 
     def _build_runner(self, tools: ToolSetup | None) -> Runner:
         service, start = self._service, self._start

@@ -130,7 +130,11 @@ class RunService:
         from app.storage import open_database  # noqa: PLC0415 - SQLAlchemy: not before first paint
 
         store = open_database(db_path())
-        store.mark_interrupted()
+        try:
+            store.mark_interrupted()
+        except BaseException:
+            store.close()  # nothing left holding the file (the window may restore a backup)
+            raise
         self._attach(store)
 
     def _attach(self, store: Store) -> None:

@@ -1,10 +1,16 @@
 """The SQLite engine and the migrations that bring a database file up to date.
 
-Every connection gets WAL, foreign keys and a busy timeout. Transactions are
+Every connection gets WAL, foreign keys and a busy timeout (5 s; the
+TROUPE_BUSY_TIMEOUT variable, in seconds, changes it). Transactions are
 explicit: the pysqlite driver's own implicit transactions are switched off and
 SQLAlchemy's "begin" emits BEGIN (or BEGIN IMMEDIATE on `writer_engine`), so
 DDL in migrations is transactional and a write transaction takes the write
 lock up front instead of failing with SQLITE_BUSY when it upgrades.
+
+SQLite's errors that are no bug of ours (a lock held past the busy timeout, a
+full disk, a read-only folder, a damaged file) reach callers as the typed
+errors of errors.py: from every engine made here (its handle_error hook) and
+from the plain sqlite3 reads below.
 
 Why a sync engine and not sqlalchemy[aiosqlite]: reads (CLI, UI queries) are
 short, and the event writer runs in its own thread (writer.py). A background
@@ -15,6 +21,7 @@ per-statement hop to its own thread, and batches naturally.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
@@ -32,6 +39,7 @@ from app.storage.errors import (
     DatabaseUpgradeFailed,
     NotATroupeDatabase,
     StorageError,
+    storage_error,
 )
 
 if TYPE_CHECKING:
@@ -44,18 +52,35 @@ HEAD = "0003"
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_MS = 5000
+"""How long a statement waits for another connection's lock before it fails."""
+BUSY_TIMEOUT_ENV = "TROUPE_BUSY_TIMEOUT"
+"""Seconds to wait instead (tests set it short)."""
 _IMMEDIATE = "troupe_immediate"
 
 log = logging.getLogger(__name__)
 
 
+def busy_timeout_ms() -> int:
+    """BUSY_TIMEOUT_MS, or TROUPE_BUSY_TIMEOUT's seconds when it is set."""
+    try:
+        return max(0, int(float(os.environ[BUSY_TIMEOUT_ENV]) * 1000))
+    except (KeyError, ValueError):
+        return BUSY_TIMEOUT_MS
+
+
 def make_engine(path: str | Path) -> Engine:
     """A sync engine on the SQLite file at `path` (created if missing)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        if (typed := storage_error(exc, path)) is None:
+            raise
+        raise typed from exc
     engine = create_engine(URL.create("sqlite", database=str(path)))
     event.listen(engine, "connect", _on_connect)
     event.listen(engine, "begin", _on_begin)
+    event.listen(engine, "handle_error", _typed_error)
     return engine
 
 
@@ -71,9 +96,20 @@ def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")  # safe with WAL; survives kill -9
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms()}")
     finally:
         cursor.close()
+
+
+def _typed_error(context: Any) -> None:
+    """SQLAlchemy's handle_error hook: raise SQLite's lock, full-disk, read-only and
+    damaged-file errors as errors.py's types (the rest stay as they are)."""
+    engine = context.engine
+    if engine is None or not engine.url.database:
+        return
+    typed = storage_error(context.original_exception, Path(engine.url.database))
+    if typed is not None:
+        raise typed from context.original_exception
 
 
 def _on_begin(conn: Any) -> None:
@@ -217,9 +253,11 @@ def _versions_or_refuse(path: Path) -> list[str] | None:
     if not path.is_file() or path.stat().st_size == 0:
         return None
     try:
-        with closing(sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000)) as conn:
+        with closing(sqlite3.connect(path, timeout=busy_timeout_ms() / 1000)) as conn:
             return _versions_of_file(conn, path)
     except sqlite3.DatabaseError as exc:
+        if typed := storage_error(exc, path):
+            raise typed from exc
         if exc.sqlite_errorcode == SQLITE_NOTADB:
             raise NotATroupeDatabase(path, "it is not a SQLite database") from exc
         raise

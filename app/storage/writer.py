@@ -10,12 +10,16 @@ themselves, which is what keeps throughput high.
 
 A failing batch is retried event by event, so one bad event costs only itself;
 failures are logged and kept in `errors`, and the thread keeps going. A batch
-that fails because the database cannot be written at all (a full disk, a
-read-only folder, a lock that outlasts the busy timeout: SQLite's
-OperationalError) is not retried: it was rolled back whole, `failure` says why
-in one line, the listeners (`on_failure`: the run's RunHandle, which stops the
-run as interrupted) are told, and every later event is dropped until
-`recover()`, so what is stored stays a consistent prefix of the run.
+that fails because the database cannot be written at all is never split up:
+it was rolled back whole. While another program holds the write lock past
+SQLite's busy timeout, the same batch is tried again (events go on queueing
+behind it) until the lock goes or `lock_patience` seconds have passed. Past
+that, or on a full disk, a read-only folder, a damaged file, an I/O error,
+`failure` says why (a typed DatabaseUnavailable whose `reason` is one line),
+the listeners (`on_failure`: the run's RunHandle, which stops the run as
+interrupted) are told, and every later event is dropped until `recover()`, so
+what is stored stays a consistent prefix of the run: an event is stored with
+all its projections or not at all.
 """
 
 from __future__ import annotations
@@ -27,19 +31,20 @@ import json
 import logging
 import os
 import queue
-import sqlite3
 import threading
 import time
 import weakref
 from collections import deque
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
 from agents.events import RunEvent, RunStarted
-from app.storage.db import writer_engine
+from app.storage.db import busy_timeout_ms, writer_engine
+from app.storage.errors import DatabaseLocked, DatabaseUnavailable, storage_error
 from app.storage.liveness import current_token
 from app.storage.projections import (
     DEFAULT_PROJECT,
@@ -57,6 +62,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_BATCH = 500
 MAX_ERRORS_KEPT = 1000
+LOCK_PATIENCE = 60.0
+"""Seconds a batch waits for another program's lock (beyond the first busy timeout)
+before the run is stopped as interrupted."""
 _INSERT_EVENT = "INSERT INTO events (run_id, seq, type, ts, data) VALUES (?, ?, ?, ?, ?)"
 _STOP = object()
 
@@ -117,14 +125,17 @@ class EventWriter:
 
     def __init__(
         self, target: Any, *, batch_size: int = DEFAULT_BATCH, name: str = "troupe-event-writer",
-        linger: float = 0.005,
+        linger: float = 0.005, lock_patience: float = LOCK_PATIENCE,
     ) -> None:
         """`target` is a Store (anything with `.engine`) or a SQLAlchemy Engine.
 
         `linger`: seconds to wait after the first event of a batch before writing.
+        `lock_patience`: how long a batch is retried while the database is locked.
         """
         engine: Engine = getattr(target, "engine", target)
         self._engine = writer_engine(engine)
+        self._path = Path(engine.url.database or "")
+        self.lock_patience = lock_patience
         self._batch_size = max(1, batch_size)
         self._linger = linger
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -139,10 +150,10 @@ class EventWriter:
         """Events stored so far."""
         self.batches = 0
         """Transactions committed so far."""
-        self.failure: str | None = None
-        """Why the database could not be written, in one line; None while it can.
-        Set by the thread; events are dropped until recover()."""
-        self._listeners: list[Callable[[str], None]] = []
+        self.failure: DatabaseUnavailable | None = None
+        """Why the database could not be written (`failure.reason` is one line); None
+        while it can. Set by the thread; events are dropped until recover()."""
+        self._listeners: list[Callable[[DatabaseUnavailable], None]] = []
         self._forget_caches_soon = False
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._thread.start()
@@ -158,11 +169,11 @@ class EventWriter:
             self._record(event, "EventWriter is closed; event dropped")
             return
         if self.failure is not None:
-            self._record(event, f"not stored: {self.failure}")
+            self._record(event, f"not stored: {self.failure.reason}")
             return
         self._queue.put_nowait(event)
 
-    def on_failure(self, listener: Callable[[str], None]) -> Callable[[], None]:
+    def on_failure(self, listener: Callable[[DatabaseUnavailable], None]) -> Callable[[], None]:
         """Call `listener(failure)` (on the writer's thread) when writing fails;
         returns the function that removes it."""
         self._listeners.append(listener)
@@ -183,6 +194,12 @@ class EventWriter:
     def pending(self) -> int:
         """Items still queued (approximate)."""
         return self._queue.qsize()
+
+    @property
+    def longest_wait(self) -> float:
+        """Seconds a flush may take while the database is locked before the writer
+        gives up on it (so `flush(writer.longest_wait)` ends written or failed)."""
+        return self.lock_patience + 2 * busy_timeout_ms() / 1000 + 10.0
 
     def flush(self, timeout: float | None = 10.0) -> bool:
         """Block until everything emitted so far is written; False on timeout."""
@@ -260,7 +277,7 @@ class EventWriter:
         try:
             if events and self.failure is not None:  # after a lost batch: keep a consistent prefix
                 for event in events:
-                    self._record(event, f"not stored: {self.failure}")
+                    self._record(event, f"not stored: {self.failure.reason}")
             elif events:
                 self._write(events)
         finally:
@@ -270,41 +287,81 @@ class EventWriter:
 
     def _write(self, events: list[RunEvent]) -> None:
         try:
-            with self._engine.begin() as conn:
-                self._write_batch(conn, events)
+            self._commit(events)
         except Exception as exc:
-            self._forget_caches()
-            if cannot_write(exc):  # rolled back whole; later events must not land after a gap
-                self._fail(describe_failure(exc, self._engine.url.database), events)
+            if (failure := self._unwritable(exc)) is not None:  # rolled back whole: no gap
+                self._fail(failure, events)
                 return
             log.warning(
                 "event writer: batch of %d failed (%s); retrying one by one", len(events), exc
             )
-            for event in events:
-                self._write_one(event)
+            for done, event in enumerate(events):
+                if not self._write_one(event, events[done:]):
+                    return
             return
         self.written += len(events)
         self.batches += 1
 
-    def _write_one(self, event: RunEvent) -> None:
+    def _write_one(self, event: RunEvent, rest: list[RunEvent]) -> bool:
+        """Store `event` alone (`rest`: it and the batch's later events); False when
+        the database cannot be written any more (the writer has failed)."""
         try:
-            with self._engine.begin() as conn:
-                self._write_batch(conn, [event])
+            self._commit([event])
             self.written += 1
-            return
+            return True
         except Exception as exc:
+            if (failure := self._unwritable(exc)) is not None:
+                self._fail(failure, rest)
+                return False
             log.exception("event writer: could not store %s for run %s", event.kind, event.run_id)
             self._record(event, f"{type(exc).__name__}: {exc}")
-            self._forget_caches()
         try:  # keep the audit trail even if the projection failed
-            with self._engine.begin() as conn:
-                db = Sql(conn)
-                self._ensure_run(db, event)
-                db.many(_INSERT_EVENT, [self._event_row(db, event)])
+            self._commit([event], projections=False)
             self.written += 1
-        except Exception:
+        except Exception as exc:
+            if (failure := self._unwritable(exc)) is not None:
+                self._fail(failure, rest[1:])
+                return False
             log.exception("event writer: could not log %s for run %s", event.kind, event.run_id)
-            self._forget_caches()
+        return True
+
+    def _commit(self, events: list[RunEvent], projections: bool = True) -> None:
+        """Write `events` in one transaction, trying again while another program holds
+        the lock, for up to `lock_patience` seconds (each try waits the busy timeout)."""
+        deadline = time.monotonic() + self.lock_patience
+        while True:
+            try:
+                with self._engine.begin() as conn:
+                    if projections:
+                        self._write_batch(conn, events)
+                    else:
+                        self._write_events(conn, events)
+                return
+            except DatabaseLocked as exc:
+                self._forget_caches()
+                if time.monotonic() >= deadline:
+                    raise
+                log.warning("event writer: %s; trying again", exc.reason)
+                time.sleep(0.05)  # a busy error can come at once (a snapshot gone stale)
+            except Exception:
+                self._forget_caches()
+                raise
+
+    def _unwritable(self, exc: BaseException) -> DatabaseUnavailable | None:
+        """Why the database can take no write at all (the batch must not be split),
+        or None when the failure is the batch's own (an event a projection rejects)."""
+        failure = storage_error(exc, self._path)
+        if failure is None and isinstance(exc, OperationalError | OSError):
+            cause = getattr(exc, "orig", None) or exc
+            failure = DatabaseUnavailable(self._path, str(cause).split("\n")[0])
+        return failure
+
+    def _write_events(self, conn: Connection, events: list[RunEvent]) -> None:
+        """The event rows alone, for an event whose projection failed."""
+        db = Sql(conn)
+        for event in events:
+            self._ensure_run(db, event)
+        db.many(_INSERT_EVENT, [self._event_row(db, event) for event in events])
 
     def _write_batch(self, conn: Connection, events: list[RunEvent]) -> None:
         db = Sql(conn)
@@ -346,15 +403,15 @@ class EventWriter:
         self._seq.clear()
         self._known_runs.clear()
 
-    def _fail(self, reason: str, events: list[RunEvent]) -> None:
+    def _fail(self, failure: DatabaseUnavailable, events: list[RunEvent]) -> None:
         log.error("event writer: %s; %d event(s) not stored, no more until recovered",
-                  reason, len(events))
-        self.failure = reason
+                  failure.reason, len(events))
+        self.failure = failure
         for event in events:
-            self._record(event, f"not stored: {reason}")
+            self._record(event, f"not stored: {failure.reason}")
         for listener in list(self._listeners):
             try:
-                listener(reason)
+                listener(failure)
             except Exception:
                 log.exception("event writer: a failure listener failed")
 
@@ -362,28 +419,3 @@ class EventWriter:
         self.error_count += 1
         self._errors.append(WriteError(event.run_id, event.kind, message, time.time()))
 
-
-def cannot_write(exc: BaseException) -> bool:
-    """Whether `exc` says the database cannot be written at all (full disk, read-only,
-    I/O error, locked), as opposed to one event it could not take."""
-    cause = getattr(exc, "orig", None) or exc
-    if isinstance(exc, OperationalError) or isinstance(cause, (sqlite3.OperationalError, OSError)):
-        return True
-    text = str(cause).lower()
-    return any(word in text for word in ("disk is full", "no space", "readonly", "disk i/o"))
-
-
-def describe_failure(exc: BaseException, path: str | None) -> str:
-    """Why the history could not be written, in one line a person can act on."""
-    cause = getattr(exc, "orig", None) or exc
-    detail = str(cause).splitlines()[0] if str(cause) else type(cause).__name__
-    where = path or "the history database"
-    text = detail.lower()
-    errno = getattr(cause, "errno", None)
-    if "full" in text or errno == 28 or "no space" in text:
-        return f"the disk is full ({detail}) writing {where}"
-    if "readonly" in text or "read-only" in text:
-        return f"the history database is read-only ({detail}): {where}"
-    if "locked" in text or "busy" in text:
-        return f"the history database is locked by another program ({detail}): {where}"
-    return f"the history could not be written ({detail}) to {where}"

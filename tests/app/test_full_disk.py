@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sqlite3
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Connection
@@ -30,6 +28,7 @@ from app.runs.service import RunService
 from app.settings import Settings
 from app.storage import EventWriter, Store
 from app.storage.errors import HistoryWriteFailed
+from tests.support.mounts import mount_tmpfs, unmount
 from tests.support.scripted_server import Reply
 
 BOSS = Role("orchestrator", "You plan and sum up.")
@@ -124,18 +123,10 @@ async def test_when_even_the_interrupted_mark_fails_resume_marks_it_first(servic
 # --- a real full disk ------------------------------------------------------------------
 
 
-def _mount_tmpfs(where: Path, size: str) -> bool:
-    if os.name != "posix" or os.geteuid() != 0 or shutil.which("mount") is None:
-        return False
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
-                          capture_output=True, check=False)
-    return done.returncode == 0
-
-
 def test_troupe_run_on_a_full_data_folder_stops_with_one_line_and_resumes(tmp_path, llm_server):
     home = tmp_path / "home"
     home.mkdir()
-    if not _mount_tmpfs(home, "3m"):
+    if not mount_tmpfs(home, "3m"):
         pytest.skip("mounting a small tmpfs is not permitted here")
     try:
         env = dict(os.environ, TROUPE_HOME=str(home), OPENAI_API_KEY="sk-test-x",
@@ -165,4 +156,4 @@ def test_troupe_run_on_a_full_data_folder_stops_with_one_line_and_resumes(tmp_pa
         shown = troupe("show", run_id, "--json")
         assert json.loads(shown.stdout)["status"] == "completed"
     finally:
-        subprocess.run(["umount", "-l", str(home)], check=False)
+        unmount(home)

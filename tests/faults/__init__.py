@@ -1,8 +1,9 @@
 """Issue 13's evidence: faults, attacks and bad luck, each met with one clear line.
 
 Here: the code sandbox (test_sandbox.py), the injection scenario end to end
-(test_injection.py), storage faults: locked, read-only, truncated databases,
-deep plan files, a lock during a run (test_storage_faults.py), MCP servers as
+(test_injection.py), storage faults: locked, read-only, full and truncated
+databases (`troupe db restore`, the window's offer), deep plan files, a lock
+during a run (test_storage_faults.py), MCP servers as
 people configure them (test_mcp_faults.py), the smaller defects
 (test_small_defects.py).
 

@@ -14,12 +14,10 @@ import qasync
 from PySide6.QtCore import QEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from app.runs.service import RunService
-from app.settings import Settings
 from app.storage import backups, open_database
 from tests.app.test_migrations import seed_0003
 from tests.app.test_upgrades import duplicate_task_position, old_database, with_0004  # noqa: F401
-from ui.main_window import MainWindow
+from tests.support.window_start import close_window, start_window
 
 SCREENSHOT = Path("/tmp/troupe-storage-upgrade-warning.png")
 
@@ -32,27 +30,6 @@ def qloop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
     qapp.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     qapp.processEvents()
     loop.close()
-
-
-def start_window(loop: qasync.QEventLoop, monkeypatch: pytest.MonkeyPatch) -> tuple[MainWindow, list[str]]:
-    """A window as ui.gui starts it (database opened after the first paint); returns its warnings."""
-    window = MainWindow(RunService.deferred(settings=Settings(default_model="openai/test-model")))
-    warnings: list[str] = []
-    monkeypatch.setattr(window, "show_warning", lambda _title, text: warnings.append(text))
-    window.show()
-
-    async def until_warned() -> None:
-        while not warnings:  # noqa: ASYNC110 - the window warns from a Qt timer
-            await asyncio.sleep(0.01)
-
-    loop.run_until_complete(asyncio.wait_for(until_warned(), 10))
-    return window, warnings
-
-
-def close(window: MainWindow, loop: qasync.QEventLoop) -> None:
-    window.close()
-    loop.run_until_complete(window.session.aclose())
-    window.deleteLater()
 
 
 def test_a_newer_database_is_explained_and_left_alone(
@@ -71,7 +48,7 @@ def test_a_newer_database_is_explained_and_left_alone(
     assert window.history.empty.text() == "The history could not be opened."
     assert not window.send.isEnabled() and not window.service.ready
     assert path.read_bytes() == before
-    close(window, qloop)
+    close_window(window, qloop)
 
 
 @pytest.mark.usefixtures("with_0004")
@@ -99,4 +76,4 @@ def test_a_failed_upgrade_names_the_backup_and_what_to_do(
     QApplication.processEvents()
     assert box.grab().save(str(SCREENSHOT))
     box.close()
-    close(window, qloop)
+    close_window(window, qloop)
