@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 from app.paths import db_path
-from app.storage import backups
 from app.storage.errors import RestoreFailed
 
 
@@ -30,6 +29,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
 
 
 def cmd_db(args: argparse.Namespace) -> int:
+    from app.storage import backups  # noqa: PLC0415 - not on every command's start
+
     db = db_path()
     backup = _named(args.backup, db) if args.backup else None
     if db.exists() and not args.force and backups.integrity_problem(db) is None:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 from pathlib import Path
 
 from agents.errors import TroupeError
@@ -252,6 +251,8 @@ def _writable(path: Path) -> bool:
 
 
 def _nearly_full(path: Path) -> bool:
+    import shutil  # noqa: PLC0415 - only when an error came; this module stays cheap to import
+
     try:
         return shutil.disk_usage(path if path.is_dir() else path.parent).free < NEARLY_FULL
     except OSError:
