@@ -38,33 +38,40 @@ def reusable_tasks(ran: Plan, new: Plan, finished: Iterable[str], retry: Iterabl
         return tid not in done and router is not None and holds(router)
 
     by_id = {t.id: t for t in new.iter_tasks() if not t.is_group}
-    routers = {leaf: task for task in by_id.values() if isinstance(task.pattern, Route)
-               for _, target in task.pattern.routes for leaf in _leaves(new, target)}
+    routers = {leaf: by_id[router] for leaf, router in _routers(new).items()}
     return {tid for tid, task in by_id.items() if holds(task)}
 
 
 def reusable_steps(ran: Plan, new: Plan, finished: Iterable[str], kept: Iterable[str]) -> set[str]:
-    """Leaves of `new` that run again and may replay the steps (drafts, votes, items)
-    an earlier start of `ran` finished, instead of asking the models again.
+    """Leaves of `new` that run again and may replay the steps (drafts, votes, items,
+    a person's answer to a conflict) an earlier start of `ran` finished, instead of
+    asking again.
 
     The same rule as `reusable_tasks`, for work cut off rather than finished: a
     leaf's steps still hold when it did not finish (a task that finished and runs
     again does so on purpose or for new inputs: its steps are stale), its agent,
     instructions, pattern and dependencies are unchanged, and every task it
-    depends on keeps its result in this start (`kept`): its inputs are the ones
-    its steps saw.
+    depends on keeps its result in this start (`kept`), or is a route's task the
+    route (kept) did not choose: its inputs are the ones its steps saw.
     """
     done, keep = set(finished), set(kept)
     old_tasks = {t.id: t for t in ran.iter_tasks()}
     old_deps, new_deps = leaf_dependencies(ran), leaf_dependencies(new)
+    routers = _routers(new)
     out: set[str] = set()
     for task in new.leaves():
         before = old_tasks.get(task.id)
-        if (task.pattern is not None and task.id not in done and before is not None
-                and _same_work(before, task)
-                and old_deps.get(task.id) == new_deps[task.id] and new_deps[task.id] <= keep):
+        inputs_kept = all(d in keep or (d not in done and routers.get(d) in keep) for d in new_deps[task.id])
+        if (task.id not in done and before is not None and _same_work(before, task)
+                and old_deps.get(task.id) == new_deps[task.id] and inputs_kept):
             out.add(task.id)
     return out
+
+
+def _routers(plan: Plan) -> dict[str, str]:
+    """Each leaf a route may choose (or not), by the id of its router."""
+    return {leaf: task.id for task in plan.leaves() if isinstance(task.pattern, Route)
+            for _, target in task.pattern.routes for leaf in _leaves(plan, target)}
 
 
 def _leaves(plan: Plan, task_id: str) -> list[str]:

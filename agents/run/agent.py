@@ -137,7 +137,8 @@ _CONTRADICTION_ASK = (
 )
 
 
-def task_messages(role: Role, goal: str, task: Task, inputs: Sequence[Input]) -> list[Message]:
+def task_messages(role: Role, goal: str, task: Task, inputs: Sequence[Input],
+                  contradictions: bool = True) -> list[Message]:
     """Only what this task needs: role prompt, goal, instructions, its inputs."""
     parts = [
         f"Overall goal of the team: {goal}",
@@ -148,7 +149,7 @@ def task_messages(role: Role, goal: str, task: Task, inputs: Sequence[Input]) ->
     if inputs:
         blocks = [f"### {i.title} ({i.task_id})\n{i.output.strip()}" for i in inputs]
         parts.append("Results of the tasks this one builds on:\n\n" + "\n\n".join(blocks))
-    if len(inputs) > 1:  # a contradiction between them goes to the person (agents/run/team.py)
+    if contradictions and len(inputs) > 1:  # the person settles it (agents/run/team.py)
         parts.append(_CONTRADICTION_ASK)
     parts.append("Reply with the result of your task only, in Markdown.")
     return [Message("system", role.system_prompt), Message("user", "\n\n".join(parts))]
@@ -192,10 +193,12 @@ class ModelTurn:
     ctx: CallContext
     policy: RetryPolicy
     before_attempt: WaitHook | None = None
+    models: tuple[str, ...] = ()
+    """The models to try, first choice first; empty: the role's (and the run's fallbacks)."""
 
     async def call(self, messages: Sequence[Message], tools: Sequence[dict]) -> tuple[Response, int]:
         return await call_with_fallbacks(
-            self.llm, self.settings, self.settings.models_for(self.role), messages, self.ctx,
+            self.llm, self.settings, self.models or self.settings.models_for(self.role), messages, self.ctx,
             self.policy, temperature=self.role.temperature, before_attempt=self.before_attempt,
             tools=tools,
         )

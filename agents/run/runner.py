@@ -9,9 +9,10 @@ view of the run is by construction the one they see.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from agents.approvals import BudgetQuestion, Subject, TaskQuestion, TaskRef
@@ -61,6 +62,7 @@ from agents.run.team import (
     TaskSkippedByPerson,
     TeamHost,
     chosen_label,
+    chosen_route,
     contradiction,
     route_output,
     run_pattern,
@@ -303,10 +305,7 @@ class Runner:
             if task.pattern is not None:  # its steps take the slots, one per model call
                 await self._call_team(task)
                 return
-            await pace()  # hundreds of ready tasks start a slice at a time, between UI events
-            await self._unpaused.wait()
-            async with self._slots:
-                await self._call_agent(task)
+            await self._call_agent(task)
         except asyncio.CancelledError:
             self._end(TaskCancelled(run_id=self.run_id, task_id=tid))
         except TaskSkippedByPerson as exc:
@@ -339,6 +338,9 @@ class Runner:
             self._end(TaskSkipped(run_id=self.run_id, task_id=task.id,
                                   reason=REJECTED + (f": {reason}" if reason else "")))
             return None
+        if decision.action is Action.OVERRIDE and isinstance(task.pattern, Route):
+            self._route_by_hand(task, task.pattern, decision.text)
+            return None
         if decision.action is Action.OVERRIDE:
             now = time.time()
             self._complete(task.id, decision.text, attempts=0, started=now, source="override")
@@ -347,33 +349,55 @@ class Runner:
             return replace(task, instructions=decision.text)
         return task
 
+    def _route_by_hand(self, task: Task, route: Route, written: str) -> None:
+        """The person wrote a router's answer: it must name a route, which is then taken."""
+        labels = [label for label, _ in route.routes]
+        label = chosen_route(written, labels)
+        if label is None:
+            self._fail(task.id, f"the answer you wrote names no route (one of: {', '.join(labels)})")
+            return
+        target = dict(route.routes)[label]
+        self._skip_not_chosen(task, label)
+        output = route_output(RouteChoice(label, target, "written by the person"), self._tasks[target].title)
+        self._complete(task.id, output, attempts=0, started=time.time(), source="override")
+
     def _task_question(self, task: Task) -> TaskQuestion:
         inputs = tuple(TaskRef(i.task_id, i.title) for i in self._inputs(task.id))
         return TaskQuestion(agent=task.agent, instructions=task.instructions.strip(), inputs=inputs)
 
     async def _call_agent(self, task: Task) -> None:
-        self._emit(TaskStarted(run_id=self.run_id, task_id=task.id, agent=task.agent, attempt=1))
-        started = self.states[task.id].started
-        self._mark_groups_started(task.id)
+        inputs = self._inputs(task.id)
         ctx = CallContext(
             run_id=self.run_id, sink=self._metered, task_id=task.id,
             on_attempt=lambda n: self._attempts.__setitem__(task.id, n),
         )
-        inputs = self._inputs(task.id)
-        response, attempts = await self._single(task, inputs, ctx)
+        async with self._slot():
+            self._emit(TaskStarted(run_id=self.run_id, task_id=task.id, agent=task.agent, attempt=1))
+            started = self.states[task.id].started
+            self._mark_groups_started(task.id)
+            response, attempts = await self._single(task, inputs, ctx)
         text, usage, cost = response.text, response.usage, response.cost
         found = contradiction(text) if len(inputs) > 1 else None
-        if found is not None:  # the person settles it (a conflict), recorded as a step
+        if found is not None:  # the person settles it (without a slot), recorded as a step
             settled = await settle_contradiction(self._host(task, inputs), *found)
             if isinstance(settled, Input):
-                response, more = await self._single(trusting(task, settled), inputs, ctx)
-                text, usage, cost, attempts = response.text, usage + response.usage, cost + response.cost, \
-                    attempts + more
+                async with self._slot():
+                    again, more = await self._single(trusting(task, settled), inputs, ctx)
+                text, usage, cost, attempts = again.text, usage + again.usage, cost + again.cost, attempts + more
                 text = (contradiction(text) or ("", text))[1]
             else:
                 text = settled
         # the run's spend already counted each of its calls; this is the task's own
         self._complete(task.id, text, attempts=attempts, started=started, usage=usage, cost=cost)
+
+    @contextlib.asynccontextmanager
+    async def _slot(self) -> AsyncIterator[None]:
+        """One of the run's slots, once the run is not paused (hundreds of ready tasks
+        start a slice at a time, between UI events)."""
+        await pace()
+        await self._unpaused.wait()
+        async with self._slots:
+            yield
 
     async def _single(self, task: Task, inputs: list[Input], ctx: CallContext) -> tuple[Response, int]:
         return await run_task_agent(
@@ -425,7 +449,8 @@ class Runner:
                 started()
                 tools = self._options.tools
                 if tools is not None and tools.registry.specs(role.tools):
-                    turn = ModelTurn(self._llm, self._settings, role, ctx, self._options.retry, self._before_call)
+                    turn = ModelTurn(self._llm, self._settings, role, ctx, self._options.retry, self._before_call,
+                                     models)
                     response, _ = await run_tool_loop(turn.call, role, messages, tools, ctx, self._gate)
                 else:
                     response, _ = await call_with_fallbacks(
@@ -437,8 +462,11 @@ class Runner:
     def _skip_not_chosen(self, router: Task, label: str | None) -> None:
         """Skip the routes a router did not take; their dependents go on without them."""
         assert isinstance(router.pattern, Route)
-        for name, target in router.pattern.routes:
-            if name == label or target not in self._tasks:
+        if label is None:  # the choice cannot be read (an old record): skip nothing
+            return
+        chosen = dict(router.pattern.routes).get(label)
+        for _name, target in router.pattern.routes:
+            if target == chosen or target not in self._tasks:  # two labels may lead to one task
                 continue
             reason = f"{NOT_CHOSEN}“{router.title}” (it chose {label})"
             for leaf in self._leaf_ids(target):
@@ -513,11 +541,13 @@ class Runner:
                 self.state.apply(event)
             parent = self._parents[parent]
 
-    def _group_end(self, group: Task) -> TaskFinished | TaskFailed:
+    def _group_end(self, group: Task) -> TaskFinished | TaskFailed | TaskSkipped:
         """How a group whose children all ended ends."""
         kids = [self.states[c.id] for c in group.children]
         bad = [k.task_id for k in kids if k.status is not TaskStatus.COMPLETED]
         now = time.time()
+        if bad and all(k.status is TaskStatus.SKIPPED and k.error.startswith(NOT_CHOSEN) for k in kids):
+            return TaskSkipped(run_id=self.run_id, task_id=group.id, reason=kids[0].error)  # a route's
         if bad:
             return TaskFailed(run_id=self.run_id, task_id=group.id, attempts=0,
                               error="sub-tasks did not complete: " + ", ".join(bad))

@@ -212,7 +212,22 @@ class TeamHost:
         return decision
 
     def base_messages(self, role: Role) -> list[Message]:
-        return task_messages(role, self.goal, self.task, self.inputs)
+        # contradicting inputs are a single task's conflict to raise; a pattern's steps
+        # answer as they can (their disagreements are the pattern's own conflicts)
+        return task_messages(role, self.goal, self.task, self.inputs, contradictions=False)
+
+
+async def together(*steps: Awaitable[str]) -> list[str]:
+    """Steps in parallel; when one fails the others are cancelled (not left running,
+    holding slots and spending, after their task has ended), then its error is raised."""
+    tasks = [asyncio.ensure_future(step) for step in steps]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 # --- running a pattern -----------------------------------------------------------------
@@ -298,16 +313,25 @@ _REVIEW_ASK = (
 )
 
 
+_NEGATION = re.compile(r"\b(NOT|NO|CANNOT|CAN'T|CAN NOT|DON'T|DO NOT|WON'T|UNABLE)\b")
+
+
 def verdict(text: str) -> bool:
-    """True when a review approves (APPROVE on its first line; REVISE wins a tie)."""
-    first = next((line for line in text.splitlines() if line.strip()), "").strip().upper()
-    first = first.strip("*#`_ :.")
+    """True only when a review clearly approves: its first line starts with APPROVE, or
+    says approve(d) with no revise and no negation. Anything unclear asks for a revision:
+    a silent pass is worse than one more round."""
+    first = _first_line(text).upper()
     if first.startswith("APPROVE"):
         return True
-    if first.startswith("REVISE"):
+    if "REVISE" in first or "REVISION" in first:
         return False
-    upper = text.upper()
-    return "APPROVE" in upper and "REVISE" not in upper
+    return "APPROV" in first and not _NEGATION.search(first)
+
+
+def _first_line(text: str) -> str:
+    """The first non-empty line, without Markdown emphasis, headings or quotes around it."""
+    line = next((line for line in text.splitlines() if line.strip()), "")
+    return line.strip().strip("*#`_>\"' :.").replace("**", "").replace("__", "").strip()
 
 
 async def _review(host: TeamHost, review: Review) -> str:
@@ -389,10 +413,20 @@ def _majority(answers: Sequence[str]) -> tuple[int | None, str]:
     return best, f"answer {best + 1} is the closest to the others"
 
 
+_WINNER = re.compile(r"WINNER\W*(?:(?:DEBATER|ANSWER|NUMBER|NO\.?)\W*)?(\d+)", re.IGNORECASE)
+
+
 def _judge_pick(text: str, count: int) -> int | None:
-    match = re.search(r"WINNER\s*[:#-]?\s*(\d+)", text, re.IGNORECASE)
-    if match and 1 <= int(match.group(1)) <= count:
-        return int(match.group(1)) - 1
+    """The answer a judge picked (from 0): the first line that says WINNER or UNDECIDED
+    decides ("**WINNER:** 2", "WINNER: Debater 2"); None when undecided or unreadable."""
+    for raw in text.splitlines():
+        line = raw.replace("*", "").replace("_", "").replace("`", "").strip().upper()
+        if line.startswith("UNDECIDED") or (line.startswith("WINNER") and "UNDECIDED" in line):
+            return None
+        if "WINNER" in line:
+            match = _WINNER.search(line)
+            number = int(match.group(1)) if match else 0
+            return number - 1 if 1 <= number <= count else None
     return None
 
 
@@ -402,7 +436,7 @@ async def _vote(host: TeamHost, vote: Vote) -> str:
     while True:
         round_ += 1
         suffix = f" (round {round_})" if round_ > 1 else ""
-        answers = list(await asyncio.gather(*(
+        answers = list(await together(*(
             host.step(f"answer {i}{suffix}", who, host.base_messages(host.roles(who.partition("@")[0])))
             for i, who in enumerate(voters, 1))))
         level = agreement(answers)
@@ -461,7 +495,7 @@ async def _debate(host: TeamHost, debate: Debate) -> str:
     while True:
         while round_ < rounds:
             round_ += 1
-            last = list(await asyncio.gather(*(
+            last = list(await together(*(
                 host.step(f"round {round_} · {i}", who, _debater_messages(host, debate, i, round_, last))
                 for i, who in enumerate(debate.debaters, 1))))
         decision = await host.step(f"judgement {round_}", debate.judge,
@@ -510,6 +544,11 @@ def _verdict_messages(host: TeamHost, debate: Debate, last: Sequence[str]) -> li
 # --- route -----------------------------------------------------------------------------
 
 
+def chosen_route(text: str, labels: Sequence[str]) -> str | None:
+    """The label an answer names (its first line, else the one label it mentions)."""
+    return _chosen(text, labels)
+
+
 def _chosen(text: str, labels: Sequence[str]) -> str | None:
     first = next((line for line in text.splitlines() if line.strip()), "")
     cleaned = _normal(first)
@@ -543,10 +582,18 @@ async def _route(host: TeamHost, route: Route) -> RouteChoice:
         proposed=labels[0], can_retry=False,
     )
     decision = await host.settle(1, question)
-    if decision.action is Action.PICK and decision.text.strip().isdigit():
-        label = labels[int(decision.text) - 1]
-    else:
-        label = next((x for x in labels if _normal(x) == _normal(_outcome(decision, question) or "")), labels[0])
+    if decision.action is Action.PICK:
+        label = labels[int(decision.text) - 1] if decision.text.strip().isdigit() else ""
+        if label not in labels:
+            raise PatternError(f"there is no route number {decision.text!r} to pick")
+        return RouteChoice(label, targets[label], "chosen by the person")
+    if decision.action is Action.APPROVE:  # the pattern's own proposal: the first route
+        reason = decision.text.strip() or "the person accepted the first route"
+        return RouteChoice(labels[0], targets[labels[0]], reason)
+    written = _outcome(decision, question) or ""
+    label = chosen_route(written, labels)
+    if label is None:
+        raise PatternError(f"the answer given names no route (one of: {', '.join(labels)})")
     return RouteChoice(label, targets[label], "chosen by the person")
 
 
@@ -564,11 +611,13 @@ def chosen_label(output: str, route: Route) -> str | None:
 
 # --- map -------------------------------------------------------------------------------
 
-_BULLET = re.compile(r"^\s{0,3}(?:[-*+•]|\d{1,4}[.)])\s+(.*\S)\s*$")
+_BULLET = re.compile(r"^(\s*)(?:[-*+•]|\d{1,4}[.)])\s+(.*\S)\s*$")
 
 
-def split_items(text: str) -> list[str]:
-    """A list's items: a JSON array (bare or in a ```json block), else a Markdown list."""
+def split_items(text: str) -> list[str] | None:
+    """A list's items: a JSON array (bare or in a ```json block), else the first Markdown
+    list (nested bullets and wrapped lines belong to their item; a later list is not
+    items). None when there is no list; [] for an empty JSON array."""
     for candidate in (text.strip(), *re.findall(r"```(?:json)?\s*(.*?)```", text, re.DOTALL)):
         if candidate.strip().startswith("["):
             try:
@@ -578,19 +627,24 @@ def split_items(text: str) -> list[str]:
             if isinstance(data, list):
                 return [x if isinstance(x, str) else json.dumps(x, ensure_ascii=False) for x in data
                         if x not in (None, "")]
+    return _markdown_items(text.splitlines()) or None
+
+
+def _markdown_items(lines: list[str]) -> list[str]:
     items: list[str] = []
-    in_list = False
-    for line in text.splitlines():
+    base: int | None = None  # the indentation of the list's own bullets
+    for line in lines:
         match = _BULLET.match(line)
-        if match:
-            items.append(match.group(1))
-            in_list = True
-        elif in_list and line.strip() and line[:1].isspace():
-            items[-1] += " " + line.strip()  # a wrapped item continues
-        elif not line.strip():
+        indent = len(line) - len(line.lstrip())
+        if match and (base is None or indent <= base + 1):
+            base = indent if base is None else base
+            items.append(match.group(2))
+        elif base is None or not line.strip():
             continue
+        elif match or indent > base:  # a nested bullet or a wrapped line: part of the item
+            items[-1] += (" — " if match else " ") + (match.group(2) if match else line.strip())
         else:
-            in_list = False
+            break  # the list ended: a later one is not part of it
     return items
 
 
@@ -600,9 +654,12 @@ async def _map(host: TeamHost, spec: Map) -> str:
     if source is None:
         raise PatternError(f"“{title}” has no output to work through")
     items = split_items(source.output)
-    if not items:
+    if items is None:
         raise PatternError(f"the output of “{title}” is not a list (a JSON array or a Markdown "
                            "list): nothing to work through")
+    if not items:
+        host.warn(f"“{title}” lists no items: there was nothing to do")
+        return f"(“{title}” listed no items.)"
     if len(items) > spec.max_items:
         host.warn(f"“{title}” lists {len(items)} items; only the first {spec.max_items} run (max_items)")
         items = items[: spec.max_items]

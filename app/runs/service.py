@@ -260,6 +260,8 @@ class RunService:
         self._keep_plan(run_id, plan)
         prior = self.kept_results(run_id, plan, retry)
         steps = self.kept_steps(run_id, plan, prior)
+        for tid in set(retry) & set(steps):  # asked for again: the person is asked again too
+            steps[tid] = {key: step for key, step in steps[tid].items() if not _decision(key)}
         return RunHandle(self, RunStart(run_id, plan, config, gate, tuple(sinks), prior, steps))
 
     def resume(self, run_id: str, gate: ApprovalGate, sinks: Sequence[EventSink] = (), *,
@@ -374,6 +376,11 @@ def steps_to_replay(events: Iterable[RunEvent], plan: Plan, finished: Iterable[s
         return {}
     carried = reusable_steps(ran, plan, finished, kept)
     return {tid: s for tid, s in steps.items() if tid in carried and s}
+
+
+def _decision(step_key: str) -> bool:
+    """A person's answer to a conflict ("decision 1", "sub a · decision 2")."""
+    return step_key.rpartition(" · ")[2].startswith("decision ")
 
 
 def _plan_or_none(data: Any) -> Plan | None:

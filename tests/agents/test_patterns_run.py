@@ -18,7 +18,7 @@ from agents.llm.client import LiteLLMClient
 from agents.plan import Plan
 from agents.plan.roster import load_roster
 from agents.ports import Action, Decision
-from agents.run.agent import ModelSettings
+from agents.run.agent import Input, ModelSettings
 from agents.run.runner import Runner, RunOptions
 from agents.run.state import TaskStatus
 from agents.run.team import PriorStep, agreement, split_items, verdict
@@ -295,7 +295,10 @@ def test_items_are_split_from_json_or_markdown():
     assert split_items('["a", "b", {"c": 1}]') == ["a", "b", '{"c": 1}']
     assert split_items("Here:\n```json\n[\"x\", \"y\"]\n```") == ["x", "y"]
     assert split_items("* one\n* two\n   wrapped\n\n3) three") == ["one", "two wrapped", "three"]
-    assert split_items("no list here") == []
+    assert split_items("no list here") is None
+    assert split_items("[]") == []
+    nested = "- Antarctic survey\n  - 2019 edition\n- Zoo records\n    - two zoos\n\nNotes:\n- a caveat"
+    assert split_items(nested) == ["Antarctic survey — 2019 edition", "Zoo records — two zoos"]
 
 
 def test_a_verdict_reads_the_first_line():
@@ -469,3 +472,124 @@ def test_long_answers_conflict_only_when_they_barely_overlap():
     assert not _too_low([essay, other], level)
     assert _too_low(["alpha beta " * 60, "gamma delta " * 60], 0.0)
     assert _too_low(["Yes", "No"], 0.5 - 1e-9)
+
+
+# --- what the review of the core found -------------------------------------------------------
+
+from agents.events import ApprovalResolved, LLMCallFinished, TaskFinished  # noqa: E402
+from agents.run.team import _judge_pick  # noqa: E402
+
+
+def test_a_judge_is_read_as_judges_write():
+    assert _judge_pick("**WINNER:** 2\nBecause.", 3) == 1
+    assert _judge_pick("WINNER: Debater 2", 2) == 1
+    assert _judge_pick("Winner: answer 3", 3) == 2
+    assert _judge_pick("UNDECIDED. There is no winner: 1 and 2 are equally strong.", 2) is None
+    assert _judge_pick("WINNER: 4", 3) is None
+
+
+def test_a_review_that_does_not_clearly_approve_is_a_revision():
+    for refusal in ("I cannot approve this draft: it has no sources.", "Not approved - missing sources",
+                    "Do not approve yet; add a citation.", "Needs work"):
+        assert not verdict(refusal), refusal
+    assert verdict("Looks good, approved.") and verdict("> **APPROVE**")
+
+
+async def test_two_labels_to_one_task_do_not_skip_the_chosen_task(llm, llm_server):
+    llm_server.script(lambda r: Reply("urgent\nIt is on fire.") if "Choose exactly one" in everything(r)
+                      else Reply("handled"))
+    router = {"id": "triage", "title": "Triage", "agent": "analyst", "pattern": "route",
+              "routes": {"urgent": "esc", "critical": "esc", "normal": "file"}}
+    esc = {"id": "esc", "title": "Escalate", "agent": "writer", "depends_on": ["triage"]}
+    file_ = {"id": "file", "title": "File it", "agent": "writer", "depends_on": ["triage"]}
+    runner, _ = make_runner(llm, llm_server, plan(router, esc, file_))
+    await runner.run()
+    assert runner.states["esc"].status is TaskStatus.COMPLETED
+    assert runner.states["file"].status is TaskStatus.SKIPPED
+
+
+async def test_a_failed_voter_stops_the_others(llm, llm_server):
+    def answer(request):
+        if "analyst" in request.messages[0]["content"].lower():
+            return Reply.error(400, "bad request")
+        return Reply("slow answer", latency=1.5)
+    llm_server.script(answer)
+    task = {"id": "q", "title": "Q", "agent": "analyst", "pattern": "vote", "voters": ["analyst", "writer"]}
+    runner, sink = make_runner(llm, llm_server, plan(task))
+    outcome = await runner.run()
+    assert outcome.status == "failed"
+    assert not [e for e in sink.of(StepFinished) if e.step == "answer 2"]  # cancelled, not left running
+    assert not [e for e in sink.of(LLMCallFinished) if e.task_id == "q" and not e.error]  # nothing paid for
+
+
+async def test_a_voter_at_a_model_keeps_its_model_when_the_role_has_tools(llm, llm_server, tmp_path):
+    from agents.tools.builtin import builtin_registry
+    from agents.tools.loop import ToolSetup
+
+    llm_server.script(lambda r: Reply(f"from {r.body['model']}"))
+    task = {"id": "q", "title": "Q", "agent": "coder", "pattern": "vote",
+            "voters": ["coder@openai/other-model", "coder"]}
+    runner, _ = make_runner(llm, llm_server, plan(task), tools=ToolSetup(builtin_registry(), tmp_path))
+    await runner.run()
+    assert sorted(r.body["model"] for r in llm_server.chat_requests) == ["other-model", "test-model"]
+
+
+async def test_waiting_for_the_person_about_contradicting_inputs_holds_no_slot(llm, llm_server):
+    llm_server.script(contradicting)
+    other = {"id": "z", "title": "Other", "agent": "writer", "depends_on": ["a", "b"], "instructions": "z"}
+    runner, sink = make_runner(llm, llm_server, plan(*SOURCES, other), max_parallel=1,
+                               gate=ScriptedGate(delay=1.0))
+    llm_server.script(lambda r: contradicting(r) if "Your task (z)" not in everything(r) else Reply("z done"))
+    await runner.run()
+    z_done = next(e.ts for e in sink.of(TaskFinished) if e.task_id == "z")
+    decided = next(e.ts for e in sink.of(ApprovalResolved) if e.task_id == "sum")
+    assert z_done < decided  # z ran while the question waited
+
+
+def test_pattern_steps_are_not_told_to_report_contradictions(llm_server):
+    from agents.run.team import TeamHost
+
+    host = TeamHost(run_id="r", goal="g", task=plan(*SOURCES).task("sum"), inputs=[
+        Input("a", "A", "x"), Input("b", "B", "y")], roles=load_roster().get, models=lambda r, m: (),
+        ask=None, emit=lambda e: None, decide=None, prior={}, titles={}, warn=lambda m: None)  # type: ignore[arg-type]
+    assert "CONTRADICTION" not in host.base_messages(load_roster().get("writer"))[1].content
+
+
+async def test_a_group_a_route_did_not_choose_is_skipped_not_failed(llm, llm_server):
+    llm_server.script(lambda r: Reply("prose\nessay") if "Choose exactly one" in everything(r) else Reply("ok"))
+    router = {"id": "pick", "title": "Pick", "agent": "analyst", "pattern": "route",
+              "routes": {"code": "build", "prose": "write"}}
+    build = {"id": "build", "title": "Build", "agent": "coder", "depends_on": ["pick"], "children": [
+        {"id": "b1", "title": "B1", "agent": "coder"}, {"id": "b2", "title": "B2", "agent": "coder"}]}
+    write = {"id": "write", "title": "Write", "agent": "writer", "depends_on": ["pick"]}
+    runner, _ = make_runner(llm, llm_server, plan(router, build, write))
+    outcome = await runner.run()
+    assert outcome.status == "completed"
+    assert runner.states["build"].status is TaskStatus.SKIPPED
+    assert runner.states["build"].error.startswith("not chosen by")
+
+
+async def test_a_router_answered_by_hand_takes_the_route_it_names(llm, llm_server):
+    llm_server.script(lambda r: Reply("ok"))
+    router = {"id": "pick", "title": "Pick", "agent": "analyst", "pattern": "route", "requires_approval": True,
+              "routes": {"code": "build", "prose": "write"}}
+    build = {"id": "build", "title": "Build", "agent": "coder", "depends_on": ["pick"]}
+    write = {"id": "write", "title": "Write", "agent": "writer", "depends_on": ["pick"]}
+    gate = ScriptedGate({"pick": Decision(Action.OVERRIDE, "code\nwe need a tool")})
+    runner, _ = make_runner(llm, llm_server, plan(router, build, write), gate=gate)
+    await runner.run()
+    assert runner.states["build"].status is TaskStatus.COMPLETED
+    assert runner.states["write"].status is TaskStatus.SKIPPED
+    assert runner.states["pick"].output.startswith("Chose “code” (Build)")
+
+
+def test_a_pattern_task_after_a_route_replays_its_steps():
+    from agents.plan.reuse import reusable_steps
+
+    router = {"id": "pick", "title": "Pick", "agent": "analyst", "pattern": "route",
+              "routes": {"code": "build", "prose": "write"}}
+    build = {"id": "build", "title": "Build", "agent": "coder", "depends_on": ["pick"]}
+    write = {"id": "write", "title": "Write", "agent": "writer", "depends_on": ["pick"]}
+    final = {**REVIEWED, "id": "final", "depends_on": ["build", "write"]}
+    p = plan(router, build, write, final)
+    assert "final" in reusable_steps(p, p, {"pick", "write"}, {"pick", "write"})

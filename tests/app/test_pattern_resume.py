@@ -163,4 +163,5 @@ def test_steps_hold_by_the_same_rule_as_kept_results():
     assert reusable_tasks(essay, other_reviewer, finished={"essay"}) == set()  # a new pattern is new work
     assert reusable_steps(MAPPED, MAPPED, finished={"list"}, kept=()) == set()  # its input runs again
     assert reusable_steps(MAPPED, MAPPED, finished={"list"}, kept={"list"}) == {"each"}
-    assert reusable_steps(MAPPED, MAPPED, finished=(), kept=()) == set()  # no pattern: "list" has no steps
+    # a task without a pattern may hold a step too: the person's answer about contradicting inputs
+    assert reusable_steps(MAPPED, MAPPED, finished=(), kept=()) == {"list"}
