@@ -74,6 +74,7 @@ class Session(QObject):
         run_view.resumeRequested.connect(self.resume)
         run_view.cancelRequested.connect(self.cancel)
         run_view.retryRequested.connect(self.retry_task)
+        plan_view.subtaskSelected.connect(run_view.show_subtask)  # a delegate's sub-task: its steps
 
     # --- the one way UI work runs -------------------------------------------------
 

@@ -14,6 +14,7 @@ from agents.events import (
     StepFailed,
     StepFinished,
     StepStarted,
+    SubtasksPlanned,
     TaskFinished,
     TaskSkipped,
     TaskStarted,
@@ -112,3 +113,53 @@ def team_at_work() -> list[RunEvent]:
     events += step("memo", "review 1", "reviewer", t + 4, "REVISE\nCite the latency numbers.", note="revise")
     events += step("memo", "draft 2", "writer", t + 8, running=True)
     return events
+
+
+def delegated() -> Plan:
+    return Plan.from_dict({"goal": "A report on penguins", "tasks": [
+        {"id": "report", "title": "Penguin report", "agent": "writer", "pattern": "delegate",
+         "max_subtasks": 4, "max_depth": 2},
+        {"id": "publish", "title": "Publish it", "agent": "writer", "depends_on": ["report"]},
+    ]})
+
+
+SUB_PLAN = [
+    {"id": "facts", "title": "Gather facts", "agent": "researcher", "depends_on": []},
+    {"id": "draft", "title": "Draft the report", "agent": "writer", "depends_on": ["facts"],
+     "pattern": "review", "reviewer": "reviewer", "max_rounds": 2},
+    {"id": "check", "title": "Check the numbers", "agent": "analyst", "depends_on": [],
+     "pattern": "delegate", "max_subtasks": 2},
+]
+NESTED_PLAN = [
+    {"id": "weights", "title": "Check weights", "agent": "researcher", "depends_on": []},
+    {"id": "counts", "title": "Check colony counts", "agent": "researcher", "depends_on": []},
+]
+
+
+def planned(within: str = "", tasks: list | None = None, ts: float = T0 + 3) -> SubtasksPlanned:
+    return SubtasksPlanned(run_id=RUN, ts=ts, task_id="report", within=within,
+                           tasks=SUB_PLAN if tasks is None else tasks)
+
+
+def delegate_started() -> list[RunEvent]:
+    """The manager has planned: its sub-tasks are known, none has a step yet."""
+    plan = delegated()
+    return [RunStarted(run_id=RUN, ts=T0, goal=plan.goal, plan=plan.to_dict()),
+            TaskStarted(run_id=RUN, ts=T0, task_id="report", agent="writer", attempt=1),
+            *step("report", "plan", "writer", T0, "(the sub-plan as JSON)"),
+            planned()]
+
+
+def delegate_at_work() -> list[RunEvent]:
+    """Facts done, the draft in its review, the nested manager's two checks: one done, one failed."""
+    return [*delegate_started(),
+            *step("report", "sub facts", "researcher", T0 + 3, "Emperor penguins weigh 22-45 kg."),
+            *step("report", "sub check · plan", "analyst", T0 + 3, "(the nested sub-plan)"),
+            planned("sub check", NESTED_PLAN, T0 + 6),
+            *step("report", "sub check · sub weights", "researcher", T0 + 6, "Weights hold."),
+            StepStarted(run_id=RUN, ts=T0 + 6, task_id="report", step="sub check · sub counts",
+                        agent="researcher"),
+            StepFailed(run_id=RUN, ts=T0 + 10, task_id="report", step="sub check · sub counts",
+                       agent="researcher", error="the model did not answer within 60 s"),
+            *step("report", "sub draft · draft 1", "writer", T0 + 6, "# Penguins\n\nThey are birds."),
+            *step("report", "sub draft · review 1", "reviewer", T0 + 9, running=True)]

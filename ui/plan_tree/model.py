@@ -28,12 +28,12 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QFont, QUndoStack
 
-from agents.events import RunEvent, RunStarted
+from agents.events import RunEvent, RunStarted, SubtasksPlanned
 from agents.plan import Plan, Task, plan_problems
 from agents.plan.patterns import Pattern
 from agents.plan.roster import Roster
 from agents.run.state import Change, RunState, TaskState
-from ui.plan_tree import cells
+from ui.plan_tree import cells, subtasks
 from ui.plan_tree.cells import HEADER_TIPS, HEADERS, RUNTIME_COLUMNS, Column
 from ui.plan_tree.commands import (
     AddTaskCommand,
@@ -43,7 +43,8 @@ from ui.plan_tree.commands import (
 )
 from ui.plan_tree.nodes import TaskNode, next_generated_number, root_from_plan, row_problems
 from ui.plan_tree.pattern_cells import PatternRole, pattern_icon, pattern_text
-from ui.plan_tree.runtime import shown
+from ui.plan_tree.runtime import shown, status_icon, status_label
+from ui.plan_tree.subtasks import SubtaskRow
 
 Index = QModelIndex | QPersistentModelIndex
 _NO_INDEX = QModelIndex()
@@ -84,6 +85,10 @@ class PlanTreeModel(QAbstractItemModel):
         self._root = TaskNode("")
         self._nodes: dict[str, TaskNode] = {}
         self._run = RunState()
+        self._subrows: dict[str, list[SubtaskRow]] = {}
+        """A delegate's planned sub-tasks by its task id: read-only rows after its children."""
+        self._retired: list[SubtaskRow] = []
+        # removed rows stay alive until the next reset: indexes may still point at them
         self._runtime_dirty: set[str] = set()
         self._runtime_timer = QTimer(self)
         self._runtime_timer.setSingleShot(True)
@@ -140,6 +145,7 @@ class PlanTreeModel(QAbstractItemModel):
         self._nodes = {n.id: n for n in self._all_nodes()}
         self._run = RunState()
         self._run.load_plan(plan.to_dict())
+        self._subrows, self._retired = {}, []
         self._next_number = next_generated_number(self._nodes)
         self.endResetModel()
         self._undo_stack.clear()
@@ -284,6 +290,10 @@ class PlanTreeModel(QAbstractItemModel):
         changes = self._run.apply(event)
         if isinstance(event, RunStarted):  # every task starts afresh or keeps its result
             dirty = set(self._nodes)
+            self._sync_all_subtasks()
+        elif isinstance(event, SubtasksPlanned):
+            self._sync_subtasks(event.task_id)
+            return True
         else:
             task_id = getattr(event, "task_id", "")
             if task_id not in self._nodes or not changes & _ROW_CHANGES:
@@ -308,6 +318,7 @@ class PlanTreeModel(QAbstractItemModel):
             if node is None or node.parent is None:
                 continue
             rows_by_parent.setdefault(id(node.parent), (node.parent, []))[1].append(node.row())
+            self._touch_subtasks(self._subrows.get(task_id, ()))
         first, last = Column.TASK, max(RUNTIME_COLUMNS)  # (the Task column: a map's counts)
         for parent, rows in rows_by_parent.values():
             parent_index = self._index_of(parent)
@@ -319,6 +330,7 @@ class PlanTreeModel(QAbstractItemModel):
         self._run = state
         for node in self._all_nodes():
             self._touch(node, *RUNTIME_COLUMNS)
+        self._sync_all_subtasks()
 
     @property
     def run_state(self) -> RunState:
@@ -332,18 +344,115 @@ class PlanTreeModel(QAbstractItemModel):
     def clear_runtime(self) -> None:
         self.show_state(RunState())
 
+    def subtask_at(self, index: Index) -> tuple[str, str] | None:
+        """(the delegate task's id, the sub-task's step prefix) of a sub-task row; None for a plan row."""
+        item = index.internalPointer() if index.isValid() else None
+        return (item.owner, item.prefix) if isinstance(item, SubtaskRow) else None
+
+    def subtask_rows(self, task_id: str) -> list[SubtaskRow]:
+        """The sub-task rows shown under a delegate task (its manager's plan, nested rows inside)."""
+        return list(self._subrows.get(task_id, ()))
+
+    # --- a delegate's sub-tasks (read-only rows, never part of the plan) --------------
+
+    def _sync_all_subtasks(self) -> None:
+        for task_id in list(self._nodes):
+            self._sync_subtasks(task_id)
+
+    def _sync_subtasks(self, task_id: str) -> None:
+        """Show the sub-tasks the fold has for a task: new rows inserted, changed ones replaced."""
+        node = self._nodes.get(task_id)
+        if node is None or (task_id not in self._subrows and not self._run.tasks.get(task_id, _EMPTY).subtasks):
+            return
+        self._sync_rows(node, self._run.tasks.get(task_id), "", self._subrows.get(task_id, []),
+                        lambda rows: self._subrows.__setitem__(task_id, rows))
+
+    def _sync_rows(self, parent: TaskNode | SubtaskRow, task: TaskState | None, within: str,
+                   current: list[SubtaskRow], store: Any) -> None:
+        owner = parent.id if isinstance(parent, TaskNode) else parent.owner
+        wanted = subtasks.build(owner, task, within, parent, 0)
+        if subtasks.shape(wanted) == subtasks.shape(current):
+            for row in current:  # the same rows: a nested manager may have planned since
+                self._sync_rows(row, task, row.prefix, row.children, lambda rows, r=row: setattr(r, "children", rows))
+            return
+        first = len(parent.children) if isinstance(parent, TaskNode) else 0
+        parent_index = self._index_of(parent) if isinstance(parent, TaskNode) else self._sub_index(parent)
+        if current:
+            self.beginRemoveRows(parent_index, first, first + len(current) - 1)
+            store([])
+            self._retired.extend(subtasks.walk(current))
+            self.endRemoveRows()
+        if wanted:
+            self.beginInsertRows(parent_index, first, first + len(wanted) - 1)
+            store(wanted)
+            self.endInsertRows()
+
+    def _sub_index(self, row: SubtaskRow, column: int = 0) -> QModelIndex:
+        first = len(row.parent.children) if isinstance(row.parent, TaskNode) else 0
+        return self.createIndex(first + row.row, column, row)
+
+    def _touch_subtasks(self, rows: Iterable[SubtaskRow]) -> None:
+        """Their status follows the delegate task's steps: repaint them with it."""
+        rows = list(rows)
+        if rows:
+            self.dataChanged.emit(self._sub_index(rows[0], Column.STATUS),
+                                  self._sub_index(rows[-1], Column.COST))
+        for row in rows:
+            self._touch_subtasks(row.children)
+
+    def _sub_data(self, row: SubtaskRow, column: Column, role: int) -> Any:
+        R = Qt.ItemDataRole
+        task = self._run.tasks.get(row.owner)
+        if role == R.DisplayRole:
+            if column == Column.TASK:
+                return row.title
+            if column == Column.AGENT:
+                return row.agent
+            if column == Column.DEPENDS_ON:
+                return ", ".join(subtasks.dependency_titles(task, row))
+            if column == Column.STATUS:
+                return status_label(subtasks.status(task, row))
+            if column == Column.COST:
+                spent = subtasks.cost(task, row)
+                return f"${spent:.4f}" if spent else ""
+            return None
+        if role == R.DecorationRole and column == Column.STATUS:
+            return status_icon(subtasks.status(task, row))
+        if role == TaskIdRole:
+            return row.owner
+        if role == PatternRole and column == Column.TASK:
+            return f"{row.pattern} · planned by its manager" if row.pattern else "planned by its manager"
+        if role == R.ToolTipRole:
+            return (f"{row.title} ({row.sub_id}): a sub-task its manager planned while the run went on; "
+                    "read-only, not part of the plan. Select it to read its steps in the run view.")
+        if role == R.FontRole and column == Column.TASK:
+            font = QFont()
+            font.setItalic(True)  # not an editable task of the plan
+            return font
+        return None
+
     # --- QAbstractItemModel: structure ----------------------------------------------
 
     def index(self, row: int, column: int, parent: Index = _NO_INDEX) -> QModelIndex:
         if not self.hasIndex(row, column, parent):
             return QModelIndex()
-        return self.createIndex(row, column, self._node_at(parent).children[row])
+        item = parent.internalPointer() if parent.isValid() else None
+        if isinstance(item, SubtaskRow):
+            return self.createIndex(row, column, item.children[row])
+        node = self._node_at(parent)
+        if row >= len(node.children):  # a delegate's sub-task, after any plan children
+            return self.createIndex(row, column, self._subrows[node.id][row - len(node.children)])
+        return self.createIndex(row, column, node.children[row])
 
     def parent(self, index: Index | None = None) -> Any:  # type: ignore[override]
         if index is None:  # QObject.parent()
             return QObject.parent(self)
         if not index.isValid():
             return QModelIndex()
+        item = index.internalPointer()
+        if isinstance(item, SubtaskRow):
+            owner = item.parent
+            return self._sub_index(owner) if isinstance(owner, SubtaskRow) else self._index_of(owner)  # type: ignore[arg-type]
         up = self._node_at(index).parent
         if up is None or up is self._root:
             return QModelIndex()
@@ -352,7 +461,11 @@ class PlanTreeModel(QAbstractItemModel):
     def rowCount(self, parent: Index = _NO_INDEX) -> int:
         if parent.isValid() and parent.column() != Column.TASK:
             return 0
-        return len(self._node_at(parent).children)
+        item = parent.internalPointer() if parent.isValid() else None
+        if isinstance(item, SubtaskRow):
+            return len(item.children)
+        node = self._node_at(parent)
+        return len(node.children) + len(self._subrows.get(node.id, ())) if node.id else len(node.children)
 
     def columnCount(self, parent: Index = _NO_INDEX) -> int:
         return len(Column)
@@ -371,7 +484,7 @@ class PlanTreeModel(QAbstractItemModel):
         if not index.isValid():  # the viewport: drop to the top level
             return F.ItemIsDropEnabled if self._editable else F.NoItemFlags
         flags = F.ItemIsEnabled | F.ItemIsSelectable
-        if not self._editable:
+        if not self._editable or isinstance(index.internalPointer(), SubtaskRow):  # read-only, no drops
             return flags
         node = self._node_at(index)
         flags |= F.ItemIsDragEnabled | F.ItemIsDropEnabled
@@ -389,6 +502,8 @@ class PlanTreeModel(QAbstractItemModel):
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
+        if isinstance(item := index.internalPointer(), SubtaskRow):
+            return self._sub_data(item, Column(index.column()), role)
         node = self._node_at(index)
         column = Column(index.column())
         R = Qt.ItemDataRole
@@ -421,7 +536,7 @@ class PlanTreeModel(QAbstractItemModel):
         return None
 
     def setData(self, index: Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
-        if not index.isValid():
+        if not index.isValid() or isinstance(index.internalPointer(), SubtaskRow):
             return False
         task_id = self._node_at(index).id
         column = index.column()
@@ -449,7 +564,7 @@ class PlanTreeModel(QAbstractItemModel):
         return [MIME_TYPE]
 
     def mimeData(self, indexes: Iterable[Index]) -> QMimeData:
-        ids = list(dict.fromkeys(self._node_at(i).id for i in indexes if i.isValid()))
+        ids = list(dict.fromkeys(self._node_at(i).id for i in indexes if i.isValid() and self._node_at(i).id))
         data = QMimeData()
         data.setData(MIME_TYPE, QByteArray(json.dumps(ids).encode()))
         return data
@@ -458,7 +573,7 @@ class PlanTreeModel(QAbstractItemModel):
         self, data: QMimeData, action: Qt.DropAction, row: int, column: int, parent: Index
     ) -> bool:
         ids = _decode_ids(data)
-        if action != Qt.DropAction.MoveAction or ids is None:
+        if action != Qt.DropAction.MoveAction or ids is None or self.subtask_at(parent) is not None:
             return False
         return self.can_move(ids, self.task_id_at(parent))
 
@@ -586,7 +701,9 @@ class PlanTreeModel(QAbstractItemModel):
         return self._workers[0]
 
     def _node_at(self, index: Index) -> TaskNode:
-        return index.internalPointer() if index.isValid() else self._root
+        """The plan's node of a row (the root for no row, and for a read-only sub-task row)."""
+        item = index.internalPointer() if index.isValid() else None
+        return item if isinstance(item, TaskNode) else self._root
 
     def _index_of(self, node: TaskNode, column: int = 0) -> QModelIndex:
         if node is self._root or node.parent is None:
@@ -607,6 +724,7 @@ class PlanTreeModel(QAbstractItemModel):
         self.dataChanged.emit(self._index_of(node, first), self._index_of(node, last))
 
 
+_EMPTY = TaskState("")
 _ROW_CHANGES = frozenset({Change.TIMELINE, Change.TOTALS, Change.APPROVALS, Change.STEPS})
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, Signal
 from PySide6.QtGui import QAction, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -46,6 +46,9 @@ _NOTICE_STYLE = (
 
 class PlanTreeView(QWidget):
     """Edits a PlanTreeModel; every change goes through the model's undo stack."""
+
+    subtaskSelected = Signal(str, str)
+    """A delegate's sub-task row became current: (the delegate task's id, the sub-task's step prefix)."""
 
     def __init__(self, model: PlanTreeModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -220,6 +223,9 @@ class PlanTreeView(QWidget):
     def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         self.detail.set_task(self._model.task_id_at(current))
         self._update_actions()
+        sub = self._model.subtask_at(current)
+        if sub is not None:  # read-only: its steps are what there is to see
+            self.subtaskSelected.emit(*sub)
 
     def _on_model_reset(self) -> None:
         self.tree.expandAll()

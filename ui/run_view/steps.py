@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 from agents.run.state import StepState, StepStatus, TaskState
 from ui import theme
 from ui.plan_tree.pattern_cells import map_counts, step_counts
+from ui.plan_tree.subtasks import SEP
 from ui.run_view.live_output import dot_icon
 
 Index = QModelIndex | QPersistentModelIndex
@@ -50,6 +51,8 @@ class StepsModel(QAbstractTableModel):
     def __init__(self) -> None:
         super().__init__()
         self._task: TaskState | None = None
+        self._prefix = ""
+        """Only the steps of one delegated sub-task ("sub a": "sub a" and "sub a · ..."); "" for all."""
         self._keys: list[str] = []
         self._icons = {s: dot_icon(theme.status_colour(c)) for s, c in STATUS_COLOURS.items()}
 
@@ -57,19 +60,31 @@ class StepsModel(QAbstractTableModel):
     def task(self) -> TaskState | None:
         return self._task
 
-    def set_task(self, task: TaskState | None) -> None:
+    @property
+    def prefix(self) -> str:
+        return self._prefix
+
+    def set_task(self, task: TaskState | None, prefix: str = "") -> None:
         self.beginResetModel()
-        self._task = task
-        self._keys = list(task.steps) if task is not None else []
+        self._task, self._prefix = task, prefix
+        self._keys = self._wanted()
         self.endResetModel()
+
+    def _wanted(self) -> list[str]:
+        if self._task is None:
+            return []
+        if not self._prefix:
+            return list(self._task.steps)
+        under = self._prefix + SEP
+        return [k for k in self._task.steps if k == self._prefix or k.startswith(under)]
 
     def refresh(self) -> None:
         """Show what the fold added or changed since the last refresh (steps are never removed)."""
         if self._task is None:
             return
-        keys = list(self._task.steps)
+        keys = self._wanted()
         if keys[: len(self._keys)] != self._keys:  # a new start re-ordered them: start over
-            self.set_task(self._task)
+            self.set_task(self._task, self._prefix)
             return
         if len(keys) > len(self._keys):
             self.beginInsertRows(_NO_INDEX, len(self._keys), len(keys) - 1)
@@ -100,7 +115,11 @@ class StepsModel(QAbstractTableModel):
             return None
         column = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
+            if column == 0 and self._prefix:  # one sub-task's steps: its prefix says nothing
+                return step.step.removeprefix(self._prefix).removeprefix(SEP) or "answer"
             return _cell(step, column)
+        if role == Qt.ItemDataRole.ToolTipRole and column == 0:
+            return step.step
         if role == StepKeyRole:
             return step.step
         if role == Qt.ItemDataRole.DecorationRole and column == 2:
@@ -123,10 +142,21 @@ def _cell(step: StepState, column: int) -> str:
     return " ".join(note.split())
 
 
-def summary(task: TaskState) -> str:
-    """The pane's heading: the task, then "items 212/300 done, 3 failed" or "4 steps"."""
+def summary(task: TaskState, prefix: str = "") -> str:
+    """The pane's heading: the task, then "items 212/300 done, 3 failed" or "4 steps";
+    for one delegated sub-task, "Task › sub-task" and its own steps."""
+    if prefix:
+        return f"{task.title or task.task_id}  ›  {sub_title(task, prefix)}"
     counts = map_counts(task) or step_counts(task)
     return f"{task.title or task.task_id}  ·  {counts}" if counts else (task.title or task.task_id)
+
+
+def sub_title(task: TaskState, prefix: str) -> str:
+    """A delegated sub-task's title from its manager's plan (its id when unknown)."""
+    within, _, key = prefix.rpartition(SEP)
+    sub_id = key.removeprefix("sub ")
+    spec = next((t for t in task.subtasks.get(within, ()) if str(t.get("id")) == sub_id), None)
+    return str(spec.get("title") or sub_id) if spec is not None else sub_id
 
 
 class StepsPane(QWidget):
@@ -179,17 +209,29 @@ class StepsPane(QWidget):
     def task_id(self) -> str | None:
         return self.model.task.task_id if self.model.task is not None else None
 
-    def show_task(self, task: TaskState | None) -> None:
-        """List `task`'s steps (None: nothing)."""
-        if task is not self.model.task:
-            self.model.set_task(task)
+    def show_task(self, task: TaskState | None, prefix: str = "") -> None:
+        """List `task`'s steps (None: nothing); with a prefix, one delegated sub-task's."""
+        if task is not self.model.task or prefix != self.model.prefix:
+            self.model.set_task(task, prefix)
+            self._fit_step_column()
         self.refresh()
+
+    def _fit_step_column(self) -> None:
+        """Room for a delegate's "sub draft · review 1" keys (a map's items keep the narrow column)."""
+        task = self.model.task
+        nested = task is not None and not self.model.prefix and len(task.steps) <= 100 and any(
+            SEP in key for key in task.steps)
+        width = 80
+        if nested:
+            self.table.resizeColumnToContents(0)
+            width = min(220, max(80, self.table.columnWidth(0)))
+        self.table.horizontalHeader().resizeSection(0, width)
 
     def refresh(self) -> None:
         """Show the fold's latest steps; the selected step's output follows it."""
         self.model.refresh()
         task = self.model.task
-        self.heading.setText(summary(task) if task is not None else "Steps")
+        self.heading.setText(summary(task, self.model.prefix) if task is not None else "Steps")
         self._show_output()
 
     def select_step(self, key: str) -> None:

@@ -33,11 +33,14 @@ from agents.run.state import TaskStatus
 from ui import theme
 from ui.run_view import format as fmt
 from ui.run_view.model import RunModel, TaskRow
+from ui.run_view.sub_bars import COLOUR_KEYS, SubBar, sub_bars
 
 ROW_H = 26
 AXIS_H = 28
 BAR_H = 14
 GROUP_BAR_H = 6
+STEP_STRIP_H = 6
+"""The steps' sub-bars under a task's bar (the bar moves up to make room)."""
 INDENT = 14
 MIN_SPAN = 10.0
 """Seconds: the narrowest time range the chart shows."""
@@ -105,6 +108,11 @@ class TimelineWidget(QAbstractScrollArea):
     def bars(self) -> list[Bar]:
         """[(task_id, start, end_or_None, agent)] of every task that started."""
         return [(r.task_id, r.started, r.finished, r.agent) for r in self._rows if r.started is not None]
+
+    def step_bars(self, task_id: str) -> list[SubBar]:
+        """The sub-bars drawn for a task's steps (binned past a few dozen)."""
+        row = self.model.rows.get(task_id)
+        return sub_bars(row.steps.values(), self._now()) if row is not None else []
 
     def content_height(self) -> int:
         """Pixels needed to show every row without scrolling."""
@@ -412,7 +420,11 @@ class TimelineWidget(QAbstractScrollArea):
     def _paint_bar(self, painter: QPainter, row: TaskRow, x0: float, x1: float, y: float,
                    t0: float, scale: float, left: float) -> None:
         colour = theme.role_colour(row.agent)
-        rect = QRectF(x0, y + (ROW_H - BAR_H) / 2, x1 - x0, BAR_H)
+        top = y + (ROW_H - BAR_H) / 2
+        if row.steps:  # room for the steps' strip below
+            top = y + ROW_H - STEP_STRIP_H - BAR_H - 4
+            self._paint_steps(painter, row, y + ROW_H - STEP_STRIP_H - 2, t0, scale, left)
+        rect = QRectF(x0, top, x1 - x0, BAR_H)
         fill = QColor(colour)
         pen = QPen(Qt.PenStyle.NoPen)
         if row.status is TaskStatus.RUNNING:
@@ -436,3 +448,17 @@ class TimelineWidget(QAbstractScrollArea):
             for ts in row.retries:
                 x = min(max(self._x(ts, t0, scale, left), rect.left() + 1), rect.right() - 1)
                 painter.drawLine(QPointF(x, rect.top() + 2), QPointF(x, rect.bottom() - 2))
+
+    def _paint_steps(self, painter: QPainter, row: TaskRow, top: float, t0: float, scale: float,
+                     left: float) -> None:
+        """One thin bar per step (in lanes), or a density strip of time bins for many."""
+        colours = {status: theme.status_colour(key) for status, key in COLOUR_KEYS.items()}
+        for bar in sub_bars(row.steps.values(), self._now()):
+            x0 = self._x(bar.start, t0, scale, left)
+            x1 = self._x(bar.end, t0, scale, left) - (0 if bar.binned else 1)  # a gap between steps
+            lane_h = STEP_STRIP_H / bar.lanes
+            colour = QColor(colours[bar.status])
+            if bar.weight < 1:
+                colour.setAlphaF(0.3 + 0.7 * bar.weight)
+            height = lane_h - (0.5 if bar.lanes > 1 else 0)
+            painter.fillRect(QRectF(x0, top + bar.lane * lane_h, max(2.0, x1 - x0), height), colour)

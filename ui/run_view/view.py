@@ -316,6 +316,19 @@ class RunView(QWidget):
         self._show_steps_of(task_id)
         self._update_retry()
 
+    def show_subtask(self, task_id: str, prefix: str) -> None:
+        """Select a delegate task and list only one sub-task's steps (chosen in the plan tree)."""
+        task = self.model.rows.get(task_id)
+        if task is None:
+            return
+        self.timeline.select_task(task_id)
+        self.output.show_task(task_id)
+        self._show_steps_of(task_id, prefix)
+        keys = [k for k in task.steps if k == prefix or k.startswith(prefix + " · ")]
+        if keys:  # its first step's output at once
+            self.steps.select_step(keys[0])
+        self._update_retry()
+
     # --- internals --------------------------------------------------------------
 
     def resizeEvent(self, event: QResizeEvent) -> None:
@@ -403,11 +416,11 @@ class RunView(QWidget):
         elif selected is not None and selected in dirty:
             self._show_steps_of(selected)
 
-    def _show_steps_of(self, task_id: str | None) -> None:
+    def _show_steps_of(self, task_id: str | None, prefix: str = "") -> None:
         """List the task's steps beside its live output; hide the list for a task without steps."""
         task = self.model.rows.get(task_id) if task_id is not None else None
-        has_steps = task is not None and bool(task.steps)
-        self.steps.show_task(task if has_steps else None)
+        has_steps = task is not None and (bool(task.steps) or bool(prefix))
+        self.steps.show_task(task if has_steps else None, prefix)
         if has_steps and self.steps.isHidden():  # half the width: the steps are what to read now
             self.steps.show()
             width = sum(self.steps_splitter.sizes())
