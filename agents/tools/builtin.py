@@ -199,6 +199,11 @@ async def _collect(proc: asyncio.subprocess.Process, limit: int) -> tuple[bytes,
         reading.cancel()
     if overflow:
         _kill(proc)
+        # read on to the end: a full buffer pauses the pipe, and asyncio's wait() waits for
+        # the pipe to close, which it would then never see
+        assert proc.stdout is not None
+        while await proc.stdout.read(65536):
+            pass
     return out, overflow, await proc.wait()
 
 

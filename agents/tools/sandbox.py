@@ -225,6 +225,8 @@ def launch_command(command: list[str], workspace: Path, limits: CodeLimits,
 
 _CGROUP_ROOTS = (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup"))
 _serial = itertools.count()
+_leftover: set[Path] = set()
+"""Groups whose last process was still being reaped when their call ended."""
 
 
 @contextlib.contextmanager
@@ -239,15 +241,18 @@ def pids_cgroup(limit: int) -> Iterator[Path | None]:
         yield group / "cgroup.procs" if group else None
     finally:
         if group is not None:
-            with contextlib.suppress(OSError):  # busy until the last process is reaped
+            try:
                 group.rmdir()
+            except OSError:  # busy until the last process is reaped: removed by a later call
+                _leftover.add(group)
 
 
 def _make_cgroup(limit: int) -> Path | None:
+    for stale in list(_leftover):  # only groups whose own call is over: others may be in use
+        with contextlib.suppress(OSError):
+            stale.rmdir()
+            _leftover.discard(stale)
     for root in _pids_hierarchies():
-        for stale in root.glob(f"troupe-sandbox-{os.getpid()}-*"):  # busy when last tried
-            with contextlib.suppress(OSError):
-                stale.rmdir()
         group = root / f"troupe-sandbox-{os.getpid()}-{next(_serial)}"
         try:
             group.mkdir()
