@@ -150,3 +150,20 @@ def test_screenshot_plan_with_every_pattern(qtbot, view, tmp_path: Path):
     qtbot.wait(20)
     view.grab().save(os.path.join(SHOTS or str(tmp_path), "plan_patterns_route.png"))
     assert view.tree.header().sectionSize(Column.TASK) > 200
+
+
+def test_a_task_can_be_made_a_delegate_and_its_limits_edited(view):
+    from agents.plan.patterns import Delegate
+
+    model, editor = view.model, view.detail.pattern_editor
+    select(view, "memo")
+    editor.kind_combo.setCurrentIndex(editor.kind_combo.findText("Delegate to sub-tasks"))
+    editor.kind_combo.activated.emit(editor.kind_combo.currentIndex())
+    assert model.task("memo").pattern == Delegate()
+    assert editor.pages.currentWidget() is editor.max_subtasks_spin.parentWidget()
+    editor.max_subtasks_spin.setValue(8)
+    editor.max_depth_spin.setValue(2)
+    assert model.task("memo").pattern == Delegate(8, 2)
+    assert pattern_text(model, "memo") == "delegates up to 8"
+    model.undo_stack.undo()
+    assert model.task("memo").pattern == Delegate(8, 1)

@@ -27,7 +27,7 @@ KIND_TIPS = {
     PatternKind.REVIEW: "Review: the agent drafts, a reviewer approves or asks for a revision",
     PatternKind.VOTE: "Vote: several independent answers, then a judge or a majority",
     PatternKind.DEBATE: "Debate: agents argue in rounds, a judge decides",
-    PatternKind.DELEGATE: "Delegate: the agent plans sub-tasks at run time (not run yet)",
+    PatternKind.DELEGATE: "Delegate: the agent plans sub-tasks at run time and integrates their results",
     PatternKind.MAP: "Map: one agent per item of a list, in parallel",
     PatternKind.ROUTE: "Route: the agent picks one of several tasks; the others are skipped",
 }

@@ -31,7 +31,9 @@ from PySide6.QtWidgets import (
 
 from agents.plan.patterns import (
     MAP_HARD_CAP,
+    MAX_DEPTH,
     MAX_ROUNDS,
+    MAX_SUBTASKS,
     MAX_VOTERS,
     Debate,
     Delegate,
@@ -51,6 +53,7 @@ KINDS = (
     (PatternKind.DEBATE, "Debate"),
     (PatternKind.MAP, "Map over a list"),
     (PatternKind.ROUTE, "Route"),
+    (PatternKind.DELEGATE, "Delegate to sub-tasks"),
 )
 HINTS = {
     PatternKind.SINGLE: "The task's agent answers once.",
@@ -59,7 +62,7 @@ HINTS = {
     PatternKind.DEBATE: "Each round every debater sees the others' arguments; the judge decides.",
     PatternKind.MAP: "One agent per item of a dependency's list, in parallel.",
     PatternKind.ROUTE: "The agent picks one label; that task runs, the others are skipped.",
-    PatternKind.DELEGATE: "Planned: the agent plans sub-tasks at run time (not run yet).",
+    PatternKind.DELEGATE: "The agent plans sub-tasks at run time, they run, and it integrates their results.",
 }
 MAJORITY = "(majority)"
 
@@ -130,7 +133,7 @@ class PatternEditor(QWidget):
         for kind, build in ((PatternKind.SINGLE, QWidget), (PatternKind.REVIEW, self._review_page),
                             (PatternKind.VOTE, self._vote_page), (PatternKind.DEBATE, self._debate_page),
                             (PatternKind.MAP, self._map_page), (PatternKind.ROUTE, self._route_page),
-                            (PatternKind.DELEGATE, QWidget)):
+                            (PatternKind.DELEGATE, self._delegate_page)):
             self._pages[kind] = build()
             self.pages.addWidget(self._pages[kind])
         self.kind_combo.activated.connect(self._on_kind_chosen)
@@ -218,6 +221,17 @@ class PatternEditor(QWidget):
         self.max_items_spin.valueChanged.connect(lambda v: self._set("max_items", v))
         return page
 
+    def _delegate_page(self) -> QWidget:
+        page, form = self._form()
+        self.max_subtasks_spin = self._spin("Most sub-tasks", 1, MAX_SUBTASKS)
+        self.max_depth_spin = self._spin("Most levels", 1, MAX_DEPTH)
+        self.max_depth_spin.setToolTip("1: sub-tasks do not delegate again")
+        form.addRow("Most sub-tasks", self.max_subtasks_spin)
+        form.addRow("Most levels", self.max_depth_spin)
+        self.max_subtasks_spin.valueChanged.connect(lambda v: self._set("max_subtasks", v))
+        self.max_depth_spin.valueChanged.connect(lambda v: self._set("max_depth", v))
+        return page
+
     def _route_page(self) -> QWidget:
         page = QWidget()
         self.routes_table = QTableWidget(0, 2)
@@ -255,9 +269,6 @@ class PatternEditor(QWidget):
             self._pattern, self._context = pattern, context
             kind = pattern.kind if pattern is not None else PatternKind.SINGLE
             at = self.kind_combo.findData(kind)
-            if at < 0:  # delegate: shown, not offered
-                self.kind_combo.addItem("Delegate (not run yet)", kind)
-                at = self.kind_combo.count() - 1
             self.kind_combo.setCurrentIndex(at)
             self.hint.setText(HINTS[kind])
             self.pages.setCurrentWidget(self._pages[kind])
@@ -281,6 +292,9 @@ class PatternEditor(QWidget):
             case Map(over, max_items):
                 self._fill_tasks(self.over_combo, self._context.dependencies, over)
                 self.max_items_spin.setValue(max_items)
+            case Delegate(max_subtasks, max_depth):
+                self.max_subtasks_spin.setValue(max_subtasks)
+                self.max_depth_spin.setValue(max_depth)
             case Route(routes):
                 self._fill_routes(routes)
 
