@@ -66,7 +66,7 @@ lint: $(STAMP)
 WINDOW_TESTS := tests/ui/test_main_window.py tests/ui/test_window_run_path.py tests/ui/test_crash_notice_window.py
 
 test: lint
-	$(BIN)/python -m pytest -q $(addprefix --ignore=,$(WINDOW_TESTS))
+	$(BIN)/python -m pytest -q --durations=12 $(addprefix --ignore=,$(WINDOW_TESTS))
 	$(BIN)/python -m tests.support.run_each $(WINDOW_TESTS)
 
 bench: $(STAMP)
