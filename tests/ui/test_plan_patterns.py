@@ -167,3 +167,11 @@ def test_a_task_can_be_made_a_delegate_and_its_limits_edited(view):
     assert pattern_text(model, "memo") == "delegates up to 8"
     model.undo_stack.undo()
     assert model.task("memo").pattern == Delegate(8, 1)
+
+
+def test_no_task_selected_shows_no_pattern(view):
+    editor = view.detail.pattern_editor
+    select(view, "memo")
+    assert editor.kind_combo.currentText() == "Review loop"
+    view.detail.set_task(None)
+    assert editor.kind_combo.currentText() == "One agent" and not editor.isEnabled()

@@ -212,6 +212,7 @@ class TaskDetailPane(QWidget):
         self._instructions_dirty = False
         self.depends_list.clear()
         self.approval_check.setChecked(False)
+        self.pattern_editor.show_pattern(None, PatternContext("", "", (), (), ()))  # not the last task's
         for field in self._fields:
             field.setEnabled(False)
 
