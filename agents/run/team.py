@@ -328,6 +328,18 @@ def verdict(text: str) -> bool:
     return "APPROV" in first and not _NEGATION.search(first)
 
 
+def _rounds(n: int) -> str:
+    return "1 round" if n == 1 else f"{n} rounds"
+
+
+def _without_verdict(review: str) -> str:
+    """A review's feedback without its REVISE line."""
+    lines = review.strip().splitlines()
+    if lines and _first_line(lines[0]).upper().startswith(("REVISE", "APPROVE")):
+        lines = lines[1:]
+    return "\n".join(lines).strip() or review.strip()
+
+
 def _first_line(text: str) -> str:
     """The first non-empty line, without Markdown emphasis, headings or quotes around it."""
     line = next((line for line in text.splitlines() if line.strip()), "")
@@ -337,7 +349,7 @@ def _first_line(text: str) -> str:
 async def _review(host: TeamHost, review: Review) -> str:
     maker = host.roles(host.task.agent)
     draft, feedback, rounds, round_ = "", "", review.max_rounds, 0
-    conflicts = 0
+    conflicts, drafts = 0, []
     while True:
         round_ += 1
         messages = host.base_messages(maker)
@@ -345,6 +357,7 @@ async def _review(host: TeamHost, review: Review) -> str:
             messages.append(Message("user", f"Your previous draft:\n\n{draft}\n\nThe reviewer asked for "
                                             f"a revision:\n\n{feedback}\n\nWrite the revised result in full."))
         draft = await host.step(f"draft {round_}", host.task.agent, messages)
+        drafts.append(draft)
         feedback = await host.step(f"review {round_}", review.reviewer,
                                    _review_messages(host, review.reviewer, draft),
                                    note=lambda t: "approved" if verdict(t) else "revise")
@@ -353,10 +366,13 @@ async def _review(host: TeamHost, review: Review) -> str:
         if round_ < rounds:
             continue
         conflicts += 1
+        # what can be picked is a draft (the output); the reviewer's objection is the why
         question = ConflictQuestion(
-            kind="review", why=f"the {review.reviewer} did not approve after {round_} rounds",
-            claims=(Claim(f"{host.task.agent}, draft {round_}", draft),
-                    Claim(f"{review.reviewer}, review {round_}", feedback)),
+            kind="review",
+            why=(f"the {review.reviewer} did not approve after {_rounds(round_)}; its last review: "
+                 f"{_headline(_without_verdict(feedback), 300)}"),
+            claims=tuple(Claim(f"{host.task.agent}, draft {n}", text)
+                         for n, text in list(enumerate(drafts, 1))[-3:][::-1]),
             proposed=draft,
         )
         settled = _outcome(await host.settle(conflicts, question), question)
@@ -465,9 +481,9 @@ async def _vote(host: TeamHost, vote: Vote) -> str:
             return settled
 
 
-def _pick_note(text: str, count: int) -> str:
+def _pick_note(text: str, count: int, what: str = "answer") -> str:
     pick = _judge_pick(text, count)
-    return f"picked answer {pick + 1}" if pick is not None else "no pick"
+    return f"picked {what} {pick + 1}" if pick is not None else "no pick"
 
 
 def _tally_text(voters: Sequence[str], answers: Sequence[str], tally: str, level: float) -> str:
@@ -500,7 +516,7 @@ async def _debate(host: TeamHost, debate: Debate) -> str:
                 for i, who in enumerate(debate.debaters, 1))))
         decision = await host.step(f"judgement {round_}", debate.judge,
                                    _verdict_messages(host, debate, last),
-                                   note=lambda t: _pick_note(t, len(debate.debaters)))
+                                   note=lambda t: _pick_note(t, len(debate.debaters), "debater"))
         if _judge_pick(decision, len(debate.debaters)) is not None:
             return decision
         conflicts += 1

@@ -89,15 +89,17 @@ async def test_review_revises_with_the_feedback_until_approved(llm, llm_server):
 
 async def test_a_review_never_approved_is_a_conflict_the_person_settles(llm, llm_server):
     llm_server.script(reviewer_wants(approve_at=None))
-    gate = ScriptedGate({"essay": Decision(Action.PICK, "2")})  # take the reviewer's words
+    gate = ScriptedGate({"essay": Decision(Action.PICK, "2")})  # an earlier draft
     runner, sink = make_runner(llm, llm_server, plan(REVIEWED), gate=gate)
     await runner.run()
     [question] = gate.requests
     assert question.subject is Subject.CONFLICT and question.conflict is not None
-    assert question.conflict.why == "the reviewer did not approve after 3 rounds"
-    assert [c.who for c in question.conflict.claims] == ["writer, draft 3", "reviewer, review 3"]
+    assert question.conflict.why == ("the reviewer did not approve after 3 rounds; its last review: "
+                                     "Add a source to draft 3.")
+    # only drafts can be picked: the reviewer's objection is never the output
+    assert [c.who for c in question.conflict.claims] == ["writer, draft 3", "writer, draft 2", "writer, draft 1"]
     assert question.conflict.proposed == "draft 3 about penguins"
-    assert runner.states["essay"].output == "REVISE\nAdd a source to draft 3."
+    assert runner.states["essay"].output == "draft 2 about penguins"
     assert ("decision 1", "pick") in steps(sink, "essay")
 
 

@@ -48,7 +48,7 @@ EXPECTED_STEPS = {
                    ("answer 3", "writer", None), ("tally", "vote", "agreement 67%")]),
     "debate": ("d", [("round 1 · 1", "analyst", None), ("round 1 · 2", "researcher", None),
                      ("round 2 · 1", "analyst", None), ("round 2 · 2", "researcher", None),
-                     ("judgement 2", "reviewer", "picked answer 1")]),
+                     ("judgement 2", "reviewer", "picked debater 1")]),
     "map": ("each", [(f"item {i}", "analyst", None) for i in range(1, 6)]),
     "route": ("pick", [("route", "analyst", "chose prose")]),
 }
@@ -88,24 +88,26 @@ def test_each_pattern_runs_from_a_plan_file(pattern, llm_server, env, tmp_path):
         assert any(f"· {step} " in line and f" {agent} " in line and (note or "") in line for line in lines), step
 
 
+WHY = "the reviewer did not approve after 3 rounds; its last review: Add a source to draft 3."
+
+
 def test_a_review_never_approved_under_yes_takes_the_draft_and_says_so(llm_server, env, tmp_path,  # noqa: F811
                                                                        troupe_home):
     llm_server.script(TeamScript(approve_draft=None))
     result, run_id = run_plan(env, llm_server, tmp_path, [ESSAY], "--yes")
     assert result.returncode == 0, result.stderr
     said = [line for line in result.stderr.splitlines() if "conflict" in line]
-    assert said == ["  ! conflict (essay): the reviewer did not approve after 3 rounds; "
-                    "no person decided (--yes): took the review's own result"]
+    assert said == [f"  ! conflict (essay): {WHY}; no person decided (--yes): took the review's own result"]
     data = show(env, run_id)
     essay = by_id(data)["essay"]
     assert essay["output"] == "draft 3 about penguins"
     [conflict] = data["conflicts"]
     assert essay["conflicts"] == [conflict]
     assert conflict["kind"] == "review" and conflict["task_id"] == "essay"
-    assert conflict["why"] == "the reviewer did not approve after 3 rounds"
-    assert [(c["number"], c["who"]) for c in conflict["claims"]] == [(1, "writer, draft 3"),
-                                                                     (2, "reviewer, review 3")]
-    assert conflict["claims"][1]["text"] == "REVISE\nAdd a source to draft 3."
+    assert conflict["why"] == WHY  # the reviewer's objection; only drafts can be picked
+    assert [(c["number"], c["who"]) for c in conflict["claims"]] == [
+        (1, "writer, draft 3"), (2, "writer, draft 2"), (3, "writer, draft 1")]
+    assert conflict["claims"][1]["text"] == "draft 2 about penguins"
     assert conflict["action"] == "approve" and conflict["decided_by"] == "no person decided (--yes)"
     assert conflict["resolution"] == "accepted the review's own result: claim 1 (writer, draft 3)"
     assert steps(data, "essay")[-1] == ("decision 1", "person", "approve")
@@ -114,13 +116,13 @@ def test_a_review_never_approved_under_yes_takes_the_draft_and_says_so(llm_serve
     store.close()
     assert approval.subject == "conflict" and approval.action == "approve"
     assert approval.text == "no person decided (--yes): took the review's own result"
-    assert approval.details.startswith("Review: the reviewer did not approve after 3 rounds\n\n1. writer, draft 3:")
-    assert approval.details.endswith("2. reviewer, review 3:\nREVISE\nAdd a source to draft 3.\n\n"
+    assert approval.details.startswith(f"Review: {WHY}\n\n1. writer, draft 3:")
+    assert approval.details.endswith("3. writer, draft 1:\ndraft 1 about penguins\n\n"
                                      "Accept as is: claim 1 (writer, draft 3)")
 
     text = troupe(env, "show", run_id).stdout
-    assert "⚖ conflict (review): the reviewer did not approve after 3 rounds" in text
-    assert "2. reviewer, review 3:" in text and "Add a source to draft 3." in text
+    assert f"⚖ conflict (review): {WHY}" in text
+    assert "2. writer, draft 2:" in text and "draft 2 about penguins" in text
     assert ("→ accepted the review's own result: claim 1 (writer, draft 3) (no person decided (--yes))"
             in text)
     assert "· review 3" in text and "revise" in text
@@ -159,8 +161,8 @@ def test_exports_keep_steps_and_conflicts(llm_server, env, tmp_path):  # noqa: F
     md = out["md"]
     assert "Steps:" in md and "- **review 1** (reviewer): revise — `REVISE Add a source to draft 1.`" in md
     assert "- **item 5** (analyst): `summary of item 5`" in md
-    assert "**Conflict (Review)**: the reviewer did not approve after 3 rounds" in md
-    assert "   > REVISE" in md and "   > Add a source to draft 3." in md
+    assert f"**Conflict (Review)**: {WHY}" in md
+    assert "   > draft 2 about penguins" in md
     assert ("_No person decided (--yes): accepted the review's own result: claim 1 (writer, draft 3)._"
             in md)
     assert "<strong>Conflict (Review)</strong>" in out["html"] and "<blockquote>" in out["html"]
