@@ -201,11 +201,12 @@ def test_a_review_that_never_passes_asks_the_card_and_the_pick_is_the_output(qtb
         card = gate.pending()[0]
         assert card.kicker.text() == "AGENTS DISAGREE" and card.claims_panel is not None
         assert [b.text() for b in card.claims_panel.pick_buttons] == ["Pick this (&1)", "Pick this (&2)"]
-        card.claims_panel.pick_buttons[1].click()
+        assert "Cite a source for the 65 days" in card.facts_label.text()  # the objection, not a claim
+        card.claims_panel.pick_buttons[1].click()  # draft 1
         await running
 
     qloop.run_until_complete(asyncio.wait_for(scenario(), 10))
-    assert runner.states["essay"].output == FEEDBACK
+    assert runner.states["essay"].output == DRAFT
     assert ("decision 1", "pick") in [(e.step, e.note) for e in sink.of(StepFinished)]
 
 
