@@ -75,6 +75,7 @@ class Session(QObject):
         run_view.cancelRequested.connect(self.cancel)
         run_view.retryRequested.connect(self.retry_task)
         plan_view.subtaskSelected.connect(run_view.show_subtask)  # a delegate's sub-task: its steps
+        plan_view.taskChosen.connect(run_view.follow_task)  # its steps and live output
 
     # --- the one way UI work runs -------------------------------------------------
 

@@ -36,6 +36,7 @@ from agents.events import (
     ToolCallRequested,
 )
 from agents.plan import Plan, Task
+from agents.plan.patterns import label as pattern_label
 from agents.ports import Action, ApprovalRequest, Decision
 from app.approval_text import approval_text, dollars, proposal_text, unattended_text
 from app.safe_text import safe_json
@@ -129,6 +130,7 @@ class JsonLinesSink:
 
 def render_plan(plan: Plan) -> str:
     lines = [f"Plan for: {plan.goal}"]
+    titles = {t.id: t.title for t in plan.iter_tasks()}
 
     def walk(tasks: tuple[Task, ...], depth: int) -> None:
         for task in tasks:
@@ -137,6 +139,8 @@ def render_plan(plan: Plan) -> str:
                 extras.append("after " + ", ".join(task.depends_on))
             if task.requires_approval:
                 extras.append("needs approval")
+            if task.pattern is not None:
+                extras.append(pattern_label(task.pattern, titles))
             tail = f"  [{'; '.join(extras)}]" if extras else ""
             lines.append(f"{'  ' * depth}- {task.id}: {task.title} ({task.agent}){tail}")
             walk(task.children, depth + 1)

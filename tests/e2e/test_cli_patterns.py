@@ -264,3 +264,11 @@ def test_kill_9_mid_patterns_then_resume_sends_no_finished_step_again(llm_server
     assert sum(s["replayed"] for s in tasks["each"]["steps"]) == items_done
     assert tasks["each"]["output"].count("summary of item") == 300
     store.close()
+
+
+def test_the_plan_says_each_tasks_pattern():
+    from agents.plan import Plan
+    from app.cli.console import render_plan
+
+    plan = Plan.from_dict({"goal": "g", "tasks": [ESSAY]})
+    assert "(writer)  [review ×3 by reviewer]" in render_plan(plan)

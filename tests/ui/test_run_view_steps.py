@@ -140,3 +140,16 @@ def test_screenshot_map_of_300_in_progress(qtbot, tmp_path: Path):
     click_step(qtbot, review, "review 1")
     qtbot.wait(30)
     review.grab().save(os.path.join(SHOTS or str(tmp_path), "run_view_review_steps.png"))
+
+
+def test_choosing_a_task_in_the_plan_tree_shows_its_steps(qtbot, view):
+    """Not only a timeline row: a task chosen in the plan tree opens its steps and output."""
+    tree = PlanTreeView(PlanTreeModel(every_pattern(), load_roster()))
+    qtbot.addWidget(tree)
+    tree.taskChosen.connect(view.follow_task)
+    view.apply_events(team_at_work())
+    tree.select_task("memo")
+    assert view.selected_task() == "memo" and view.steps.isVisible()
+    assert rows(view)[0] == ("draft 1", "writer", "done", "")
+    tree.select_task("sources")
+    assert view.selected_task() == "sources"

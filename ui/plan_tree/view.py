@@ -48,6 +48,8 @@ class PlanTreeView(QWidget):
     """Edits a PlanTreeModel; every change goes through the model's undo stack."""
 
     subtaskSelected = Signal(str, str)
+    taskChosen = Signal(str)
+    """The person made a plan task current (the run view follows: its steps and output)."""
     """A delegate's sub-task row became current: (the delegate task's id, the sub-task's step prefix)."""
 
     def __init__(self, model: PlanTreeModel, parent: QWidget | None = None) -> None:
@@ -226,6 +228,8 @@ class PlanTreeView(QWidget):
         sub = self._model.subtask_at(current)
         if sub is not None:  # read-only: its steps are what there is to see
             self.subtaskSelected.emit(*sub)
+        elif (task_id := self._model.task_id_at(current)) is not None:
+            self.taskChosen.emit(task_id)
 
     def _on_model_reset(self) -> None:
         self.tree.expandAll()

@@ -316,6 +316,11 @@ class RunView(QWidget):
         self._show_steps_of(task_id)
         self._update_retry()
 
+    def follow_task(self, task_id: str) -> None:
+        """A task chosen elsewhere (the plan tree): shown here when the run knows it."""
+        if task_id in self.model.rows and task_id != self.selected_task():
+            self.select_task(task_id)
+
     def show_subtask(self, task_id: str, prefix: str) -> None:
         """Select a delegate task and list only one sub-task's steps (chosen in the plan tree)."""
         task = self.model.rows.get(task_id)
