@@ -331,7 +331,7 @@ def _read_plan_file(path: Path, goal: str) -> Plan:
     except RecursionError:  # Python's parser gives up about a thousand levels down
         raise BadInput(f"invalid plan file {path}: it is nested too deeply to read "
                        f"(a plan's tasks nest at most {MAX_NESTING} levels)") from None
-    if isinstance(data, dict) and not str(data.get("goal") or "").strip():
+    if isinstance(data, dict) and goal.strip():  # the goal typed wins: the agents work on it
         data["goal"] = goal
     try:
         plan = Plan.from_dict(data)

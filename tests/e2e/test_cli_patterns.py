@@ -272,3 +272,14 @@ def test_the_plan_says_each_tasks_pattern():
 
     plan = Plan.from_dict({"goal": "g", "tasks": [ESSAY]})
     assert "(writer)  [review ×3 by reviewer]" in render_plan(plan)
+
+
+def test_the_goal_typed_wins_over_the_plan_files(llm_server, env, tmp_path):  # noqa: F811
+    llm_server.script(TeamScript())
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({"goal": "The file's goal", "tasks": [task("a", "writer")]}))
+    result = troupe(env, "run", "Typed goal about penguins", "--plan", str(path), "--yes", *model_args(llm_server))
+    assert result.returncode == 0, result.stderr
+    assert "Plan for: Typed goal about penguins" in result.stdout + result.stderr
+    sent = [r for r in llm_server.chat_requests if "Your task (a)" in r.last_user]
+    assert "Overall goal of the team: Typed goal about penguins" in sent[0].last_user
