@@ -153,3 +153,21 @@ def test_choosing_a_task_in_the_plan_tree_shows_its_steps(qtbot, view):
     assert rows(view)[0] == ("draft 1", "writer", "done", "")
     tree.select_task("sources")
     assert view.selected_task() == "sources"
+
+
+def test_the_live_output_heads_each_step(qtbot, view):
+    """A review's drafts and reviews do not run together in the live output."""
+    from agents.events import TokenDelta
+
+    view.apply_events(team_at_work())
+    view.select_task("memo")
+    view.apply_event(StepStarted(run_id=RUN, task_id="memo", step="draft 3", agent="writer"))
+    view.apply_event(TokenDelta(run_id=RUN, task_id="memo", text="Third draft."))
+    view.apply_event(StepStarted(run_id=RUN, task_id="memo", step="review 3", agent="reviewer"))
+    view.apply_event(TokenDelta(run_id=RUN, task_id="memo", text="APPROVE"))
+    view.flush()
+    text = view.output.text("memo")
+    assert "── draft 3 · writer ──\nThird draft.\n\n── review 3 · reviewer ──\nAPPROVE" in text
+    view.apply_event(StepStarted(run_id=RUN, task_id="notes", step="item 301", agent="researcher"))
+    view.flush()
+    assert "item 301" not in view.output.text("notes")  # a map's items are not streamed or headed

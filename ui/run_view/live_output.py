@@ -194,6 +194,11 @@ class LiveOutputPane(QWidget):
         """A line "… step 3 (40%)" under the running call (its outcome then restates the call)."""
         self._queue(task_id, self._line_start(task_id) + f"    … {message}\n")
 
+    def step_started(self, task_id: str, step: str, agent: str) -> None:
+        """A pattern task's next step ("draft 2", "review 2") heads what it writes."""
+        self._queue(task_id, self._line_start(task_id) + ("\n" if self.text(task_id) else "")
+                    + f"── {step} · {agent} ──\n")
+
     def begin_attempt(self, task_id: str) -> None:
         """A task's next attempt begins (a retry, Retry task, a re-run): its text
         is set apart by "── attempt N ──" (which waits for the first text when

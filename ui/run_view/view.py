@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from agents.events import (
     RunEvent,
     RunStarted,
+    StepStarted,
     TaskRetried,
     TaskStarted,
     TokenDelta,
@@ -35,7 +36,7 @@ from agents.events import (
     ToolCallRequested,
 )
 from agents.ports import CallbackSink
-from agents.run.state import Change, RunStatus, TaskStatus
+from agents.run.state import Change, RunStatus, TaskStatus, walk_plan
 from ui import theme
 from ui.run_view.live_output import LiveOutputPane
 from ui.run_view.model import RETRYABLE, RunModel
@@ -195,6 +196,8 @@ class RunView(QWidget):
             self.output.tool_finished(event.task_id, event.call_id, event.tool, event.result, event.error,
                                       event.duration_ms, event.permission)
             return
+        if isinstance(event, StepStarted) and not self._is_map(event.task_id):
+            self.output.step_started(event.task_id, event.step, event.agent)  # a map's items do not stream
         if isinstance(event, TaskStarted | TaskRetried):
             self._separate_attempt(event)
         revision = self.model.revision
@@ -315,6 +318,10 @@ class RunView(QWidget):
         self.output.show_task(task_id)
         self._show_steps_of(task_id)
         self._update_retry()
+
+    def _is_map(self, task_id: str) -> bool:
+        return any(task.get("id") == task_id and task.get("pattern") == "map"
+                   for task, _depth in walk_plan(self.model.run.plan.get("tasks") or ()))
 
     def follow_task(self, task_id: str) -> None:
         """A task chosen elsewhere (the plan tree): shown here when the run knows it."""
