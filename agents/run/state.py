@@ -399,7 +399,7 @@ class RunState:
         if not e.task_id or e.task_id not in self.tasks:
             return frozenset({Change.APPROVALS})
         task = self.tasks[e.task_id]
-        mid_task = asked is not None and asked.subject in (Subject.TOOL, Subject.CONFLICT)
+        mid_task = asked is not None and asked.subject in MID_TASK
         if not mid_task:
             task.approval = Action(e.action)
         if task.status is TaskStatus.WAITING_APPROVAL:
@@ -446,6 +446,9 @@ class RunState:
                 task.finished = max(e.ts, task.started)
         return frozenset({Change.TIMELINE, Change.TOTALS, Change.STATE, Change.APPROVALS})
 
+
+MID_TASK = frozenset({Subject.TOOL, Subject.CONFLICT})
+"""Questions asked while their task runs: once answered it runs on (storage follows)."""
 
 NOT_CHOSEN = "not chosen by "
 """Starts the skip reason of a task a route did not choose (agents/run/runner.py)."""

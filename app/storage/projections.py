@@ -22,9 +22,8 @@ from typing import Any
 from sqlalchemy import Connection
 
 from agents import events as ev
-from agents.approvals import Subject
 from agents.ports import request_from_event
-from agents.run.state import blocked_reason, keeps
+from agents.run.state import MID_TASK, blocked_reason, keeps
 from app.approval_text import approval_text
 
 DEFAULT_PROJECT = "Default"
@@ -365,7 +364,7 @@ def _approval_resolved(db: Sql, e: ev.ApprovalResolved, owner: Owner) -> None:
     subject = db.value(
         "SELECT subject FROM approvals WHERE run_id = ? AND request_id = ?", (e.run_id, e.request_id)
     )
-    if subject == Subject.TOOL:  # asked mid-task: the task goes on running; an edit is the tool's arguments
+    if subject in MID_TASK:  # asked mid-task: the task goes on running
         _resume_task(db, e.run_id, e.task_id)
         return
     # The runner follows up with TaskStarted / TaskFinished / TaskSkipped.

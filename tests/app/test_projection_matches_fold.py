@@ -238,3 +238,29 @@ async def test_the_check_fails_when_a_rule_differs(store: Store, writer: EventWr
     monkeypatch.setitem(projections.HANDLERS, TaskBlocked, old_rule)
     with pytest.raises(AssertionError, match="after"):
         await record(store, writer, plan_of(t("bad"), t("after", deps=("bad",))), FakeLLM(script_with_failures()))
+
+
+async def test_patterns_with_a_conflict_and_a_route(store: Store, writer: EventWriter) -> None:
+    """A review never approved (a conflict the person answers mid-task), a vote, a route."""
+    def answer(request: LLMRequest) -> str:
+        text = last_user_message(request)
+        if "The draft to review" in text:
+            return "REVISE\nmore facts"
+        if "Choose exactly one of these routes" in text:
+            return "prose\nan essay"
+        return "an answer"
+
+    plan = Plan.from_dict({"goal": "the goal", "tasks": [
+        {"id": "essay", "title": "Essay", "agent": "writer", "pattern": "review", "reviewer": "reviewer",
+         "max_rounds": 1},
+        {"id": "q", "title": "Q", "agent": "analyst", "pattern": "vote", "samples": 2},
+        {"id": "pick", "title": "Pick", "agent": "analyst", "pattern": "route",
+         "routes": {"code": "build", "prose": "write"}},
+        {"id": "build", "title": "Build", "agent": "coder", "depends_on": ["pick"]},
+        {"id": "write", "title": "Write", "agent": "writer", "depends_on": ["pick"]},
+    ]})
+    gate = ScriptedGate({"essay": Decision(Action.PICK, "1")})
+    run_id = await record(store, writer, plan, FakeLLM(answer), gate=gate)
+    state = assert_projection_is_the_fold(store, run_id)
+    assert state.tasks["essay"].status is TaskStatus.COMPLETED
+    assert state.tasks["build"].status is TaskStatus.SKIPPED
