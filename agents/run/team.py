@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 from itertools import combinations
 from typing import Any
 
-from agents.approvals import Claim, ConflictQuestion, Subject
+from agents.approvals import Claim, ConflictQuestion, Subject, TaskQuestion, TaskRef
 from agents.errors import PlanError
 from agents.events import (
     ApprovalResolved,
@@ -721,8 +721,10 @@ and give each to the role that suits it:
 
 Reply with one JSON object and nothing else:
 {{"tasks": [{{"id": "a", "title": "...", "instructions": "...", "agent": "<role>",
-  "depends_on": []}}]}}
-Ids are short and unique; depends_on names sub-tasks whose results a sub-task needs.
+  "depends_on": [], "requires_approval": false}}]}}
+Ids are short and unique; depends_on names sub-tasks whose results a sub-task needs;
+requires_approval: true makes a sub-task wait for the person's go-ahead (use it for
+anything that spends money, publishes, or cannot be undone).
 A sub-task may carry a pattern as in a plan (review, vote, debate, map){nested}.
 You will integrate their results yourself afterwards."""
 
@@ -822,8 +824,47 @@ async def _run_subtasks(host: TeamHost, spec: Delegate, subtasks: list[Task]) ->
 
 
 async def _run_subtask(host: TeamHost, task: Task) -> str:
+    if task.requires_approval:
+        approved = await _approve_subtask(host, task)
+        if isinstance(approved, str):  # settled by the person: their text, or why it was left out
+            return approved
+        task = approved
+        host = replace(host, task=task)  # its messages say the instructions as edited
     if task.pattern is None:
         return await host.step("", task.agent, host.base_messages(host.roles(task.agent)))
     result = await run_pattern(host, task.pattern)
     assert isinstance(result, str)  # a route is refused in a sub-plan
     return result
+
+
+async def _approve_subtask(host: TeamHost, task: Task) -> Task | str:
+    """Ask the person about a sub-task a manager marked as needing approval, once (a
+    resume replays the answer): the task to run (maybe with new instructions), or the
+    text that stands for it. The question belongs to no task row: the manager's task
+    goes on running while the person decides."""
+    key = "approval"
+    prior = host.prior.get(host.key(key))
+    if prior is not None:
+        host.record(key, "person", prior.output, prior.note)
+        decision = Decision(Action(prior.note), prior.output)
+    else:
+        inputs = tuple(TaskRef(i.task_id, i.title) for i in host.inputs)
+        request = ApprovalRequest(
+            request_id=uuid.uuid4().hex[:12], run_id=host.run_id, task_id="", subject=Subject.TASK,
+            title=f"{host.titles.get(host.owner, host.owner)} › {task.title}",
+            task=TaskQuestion(agent=task.agent, instructions=task.instructions.strip(), inputs=inputs),
+        )
+        host.emit(requested_event(request))
+        decision = await host.decide(request)
+        host.emit(ApprovalResolved(run_id=host.run_id, request_id=request.request_id, task_id="",
+                                   action=decision.action.value, text=decision.text))
+        host.record(key, "person", decision.text, decision.action.value)
+    match decision.action:
+        case Action.EDIT:
+            return replace(task, instructions=decision.text)
+        case Action.OVERRIDE:
+            return decision.text
+        case Action.REJECT:
+            why = f": {decision.text.strip()}" if decision.text.strip() else ""
+            return f"(Not done: the person rejected this sub-task{why}.)"
+    return task

@@ -394,6 +394,8 @@ def _heading(request: ApprovalRequest) -> str:
         return request.title
     if request.tool is not None and request.tool.in_doubt:
         return f"In doubt: {request.title} (task {request.task_id}): re-run it?"
+    if not request.task_id:  # a sub-task a manager planned: the title names it
+        return f"Approval needed: {request.title}"
     return f"Approval needed for {request.task_id}: {request.title}"
 
 

@@ -595,3 +595,54 @@ def test_a_pattern_task_after_a_route_replays_its_steps():
     final = {**REVIEWED, "id": "final", "depends_on": ["build", "write"]}
     p = plan(router, build, write, final)
     assert "final" in reusable_steps(p, p, {"pick", "write"}, {"pick", "write"})
+
+
+async def test_a_sub_task_that_needs_approval_asks_the_person_once(llm, llm_server):
+    plan_with_approval = {"tasks": [
+        {"id": "facts", "title": "Gather facts", "agent": "researcher", "instructions": "Find facts."},
+        {"id": "post", "title": "Publish the post", "agent": "writer", "instructions": "Publish.",
+         "depends_on": ["facts"], "requires_approval": True},
+    ]}
+
+    def answer(request):
+        text = everything(request)
+        if "You manage this task" in text:
+            assert "requires_approval" in text  # the manager is told it can ask for it
+            return Reply(json.dumps(plan_with_approval))
+        if "Your team's results" in text:
+            return Reply("integrated")
+        return Reply(f"did {text.split('Your task (')[-1].split(')')[0]}: {text.split('Instructions:')[-1][:40]}")
+    llm_server.script(answer)
+    gate = ScriptedGate({"": Decision(Action.EDIT, "Publish it as a draft only.")})
+    runner, sink = make_runner(llm, llm_server, plan(DELEGATED), gate=gate)
+    outcome = await runner.run()
+    assert outcome.status == "completed", outcome.error
+    [question] = gate.requests
+    assert question.subject is Subject.TASK and question.task_id == ""  # the manager's task runs on
+    assert question.title == "Penguin report › Publish the post" and question.task is not None
+    assert [ref.title for ref in question.task.inputs] == ["Gather facts"]
+    post = [everything(r) for r in llm_server.chat_requests if "Your task (post)" in everything(r)]
+    assert len(post) == 1 and "Publish it as a draft only." in post[0], [p[-400:] for p in post]
+    assert ("sub post · approval", "edit") in steps(sink, "report")
+    assert runner.states["report"].status is TaskStatus.COMPLETED
+
+    # a resume replays the answer: nobody is asked again
+    recorded = {e.step: PriorStep(e.output, e.note) for e in sink.of(StepFinished)
+                if e.task_id == "report" and e.step in ("plan", "sub facts", "sub post · approval")}
+    again = ScriptedGate()
+    second, _ = make_runner(llm, llm_server, plan(DELEGATED), gate=again, prior_steps={"report": recorded})
+    await second.run()
+    assert again.requests == []
+
+
+async def test_a_rejected_sub_task_is_left_out_of_the_integration(llm, llm_server):
+    rejected = {"tasks": [{"id": "post", "title": "Publish the post", "agent": "writer",
+                           "requires_approval": True}]}
+    llm_server.script(lambda r: Reply(json.dumps(rejected)) if "You manage this task" in everything(r)
+                      else Reply("integrated") if "Your team's results" in everything(r) else Reply("published!"))
+    gate = ScriptedGate({"": Decision(Action.REJECT, "not yet")})
+    runner, _ = make_runner(llm, llm_server, plan(DELEGATED), gate=gate)
+    await runner.run()
+    integrate = next(r for r in llm_server.chat_requests if "Your team's results" in everything(r))
+    assert "(Not done: the person rejected this sub-task: not yet.)" in everything(integrate)
+    assert not [r for r in llm_server.chat_requests if "Your task (post)" in everything(r)]

@@ -449,3 +449,24 @@ def test_a_budget_question_offers_continue_or_stop_only(qtbot) -> None:
     with qtbot.waitSignal(card.decided) as decided:
         card.reject_button.click()
     assert decided.args[0].action is Action.REJECT
+
+
+def test_a_sub_task_a_manager_planned_asks_on_a_card_of_its_own(qtbot):
+    """No task row is waiting (the manager's task runs on): the title names the sub-task."""
+    card = ApprovalCard(ApprovalRequest("q", "r", "", Subject.TASK, "Penguin report › Publish the post",
+                                        task=TaskQuestion("writer", "Publish it.")))
+    qtbot.addWidget(card)
+    card.show()
+    decisions: list[Decision] = []
+    card.decided.connect(decisions.append)
+    assert card.title_label.text() == "Penguin report › Publish the post"
+    card.approve_button.click()
+    assert decisions == [Decision(Action.APPROVE)]
+
+
+def test_the_terminal_names_a_sub_task_by_its_title():
+    from app.cli.console import _heading
+
+    request = ApprovalRequest("q", "r", "", Subject.TASK, "Penguin report › Publish the post",
+                              task=TaskQuestion("writer", "Publish it."))
+    assert _heading(request) == "Approval needed: Penguin report › Publish the post"
