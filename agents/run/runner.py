@@ -36,7 +36,7 @@ from agents.events import (
 from agents.llm.calls import CallContext, RetryPolicy
 from agents.llm.pacing import pace
 from agents.plan import Plan, Task, leaf_dependencies, validate_plan
-from agents.plan.patterns import Map, Route
+from agents.plan.patterns import Route
 from agents.plan.roster import Role, Roster
 from agents.ports import (
     Action,
@@ -439,10 +439,11 @@ class Runner:
 
     def _ask_step(self, task: Task) -> AskFn:
         async def ask(role: Role, models: tuple[str, ...], messages: list[Message], step: str,
-                      started: Callable[[], None]) -> Answer:
-            # a map's items stream at once by the hundred: nobody reads that, the window pays for it
+                      started: Callable[[], None], stream: bool) -> Answer:
+            # steps side by side (a map's items, a vote's answers) would interleave in the live
+            # output, and a map's hundreds cost the window for nothing: only lone steps stream
             ctx = CallContext(run_id=self.run_id, sink=self._metered, task_id=task.id, step=step,
-                              stream_tokens=not isinstance(task.pattern, Map))
+                              stream_tokens=stream)
             await pace()
             await self._unpaused.wait()
             async with self._slots:

@@ -75,10 +75,11 @@ class Answer:
     cost: float
 
 
-AskFn = Callable[[Role, tuple[str, ...], list[Message], str, Callable[[], None]], Awaitable[Answer]]
-"""(role, models to try, messages, step key, started) -> the answer; the runner's model call
-(slots, pause, budget, retries, fallbacks, tools). It calls `started` once the call has
-a slot, so a step waiting for one is not shown as running."""
+AskFn = Callable[[Role, tuple[str, ...], list[Message], str, Callable[[], None], bool], Awaitable[Answer]]
+"""(role, models to try, messages, step key, started, stream) -> the answer; the runner's
+model call (slots, pause, budget, retries, fallbacks, tools). It calls `started` once the
+call has a slot, so a step waiting for one is not shown as running; `stream` says whether
+its text streams to the live output (steps that run side by side would interleave)."""
 
 
 class TaskSkippedByPerson(Exception):  # noqa: N818 - a signal, not an error
@@ -154,7 +155,7 @@ class TeamHost:
     # --- steps ---------------------------------------------------------------------
 
     async def step(self, key: str, who: str, messages: list[Message],
-                   note: Callable[[str], str] | None = None) -> str:
+                   note: Callable[[str], str] | None = None, *, alone: bool = True) -> str:
         """One agent's turn, or its recorded result when an earlier start finished it."""
         key = self.key(key)
         prior = self.prior.get(key)
@@ -169,7 +170,9 @@ class TeamHost:
             self.emit(StepStarted(run_id=self.run_id, task_id=self.owner, step=key, agent=who))
 
         try:
-            answer = await self.ask(role, self.models(role, model or None), messages, key, started)
+            # a delegated sub-task runs beside its siblings: only the manager's own steps stream
+            stream = alone and not self.prefix
+            answer = await self.ask(role, self.models(role, model or None), messages, key, started, stream)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -453,7 +456,8 @@ async def _vote(host: TeamHost, vote: Vote) -> str:
         round_ += 1
         suffix = f" (round {round_})" if round_ > 1 else ""
         answers = list(await together(*(
-            host.step(f"answer {i}{suffix}", who, host.base_messages(host.roles(who.partition("@")[0])))
+            host.step(f"answer {i}{suffix}", who, host.base_messages(host.roles(who.partition("@")[0])),
+                      alone=False)
             for i, who in enumerate(voters, 1))))
         level = agreement(answers)
         if vote.judge:
@@ -512,7 +516,8 @@ async def _debate(host: TeamHost, debate: Debate) -> str:
         while round_ < rounds:
             round_ += 1
             last = list(await together(*(
-                host.step(f"round {round_} · {i}", who, _debater_messages(host, debate, i, round_, last))
+                host.step(f"round {round_} · {i}", who, _debater_messages(host, debate, i, round_, last),
+                          alone=False)
                 for i, who in enumerate(debate.debaters, 1))))
         decision = await host.step(f"judgement {round_}", debate.judge,
                                    _verdict_messages(host, debate, last),
@@ -680,7 +685,7 @@ async def _map(host: TeamHost, spec: Map) -> str:
         host.warn(f"“{title}” lists {len(items)} items; only the first {spec.max_items} run (max_items)")
         items = items[: spec.max_items]
     outputs = await asyncio.gather(*(
-        host.step(f"item {i}", host.task.agent, item_messages(host, item, i, len(items)))
+        host.step(f"item {i}", host.task.agent, item_messages(host, item, i, len(items)), alone=False)
         for i, item in enumerate(items, 1)), return_exceptions=True)
     failed = [(i, o) for i, o in enumerate(outputs, 1) if isinstance(o, BaseException)]
     if failed:

@@ -646,3 +646,15 @@ async def test_a_rejected_sub_task_is_left_out_of_the_integration(llm, llm_serve
     integrate = next(r for r in llm_server.chat_requests if "Your team's results" in everything(r))
     assert "(Not done: the person rejected this sub-task: not yet.)" in everything(integrate)
     assert not [r for r in llm_server.chat_requests if "Your task (post)" in everything(r)]
+
+
+async def test_only_steps_that_run_alone_stream_to_the_live_output(llm, llm_server):
+    llm_server.script(reviewer_wants(approve_at=1))
+    runner, sink = make_runner(llm, llm_server, plan(REVIEWED))
+    await runner.run()
+    assert [e for e in sink.of(TokenDelta) if e.task_id == "essay"]  # a review's steps come one at a time
+    llm_server.script(voting({"analyst": "Emperor", "researcher": "Emperor"}))
+    task = {"id": "q", "title": "Q", "agent": "analyst", "pattern": "vote", "voters": ["analyst", "researcher"]}
+    runner, sink = make_runner(llm, llm_server, plan(task))
+    await runner.run()
+    assert not [e for e in sink.of(TokenDelta) if e.task_id == "q"]  # answers side by side would interleave
