@@ -200,3 +200,18 @@ def test_screenshot(qtbot, tmp_path: Path):
         target = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "dev_conversation.png"
         target.parent.mkdir(parents=True, exist_ok=True)
         image.save(str(target))
+
+
+def test_the_plan_card_names_patterns_and_counts_every_role_at_work(conversation: ConversationView):
+    plan = {"goal": "A note", "tasks": [
+        {"id": "essay", "title": "Essay", "agent": "writer", "pattern": "review", "reviewer": "reviewer",
+         "max_rounds": 3},
+        {"id": "q", "title": "Pick", "agent": "analyst", "pattern": "vote",
+         "voters": ["analyst", "researcher@openai/gpt-4o"], "judge": "reviewer"},
+    ]}
+    card = conversation.add_plan(plan)
+    assert "2 tasks  ·  4 agents" in card.facts.text()  # writer, reviewer, analyst, researcher
+    from PySide6.QtWidgets import QLabel
+
+    texts = " ".join(w.text() for w in card.findChildren(QLabel))
+    assert "Essay — review ×3 by reviewer" in texts and "Pick — vote of 2, judged by reviewer" in texts

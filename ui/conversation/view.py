@@ -30,6 +30,7 @@ from ui.conversation.widgets import (
     MessageBubble,
     PlanCard,
     plan_preview,
+    plan_roles,
 )
 
 WARM_UP_GAP_MS = 30
@@ -187,11 +188,12 @@ class ConversationView(QWidget):
     # --- cards ----------------------------------------------------------------------
 
     def add_plan_card(self, summary: str, tasks: list[tuple[str, str]] | None = None,
-                      task_count: int | None = None, needs_approval: int = 0) -> PlanCard:
+                      task_count: int | None = None, needs_approval: int = 0,
+                      roles: list[str] | None = None) -> PlanCard:
         """A plan summary; its "Approve plan & run" emits planApproved."""
         self.end_stream()
         _warm_up_markdown()  # a deliverable will follow: render it without a stall
-        card = PlanCard(summary, tasks or [], task_count, needs_approval)
+        card = PlanCard(summary, tasks or [], task_count, needs_approval, roles=roles)
         card.approved.connect(self.planApproved.emit)
         card.editRequested.connect(self.planEditRequested.emit)
         self._add_card(card)
@@ -202,7 +204,7 @@ class ConversationView(QWidget):
         tasks, approvals = plan_preview(plan)
         goal = plan["goal"] if isinstance(plan, dict) else plan.goal
         text = summary if summary is not None else f"Here is how the team will work on “{goal}”."
-        return self.add_plan_card(text, tasks, needs_approval=approvals)
+        return self.add_plan_card(text, tasks, needs_approval=approvals, roles=plan_roles(plan))
 
     def add_approval_card(self, card: ApprovalCard) -> ApprovalCard:
         """Insert an approval card (QtApprovalGate's host callback)."""

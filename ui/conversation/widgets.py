@@ -20,6 +20,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from agents.plan.patterns import from_fields
+from agents.plan.patterns import label as pattern_label
+from agents.run.state import walk_plan
 from ui import theme
 from ui.conversation.markdown_render import document_css, render_markdown
 
@@ -118,7 +121,8 @@ class PlanCard(QFrame):
     PREVIEW = 10
 
     def __init__(self, summary: str, tasks: Sequence[tuple[str, str]] = (), task_count: int | None = None,
-                 needs_approval: int = 0, parent: QWidget | None = None) -> None:
+                 needs_approval: int = 0, parent: QWidget | None = None,
+                 roles: Sequence[str] | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("PlanCard")
         self.task_count = len(tasks) if task_count is None else task_count
@@ -132,7 +136,7 @@ class PlanCard(QFrame):
         self.summary.setWordWrap(True)
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.summary)
-        roles = sorted({agent for _title, agent in tasks})
+        roles = sorted({agent for _title, agent in tasks}) if roles is None else list(roles)
         facts = [f"{self.task_count} task{'s' if self.task_count != 1 else ''}"]
         if roles:
             facts.append(f"{len(roles)} agent{'s' if len(roles) != 1 else ''}")
@@ -206,23 +210,44 @@ class PlanCard(QFrame):
 
 
 def plan_preview(plan: Any) -> tuple[list[tuple[str, str]], int]:
-    """(leaf (title, agent) pairs, how many need approval) of a Plan or its to_dict()."""
+    """(leaf (title, agent) pairs, how many need approval) of a Plan or its to_dict();
+    a task with a pattern says so after its title ("Essay — review ×3 by reviewer")."""
     data: Mapping[str, Any] = plan if isinstance(plan, Mapping) else plan.to_dict()
     leaves: list[tuple[str, str]] = []
     approvals = 0
-
-    def walk(tasks: Sequence[Mapping[str, Any]]) -> None:
-        nonlocal approvals
-        for task in tasks:
-            children = task.get("children") or ()
-            if children:
-                walk(children)
-                continue
-            leaves.append((str(task.get("title") or task.get("id")), str(task.get("agent", ""))))
-            approvals += bool(task.get("requires_approval"))
-
-    walk(data.get("tasks") or ())
+    titles = {str(t.get("id")): str(t.get("title") or t.get("id")) for t, _ in walk_plan(data.get("tasks") or ())}
+    for task, _depth in walk_plan(data.get("tasks") or ()):
+        if task.get("children"):
+            continue
+        title = str(task.get("title") or task.get("id"))
+        if shown := _pattern_text(task, titles):
+            title += f" — {shown}"
+        leaves.append((title, str(task.get("agent", ""))))
+        approvals += bool(task.get("requires_approval"))
     return leaves, approvals
+
+
+def _pattern_text(task: Mapping[str, Any], titles: Mapping[str, str]) -> str:
+    try:
+        return pattern_label(from_fields(task), titles)
+    except (ValueError, TypeError):  # a stored plan from before, or hand-edited: no label
+        return ""
+
+
+def plan_roles(plan: Any) -> list[str]:
+    """Every role a plan puts to work: the tasks' agents, reviewers, voters, debaters, judges."""
+    data: Mapping[str, Any] = plan if isinstance(plan, Mapping) else plan.to_dict()
+    roles: set[str] = set()
+    for task, _depth in walk_plan(data.get("tasks") or ()):
+        if task.get("children"):
+            continue
+        roles.add(str(task.get("agent", "")))
+        for field in ("reviewer", "judge"):
+            if task.get(field):
+                roles.add(str(task[field]).partition("@")[0])
+        for field in ("voters", "debaters"):
+            roles.update(str(name).partition("@")[0] for name in task.get(field) or ())
+    return sorted(r for r in roles if r)
 
 
 class AutoHeightBrowser(QTextBrowser):
