@@ -140,6 +140,8 @@ def test_choosing_a_sub_task_lists_its_steps_in_the_run_view(qtbot, tree):
     assert [steps.model.index(r, 0).data() for r in range(steps.model.rowCount())] == ["draft 1", "review 1"]
     assert steps.heading.text() == "Penguin report  ›  Draft the report"
     assert steps.output.toPlainText() == "# Penguins\n\nThey are birds."
+    assert "read-only" in tree.detail.id_label.text()  # the detail pane says what the row is
+    assert not draft.data(Qt.ItemDataRole.DecorationRole).isNull()  # its own review pattern's icon
     run_view.select_task("report")  # the task itself: every step again
     assert steps.model.rowCount() == 7
 

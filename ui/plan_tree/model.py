@@ -30,7 +30,7 @@ from PySide6.QtGui import QFont, QUndoStack
 
 from agents.events import RunEvent, RunStarted, SubtasksPlanned
 from agents.plan import Plan, Task, plan_problems
-from agents.plan.patterns import Pattern
+from agents.plan.patterns import Pattern, PatternKind
 from agents.plan.roster import Roster
 from agents.run.state import Change, RunState, TaskState
 from ui.plan_tree import cells, subtasks
@@ -55,6 +55,8 @@ MIME_TYPE = "application/x-troupe-task-ids"
 TaskIdRole = Qt.ItemDataRole.UserRole + 1
 """data() role giving the task id of any cell."""
 
+_KINDS = {kind.value for kind in PatternKind} - {"single"}
+"""Patterns a sub-task row may show an icon for."""
 
 class PlanTreeModel(QAbstractItemModel):
     """The plan tree, editable through undoable commands."""
@@ -418,6 +420,8 @@ class PlanTreeModel(QAbstractItemModel):
             return None
         if role == R.DecorationRole and column == Column.STATUS:
             return status_icon(subtasks.status(task, row))
+        if role == R.DecorationRole and column == Column.TASK and row.pattern in _KINDS:
+            return pattern_icon(PatternKind(row.pattern))  # a sub-task with a pattern of its own
         if role == TaskIdRole:
             return row.owner
         if role == PatternRole and column == Column.TASK:

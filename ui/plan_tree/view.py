@@ -227,6 +227,8 @@ class PlanTreeView(QWidget):
         self._update_actions()
         sub = self._model.subtask_at(current)
         if sub is not None:  # read-only: its steps are what there is to see
+            self.detail.id_label.setText("A sub-task its manager planned while the run went on: read-only; "
+                                         "its steps are in the run view below.")
             self.subtaskSelected.emit(*sub)
         elif (task_id := self._model.task_id_at(current)) is not None:
             self.taskChosen.emit(task_id)
