@@ -19,7 +19,7 @@ from agents.errors import LLMError, PlanError, PlannerError, TroupeError
 from agents.plan import MAX_NESTING, Plan, validate_plan
 from agents.ports import ApprovalGate
 from agents.run.runner import RunOutcome
-from agents.run.state import RunState, RunStatus
+from agents.run.state import RunState, RunStatus, TaskStatus
 from app.cli.console import (
     JsonLinesSink,
     ProgressPrinter,
@@ -438,8 +438,12 @@ def cmd_show(args: argparse.Namespace) -> int:
     status = state.status.value + (" (partial)" if state.partial and state.status is RunStatus.COMPLETED else "")
     print(f"{run.id}  {status}  {state.total_tokens} tokens  ${state.cost:.4f}\n{run.goal}\n")
     pad = f"  {'':<12} "
+    for warning in state.warnings:  # a map cut at max_items, an MCP server that failed
+        print(f"  ! {warning}")
     for t in state.tasks.values():
         print(f"  {t.task_id:<12} {t.status.value:<16} {t.agent:<11} {t.title}")
+        if t.error and t.status in (TaskStatus.SKIPPED, TaskStatus.FAILED, TaskStatus.BLOCKED):
+            print(f"{pad}why: {t.error}")  # rejected, not chosen by a route, what failed
         for call in (c for c in calls if c.task_id == t.task_id):
             print(f"{pad}⚙ {call.line()}")
         shown, more = steps_to_show(t.steps.values())

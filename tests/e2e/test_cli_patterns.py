@@ -84,6 +84,8 @@ def test_each_pattern_runs_from_a_plan_file(pattern, llm_server, env, tmp_path):
         assert tasks["build"]["error"] == "not chosen by “Task pick” (it chose prose)"
         assert tasks["write"]["status"] == tasks["final"]["status"] == "completed"
     lines = troupe(env, "show", run_id).stdout.splitlines()
+    if pattern == "route":  # the text says why a task was skipped
+        assert any(line.strip() == "why: not chosen by “Task pick” (it chose prose)" for line in lines)
     for step, agent, note in expected:
         assert any(f"· {step} " in line and f" {agent} " in line and (note or "") in line for line in lines), step
 
