@@ -23,6 +23,7 @@ from app.providers.registry import (
     load_providers,
     save_providers,
 )
+from app.settings import load_settings
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -72,7 +73,8 @@ def first_run() -> None:
         return
     for note in found.notes:
         print(f"troupe: found {note}", file=sys.stderr)
-    print(f"troupe: default model: {found.default_model} (change it in Settings or with --model)",
+    # what runs will use: a model the person chose (settings.json, TROUPE_MODEL) stays
+    print(f"troupe: default model: {load_settings().default_model} (change it in Settings or with --model)",
           file=sys.stderr)
 
 

@@ -110,3 +110,12 @@ def test_provider_latency_is_the_request_not_litellms_import(env, llm_server):
     import_us = next(int(line.split("|")[1]) for line in tested.stderr.splitlines()
                      if line.startswith("import time:") and line.split("|")[2].strip() == "litellm")
     assert 300 <= latency < total_ms - import_us / 1000
+
+
+def test_the_first_run_names_the_model_the_person_chose(env, troupe_home):
+    """TROUPE_MODEL (or a default_model in settings.json) is what runs use: the first run says so."""
+    env["GROQ_API_KEY"] = SECRET
+    env["TROUPE_MODEL"] = "openai/test-model"
+    first = troupe(env, "providers", "list")
+    assert "found Groq: a key in GROQ_API_KEY" in first.stderr
+    assert "default model: openai/test-model" in first.stderr
