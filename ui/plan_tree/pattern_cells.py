@@ -16,6 +16,7 @@ from agents.plan.patterns import Map, Pattern, PatternKind, label
 from agents.run.state import StepStatus, TaskState
 from ui import theme
 from ui.plan_tree.delegates import PaddedDelegate
+from ui.plan_tree.runtime import icon_canvas
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -91,12 +92,7 @@ def pattern_icon(kind: PatternKind) -> QIcon:
 
 
 def _drawn(kind: PatternKind, colour: QColor) -> QPixmap:
-    size = 14
-    pixmap = QPixmap(size * 2, size * 2)  # drawn at 2x so it stays crisp on HiDPI
-    pixmap.setDevicePixelRatio(2.0)
-    pixmap.fill(Qt.GlobalColor.transparent)
-    painter = QPainter(pixmap)
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    pixmap, painter = icon_canvas()
     painter.setPen(QPen(colour, 1.4, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
     _DRAW.get(kind, _draw_review)(painter, colour)
     painter.end()

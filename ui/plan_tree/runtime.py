@@ -50,13 +50,23 @@ def status_icon(status: str | None) -> QIcon | None:
     return _icons[status]
 
 
-def _circle_icon(colour: QColor, hollow: bool) -> QIcon:
-    size = 14
-    pixmap = QPixmap(size * 2, size * 2)  # drawn at 2x so it stays crisp on HiDPI
+ICON_SIZE = 14
+
+
+def icon_canvas() -> tuple[QPixmap, QPainter]:
+    """A transparent ICON_SIZE pixmap drawn at 2x (crisp on HiDPI) and a painter on it;
+    the caller draws, then ends the painter."""
+    pixmap = QPixmap(ICON_SIZE * 2, ICON_SIZE * 2)
     pixmap.setDevicePixelRatio(2.0)
     pixmap.fill(Qt.GlobalColor.transparent)
     painter = QPainter(pixmap)
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    return pixmap, painter
+
+
+def _circle_icon(colour: QColor, hollow: bool) -> QIcon:
+    size = ICON_SIZE
+    pixmap, painter = icon_canvas()
     painter.setPen(QPen(colour.darker(120), 1.5))
     painter.setBrush(Qt.BrushStyle.NoBrush if hollow else colour)
     painter.drawEllipse(QRectF(2.5, 2.5, size - 5, size - 5))
@@ -67,12 +77,7 @@ def _circle_icon(colour: QColor, hollow: bool) -> QIcon:
 def problem_icon() -> QIcon:
     """A small red warning triangle for rows with a problem."""
     if "!problem" not in _icons:
-        size = 14
-        pixmap = QPixmap(size * 2, size * 2)
-        pixmap.setDevicePixelRatio(2.0)
-        pixmap.fill(Qt.GlobalColor.transparent)
-        painter = QPainter(pixmap)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        pixmap, painter = icon_canvas()
         red = QColor(PROBLEM_COLOUR)
         painter.setPen(QPen(red.darker(115), 1))
         painter.setBrush(red)
