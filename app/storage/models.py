@@ -72,6 +72,7 @@ def _opt(name: str, type_: Any) -> Column[Any]:
 projects = Table(
     "projects", metadata, _id(),
     _req("name", String, unique=True), _req("created", Float),
+    _opt("monthly_budget_usd", Float),
 )
 runs = Table(
     "runs", metadata,
@@ -84,6 +85,7 @@ runs = Table(
     _req("cost", Float, default=0.0), _opt("error", Text),
     _opt("owner_pid", Integer), _opt("owner_token", String),
     _req("partial", Boolean, default=False, server_default=false()),
+    _opt("budget_usd", Float), _opt("deadline", Float), _opt("estimate", JSON),
     Index("ix_runs_created", "created"), Index("ix_runs_status", "status"),
     Index("ix_runs_project_id", "project_id"),
 )

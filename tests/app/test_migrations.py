@@ -154,12 +154,26 @@ def test_upgrading_from_0002_adds_partial_false_and_keeps_runs_in_place(tmp_path
     open_database(path).close()
     with sqlite3.connect(path) as db:
         assert sorted(db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")) == triggers
-        assert db.execute("SELECT * FROM runs").fetchall() == [(*r, 0) for r in runs_before]
+        # 0003 adds partial (false); 0004 adds budget_usd, deadline and estimate (none)
+        assert db.execute("SELECT * FROM runs").fetchall() == [(*r, 0, None, None, None) for r in runs_before]
+
+
+def test_upgrading_from_0003_adds_costs_and_limits_as_none(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    engine = make_engine(path)
+    upgrade_database(engine, "0003")
+    engine.dispose()
+    with sqlite3.connect(path) as db:
+        seed_0003(db)
+    open_database(path).close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT budget_usd, deadline, estimate FROM runs").fetchall() == [(None,) * 3] * 2
+        assert db.execute("SELECT monthly_budget_usd FROM projects").fetchall() == [(None,)]
 
 
 def test_fresh_database_schema_and_connection_settings(tmp_path: Path) -> None:
     store = open_database(tmp_path / "new.db")
-    assert current_revision(store.engine) == head_revision() == "0003"
+    assert current_revision(store.engine) == head_revision() == "0004"
     with store.engine.connect() as conn:
         names = set(conn.execute(text("SELECT name FROM sqlite_master")).scalars())
         assert set(TABLES_0002) | {"search_fts", "alembic_version"} <= names

@@ -2,7 +2,7 @@
 
 Old databases are built the way an old Troupe left them: only the old
 migrations run, then rows go in with raw SQL (see test_migrations.py).
-Failures are real: a test-only migration 0004 (in a copy of the migrations
+Failures are real: a test-only migration 0005 (in a copy of the migrations
 directory) recreates `runs` in Alembic's batch mode and then adds a unique
 index that rows seeded with a duplicate break.
 """
@@ -27,13 +27,13 @@ from tests.app.test_migrations import seed_0001, seed_0003
 
 Seed = Callable[[sqlite3.Connection], None]
 
-MIGRATION_0004 = '''"""Test only: pin runs (a table recreated in batch mode), unique task positions."""
+MIGRATION_0005 = '''"""Test only: pin runs (a table recreated in batch mode), unique task positions."""
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
@@ -65,7 +65,7 @@ def old_database(path: Path, revision: str, seed: Seed) -> Path:
 
 
 def duplicate_task_position(conn: sqlite3.Connection) -> None:
-    """A second task at position 0 of run r1: breaks migration 0004's unique index."""
+    """A second task at position 0 of run r1: breaks migration 0005's unique index."""
     conn.execute(
         "INSERT INTO tasks (run_id, task_id, position, title, agent, instructions, depends_on, "
         "requires_approval, status, attempts, prompt_tokens, completion_tokens, cost) "
@@ -88,13 +88,13 @@ def revision_of(path: Path) -> str:
 
 
 @pytest.fixture
-def with_0004(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """This build's migrations plus the test-only 0004, as if Troupe shipped it."""
+def with_next_migration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """This build's migrations plus the test-only 0005, as if Troupe shipped it."""
     directory = tmp_path / "migrations"
     shutil.copytree(db.MIGRATIONS_DIR, directory, ignore=shutil.ignore_patterns("__pycache__"))
-    (directory / "versions" / "0004_pinned_runs.py").write_text(MIGRATION_0004)
+    (directory / "versions" / "0005_pinned_runs.py").write_text(MIGRATION_0005)
     monkeypatch.setattr(db, "MIGRATIONS_DIR", directory)
-    monkeypatch.setattr(db, "HEAD", "0004")
+    monkeypatch.setattr(db, "HEAD", "0005")
     return directory
 
 
@@ -110,9 +110,11 @@ def test_a_first_version_database_is_backed_up_then_upgraded_keeping_every_row(t
     store.close()
 
     after = rows(path)
-    # every row as it was; runs gained 0003's `partial` column (last), false for old runs
-    assert [r[-1] for r in after["runs"]] == [0] * len(before["runs"])
-    after["runs"] = [r[:-1] for r in after["runs"]]
+    # every row as it was; runs gained 0003's `partial` (false for old runs) and
+    # 0004's budget_usd, deadline and estimate (none), projects 0004's monthly budget
+    assert [r[-4:] for r in after["runs"]] == [(0, None, None, None)] * len(before["runs"])
+    after["runs"] = [r[:-4] for r in after["runs"]]
+    after["projects"] = [r[:-1] for r in after["projects"]]
     assert {t: after[t] for t in before if t not in ("alembic_version", "sqlite_master")} == {
         t: before[t] for t in before if t not in ("alembic_version", "sqlite_master")
     }
@@ -153,14 +155,14 @@ def test_an_upgraded_database_is_not_backed_up_again(tmp_path: Path) -> None:
     assert len(backups.backups_of(path)) == 1
 
 
-def test_recreating_a_parent_table_keeps_its_children(tmp_path: Path, with_0004: Path) -> None:
+def test_recreating_a_parent_table_keeps_its_children(tmp_path: Path, with_next_migration: Path) -> None:
     # Batch mode drops the old `runs`; with foreign keys on, that would
     # cascade-delete every task, event and LLM call of every run.
     path = old_database(tmp_path / "troupe.db", "0003", seed_0003)
     before = rows(path)
 
     store = open_database(path)
-    assert current_revision(store.engine) == "0004"
+    assert current_revision(store.engine) == "0005"
     store.close()
 
     after = rows(path)
@@ -174,7 +176,7 @@ def test_recreating_a_parent_table_keeps_its_children(tmp_path: Path, with_0004:
 
 
 def test_a_failed_migration_leaves_the_file_byte_for_byte_unchanged(
-    tmp_path: Path, with_0004: Path
+    tmp_path: Path, with_next_migration: Path
 ) -> None:
     path = old_database(tmp_path / "troupe.db", "0003", lambda c: (seed_0003(c), duplicate_task_position(c)))
     before_bytes, before_rows = path.read_bytes(), rows(path)
@@ -189,7 +191,7 @@ def test_a_failed_migration_leaves_the_file_byte_for_byte_unchanged(
     [backup] = backups.backups_of(path)
     message = str(failure.value)
     assert str(path) in message and str(backup) in message
-    assert "from schema revision 0003 to 0004" in message
+    assert "from schema revision 0003 to 0005" in message
     assert "UNIQUE constraint failed: tasks.run_id, tasks.position" in message
     assert "Nothing was changed: it is still at revision 0003" in message
     assert "\n" not in message
@@ -197,9 +199,9 @@ def test_a_failed_migration_leaves_the_file_byte_for_byte_unchanged(
 
 
 def test_a_failure_in_a_later_migration_undoes_the_earlier_ones(
-    tmp_path: Path, with_0004: Path
+    tmp_path: Path, with_next_migration: Path
 ) -> None:
-    # 0002 (tool_calls) and 0003 (runs.partial) succeed, 0004 fails: the file must stay at 0001
+    # 0002 (tool_calls), 0003 (runs.partial) and 0004 succeed, 0005 fails: the file must stay at 0001
     path = old_database(tmp_path / "troupe.db", "0001", lambda c: (seed_0001(c), duplicate_task_position(c)))
     before_bytes, before_rows = path.read_bytes(), rows(path)
 
@@ -211,14 +213,14 @@ def test_a_failure_in_a_later_migration_undoes_the_earlier_ones(
     assert "tool_calls" not in rows(path)
 
 
-def test_the_upgrade_succeeds_once_the_cause_is_gone(tmp_path: Path, with_0004: Path) -> None:
+def test_the_upgrade_succeeds_once_the_cause_is_gone(tmp_path: Path, with_next_migration: Path) -> None:
     path = old_database(tmp_path / "troupe.db", "0003", lambda c: (seed_0003(c), duplicate_task_position(c)))
     with pytest.raises(DatabaseUpgradeFailed):
         open_database(path)
     with closing(sqlite3.connect(path)) as conn, conn:
         conn.execute("UPDATE tasks SET position = 1 WHERE task_id = 'b'")
     store = open_database(path)
-    assert current_revision(store.engine) == "0004"
+    assert current_revision(store.engine) == "0005"
     assert [t.task_id for t in store.get_run("r1").tasks] == ["a", "b"]
     store.close()
 
@@ -241,7 +243,7 @@ def test_a_database_from_a_newer_troupe_is_refused_untouched(tmp_path: Path) -> 
     assert backups.backups_of(path) == []
     message = str(refused.value)
     assert str(path) in message and "newer version of Troupe" in message
-    assert "schema revision 0099; this version knows up to 0003" in message
+    assert "schema revision 0099; this version knows up to 0004" in message
     assert "It was not changed" in message and "TROUPE_HOME" in message
 
 

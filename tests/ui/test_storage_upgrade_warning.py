@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.storage import backups, open_database
 from tests.app.test_migrations import seed_0003
-from tests.app.test_upgrades import duplicate_task_position, old_database, with_0004  # noqa: F401
+from tests.app.test_upgrades import duplicate_task_position, old_database, with_next_migration  # noqa: F401
 from tests.support.window_start import close_window, start_window
 
 SCREENSHOT = Path("/tmp/troupe-storage-upgrade-warning.png")
@@ -51,7 +51,7 @@ def test_a_newer_database_is_explained_and_left_alone(
     close_window(window, qloop)
 
 
-@pytest.mark.usefixtures("with_0004")
+@pytest.mark.usefixtures("with_next_migration")
 def test_a_failed_upgrade_names_the_backup_and_what_to_do(
     qloop: qasync.QEventLoop, troupe_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
