@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from agents.approvals import BudgetQuestion, ConflictQuestion, Subject, TaskQuestion, ToolQuestion
 from agents.events import ApprovalRequested, RunEvent
+
+if TYPE_CHECKING:
+    from agents.llm.prices import Price
 
 # --- LLM ---------------------------------------------------------------------
 
@@ -58,6 +61,9 @@ class LLMRequest:
     byte, between chunks) before it is given up as stalled; None: no idle limit."""
     tools: tuple[dict[str, Any], ...] | None = None
     """OpenAI `tools=` specs the model may call; None: no tools."""
+    price: Price | None = None
+    """What its tokens cost when not litellm's cost map (set by the person, or free
+    on this machine); None: the cost map's price, or unknown."""
 
 
 @dataclass(frozen=True)

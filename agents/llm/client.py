@@ -376,7 +376,10 @@ def _finish(
         )
     if tokens.total == 0:  # no usage reported (litellm reports zeros then)
         tokens = _count_tokens(call, text)
-    cost, known = _price(call.model, call.provider, tokens)
+    if call.request.price is not None:
+        cost, known = call.request.price.cost(tokens), True
+    else:
+        cost, known = _price(call.model, call.provider, tokens)
     return Response(
         text=text,
         usage=tokens,

@@ -148,6 +148,12 @@ def _model_entry(model: str, provider: str) -> dict[str, Any] | None:
     return entry
 
 
+def model_entry(model: str, provider: str) -> dict[str, Any] | None:
+    """The model's entry in litellm's cost map (importing litellm if need be)."""
+    _load_litellm()
+    return _model_entry(model, provider)
+
+
 @functools.lru_cache(maxsize=256)
 def _priced(model: str, provider: str) -> bool:
     entry = _model_entry(model, provider) or {}

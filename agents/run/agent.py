@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from agents.errors import EmptyAnswer, LLMError
 from agents.events import ModelFellBack
 from agents.llm.calls import CallContext, RetryPolicy, WaitHook, call_model
+from agents.llm.prices import Price
 from agents.plan import Task
 from agents.plan.roster import Role
 from agents.ports import ApprovalGate, LLMClient, LLMRequest, Message, Response
@@ -21,6 +22,9 @@ class Endpoint:
     model: str
     api_base: str | None = None
     api_key: str | None = field(default=None, repr=False)
+    price: Price | None = None
+    """What its tokens cost, when not litellm's cost map (free on this machine, or
+    the person's price); None: the cost map's, or unknown."""
 
 
 @dataclass(frozen=True)
@@ -65,7 +69,7 @@ class ModelSettings:
             model=where.model, messages=tuple(messages), temperature=temperature,
             max_tokens=self.max_tokens, json_schema=json_schema, api_base=where.api_base,
             api_key=where.api_key, timeout=self.call_timeout, idle_timeout=self.idle_timeout,
-            tools=tuple(tools) if tools else None,
+            tools=tuple(tools) if tools else None, price=where.price,
         )
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from agents.llm.prices import FREE
 from agents.run.agent import Endpoint
 from app.paths import data_dir
 from app.providers import secrets
@@ -226,7 +227,8 @@ def resolve(ref: str, providers: Providers, *, api_base: str | None = None) -> E
     key = secrets.get_key(provider.name, provider.kind) if provider.info.needs_key or configured else None
     if not key and provider.info.prefix == "openai" and provider.kind != "openai":
         key = "not-needed"  # local servers ignore it; the OpenAI wire format wants one
-    return Endpoint(f"{provider.info.prefix}/{model}", base, key)
+    price = FREE if provider.info.on_this_machine else None
+    return Endpoint(f"{provider.info.prefix}/{model}", base, key, price)
 
 
 def endpoints(refs: Iterable[str], providers: Providers, *, api_base: str | None = None) -> dict[str, Endpoint]:

@@ -32,6 +32,7 @@ from agents.errors import (
 )
 from agents.llm.client import LiteLLMClient
 from agents.llm.litellm_info import warm_up
+from agents.llm.prices import FREE, Price, PriceSource, map_price
 from agents.ports import Delta, LLMRequest, Message, Response
 from tests.support.scripted_server import Reply, ScriptedServer
 
@@ -120,6 +121,25 @@ async def test_known_model_is_priced_from_the_cost_map(
         assert response.cost > 0
         # gpt-4o-mini: $0.15 / 1M input, $0.60 / 1M output (litellm 1.106.2's map)
         assert response.cost == pytest.approx(1000 * 0.15e-6 + 500 * 0.60e-6)
+
+
+async def test_a_price_on_the_request_wins_over_the_cost_map(
+    client: LiteLLMClient, llm_server: ScriptedServer
+) -> None:
+    # the person's price for a model litellm does not know, and free for one on this machine
+    llm_server.default = Reply("priced", prompt_tokens=1000, completion_tokens=500)
+    person = Price.per_million(2.0, 8.0)
+
+    _, streamed = await collect(client, ask(llm_server, UNKNOWN, price=person))
+    completed = await client.complete(ask(llm_server, KNOWN, price=FREE))
+
+    assert (streamed.cost_known, streamed.cost) == (True, pytest.approx(1000 * 2e-6 + 500 * 8e-6))
+    assert (completed.cost_known, completed.cost) == (True, 0.0)
+
+
+def test_map_price_reads_litellm_cost_map() -> None:
+    assert map_price(KNOWN) == Price(0.15e-6, 0.60e-6, PriceSource.MAP)
+    assert map_price(UNKNOWN) is None
 
 
 async def test_complete_returns_the_whole_answer(
