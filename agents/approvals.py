@@ -23,7 +23,10 @@ class Subject(StrEnum):
     TOOL = "tool"
     """A tool call (a risky one, or one in doubt after a crash)."""
     BUDGET = "budget"
-    """The run's budget is spent: continue or stop."""
+    """The run's budget (or its project's monthly budget) is spent: continue or stop."""
+    DEADLINE = "deadline"
+    """The run's deadline has come: continue (with a new deadline or none) or stop and
+    write up what is finished."""
     CONFLICT = "conflict"
     """Agents disagree (a review never approved, a split vote, an undecided judge):
     the person settles it."""
@@ -94,20 +97,61 @@ class ToolQuestion:
         )
 
 
+class BudgetScope(StrEnum):
+    """Whose budget was reached."""
+
+    RUN = "run"
+    """This run's budget (set at intake, else the settings' budget per run)."""
+    PROJECT_MONTH = "project_month"
+    """The project's budget for the calendar month, across all its runs."""
+
+
 @dataclass(frozen=True)
 class BudgetQuestion:
-    """The run has spent its budget: allow another step, or stop?"""
+    """The run has spent its budget (or its project's for the month): allow another step, or stop?"""
 
     spent: float
-    """US dollars spent so far."""
+    """US dollars spent so far (by the run; for the project's month, by all its runs this month)."""
     limit: float
     """The limit that was reached."""
     step: float
-    """How much more approving allows."""
+    """How much more approving allows this run to spend before it asks again."""
+    scope: BudgetScope = BudgetScope.RUN
+    """The run's budget or the project's monthly one."""
+    project: str = ""
+    """PROJECT_MONTH: the project's name."""
+    month: str = ""
+    """PROJECT_MONTH: the month in words ("December 2026")."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "scope", BudgetScope(self.scope))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BudgetQuestion:
-        return cls(spent=float(data["spent"]), limit=float(data["limit"]), step=float(data["step"]))
+        return cls(spent=float(data["spent"]), limit=float(data["limit"]), step=float(data["step"]),
+                   scope=BudgetScope(data.get("scope") or BudgetScope.RUN),
+                   project=data.get("project", ""), month=data.get("month", ""))
+
+
+@dataclass(frozen=True)
+class DeadlineQuestion:
+    """The run's deadline has come: carry on (with a new deadline, or none), or stop and
+    write up what is finished? Approve: no deadline; edit: the text is the new deadline
+    (epoch seconds); reject: stop, and synthesise the finished tasks as a partial result."""
+
+    deadline: float
+    """The deadline that passed, epoch seconds."""
+    done: int
+    """Tasks finished so far."""
+    total: int
+    """Tasks in the plan (leaves)."""
+    running: int = 0
+    """Tasks under way now (stopping cancels them)."""
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DeadlineQuestion:
+        return cls(deadline=float(data["deadline"]), done=int(data.get("done", 0)),
+                   total=int(data.get("total", 0)), running=int(data.get("running", 0)))
 
 
 @dataclass(frozen=True)
@@ -142,6 +186,6 @@ class ConflictQuestion:
 
 
 __all__ = [
-    "AskedCall", "BudgetQuestion", "Claim", "ConflictQuestion", "Subject", "TaskQuestion", "TaskRef",
-    "ToolQuestion",
+    "AskedCall", "BudgetQuestion", "BudgetScope", "Claim", "ConflictQuestion", "DeadlineQuestion", "Subject",
+    "TaskQuestion", "TaskRef", "ToolQuestion",
 ]

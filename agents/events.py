@@ -12,7 +12,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from agents.approvals import BudgetQuestion, ConflictQuestion, Subject, TaskQuestion, ToolQuestion
+from agents.approvals import (
+    BudgetQuestion,
+    ConflictQuestion,
+    DeadlineQuestion,
+    Subject,
+    TaskQuestion,
+    ToolQuestion,
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,6 +69,20 @@ class RunStarted(RunEvent):
     kept: list[str] = field(default_factory=list)
     """Tasks whose earlier results this start keeps; every other task runs (again).
     Empty in events stored before it existed: then a resume keeps every completed task."""
+
+
+@_event
+@dataclass(frozen=True, kw_only=True)
+class ConstraintsSet(RunEvent):
+    """The run's own budget and deadline (agents.constraints.Constraints): set at intake
+    and announced by every start, or changed when the person answers the deadline."""
+
+    budget_usd: float | None = None
+    """US dollars this run may spend before it asks; None: the settings' budget applies."""
+    deadline: float | None = None
+    """When the run should be done, epoch seconds; None: no deadline."""
+    reason: str = ""
+    """Why they changed, in words ("a new deadline"); "" at a start."""
 
 
 @_event
@@ -210,6 +231,34 @@ class ModelFellBack(RunEvent):
 
 @_event
 @dataclass(frozen=True, kw_only=True)
+class RateLimitWaiting(RunEvent):
+    """A model call waits for its provider's rate limiter (agents/llm/limiter.py): its task
+    shows "waiting for <provider> rate limit", and the wait is not part of its duration."""
+
+    task_id: str
+    """The task ("" for the planner or the synthesizer)."""
+    step: str = ""
+    """The step of a task with a pattern ("draft 2"); "" for the task's own call."""
+    provider: str
+    """The provider's name, as in "waiting for <provider> rate limit"."""
+    reason: str = ""
+    """Why, in a few words: "5 calls in flight, its limit", "the server said 429; ..."."""
+
+
+@_event
+@dataclass(frozen=True, kw_only=True)
+class RateLimitWaited(RunEvent):
+    """The call that waited (RateLimitWaiting) got its turn, or stopped waiting."""
+
+    task_id: str
+    step: str = ""
+    provider: str
+    seconds: float
+    """How long it waited."""
+
+
+@_event
+@dataclass(frozen=True, kw_only=True)
 class TaskFinished(RunEvent):
     task_id: str
     output: str
@@ -221,6 +270,8 @@ class TaskFinished(RunEvent):
     finished: float
     source: str = "model"
     """"model", "override" (the person's text), "group" or "resumed"."""
+    waited: float = 0.0
+    """Seconds of `finished - started` spent waiting for a rate limiter (not its work)."""
 
 
 @_event
@@ -308,7 +359,7 @@ class TaskCancelled(RunEvent):
 class ApprovalRequested(RunEvent):
     """A question for the person; `agents.ports.request_from_event` rebuilds the ApprovalRequest.
 
-    Exactly one of `task` / `tool` / `budget` is set, the one `subject` names
+    Exactly one of `task` / `tool` / `budget` / `conflict` / `deadline` is set, the one `subject` names
     (none in events stored before they existed, which carried only text).
     """
 
@@ -320,12 +371,13 @@ class ApprovalRequested(RunEvent):
     tool: ToolQuestion | None = None
     budget: BudgetQuestion | None = None
     conflict: ConflictQuestion | None = None
+    deadline: DeadlineQuestion | None = None
 
     def __post_init__(self) -> None:
         # event_from_dict hands over JSON: the enum as text, the questions as dicts
         object.__setattr__(self, "subject", Subject(self.subject))
         questions = (("task", TaskQuestion), ("tool", ToolQuestion), ("budget", BudgetQuestion),
-                     ("conflict", ConflictQuestion))
+                     ("conflict", ConflictQuestion), ("deadline", DeadlineQuestion))
         for name, kind in questions:
             value = getattr(self, name)
             if isinstance(value, dict):

@@ -7,7 +7,14 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
-from agents.approvals import BudgetQuestion, ConflictQuestion, Subject, TaskQuestion, ToolQuestion
+from agents.approvals import (
+    BudgetQuestion,
+    ConflictQuestion,
+    DeadlineQuestion,
+    Subject,
+    TaskQuestion,
+    ToolQuestion,
+)
 from agents.events import ApprovalRequested, RunEvent
 
 if TYPE_CHECKING:
@@ -41,6 +48,42 @@ class Message:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """How hard one provider may be driven (agents/llm/limiter.py keeps to it)."""
+
+    concurrent: int | None = None
+    """Calls in flight at once; None: no cap (the limiter still learns one from 429s)."""
+    rpm: int | None = None
+    """Requests per minute; None: not limited."""
+    tpm: int | None = None
+    """Tokens (prompt and answer) per minute; None: not limited."""
+
+    def __post_init__(self) -> None:
+        for name in ("concurrent", "rpm", "tpm"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+                raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}")
+
+    def to_dict(self) -> dict[str, int | None]:
+        return {"concurrent": self.concurrent, "rpm": self.rpm, "tpm": self.tpm}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Limits:
+        """Limits from JSON; 0 or null mean "not limited". Raises ValueError on bad values."""
+        if not isinstance(data, dict):
+            raise ValueError(f"limits must be an object, not {type(data).__name__}")
+        values = {k: data.get(k) or None for k in ("concurrent", "rpm", "tpm")}
+        return cls(**values)
+
+    def describe(self) -> str:
+        """"4 at once, 50 requests/min, 40000 tokens/min", or "no limits"."""
+        parts = [f"{self.concurrent} at once" if self.concurrent else "",
+                 f"{self.rpm} requests/min" if self.rpm else "",
+                 f"{self.tpm} tokens/min" if self.tpm else ""]
+        return ", ".join(p for p in parts if p) or "no limits"
+
+
+@dataclass(frozen=True)
 class LLMRequest:
     """Everything one model call needs; keys travel here, never into storage."""
 
@@ -61,6 +104,11 @@ class LLMRequest:
     byte, between chunks) before it is given up as stalled; None: no idle limit."""
     tools: tuple[dict[str, Any], ...] | None = None
     """OpenAI `tools=` specs the model may call; None: no tools."""
+    provider: str = ""
+    """The provider's name as the person knows it ("openai", "work"), for "waiting for
+    <provider> rate limit"; "" : taken from the model string or the base URL."""
+    limits: Limits | None = None
+    """The provider's limits (agents/llm/limiter.py); None: keep what its limiter has."""
     price: Price | None = None
     """What its tokens cost when not litellm's cost map (set by the person, or free
     on this machine); None: the cost map's price, or unknown."""
@@ -175,6 +223,7 @@ class ApprovalRequest:
     tool: ToolQuestion | None = None
     budget: BudgetQuestion | None = None
     conflict: ConflictQuestion | None = None
+    deadline: DeadlineQuestion | None = None
 
     @property
     def edit_text(self) -> str:
@@ -194,6 +243,7 @@ def requested_event(request: ApprovalRequest) -> ApprovalRequested:
         run_id=request.run_id, request_id=request.request_id, task_id=request.task_id,
         subject=request.subject, title=request.title,
         task=request.task, tool=request.tool, budget=request.budget, conflict=request.conflict,
+        deadline=request.deadline,
     )
 
 
@@ -203,6 +253,7 @@ def request_from_event(event: ApprovalRequested) -> ApprovalRequest:
         request_id=event.request_id, run_id=event.run_id, task_id=event.task_id,
         subject=event.subject, title=event.title,
         task=event.task, tool=event.tool, budget=event.budget, conflict=event.conflict,
+        deadline=event.deadline,
     )
 
 

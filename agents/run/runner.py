@@ -15,10 +15,19 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field, replace
 
-from agents.approvals import BudgetQuestion, Subject, TaskQuestion, TaskRef
+from agents.approvals import (
+    BudgetQuestion,
+    BudgetScope,
+    DeadlineQuestion,
+    Subject,
+    TaskQuestion,
+    TaskRef,
+)
+from agents.constraints import Constraints, MonthlyBudget
 from agents.errors import LLMError, PlanValidationError
 from agents.events import (
     ApprovalResolved,
+    ConstraintsSet,
     DeliverableReady,
     RunEvent,
     RunFinished,
@@ -43,6 +52,7 @@ from agents.ports import (
     ApprovalGate,
     ApprovalRequest,
     CallbackSink,
+    Decision,
     EventSink,
     LLMClient,
     Message,
@@ -94,6 +104,13 @@ class RunOptions:
     call; approving allows as much again. 0 means no limit."""
     tools: ToolSetup | None = None
     """The tools task agents may call (their roles name which); None: no tools."""
+    constraints: Constraints = field(default_factory=Constraints)
+    """The run's own budget (it replaces `budget_usd`) and deadline, set at intake."""
+    spent_before: float = 0.0
+    """What the run spent before this start (its planner, earlier starts): the run's
+    budget counts it."""
+    monthly: MonthlyBudget | None = None
+    """The project's budget for this month; None: none."""
 
 
 @dataclass(frozen=True)
@@ -155,8 +172,23 @@ class Runner:
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._done: asyncio.Queue[str] = asyncio.Queue()
         self._cancelled = False
-        self._limit = self._options.budget_usd
+        constraints = self._options.constraints
+        self._budget = (constraints.budget_usd if constraints.budget_usd is not None
+                        else self._options.budget_usd)
+        self._limit = self._budget
+        monthly = self._options.monthly
+        self._month_limit = monthly.limit if monthly is not None else 0.0
         self._budget_lock = asyncio.Lock()
+        self._deadline = constraints.deadline
+        self._on_time = asyncio.Event()
+        """Cleared while the deadline question waits: no new model call starts."""
+        self._on_time.set()
+        self._deadline_stop = False
+        """The person (or --yes) stopped the run at its deadline: what finished is written up."""
+        self._began = time.time()
+        self._finished_here = 0
+        """Leaf tasks this start finished (for the pace at which it goes)."""
+        self._pace_warned = False
         self._stop_reason = STOPPED_BY_PERSON
         self._metered = CallbackSink(self._emit)
 
@@ -207,17 +239,26 @@ class Runner:
                 resumed=bool(self._prior), kept=sorted(self._prior),
             )
         )
+        if not self._options.constraints.empty:
+            c = self._options.constraints
+            self._emit(ConstraintsSet(run_id=self.run_id, budget_usd=c.budget_usd, deadline=c.deadline))
         self._warn_about_tools()
+        watch = asyncio.create_task(self._watch_deadline()) if self._deadline is not None else None
         try:
-            await self._schedule()
+            try:
+                await self._schedule()
+            finally:
+                workers = list(self._workers.values())
+                for worker in workers:
+                    worker.cancel()
+                # the driver was cancelled (window closed, Ctrl+C): let each task record
+                # its end before the caller flushes the history and closes the tools
+                await asyncio.gather(*workers, return_exceptions=True)
+            outcome = await self._finish()  # the synthesis waits for a deadline question's answer
         finally:
-            workers = list(self._workers.values())
-            for worker in workers:
-                worker.cancel()
-            # the driver was cancelled (window closed, Ctrl+C): let each task record
-            # its end before the caller flushes the history and closes the tools
-            await asyncio.gather(*workers, return_exceptions=True)
-        outcome = await self._finish()
+            if watch is not None:
+                watch.cancel()
+                await asyncio.gather(watch, return_exceptions=True)
         self._emit(
             RunFinished(
                 run_id=self.run_id, status=outcome.status,
@@ -272,7 +313,8 @@ class Runner:
             if self.states[dep_id].status.terminal:
                 continue
             if status is TaskStatus.COMPLETED or tid in self._not_chosen:
-                if not self._cancelled and self._startable(dep_id, waiting[dep_id]):
+                stopped = self._cancelled or self._deadline_stop
+                if not stopped and self._startable(dep_id, waiting[dep_id]):
                     self._start(dep_id)
             else:
                 self._block(dep_id, tid, dependents)
@@ -513,6 +555,8 @@ class Runner:
             )
         )
         self._settle_groups(tid, emit=True)
+        self._finished_here += 1
+        self._check_pace()
 
     def _end(self, event: TaskFailed | TaskBlocked | TaskSkipped | TaskCancelled) -> None:
         """A leaf ends other than completed; its groups may end with it."""
@@ -568,39 +612,134 @@ class Runner:
         return [t.id for t in Plan(goal="", tasks=task.children).iter_tasks() if not t.is_group]
 
 
-    # --- budget ---------------------------------------------------------------------
+    # --- budget and deadline ------------------------------------------------------------
 
     async def _before_call(self) -> None:
-        """Every model call waits here: for resume() when paused, and for the
-        person's answer once the budget is spent."""
+        """Every model call waits here: for resume() when paused, for the answer to the
+        deadline question, and for the person's answer once a budget is spent."""
         await self._unpaused.wait()
+        await self._on_time.wait()
         if self._over_budget():
             await self._ask_about_budget()
+        if self._over_month():
+            await self._ask_about_month()
+
+    def _spent(self) -> float:
+        """The run's spend: before this start, and each call of it as it finished."""
+        return self._options.spent_before + self.state.cost
 
     def _over_budget(self) -> bool:
         # each call's cost joins the fold as it finishes, so a long tool loop
         # meets the budget before its next call
-        return self._limit > 0 and self.state.cost >= self._limit
+        return self._limit > 0 and self._spent() >= self._limit
+
+    def _over_month(self) -> bool:
+        monthly = self._options.monthly
+        return monthly is not None and self._month_limit > 0 and self._month_spent() >= self._month_limit
+
+    def _month_spent(self) -> float:
+        monthly = self._options.monthly
+        return (monthly.spent_before if monthly is not None else 0.0) + self.state.cost
 
     async def _ask_about_budget(self) -> None:
         async with self._budget_lock:  # one question, however many calls are waiting
             if not self._over_budget() or self._cancelled:
                 return
-            budget = self._options.budget_usd
+            question = BudgetQuestion(spent=self._spent(), limit=self._limit, step=self._budget)
+            stop = f"stopped at the {_dollars(self._limit)} budget"
+            await self._ask_budget(question, f"The {_dollars(self._limit)} budget is spent", stop)
+            self._limit = self._spent() + self._budget
+
+    async def _ask_about_month(self) -> None:
+        monthly = self._options.monthly
+        async with self._budget_lock:
+            if monthly is None or not self._over_month() or self._cancelled:
+                return
+            question = BudgetQuestion(spent=self._month_spent(), limit=self._month_limit, step=monthly.step,
+                                      scope=BudgetScope.PROJECT_MONTH, project=monthly.project,
+                                      month=monthly.month)
+            title = (f"Project “{monthly.project}” has spent its {_dollars(monthly.limit)} monthly budget"
+                     + (f" for {monthly.month}" if monthly.month else ""))
+            stop = f"stopped at the project's {_dollars(monthly.limit)} monthly budget"
+            await self._ask_budget(question, title, stop)
+            self._month_limit = self._month_spent() + monthly.step
+
+    async def _ask_budget(self, question: BudgetQuestion, title: str, stop_reason: str) -> None:
+        """Ask; returns when the person allows more, cancels the run when they stop it."""
+        request = ApprovalRequest(
+            request_id=uuid.uuid4().hex[:12], run_id=self.run_id, task_id="", subject=Subject.BUDGET,
+            title=title, budget=question,
+        )
+        decision = await self._ask(request)
+        if decision.action is Action.REJECT:
+            self._stop_reason = stop_reason
+            self.cancel()
+            raise asyncio.CancelledError
+
+    async def _ask(self, request: ApprovalRequest) -> Decision:
+        self._emit(requested_event(request))
+        decision = await self._gate.decide(request)
+        self._emit(ApprovalResolved(run_id=self.run_id, request_id=request.request_id,
+                                    task_id=request.task_id, action=decision.action.value, text=decision.text))
+        return decision
+
+    async def _watch_deadline(self) -> None:
+        """At the deadline, ask (continue, a new deadline, or stop and write up); sleep till then."""
+        while self._deadline is not None and not self._cancelled and not self._deadline_stop:
+            delay = self._deadline - time.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+                continue
+            if all(t.status.terminal for t in self.state.leaves()):
+                return  # nothing left to stop: the write-up is under way
+            await self._ask_about_deadline(self._deadline)
+
+    async def _ask_about_deadline(self, deadline: float) -> None:
+        self._on_time.clear()  # calls in flight finish; no new one starts until the answer
+        try:
+            counts = self.state.counts()
+            running = sum(1 for t in self.state.leaves() if t.status is TaskStatus.RUNNING)
             request = ApprovalRequest(
-                request_id=uuid.uuid4().hex[:12], run_id=self.run_id, task_id="", subject=Subject.BUDGET,
-                title=f"The {_dollars(self._limit)} budget is spent",
-                budget=BudgetQuestion(spent=self.state.cost, limit=self._limit, step=budget),
+                request_id=uuid.uuid4().hex[:12], run_id=self.run_id, task_id="", subject=Subject.DEADLINE,
+                title=f"The deadline ({_clock(deadline)}) has come",
+                deadline=DeadlineQuestion(deadline=deadline, done=counts.done, total=counts.total,
+                                          running=running),
             )
-            self._emit(requested_event(request))
-            decision = await self._gate.decide(request)
-            self._emit(ApprovalResolved(run_id=self.run_id, request_id=request.request_id,
-                                             task_id="", action=decision.action.value, text=decision.text))
+            decision = await self._ask(request)
             if decision.action is Action.REJECT:
-                self._stop_reason = f"stopped at the {_dollars(self._limit)} budget"
-                self.cancel()
-                raise asyncio.CancelledError
-            self._limit = self.state.cost + budget
+                self._stop_at_deadline(deadline)
+            else:
+                self._deadline = _new_deadline(decision)
+                reason = "a new deadline" if self._deadline is not None else "no deadline"
+                self._emit(ConstraintsSet(run_id=self.run_id, budget_usd=self._options.constraints.budget_usd,
+                                          deadline=self._deadline, reason=reason))
+                self._pace_warned = False
+        finally:
+            self._on_time.set()
+
+    def _stop_at_deadline(self, deadline: float) -> None:
+        """Stop new work and cancel what runs; `_finish` writes up what is finished."""
+        self._deadline_stop = True
+        self._stop_reason = f"stopped at the deadline ({_clock(deadline)})"
+        for worker in self._workers.values():
+            worker.cancel()
+
+    def _check_pace(self) -> None:
+        """Warn once when, at the pace this start goes, the run would end after its deadline."""
+        if self._deadline is None or self._pace_warned or self._finished_here == 0:
+            return
+        remaining = sum(1 for t in self.state.leaves() if not t.status.terminal)
+        if remaining == 0:
+            return
+        now = time.time()
+        needed = (now - self._began) / self._finished_here * remaining
+        if now + needed <= self._deadline:
+            return
+        self._pace_warned = True
+        left = max(0.0, self._deadline - now)
+        message = (f"at this pace the run needs about {_span(needed)} more for its {remaining} unfinished "
+                   f"task(s); the deadline ({_clock(self._deadline)}) is {_span(left)} away")
+        self._emit(RunWarning(run_id=self.run_id, message=message, source="deadline"))
 
     # --- the end ---------------------------------------------------------------
 
@@ -611,15 +750,21 @@ class Runner:
                 if not self.states[tid].status.terminal:
                     self._end(TaskCancelled(run_id=self.run_id, task_id=tid))
             return self._outcome(RunStatus.CANCELLED, None, self._stop_reason)
+        if self._deadline_stop:
+            for tid in leaves:
+                if not self.states[tid].status.terminal:
+                    self._end(TaskCancelled(run_id=self.run_id, task_id=tid))
         done = [t for t in leaves if self.states[t].status is TaskStatus.COMPLETED]
         unfinished = [t for t in leaves if t not in done and t not in self._not_chosen]
         if failed := [t for t in unfinished if not self._left_out_by_person(t)]:
             return self._outcome(RunStatus.FAILED, None,
                                  f"{len(failed)} task(s) did not complete: {', '.join(failed[:10])}")
         if unfinished and not done:
-            return self._outcome(RunStatus.CANCELLED, None, "every task was rejected")
+            why = f"{self._stop_reason}, before any task finished" if self._deadline_stop else "every task was rejected"
+            return self._outcome(RunStatus.CANCELLED, None, why)
+        said = self._stop_reason if self._deadline_stop else ""  # why the result is partial
         if not self._options.synthesize:
-            return self._outcome(RunStatus.COMPLETED, None, partial=bool(unfinished))
+            return self._outcome(RunStatus.COMPLETED, None, said, partial=bool(unfinished))
         try:
             await self._before_call()
         except asyncio.CancelledError:
@@ -629,12 +774,15 @@ class Runner:
         except LLMError as exc:
             return self._outcome(RunStatus.FAILED, None, f"the deliverable could not be written: {exc}")
         self._emit(DeliverableReady(run_id=self.run_id, markdown=deliverable, partial=bool(unfinished)))
-        return self._outcome(RunStatus.COMPLETED, deliverable, partial=bool(unfinished))
+        return self._outcome(RunStatus.COMPLETED, deliverable, said, partial=bool(unfinished))
 
     def _left_out_by_person(self, tid: str) -> bool:
-        """Skipped (the person rejected it), or blocked only by such tasks."""
+        """Skipped (the person rejected it), cut off at the deadline the person stopped
+        the run at, or blocked only by such tasks."""
         state = self.states[tid]
         if state.status is TaskStatus.SKIPPED:
+            return True
+        if self._deadline_stop and state.status is TaskStatus.CANCELLED:
             return True
         if state.status is not TaskStatus.BLOCKED:
             return False
@@ -659,6 +807,8 @@ class Runner:
             needed = [self._tasks[d].title for d in sorted(self._deps[tid])
                       if self.states[d].status is not TaskStatus.COMPLETED]
             return f"{title}: not done, because it needed “{'”, “'.join(needed)}”, which was left out"
+        if state.status is TaskStatus.CANCELLED and self._deadline_stop:
+            return f"{title}: not done by the deadline (the run was stopped there)"
         return f"{title}: {state.error}"
 
     def _outcome(self, status: RunStatus, deliverable: str | None, error: str = "", *,
@@ -676,6 +826,32 @@ REJECTED = "rejected by the person"
 
 def _dollars(amount: float) -> str:
     return f"${amount:.2f}" if amount >= 0.1 else f"${amount:.4f}"
+
+
+def _clock(when: float) -> str:
+    """A time of day as the person's clock shows it ("14:30"; with the date when not today)."""
+    local = time.localtime(when)
+    if time.strftime("%Y-%m-%d", local) == time.strftime("%Y-%m-%d"):
+        return time.strftime("%H:%M", local)
+    return time.strftime("%Y-%m-%d %H:%M", local)
+
+
+def _span(seconds: float) -> str:
+    """A duration in words: "40 s", "12 min", "2 h 5 min"."""
+    if seconds < 60:
+        return f"{max(0, round(seconds))} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
+
+
+def _new_deadline(decision: Decision) -> float | None:
+    """The deadline a person's "continue" sets: EDIT's text (epoch seconds), else none."""
+    if decision.action is Action.EDIT and decision.text.strip():
+        try:
+            return float(decision.text)
+        except ValueError:
+            return None
+    return None
 
 
 __all__ = [

@@ -18,6 +18,7 @@ from agents.approvals import Subject
 from agents.events import (
     ApprovalRequested,
     ApprovalResolved,
+    ConstraintsSet,
     DeliverableReady,
     LLMCallFinished,
     PlanEdited,
@@ -225,6 +226,10 @@ class RunState:
     """Timestamp of the latest event folded in (where an interrupted run stopped)."""
     revision: int = 0
     """Bumped whenever tasks are added, removed or reordered."""
+    budget_usd: float | None = None
+    """The run's own budget (ConstraintsSet); None: none set at intake."""
+    deadline: float | None = None
+    """The run's deadline, epoch seconds (ConstraintsSet); None: none."""
 
     # --- reading ------------------------------------------------------------------
 
@@ -314,6 +319,10 @@ class RunState:
         self.approvals.clear()  # a question of an ended process is asked again
         self.warnings = []  # a start reports its own
         return _ALL
+
+    def _constraints(self, e: ConstraintsSet) -> frozenset[Change]:
+        self.budget_usd, self.deadline = e.budget_usd, e.deadline
+        return _TOTALS
 
     def _plan(self, e: PlanProposed | PlanEdited) -> frozenset[Change]:
         self.load_plan(e.plan)
@@ -497,6 +506,7 @@ _STEPS = frozenset({Change.STEPS})
 
 _HANDLERS: dict[type[RunEvent], Callable[[RunState, Any], frozenset[Change]]] = {
     RunStarted: RunState._run_started,
+    ConstraintsSet: RunState._constraints,
     PlanProposed: RunState._plan,
     PlanEdited: RunState._plan,
     RunWarning: RunState._warning,
