@@ -34,6 +34,8 @@ from app.cli.providers import add_commands as add_provider_commands
 from app.cli.providers import cmd_keys, cmd_providers, first_run
 from app.cli.tools import add_commands as add_tool_commands
 from app.cli.tools import cmd_mcp, cmd_tools
+from app.cli.usage import add_commands as add_usage_commands
+from app.cli.usage import cmd_usage
 from app.export import FORMATS, export_run, run_to_dict
 from app.logs import setup_logging
 from app.paths import data_dir
@@ -102,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_provider_commands(sub)
     add_tool_commands(sub)
     add_db_commands(sub)
+    add_usage_commands(sub)
     return parser
 
 
@@ -500,7 +503,7 @@ COMMANDS = {
     "run": cmd_run, "resume": cmd_resume, "plan": cmd_plan,
     "runs": cmd_runs, "show": cmd_show, "export": cmd_export,
     "providers": cmd_providers, "keys": cmd_keys, "tools": cmd_tools, "mcp": cmd_mcp,
-    "db": cmd_db,
+    "db": cmd_db, "usage": cmd_usage,
 }
 
 if __name__ == "__main__":
