@@ -1,4 +1,4 @@
-"""`troupe providers list|add|test|remove` and `troupe keys set|remove`.
+"""`troupe providers list|add|test|remove|price` and `troupe keys set|remove`.
 
 Keys are typed at a prompt that does not echo (getpass), or piped on stdin
 for scripts; they go to the OS keychain only.
@@ -13,6 +13,7 @@ import json
 import sys
 from collections.abc import Callable
 
+from agents.llm.prices import Price
 from app.providers import keys, secrets
 from app.providers.checks import check_connection, provider_url_error, refresh_models
 from app.providers.registry import (
@@ -21,6 +22,7 @@ from app.providers.registry import (
     ProviderError,
     Providers,
     load_providers,
+    price_per_million,
     save_providers,
 )
 from app.settings import load_settings
@@ -44,6 +46,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     remove = verbs.add_parser("remove", help="remove a provider (and its stored key)")
     remove.add_argument("name")
     remove.add_argument("--keep-key", action="store_true")
+    price = verbs.add_parser("price", help="set your price for a model whose price is unknown "
+                             "(US dollars per million tokens), or clear it")
+    price.add_argument("name", help="the provider")
+    price.add_argument("model", help='the model, as in "NAME/model"')
+    price.add_argument("--input", type=_usd, metavar="USD_PER_MTOK", help="per million prompt tokens")
+    price.add_argument("--output", type=_usd, metavar="USD_PER_MTOK",
+                       help="per million completion tokens")
+    price.add_argument("--clear", action="store_true", help="forget the price you set")
 
     keys_parser = sub.add_parser("keys", help="store or remove a provider's API key in the keychain")
     key_verbs = keys_parser.add_subparsers(dest="verb", required=True, parser_class=type(keys_parser))
@@ -56,7 +66,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
 def cmd_providers(args: argparse.Namespace) -> int:
     first_run()
     verbs: dict[str, Callable[[argparse.Namespace], int]] = {
-        "list": _list, "add": _add, "test": _test, "remove": _remove}
+        "list": _list, "add": _add, "test": _test, "remove": _remove, "price": _price}
     return verbs[args.verb](args)
 
 
@@ -94,12 +104,15 @@ def _list(args: argparse.Namespace) -> int:
     for p in providers.entries:
         print(f"{p.name:<14} {p.info.label:<26} {_key_words(p):<22} {p.base or '-':<32} "
               f"{len(p.models)} model(s)")
+        for model, price in p.prices.items():
+            print(f"{'':<14} price of {model}: {_per_mtok(price)} (yours)")
     return EXIT_OK
 
 
 def _row(provider: Provider) -> dict[str, object]:
     return {"name": provider.name, "kind": provider.kind, "kind_label": provider.info.label,
-            "base": provider.base, "models": list(provider.models), "key": _key_words(provider)}
+            "base": provider.base, "models": list(provider.models), "key": _key_words(provider),
+            "prices": provider.to_dict().get("prices", {})}
 
 
 def _key_words(provider: Provider) -> str:
@@ -169,6 +182,43 @@ def _remove(args: argparse.Namespace) -> int:
     print(f"removed {args.name}")
     if not args.keep_key:
         _delete_quietly(args.name)
+    return EXIT_OK
+
+
+def _usd(text: str) -> float:
+    try:
+        amount = float(text.strip().lstrip("$"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an amount in US dollars") from None
+    if not 0 <= amount < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: give 0 or more US dollars per million tokens")
+    return amount
+
+
+def _per_mtok(price: Price) -> str:
+    return (f"${price.input_per_token * 1e6:g} in, ${price.output_per_token * 1e6:g} out "
+            "per million tokens")
+
+
+def _price(args: argparse.Namespace) -> int:
+    """Set or clear the person's price for one model of a provider (a built-in kind gets an entry)."""
+    if args.clear == (args.input is not None or args.output is not None):
+        return _bad("give --input and --output (US dollars per million tokens), or --clear")
+    if not args.clear and (args.input is None or args.output is None):
+        return _bad("give both --input and --output (US dollars per million tokens)")
+    providers = load_providers()
+    provider = providers.named(args.name)
+    if provider is None:
+        return _bad(f"no provider named {args.name!r}; see `troupe providers list`")
+    if args.clear and provider.price_of(args.model) is None:
+        print(f"no price of yours was set for {args.name}/{args.model}")
+        return EXIT_OK
+    price = None if args.clear else price_per_million(args.input, args.output)
+    save_providers(providers.with_entry(provider.with_price(args.model, price)))
+    if price is None:
+        print(f"cleared your price for {args.name}/{args.model}")
+    else:
+        print(f"{args.name}/{args.model} now costs {_per_mtok(price)}")
     return EXIT_OK
 
 

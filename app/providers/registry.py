@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from agents.llm.prices import FREE
+from agents.llm.prices import FREE, Price, PriceSource
 from agents.run.agent import Endpoint
 from app.paths import data_dir
 from app.providers import secrets
@@ -85,6 +85,9 @@ class Provider:
     api_base: str | None = None
     models: tuple[str, ...] = ()
     """Models known to be there (listed from the server or typed by the person)."""
+    prices: Mapping[str, Price] = field(default_factory=dict, hash=False)
+    """The person's price per model name, for models litellm has no price for (in the file:
+    dollars per million tokens in and out); it beats "free" and litellm's map. Never mutated."""
 
     @property
     def info(self) -> Kind:
@@ -97,17 +100,57 @@ class Provider:
     def model_refs(self) -> list[str]:
         return [f"{self.name}/{m}" for m in (self.models or self.info.suggested)]
 
+    def price_of(self, model: str) -> Price | None:
+        """The person's price for `model`, if they set one."""
+        return self.prices.get(model)
+
+    def with_price(self, model: str, price: Price | None) -> Provider:
+        """A copy with `model`'s price set (None: cleared)."""
+        prices = {m: p for m, p in self.prices.items() if m != model}
+        if price is not None:
+            prices[model] = replace(price, source=PriceSource.PERSON)
+        return replace(self, prices=prices)
+
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "kind": self.kind, "api_base": self.api_base,
-                "models": list(self.models)}
+        data: dict[str, Any] = {"name": self.name, "kind": self.kind, "api_base": self.api_base,
+                                "models": list(self.models)}
+        if self.prices:
+            data["prices"] = {m: _per_million(p) for m, p in self.prices.items()}
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Provider:
         provider = cls(name=str(data.get("name", "")), kind=str(data.get("kind", "")),
                        api_base=data.get("api_base") or None,
-                       models=tuple(str(m) for m in data.get("models") or ()))
+                       models=tuple(str(m) for m in data.get("models") or ()),
+                       prices=_prices(data.get("prices"), str(data.get("name", ""))))
         check(provider)
         return provider
+
+
+def _per_million(price: Price) -> dict[str, float]:
+    return {"input": round(price.input_per_token * 1e6, 9), "output": round(price.output_per_token * 1e6, 9)}
+
+
+def _prices(data: Any, name: str) -> dict[str, Price]:
+    """An entry's "prices" ({model: {"input": USD per Mtok, "output": ...}}); one that cannot
+    be read is left out with a warning (its calls are then "price unknown" again)."""
+    prices: dict[str, Price] = {}
+    for model, value in (data.items() if isinstance(data, Mapping) else ()):
+        try:
+            prices[str(model)] = price_per_million(value["input"], value["output"])
+        except (KeyError, TypeError, ValueError) as exc:
+            log.warning("provider %r: ignoring the price of %r (%s)", name, model, exc)
+    return prices
+
+
+def price_per_million(input_usd: Any, output_usd: Any) -> Price:
+    """The person's price from dollars per million tokens; ValueError for what is not a
+    finite amount of 0 or more."""
+    amounts = (float(input_usd), float(output_usd))
+    if not all(0 <= a < float("inf") for a in amounts):
+        raise ValueError("a price is 0 or more US dollars per million tokens")
+    return Price.per_million(*amounts, source=PriceSource.PERSON)
 
 
 def check(provider: Provider) -> None:
@@ -227,7 +270,8 @@ def resolve(ref: str, providers: Providers, *, api_base: str | None = None) -> E
     key = secrets.get_key(provider.name, provider.kind) if provider.info.needs_key or configured else None
     if not key and provider.info.prefix == "openai" and provider.kind != "openai":
         key = "not-needed"  # local servers ignore it; the OpenAI wire format wants one
-    price = FREE if provider.info.on_this_machine else None
+    # the person's price wins; a model on this machine is free; else litellm's map (None)
+    price = provider.price_of(model) or (FREE if provider.info.on_this_machine else None)
     return Endpoint(f"{provider.info.prefix}/{model}", base, key, price)
 
 
