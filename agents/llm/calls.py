@@ -13,7 +13,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from agents.errors import CallTimeout, LLMError, RateLimited, TransientLLMError
-from agents.events import LLMCallFinished, TaskRetried, TokenDelta
+from agents.events import (
+    LLMCallFinished,
+    RateLimitWaited,
+    RateLimitWaiting,
+    TaskRetried,
+    TokenDelta,
+)
+from agents.llm.limiter import Limiter, Permit, estimate_tokens, limiter_for
 from agents.ports import EventSink, LLMClient, LLMRequest, Response
 
 
@@ -31,6 +38,11 @@ class RetryPolicy:
     """Longest Retry-After we are willing to honour."""
     jitter: float = 0.2
     """Random spread, as a fraction of the delay, so retries do not stampede."""
+    max_refusals: int = 100
+    """429s one call may receive before it gives up; they do not use `max_attempts`
+    (the provider's rate limiter makes the call wait instead)."""
+    rate_limit_patience: float = 1800.0
+    """Seconds after its first 429 that a call keeps trying before it gives up."""
 
     def delay(self, attempt: int, error: Exception) -> float:
         """Seconds to wait after failed attempt number `attempt` (1-based)."""
@@ -70,19 +82,30 @@ async def call_model(
 ) -> tuple[Response, int]:
     """Stream one answer, retrying transient errors; returns it and the attempts used.
 
-    `before_attempt` is awaited before every attempt (the runner's pause).
+    Every send takes a slot of the provider's rate limiter (agents/llm/limiter.py)
+    first; a 429 goes back to that limiter to wait its turn and does not use up
+    an attempt. `before_attempt` is awaited before every attempt (the runner's pause
+    and budget); a refused call sent again is the same attempt.
     Permanent errors, and transient ones after the last attempt, propagate.
     """
-    attempt = 0
+    limiter = limiter_for(request)
+    attempt, refused = 0, _Refused()
     while True:
-        attempt += 1
-        if before_attempt is not None:
-            await before_attempt()
-        if ctx.on_attempt is not None:
-            ctx.on_attempt(attempt)
+        if not refused.pending:  # a refused call goes again as the same attempt, already let through
+            if before_attempt is not None:
+                await before_attempt()
+            attempt += 1
+            if ctx.on_attempt is not None:
+                ctx.on_attempt(attempt)
+        permit = await _take_slot(limiter, request, ctx, refused)
         try:
-            return await _stream_once(llm, request, ctx), attempt
+            response = await _stream_once(llm, request, ctx)
+        except RateLimited as exc:
+            refused.again(permit, exc, policy, limiter, request)
+            continue
         except TransientLLMError as exc:
+            permit.failed()
+            refused.pending = False
             if attempt >= policy.max_attempts:
                 raise
             delay = policy.delay(attempt, exc)
@@ -93,6 +116,70 @@ async def call_model(
                 )
             )
             await asyncio.sleep(delay)
+            continue
+        except BaseException:
+            permit.failed()
+            raise
+        permit.succeeded(response.usage.total or None)
+        return response, attempt
+
+
+class _Refused:
+    """One call's 429s: how many, since when, and when it may go again."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.first = 0.0
+        self.not_before = 0.0
+        """Monotonic time before which the refused call must not go again."""
+        self.pending = False
+        """The last send was refused: the next one is the same attempt."""
+
+    def again(self, permit: Permit, exc: RateLimited, policy: RetryPolicy, limiter: Limiter,
+              request: LLMRequest) -> None:
+        """Count a 429 and set when to go again; raises once the call has tried long enough."""
+        now = time.monotonic()
+        self.count += 1
+        self.first = self.first or now
+        retry_after = None if exc.retry_after is None else min(exc.retry_after, policy.max_retry_after)
+        wait = permit.rate_limited(retry_after, self.count)
+        if self.count >= policy.max_refusals or now - self.first >= policy.rate_limit_patience:
+            raise RateLimited(
+                f"{request.model}: still rate limited by {limiter.provider} after {self.count} "
+                f"refusals over {_minutes(now - self.first)}; lower its limits (Settings > Providers, "
+                f"or troupe providers limits {limiter.provider} --concurrent N) or try again later",
+                retry_after=exc.retry_after,
+            ) from exc
+        self.not_before = now + wait * (1 + random.uniform(0, policy.jitter))
+        self.pending = True
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+
+
+async def _take_slot(limiter: Limiter, request: LLMRequest, ctx: CallContext, refused: _Refused) -> Permit:
+    """A slot of the provider's limiter; a wait for it is announced and timed (events)."""
+    waiting = False
+
+    def on_wait(reason: str) -> None:
+        nonlocal waiting
+        waiting = True
+        ctx.sink.emit(RateLimitWaiting(run_id=ctx.run_id, task_id=ctx.task_id, step=ctx.step,
+                                       provider=limiter.provider, reason=reason))
+
+    started = time.monotonic()
+    try:
+        return await limiter.acquire(
+            estimate_tokens(request) if limiter.limits.tpm else 0,
+            not_before=refused.not_before if refused.pending else 0.0,
+            again=refused.pending, on_wait=on_wait,
+        )
+    finally:
+        if waiting:
+            ctx.sink.emit(RateLimitWaited(run_id=ctx.run_id, task_id=ctx.task_id, step=ctx.step,
+                                          provider=limiter.provider,
+                                          seconds=round(time.monotonic() - started, 3)))
 
 
 async def _stream_once(llm: LLMClient, request: LLMRequest, ctx: CallContext) -> Response:

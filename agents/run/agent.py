@@ -11,7 +11,7 @@ from agents.llm.calls import CallContext, RetryPolicy, WaitHook, call_model
 from agents.llm.prices import Price
 from agents.plan import Task
 from agents.plan.roster import Role
-from agents.ports import ApprovalGate, LLMClient, LLMRequest, Message, Response
+from agents.ports import ApprovalGate, Limits, LLMClient, LLMRequest, Message, Response
 from agents.tools.loop import ToolSetup, run_tool_loop
 
 
@@ -25,6 +25,10 @@ class Endpoint:
     price: Price | None = None
     """What its tokens cost, when not litellm's cost map (free on this machine, or
     the person's price); None: the cost map's, or unknown."""
+    provider: str = ""
+    """The provider's name ("openai", "work"), as "waiting for <provider> rate limit" says it."""
+    limits: Limits | None = None
+    """How hard the provider may be driven (its rate limiter's settings); None: no settings."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,7 @@ class ModelSettings:
             max_tokens=self.max_tokens, json_schema=json_schema, api_base=where.api_base,
             api_key=where.api_key, timeout=self.call_timeout, idle_timeout=self.idle_timeout,
             tools=tuple(tools) if tools else None, price=where.price,
+            provider=where.provider, limits=where.limits,
         )
 
 

@@ -327,17 +327,14 @@ class Runner:
             self._block(dep_id, because, dependents)
 
     def _start(self, tid: str) -> None:
-        self._workers[tid] = asyncio.create_task(self._run_leaf(tid), name=tid)
+        worker = self._workers[tid] = asyncio.create_task(self._run_leaf(tid), name=tid)
+        # not a `finally` in the worker: one cancelled before its first step never runs
+        # its body (a stop at a deadline that came before it began), yet must be reported
+        worker.add_done_callback(lambda _worker: self._done.put_nowait(tid))
 
     # --- one leaf --------------------------------------------------------------
 
     async def _run_leaf(self, tid: str) -> None:
-        try:
-            await self._run_leaf_inner(tid)
-        finally:
-            self._done.put_nowait(tid)
-
-    async def _run_leaf_inner(self, tid: str) -> None:
         task: Task | None = self._tasks[tid]
         try:
             if task is not None and task.requires_approval:
@@ -552,6 +549,7 @@ class Runner:
                 run_id=self.run_id, task_id=tid, output=output, attempts=attempts,
                 prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
                 cost=cost, started=started or now, finished=now, source=source,
+                waited=round(self.state.task(tid).waited, 3),
             )
         )
         self._settle_groups(tid, emit=True)

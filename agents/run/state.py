@@ -23,6 +23,8 @@ from agents.events import (
     LLMCallFinished,
     PlanEdited,
     PlanProposed,
+    RateLimitWaited,
+    RateLimitWaiting,
     RunEvent,
     RunFinished,
     RunPaused,
@@ -171,10 +173,34 @@ class TaskState:
     subtasks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     """A delegate: the sub-tasks its manager planned, by the manager's step prefix
     ("" for the task itself); their steps are "sub <id>" (and "sub <id> · ...")."""
+    waits: dict[str, str] = field(default_factory=dict)
+    """Calls waiting for a provider's rate limiter: step ("" for the task's own) -> provider."""
+    waited: float = 0.0
+    """Seconds of this start spent only waiting for rate limiters (not counted as its duration)."""
+    wait_since: float | None = None
+    """When it began waiting, while it is (every call of it in flight waits)."""
 
     @property
     def tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
+
+    @property
+    def waiting_for(self) -> str:
+        """The provider whose rate limit it waits for while nothing of it runs; "" otherwise."""
+        if self.status is not TaskStatus.RUNNING or not self.waits:
+            return ""
+        running = [k for k, s in self.steps.items() if s.status is StepStatus.RUNNING]
+        if any(k not in self.waits for k in running):
+            return ""  # another of its steps is working
+        return next(iter(self.waits.values()))
+
+    def duration(self, now: float) -> float | None:
+        """Seconds it has worked: from its start to its end (or `now`), less its waits."""
+        if self.started is None:
+            return None
+        end = self.finished if self.finished is not None else now
+        waiting = (end - self.wait_since) if self.wait_since is not None else 0.0
+        return max(0.0, end - self.started - self.waited - max(0.0, waiting))
 
     @property
     def retrying(self) -> bool:
@@ -296,6 +322,7 @@ class RunState:
                 continue
             if task.started is not None:
                 task.finished = max(self.last_ts or task.started, task.started)
+                _stop_waiting(task, task.finished)
             task.status = TaskStatus.PENDING
 
     def restore(self, task_id: str, output: str, attempts: int) -> None:
@@ -353,6 +380,7 @@ class RunState:
         task.agent = e.agent or task.agent
         task.status, task.started, task.finished, task.error = TaskStatus.RUNNING, e.ts, None, ""
         task.retries = []
+        task.waits, task.waited, task.wait_since = {}, 0.0, None
         task.attempts = e.attempt
         return _TASK_CHANGED
 
@@ -372,6 +400,8 @@ class RunState:
         task.started = task.started if task.started is not None else e.started
         task.finished = max(e.finished, task.started)
         task.prompt_tokens, task.completion_tokens, task.cost = e.prompt_tokens, e.completion_tokens, e.cost
+        _stop_waiting(task, task.finished)
+        task.waited = e.waited or task.waited
         return _TASK_CHANGED
 
     def _task_failed(self, e: TaskFailed) -> frozenset[Change]:
@@ -396,6 +426,21 @@ class RunState:
     def _end(task: TaskState, status: TaskStatus, error: str, ts: float) -> None:
         task.status, task.error = status, error
         task.finished = ts if task.started is None else max(ts, task.started)
+        _stop_waiting(task, task.finished)
+
+    def _rate_limit_waiting(self, e: RateLimitWaiting) -> frozenset[Change]:
+        if not e.task_id:  # the planner's or the synthesizer's call
+            return _NOTHING
+        task = self.task(e.task_id)
+        task.waits[e.step] = e.provider
+        return _rewait(task, e.ts)
+
+    def _rate_limit_waited(self, e: RateLimitWaited) -> frozenset[Change]:
+        if not e.task_id or e.task_id not in self.tasks:
+            return _NOTHING
+        task = self.tasks[e.task_id]
+        task.waits.pop(e.step, None)
+        return _rewait(task, e.ts)
 
     def _approval_requested(self, e: ApprovalRequested) -> frozenset[Change]:
         self.approvals[e.request_id] = PendingApproval(e.request_id, e.task_id, e.subject, e.title)
@@ -417,8 +462,9 @@ class RunState:
         return _QUESTION
 
     def _step_started(self, e: StepStarted) -> frozenset[Change]:
-        self.task(e.task_id).steps[e.step] = StepState(e.step, e.agent, started=e.ts)
-        return _STEPS
+        task = self.task(e.task_id)
+        task.steps[e.step] = StepState(e.step, e.agent, started=e.ts)
+        return _STEPS | _rewait(task, e.ts)
 
     def _step_finished(self, e: StepFinished) -> frozenset[Change]:
         steps = self.task(e.task_id).steps
@@ -426,7 +472,7 @@ class RunState:
         step.status, step.output, step.note, step.error = StepStatus.DONE, e.output, e.note, ""
         step.cost, step.replayed, step.finished = e.cost, e.replayed, e.ts
         step.started = step.started if step.started is not None else e.ts
-        return _STEPS
+        return _STEPS | _rewait(self.tasks[e.task_id], e.ts)
 
     def _subtasks(self, e: SubtasksPlanned) -> frozenset[Change]:
         self.task(e.task_id).subtasks[e.within] = list(e.tasks)
@@ -436,7 +482,7 @@ class RunState:
         steps = self.task(e.task_id).steps
         step = steps.get(e.step) or steps.setdefault(e.step, StepState(e.step, e.agent))
         step.status, step.error, step.finished = StepStatus.FAILED, e.error, e.ts
-        return _STEPS
+        return _STEPS | _rewait(self.tasks[e.task_id], e.ts)
 
     def _paused(self, e: RunPaused | RunResumed) -> frozenset[Change]:
         self.status = RunStatus.PAUSED if isinstance(e, RunPaused) else RunStatus.RUNNING
@@ -453,6 +499,7 @@ class RunState:
         for task in self.tasks.values():
             if task.started is not None and task.finished is None:
                 task.finished = max(e.ts, task.started)
+                _stop_waiting(task, task.finished)
         return frozenset({Change.TIMELINE, Change.TOTALS, Change.STATE, Change.APPROVALS})
 
 
@@ -483,6 +530,27 @@ def blocked_reason(because: str) -> str:
     return f"{because} did not complete"
 
 
+def _rewait(task: TaskState, ts: float) -> frozenset[Change]:
+    """Start or stop timing the task's wait after its waits or steps changed."""
+    waiting = bool(task.waiting_for)
+    if waiting == (task.wait_since is not None):
+        return _NOTHING
+    if waiting:
+        task.wait_since = ts
+    else:
+        _stop_waiting(task, ts, ended=False)
+    return _WAITING
+
+
+def _stop_waiting(task: TaskState, ts: float, *, ended: bool = True) -> None:
+    """The task stopped only waiting (or `ended`: its waits end with it); the wait joins `waited`."""
+    if task.wait_since is not None:
+        task.waited += max(0.0, ts - task.wait_since)
+    task.wait_since = None
+    if ended:
+        task.waits = {}
+
+
 def _fresh(task: TaskState) -> TaskState:
     return TaskState(task.task_id, title=task.title, agent=task.agent, depth=task.depth,
                      is_group=task.is_group)
@@ -503,6 +571,7 @@ _TOTALS = frozenset({Change.TOTALS})
 _TASK_CHANGED = frozenset({Change.TIMELINE, Change.TOTALS})
 _QUESTION = frozenset({Change.TIMELINE, Change.APPROVALS})
 _STEPS = frozenset({Change.STEPS})
+_WAITING = frozenset({Change.TIMELINE})
 
 _HANDLERS: dict[type[RunEvent], Callable[[RunState, Any], frozenset[Change]]] = {
     RunStarted: RunState._run_started,
@@ -513,6 +582,8 @@ _HANDLERS: dict[type[RunEvent], Callable[[RunState, Any], frozenset[Change]]] = 
     LLMCallFinished: RunState._call_finished,
     TaskStarted: RunState._task_started,
     TaskRetried: RunState._task_retried,
+    RateLimitWaiting: RunState._rate_limit_waiting,
+    RateLimitWaited: RunState._rate_limit_waited,
     TaskFinished: RunState._task_finished,
     TaskFailed: RunState._task_failed,
     TaskBlocked: RunState._task_blocked,

@@ -21,6 +21,11 @@ How a reply is chosen for each chat request, first match wins:
 3. the queue filled by `enqueue(...)`, oldest first;
 4. `default` (Reply("ok") unless changed).
 
+`limit(n, retry_after=...)` makes it a rate-limited server: at most n chat
+requests are answered at once and the rest get 429 with Retry-After (`peak`,
+`refused` and `answered` say what happened); `drop_to=m, after=k` lowers the cap to
+m once k requests were answered.
+
 A handler receives a `ChatRequest` and returns a `Reply`, a plain `str`
 (shorthand for `Reply(text)`), or None; it may be sync or async. It runs on
 the server's loop, so it must not block; use `Reply.latency` / `Reply.wait`
@@ -99,6 +104,17 @@ class ScriptedServer:
         self._port = 0
         self._ids = itertools.count(1)
         self._created = int(time.time())
+        self._cap: int | None = None
+        self._cap_retry_after: float | str | None = None
+        self._drop: tuple[int, int] | None = None
+        self.in_flight = 0
+        """Chat requests being answered now."""
+        self.peak = 0
+        """Most chat requests answered at once."""
+        self.refused = 0
+        """Chat requests answered 429 because of `limit`."""
+        self.answered = 0
+        """Chat requests answered (not refused by `limit`) to the end."""
 
     # --- lifecycle -------------------------------------------------------------
 
@@ -182,6 +198,31 @@ class ScriptedServer:
         with self._lock:
             self._routes.append(_Route(lambda r: all(c(r) for c in checks), chosen, times))
         return self
+
+    def limit(self, cap: int | None, retry_after: float | str | None = 1, *,
+              drop_to: int | None = None, after: int = 0) -> ScriptedServer:
+        """Answer at most `cap` chat requests at once, 429 (with `retry_after`) to the rest;
+        with `drop_to`, the cap becomes that once `after` requests were answered."""
+        with self._lock:
+            self._cap, self._cap_retry_after = cap, retry_after
+            self._drop = (after, drop_to) if drop_to is not None else None
+        return self
+
+    def _admit(self) -> bool:
+        with self._lock:
+            if self._drop is not None and self.answered >= self._drop[0]:
+                self._cap, self._drop = self._drop[1], None
+            if self._cap is not None and self.in_flight >= self._cap:
+                self.refused += 1
+                return False
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+            return True
+
+    def _leave(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
+            self.answered += 1
 
     def reset(self) -> None:
         """Forget routes, handler, queue and recorded requests."""
@@ -284,12 +325,18 @@ class ScriptedServer:
         if request.method == "POST" and path in ("/v1/chat/completions", "/chat/completions"):
             if recorded.body is None:
                 return _json_error(400, "We could not parse the JSON body of your request.")
+            if not self._admit():
+                reply = Reply.rate_limited(self._cap_retry_after, "Too many requests at once")
+                return await self._respond(request, recorded, reply)
             try:
-                reply = await self._choose(recorded)
-            except Exception as exc:  # a bug in the test's script: keep it for the test
-                self.errors.append(exc)
-                return _json_error(500, f"the test's script raised {exc!r}")
-            return await self._respond(request, recorded, reply)
+                try:
+                    reply = await self._choose(recorded)
+                except Exception as exc:  # a bug in the test's script: keep it for the test
+                    self.errors.append(exc)
+                    return _json_error(500, f"the test's script raised {exc!r}")
+                return await self._respond(request, recorded, reply)
+            finally:
+                self._leave()
         return _json_error(404, f"Unknown endpoint {request.method} {request.path}")
 
     async def _choose(self, request: RecordedRequest) -> Reply:
