@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from app.storage.errors import DatabaseDamaged
     from ui.restore_dialog import RestoreDialog
     from ui.settings import SettingsDialog
+    from ui.spending import SpendingView
 
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,8 @@ class MainWindow(QMainWindow):
         self._storage_timer.timeout.connect(self._open_storage)
         self.restore_dialog: RestoreDialog | None = None
         """Shown when the history database is damaged (ui/restore_dialog.py)."""
+        self.spending: SpendingView | None = None
+        """View › Spending, built the first time it is opened (it imports pyqtgraph)."""
         if service.ready:
             self._on_storage_open()
         else:
@@ -161,7 +164,10 @@ class MainWindow(QMainWindow):
         self.replan_action.setToolTip("Ask the orchestrator to revise the plan; finished tasks are kept")
         self.quit_action = QAction("Quit", self, shortcut=QKeySequence(QKeySequence.StandardKey.Quit))
         self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
-        for action in (self.new_project_action, self.search_action, self.run_action, self.cancel_action):
+        self.spending_action = QAction("Spending…", self, shortcut=QKeySequence("Ctrl+Shift+S"))
+        self.spending_action.setToolTip("Where the money went: cost by day, project, model or role")
+        for action in (self.new_project_action, self.search_action, self.run_action, self.cancel_action,
+                       self.spending_action):
             self.addAction(action)
         menu = self.menuBar().addMenu("&File")
         menu.addAction(self.new_project_action)
@@ -170,6 +176,7 @@ class MainWindow(QMainWindow):
         menu.addAction(self.settings_action)
         menu.addSeparator()
         menu.addAction(self.quit_action)
+        self.menuBar().addMenu("&View").addAction(self.spending_action)
         run_menu = self.menuBar().addMenu("&Run")
         run_menu.addAction(self.run_action)
         run_menu.addAction(self.cancel_action)
@@ -186,6 +193,7 @@ class MainWindow(QMainWindow):
         self.cancel_action.triggered.connect(self.session.cancel)
         self.replan_action.triggered.connect(self._on_replan)
         self.settings_action.triggered.connect(self._on_settings)
+        self.spending_action.triggered.connect(self._on_spending)
         self.quit_action.triggered.connect(self.close)  # closing the window quits, run kept resumable
         self.notice.settingsRequested.connect(self._on_settings)
         self.crash_notice.resumeRequested.connect(self._on_crash_resume)
@@ -287,6 +295,37 @@ class MainWindow(QMainWindow):
         dialog.accepted.connect(lambda: self._apply_settings(dialog))
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()
+
+    def _on_spending(self) -> None:
+        if not self.service.ready:  # the shortcut while the database is still opening
+            return
+        if self.spending is None:
+            from app.usage import named_period, usage_report  # noqa: PLC0415
+            from ui.spending import SpendingView  # noqa: PLC0415 - pyqtgraph: only when opened
+
+            store = self.service.store
+            self.spending = SpendingView(lambda period, by: usage_report(store, named_period(period), by), self)
+            self.spending.runOpened.connect(self._on_spending_run)
+            self.session.historyChanged.connect(self._on_history_for_spending)
+        else:
+            self.spending.refresh()
+        self.spending.show()
+        self.spending.raise_()
+        self.spending.activateWindow()
+
+    def _on_history_for_spending(self) -> None:
+        if self.spending is not None and self.spending.isVisible():
+            self.spending.refresh()  # a run spent more
+
+    def _on_spending_run(self, run_id: str) -> None:
+        """A run double-clicked in the spending view: show it here."""
+        if self.session.running:
+            self.status.setText("A run is going: open that one when it is done")
+            return
+        self.session.open_run(run_id)
+        self.history.select_run(run_id)
+        self.raise_()
+        self.activateWindow()
 
     def _apply_settings(self, dialog: SettingsDialog) -> None:
         settings, roster = dialog.result_settings(), dialog.result_roster()

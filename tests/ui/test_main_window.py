@@ -434,3 +434,30 @@ def test_the_embedded_model_is_explained_until_a_stronger_one_is_set_up(qloop, t
     assert "Ollama" in window.status.text()
     window.close()
     window.service.close()
+
+
+def test_view_spending_opens_the_spending_view_and_a_top_run_in_the_window(qloop, llm_server, tmp_path):
+    import datetime as dt  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    from tests.support.usage_data import seed_usage  # noqa: PLC0415
+
+    db = tmp_path / "troupe.db"
+    store = open_database(db)
+    seeded = seed_usage(store)
+    store.close()
+    window = open_window(db, llm_server)
+    assert "pyqtgraph" not in sys.modules  # the window's start does not pay for the chart
+    assert window.spending_action.shortcut().toString() == "Ctrl+Shift+S"
+    menus = {a.text(): a.menu() for a in window.menuBar().actions()}
+    assert window.spending_action in menus["&View"].actions()
+    window.spending_action.trigger()
+    view = window.spending
+    assert view is not None and view.isVisible()
+    yesterday = seeded.today - dt.timedelta(days=1)
+    assert [row[0] for row in view.table_rows()] == [yesterday.isoformat(), seeded.today.isoformat()]
+    view.runOpened.emit(seeded.mystery)  # a double-click in its top runs
+    assert window.session.run_id == seeded.mystery
+    assert window.conversation.items()  # the run's goal is shown
+    window.spending_action.trigger()  # again: the same view, read again
+    assert window.spending is view
