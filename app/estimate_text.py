@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from agents.plan.estimate import DEFAULT_OUTPUT, CostRange, RunEstimate, TaskEstimate
 
 
@@ -30,6 +32,26 @@ def task_cost(task: TaskEstimate) -> str:
     if task.per_item is not None:
         return "free" if task.per_item.high == 0 else f"~{money(task.per_item.expected)}/item"
     return "free" if task.cost.high == 0 else f"~{money(task.cost.expected)}"
+
+
+def estimate_tip(task: TaskEstimate) -> str:
+    """A task's estimate in full, for a tooltip."""
+    low, expected, high = task.calls
+    calls = f"{round(expected)} model call{'s' if round(expected) != 1 else ''}" + (
+        f" ({math.ceil(low)}–{math.ceil(high)})" if math.ceil(low) != math.ceil(high) else "")
+    source = (f"answer lengths from {task.history_samples} earlier calls" if task.history_samples
+              else f"no history: ~{DEFAULT_OUTPUT.expected:.0f} tokens an answer assumed")
+    lines = [f"Estimated before the run: {task_cost(task)}"]
+    if task.per_item is not None and task.cost is not None:
+        lines.append(f"{span(task.per_item)} per item; at most {task.max_items} items ({money(task.cost.high)})")
+    elif task.cost is not None:
+        lines.append(span(task.cost))
+    else:
+        lines.append("Its model has no known price: set one in Settings › Providers")
+    if task.one_of:
+        lines.append("Runs only if its route chooses it")
+    lines.append(f"{calls}, ~{task.usage.total:,} tokens; {source}")
+    return "\n".join(lines)
 
 
 def headline(estimate: RunEstimate) -> str:
@@ -65,9 +87,11 @@ def compared(estimate: RunEstimate, actual: float) -> str:
         return "estimated free"
     if estimate.unpriced and estimate.total.high == 0:
         return "estimated: price unknown"
-    where = ("within the range" if estimate.total.low <= actual <= estimate.total.high
-             else "above the range" if actual > estimate.total.high else "below the range")
-    return f"estimated {span(estimate.total)}; actual {money(actual)} is {where}"
+    whole = estimate.whole_run
+    where = ("within the range" if whole.low <= actual <= whole.high
+             else "above the range" if actual > whole.high else "below the range")
+    planning = f" with planning's {money(estimate.spent_before)}" if estimate.spent_before else ""
+    return f"estimated {span(whole)}{planning}; actual {money(actual)} is {where}"
 
 
-__all__ = ["compared", "headline", "money", "notes", "span", "task_cost"]
+__all__ = ["compared", "estimate_tip", "headline", "money", "notes", "span", "task_cost"]

@@ -176,6 +176,13 @@ class RunEstimate:
     """Some answer lengths are the stated default (no history for that role and pattern)."""
     maps: tuple[str, ...] = field(default=())
     """Titles of map tasks (their item count is a guess)."""
+    spent_before: float = 0.0
+    """What the run had spent when the estimate was made (the planner's calls): not in `total`."""
+
+    @property
+    def whole_run(self) -> CostRange:
+        """`total` plus what was spent before: comparable with the run's final cost."""
+        return self.total + CostRange(self.spent_before, self.spent_before, self.spent_before)
 
     def task(self, task_id: str) -> TaskEstimate | None:
         return next((t for t in self.tasks if t.task_id == task_id), None)
@@ -183,7 +190,7 @@ class RunEstimate:
     def to_dict(self) -> dict[str, Any]:
         return {
             "total": self.total.to_dict(), "unpriced": list(self.unpriced), "free": self.free,
-            "defaults_used": self.defaults_used, "maps": list(self.maps),
+            "defaults_used": self.defaults_used, "maps": list(self.maps), "spent_before": self.spent_before,
             "tasks": [t.to_dict() for t in self.tasks],
             "synthesis": self.synthesis.to_dict() if self.synthesis else None,
         }
@@ -196,6 +203,7 @@ class RunEstimate:
             total=CostRange.from_dict(data.get("total") or {}),
             unpriced=tuple(str(t) for t in data.get("unpriced") or ()), free=bool(data.get("free")),
             defaults_used=bool(data.get("defaults_used")), maps=tuple(str(t) for t in data.get("maps") or ()),
+            spent_before=float(data.get("spent_before") or 0.0),
         )
 
 
@@ -349,7 +357,7 @@ def _route_targets(plan: Plan) -> dict[str, str]:
 
 
 def _total(tasks: Iterable[TaskEstimate], synthesis: TaskEstimate | None) -> CostRange:
-    total, by_route = CostRange(), {}
+    total, by_route = CostRange(), dict[str, list[CostRange]]()
     for task in tasks:
         if task.cost is None:
             continue

@@ -6,7 +6,13 @@ import pytest
 
 from agents.llm.prices import FREE, Price
 from agents.plan import Plan
-from agents.plan.estimate import DEFAULT_OUTPUT, MAP_ITEMS_GUESS, OutputGuess, RunEstimate, estimate_plan
+from agents.plan.estimate import (
+    DEFAULT_OUTPUT,
+    MAP_ITEMS_GUESS,
+    OutputGuess,
+    RunEstimate,
+    estimate_plan,
+)
 from agents.plan.patterns import PatternKind
 from agents.plan.roster import Role
 
@@ -89,12 +95,12 @@ def test_route_targets_count_once() -> None:
     p = plan(task("pick", "analyst", pattern="route", routes={"short": "s", "long": "l"}),
              task("s", "writer", ("pick",)), task("l", "writer", ("pick",)))
     found = estimate(p, models=lambda role: "dear/model" if role.name == "writer" else "cheap/model")
-    s, l, pick = found.task("s"), found.task("l"), found.task("pick")
-    assert s.one_of == l.one_of == "pick"
-    both = s.cost.expected + l.cost.expected
+    short, long_, pick = found.task("s"), found.task("l"), found.task("pick")
+    assert short.one_of == long_.one_of == "pick"
+    both = short.cost.expected + long_.cost.expected
     synthesis = found.synthesis.cost
     assert found.total.expected == pytest.approx(pick.cost.expected + both / 2 + synthesis.expected)
-    assert found.total.high == pytest.approx(pick.cost.high + max(s.cost.high, l.cost.high) + synthesis.high)
+    assert found.total.high == pytest.approx(pick.cost.high + max(short.cost.high, long_.cost.high) + synthesis.high)
 
 
 def test_unknown_prices_are_named_not_counted_as_zero() -> None:

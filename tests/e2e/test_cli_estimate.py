@@ -4,11 +4,21 @@ learned from history, and put next to the actual cost afterwards."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
+import pytest
+
 from app.storage import open_database
-from tests.e2e.test_cli import env, troupe, write_plan  # noqa: F401 - the env fixture
+from tests.e2e.test_cli import troupe, write_plan
 from tests.support.scripted_server import Reply, ScriptedServer
+
+
+@pytest.fixture
+def env(troupe_home: Path) -> dict[str, str]:
+    return {**os.environ, "TROUPE_HOME": str(troupe_home), "OPENAI_API_KEY": "sk-test-estimate",
+            "LITELLM_LOCAL_MODEL_COST_MAP": "True", "PYTHONUNBUFFERED": "1"}
+
 
 PRICED = "openai/gpt-4o-mini"  # $0.15 / $0.60 per million tokens in litellm 1.106.2's map
 UNPRICED = "openai/troupe-test-model"

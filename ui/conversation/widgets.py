@@ -149,6 +149,13 @@ class PlanCard(QFrame):
         layout.addWidget(self.facts)
         if tasks:
             layout.addWidget(self._preview(tasks))
+        self.estimate = QLabel()
+        """The plan's cost estimate (set once it is worked out, off the UI thread)."""
+        self.estimate.setTextFormat(Qt.TextFormat.RichText)
+        self.estimate.setWordWrap(True)
+        self.estimate.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.estimate.hide()
+        layout.addWidget(self.estimate)
         self.approve_button = QPushButton("&Approve plan && run")
         self.approve_button.setDefault(True)
         self.approve_button.setAutoDefault(True)
@@ -190,6 +197,14 @@ class PlanCard(QFrame):
         label.setContentsMargins(4, 2, 0, 2)
         return label
 
+    def set_estimate(self, headline: str, notes: Sequence[str] = ()) -> None:
+        """Show the cost estimate: the headline in bold, what to know about it dimmed under it."""
+        dim = theme.css(theme.dim_text_colour())
+        lines = [f"<b>{html.escape(headline)}</b>"]
+        lines += [f"<span style='color:{dim}'>{html.escape(note)}</span>" for note in notes]
+        self.estimate.setText("<br>".join(lines))
+        self.estimate.show()
+
     @property
     def is_approved(self) -> bool:
         return not self.approve_button.isEnabled()
@@ -201,6 +216,13 @@ class PlanCard(QFrame):
         self.edit_button.hide()
         self.state_label.setText(f"<b style='color:{theme.STATUS_COLOURS['completed']}'>{html.escape(text)}</b>")
         self.state_label.show()
+
+    def reopen(self) -> None:
+        """Undo set_approved: the run did not start (the person went back to the plan)."""
+        for button in (self.approve_button, self.edit_button):
+            button.setEnabled(True)
+            button.show()
+        self.state_label.hide()
 
     def _on_approve(self) -> None:
         if self.is_approved:

@@ -30,9 +30,12 @@ from PySide6.QtGui import QFont, QUndoStack
 
 from agents.events import RunEvent, RunStarted, SubtasksPlanned
 from agents.plan import Plan, Task, plan_problems
+from agents.plan.estimate import RunEstimate, TaskEstimate
 from agents.plan.patterns import Pattern, PatternKind
 from agents.plan.roster import Roster
 from agents.run.state import Change, RunState, TaskState
+from app.estimate_text import estimate_tip, task_cost
+from ui import theme
 from ui.plan_tree import cells, subtasks
 from ui.plan_tree.cells import HEADER_TIPS, HEADERS, RUNTIME_COLUMNS, Column
 from ui.plan_tree.commands import (
@@ -43,7 +46,7 @@ from ui.plan_tree.commands import (
 )
 from ui.plan_tree.nodes import TaskNode, next_generated_number, root_from_plan, row_problems
 from ui.plan_tree.pattern_cells import PatternRole, pattern_icon, pattern_text
-from ui.plan_tree.runtime import shown, status_icon, status_label
+from ui.plan_tree.runtime import has_usage, shown, status_icon, status_label
 from ui.plan_tree.subtasks import SubtaskRow
 
 Index = QModelIndex | QPersistentModelIndex
@@ -87,6 +90,8 @@ class PlanTreeModel(QAbstractItemModel):
         self._root = TaskNode("")
         self._nodes: dict[str, TaskNode] = {}
         self._run = RunState()
+        self._estimate: RunEstimate | None = None
+        """The cost estimate of the plan as it stands (the Cost column before a task reports usage)."""
         self._subrows: dict[str, list[SubtaskRow]] = {}
         """A delegate's planned sub-tasks by its task id: read-only rows after its children."""
         self._retired: list[SubtaskRow] = []
@@ -131,6 +136,23 @@ class PlanTreeModel(QAbstractItemModel):
 
     def to_plan(self) -> Plan:
         return Plan(goal=self._goal, tasks=tuple(n.to_task() for n in self._root.children))
+
+    def set_estimate(self, estimate: RunEstimate | None) -> None:
+        """Show a task's estimated cost in its Cost cell until the run reports what it spent."""
+        self._estimate = estimate
+        for node in self._all_nodes():
+            cell = self._index_of(node, Column.COST)
+            self.dataChanged.emit(cell, cell)
+
+    def _estimate_data(self, guess: TaskEstimate, role: int) -> Any:
+        R = Qt.ItemDataRole
+        if role == R.DisplayRole:
+            return task_cost(guess)
+        if role == R.ForegroundRole:
+            return theme.dim_text_colour()
+        if role == R.ToolTipRole:
+            return estimate_tip(guess)
+        return None
 
     def set_plan(self, plan: Plan) -> None:
         """Show `plan`: forgets the undo history and the runtime columns.
@@ -513,6 +535,9 @@ class PlanTreeModel(QAbstractItemModel):
         R = Qt.ItemDataRole
         state = self.runtime(node.id)
         problems = self._row_problems.get(node.id)
+        guess = self._estimate.task(node.id) if self._estimate and column == Column.COST else None
+        if guess is not None and not (state and has_usage(state)):
+            return self._estimate_data(guess, role)
         if role == R.DisplayRole:
             return cells.display(node, column, state, self._nodes)
         if role == R.EditRole:

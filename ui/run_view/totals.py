@@ -34,12 +34,22 @@ class _Stat(QWidget):
         big.setBold(True)
         self.value.setFont(big)
         self.value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.note = QLabel()
+        """A dim line under the value (the cost's estimate); hidden when empty."""
+        self.note.setFont(small)
+        theme.dim(self.note)
+        self.note.hide()
         layout.addWidget(self.caption)
         layout.addWidget(self.value)
+        layout.addWidget(self.note)
 
     def set(self, text: str, tooltip: str = "") -> None:
         self.value.setText(text)
         self.setToolTip(tooltip)
+
+    def set_note(self, text: str) -> None:
+        self.note.setText(text)
+        self.note.setVisible(bool(text))
 
 
 class RunTotals(QWidget):
@@ -78,6 +88,11 @@ class RunTotals(QWidget):
         tip = "" if known else "Some models' prices are unknown: the real cost is higher."
         self.cost.set(fmt.cost(dollars, known), tip)
 
+    def set_estimate(self, text: str, tooltip: str) -> None:
+        """The estimate made before the run, under the cost ("est. ~$0.012"); "" hides it."""
+        self.cost.set_note(text)
+        self.cost.note.setToolTip(tooltip)
+
     def set_tasks(self, counts: Counts) -> None:
         self.tasks.set(f"{counts.done} / {counts.total}", f"{counts.done} of {counts.total} tasks done")
         parts = [f"{counts.failed} failed"] if counts.failed else []
@@ -102,6 +117,7 @@ class RunTotals(QWidget):
         self._started = self._stopped = None
         self.set_usage(0, 0)
         self.set_cost(0)
+        self.set_estimate("", "")
         self.set_tasks(Counts(0, 0, 0, 0))
         self._on_tick()
 
@@ -129,6 +145,7 @@ class RunTotals(QWidget):
             "elapsed": self.elapsed.value.text(),
             "tasks": self.tasks.value.text(),
             "failed": self.failed.text(),
+            "estimate": self.cost.note.text(),
         }
 
     def _on_tick(self) -> None:
