@@ -15,6 +15,7 @@ import markdown
 
 from agents.run.state import RunState, StepState
 from app.approval_text import kind_name
+from app.cost_text import cost_text
 from app.safe_text import safe_json, safe_text
 from app.storage import RunDetail
 from app.storage.run_state import stored_run_state
@@ -57,6 +58,7 @@ def run_to_dict(run: RunDetail, calls: Calls, state: RunState, conflicts: Confli
         "partial": state.partial, "created": run.created, "settings": run.settings, "tasks": tasks,
         "conflicts": [c.to_dict() for c in conflicts],
         "deliverable": run.deliverable, "tokens": state.total_tokens, "cost": state.cost, "error": run.error,
+        "unpriced_calls": run.unpriced_calls,
     }
 
 
@@ -84,7 +86,7 @@ def to_markdown(run: RunDetail, calls: Calls = (), state: RunState | None = None
                 conflicts: Conflicts = ()) -> str:
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(run.created))
     parts = [f"# {run.goal}", f"_Troupe run {run.id}, {when}, {run.status}; "
-             f"{run.total_tokens} tokens, ${run.cost:.4f}_"]
+             f"{run.total_tokens} tokens, {cost_text(run.cost, run.unpriced_calls)}_"]
     if run.deliverable:
         parts.append(run.deliverable.strip())
     parts.append("---\n\n## Appendix: task results")

@@ -10,6 +10,8 @@ from PySide6.QtCore import QModelIndex, QSignalBlocker, Qt, QTimer, Signal
 from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import QLabel, QLineEdit, QTreeView, QVBoxLayout, QWidget
 
+from app.cost_text import cost_text
+
 if TYPE_CHECKING:
     from app.storage.records import RunSummary
 
@@ -190,12 +192,13 @@ def _run_data(run: RunSummary) -> dict[int, object]:
     mark = PARTIAL_MARK if partial else STATUS_MARKS.get(run.status, "·")
     status = "completed (partial)" if partial else run.status
     long_status = "completed (partial: some tasks were rejected)" if partial else run.status
+    cost = cost_text(run.cost, run.unpriced_calls)  # "price unknown", never a silent $0
     return {
-        Qt.ItemDataRole.DisplayRole: f"{mark}  {run.goal}\n     {when} · {status} · ${run.cost:.3f}",
+        Qt.ItemDataRole.DisplayRole: f"{mark}  {run.goal}\n     {when} · {status} · {cost}",
         RUN_ID_ROLE: run.id,
         Qt.ItemDataRole.ToolTipRole: (
             f"{run.goal}\n\nStatus: {long_status}\nStarted: {time.ctime(run.created)}\n"
-            f"Tasks: {run.tasks_completed}/{run.task_count} · {run.total_tokens} tokens · ${run.cost:.4f}"
+            f"Tasks: {run.tasks_completed}/{run.task_count} · {run.total_tokens} tokens · {cost}"
         ),
     }
 

@@ -36,6 +36,7 @@ from app.cli.tools import add_commands as add_tool_commands
 from app.cli.tools import cmd_mcp, cmd_tools
 from app.cli.usage import add_commands as add_usage_commands
 from app.cli.usage import cmd_usage
+from app.cost_text import cost_text
 from app.export import FORMATS, export_run, run_to_dict
 from app.logs import setup_logging
 from app.paths import data_dir
@@ -399,14 +400,15 @@ def cmd_runs(args: argparse.Namespace) -> int:
     if args.json:
         rows = [{"id": r.id, "goal": r.goal, "status": r.status, "partial": r.partial,
                  "created": r.created, "project": r.project, "tokens": r.total_tokens,
-                 "cost": r.cost, "tasks": r.task_count, "tasks_completed": r.tasks_completed}
+                 "cost": r.cost, "unpriced_calls": r.unpriced_calls, "tasks": r.task_count,
+                 "tasks_completed": r.tasks_completed}
                 for r in runs]
         print(safe_json(rows, indent=2))
     else:
         for r in runs:
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created))
             status = "partial" if r.partial and r.status == "completed" else r.status
-            print(f"{r.id}  {when}  {status:<11}  ${r.cost:<8.4f}  {r.goal}")
+            print(f"{r.id}  {when}  {status:<11}  {cost_text(r.cost, r.unpriced_calls):<9}  {r.goal}")
     if note := _runs_note(args, len(runs), total):
         print(note, file=sys.stderr)
     return EXIT_OK
@@ -439,7 +441,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(safe_json(run_to_dict(run, calls, state, conflicts), indent=2))
         return EXIT_OK
     status = state.status.value + (" (partial)" if state.partial and state.status is RunStatus.COMPLETED else "")
-    print(f"{run.id}  {status}  {state.total_tokens} tokens  ${state.cost:.4f}\n{run.goal}\n")
+    print(f"{run.id}  {status}  {state.total_tokens} tokens  {cost_text(state.cost, run.unpriced_calls)}"
+          f"\n{run.goal}\n")
     pad = f"  {'':<12} "
     for warning in state.warnings:  # a map cut at max_items, an MCP server that failed
         print(f"  ! {warning}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, cast
 
-from sqlalchemy import Connection, Row, String, Table, func, select, text
+from sqlalchemy import Connection, Row, Select, String, Table, func, select, text
 from sqlalchemy.sql.selectable import TextualSelect
 
 from agents.approvals import Subject
@@ -70,6 +70,7 @@ def run_summaries(conn: Connection, terms: list[str], limit: int, offset: int = 
         .where(tasks_t.c.run_id == runs_t.c.id, tasks_t.c.status == "completed")
         .scalar_subquery()
     )
+    unpriced = _unpriced_calls(runs_t.c.id).scalar_subquery()
     stmt = (
         select(
             runs_t.c.id,
@@ -84,6 +85,7 @@ def run_summaries(conn: Connection, terms: list[str], limit: int, offset: int = 
             task_count,
             completed,
             runs_t.c.partial,
+            unpriced,
         )
         .join(projects_t, projects_t.c.id == runs_t.c.project_id)
         .order_by(runs_t.c.created.desc(), runs_t.c.id)
@@ -93,6 +95,11 @@ def run_summaries(conn: Connection, terms: list[str], limit: int, offset: int = 
     if terms:
         stmt = stmt.where(runs_t.c.id.in_(_runs_matching_all(terms)))
     return [RunSummary(*row) for row in conn.execute(stmt)]
+
+
+def _unpriced_calls(run_id: Any) -> Select[Any]:
+    """How many of a run's model calls had no known price (their cost counts as $0)."""
+    return select(func.count()).where(calls_t.c.run_id == run_id, calls_t.c.cost_known.is_(False))
 
 
 def run_count(conn: Connection, terms: list[str]) -> int:
@@ -130,6 +137,7 @@ def run_detail(conn: Connection, run_id: str) -> RunDetail:
         plan_version=version,
         partial=bool(row.partial),
         tasks=tuple(_task_row(r) for r in _task_rows(conn, run_id)),
+        unpriced_calls=int(conn.execute(_unpriced_calls(run_id)).scalar() or 0),
     )
 
 

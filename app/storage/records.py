@@ -37,6 +37,8 @@ class RunSummary:
     partial: bool = False
     """Its deliverable covers only the tasks that finished (some were rejected); with
     status "completed" this is a partial success."""
+    unpriced_calls: int = 0
+    """Its model calls whose price was unknown (counted as $0 in `cost`)."""
 
     @property
     def total_tokens(self) -> int:
@@ -108,7 +110,7 @@ class RunDetail:
     completion_tokens: int
     """Total completion tokens."""
     cost: float
-    """Total US dollars."""
+    """Total US dollars (of the priced calls: see unpriced_calls)."""
     error: str | None
     """Why the run failed, if it did."""
     plan_version: int | None
@@ -117,6 +119,8 @@ class RunDetail:
     """The deliverable covers only the tasks that finished (some were rejected)."""
     tasks: tuple[TaskRow, ...] = field(default_factory=tuple)
     """The tasks in plan order."""
+    unpriced_calls: int = 0
+    """Model calls whose price was unknown (counted as $0 in `cost`)."""
 
     @property
     def total_tokens(self) -> int:

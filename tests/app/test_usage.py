@@ -204,3 +204,28 @@ def _exit_code(argv: list[str]) -> int:
 def test_usage_report_matches_the_queries(store):
     report = usage_report(store, named_period("all"), "project")
     assert report.calls == 11 and report.unpriced_calls == 2 and round(report.cost, 6) == 1.15
+
+
+# --- "price unknown" wherever a run's cost is shown ------------------------------------------
+
+
+def test_runs_count_their_unpriced_calls(store, seeded):
+    runs = {r.id: r for r in store.list_runs()}
+    assert (runs[seeded.mystery].unpriced_calls, runs[seeded.report].unpriced_calls) == (2, 0)
+    assert store.get_run(seeded.mystery).unpriced_calls == 2 and store.get_run(seeded.local).unpriced_calls == 0
+
+
+def test_runs_show_and_exports_say_price_unknown(seeded, capsys):
+    assert main(["runs"]) == 0
+    listed = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert "$0.0500 + price unknown (2 calls)" in listed[seeded.mystery]
+    assert "$0.1000" in listed[seeded.report]
+    assert main(["runs", "--json"]) == 0
+    rows = {r["id"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows[seeded.mystery]["unpriced_calls"] == 2 and rows[seeded.local]["unpriced_calls"] == 0
+    assert main(["show", seeded.mystery]) == 0
+    assert capsys.readouterr().out.splitlines()[0].endswith("$0.0500 + price unknown (2 calls)")
+    assert main(["export", seeded.mystery, "--format", "md"]) == 0
+    assert "$0.0500 + price unknown (2 calls)_" in capsys.readouterr().out
+    assert main(["export", seeded.mystery, "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["unpriced_calls"] == 2

@@ -116,3 +116,19 @@ def test_the_chart_follows_the_palette(view, qapp):
         qapp.setPalette(original)
     qapp.processEvents()
     assert view.chart.backgroundBrush().color() == original.color(QPalette.ColorRole.Base)
+
+
+def test_history_rows_and_the_run_totals_say_price_unknown(qtbot, seeded):
+    from ui.history import HistoryPanel  # noqa: PLC0415
+    from ui.run_view import format as fmt  # noqa: PLC0415
+
+    store = open_database(db_path())
+    panel = HistoryPanel(lambda text: store.list_runs(search=text or None))
+    qtbot.addWidget(panel)
+    panel.refresh()
+    index = panel._run_index(seeded.mystery)
+    assert index.data().endswith("· $0.0500 + price unknown (2 calls)")
+    assert panel._run_index(seeded.local).data().endswith("· $0.0000")  # free: priced at $0, known
+    store.close()
+    assert fmt.cost(0.0, known=False) == "price unknown"  # never a silent $0.0000
+    assert fmt.cost(0.25, known=False) == "≥ $0.2500"

@@ -13,7 +13,10 @@ def tokens(n: int) -> str:
 
 
 def cost(dollars: float, known: bool = True) -> str:
-    """$0.0123 under a dollar, $12.34 above; "≥" when some prices were unknown."""
+    """$0.0123 under a dollar, $12.34 above; "≥" when some prices were unknown, and
+    "price unknown" when none was known (never a silent $0.0000)."""
+    if not known and dollars == 0:
+        return "price unknown"
     text = f"${dollars:,.4f}" if dollars < 1 else f"${dollars:,.2f}"
     return text if known else f"≥ {text}"
 
