@@ -146,6 +146,8 @@ class LLMCallFinished(RunEvent):
     latency_ms: float
     ok: bool = True
     error: str = ""
+    agent: str = ""
+    """The role that made the call (a review's reviewer); "" for planner and synthesizer."""
 
 
 @_event

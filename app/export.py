@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 import markdown
 
+from agents.plan.estimate import RunEstimate
 from agents.run.state import RunState, StepState
 from app.approval_text import kind_name
 from app.cost_text import cost_text
+from app.estimate_text import compared
 from app.safe_text import safe_json, safe_text
 from app.storage import RunDetail
 from app.storage.run_state import stored_run_state
@@ -59,6 +61,7 @@ def run_to_dict(run: RunDetail, calls: Calls, state: RunState, conflicts: Confli
         "conflicts": [c.to_dict() for c in conflicts],
         "deliverable": run.deliverable, "tokens": state.total_tokens, "cost": state.cost, "error": run.error,
         "unpriced_calls": run.unpriced_calls,
+        "estimate": run.estimate,
     }
 
 
@@ -87,6 +90,8 @@ def to_markdown(run: RunDetail, calls: Calls = (), state: RunState | None = None
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(run.created))
     parts = [f"# {run.goal}", f"_Troupe run {run.id}, {when}, {run.status}; "
              f"{run.total_tokens} tokens, {cost_text(run.cost, run.unpriced_calls)}_"]
+    if run.estimate:
+        parts.append(f"_Cost {compared(RunEstimate.from_dict(run.estimate), run.cost)}_")
     if run.deliverable:
         parts.append(run.deliverable.strip())
     parts.append("---\n\n## Appendix: task results")

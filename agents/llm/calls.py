@@ -68,6 +68,8 @@ class CallContext:
     """Told the number of each attempt as it starts."""
     step: str = ""
     """The step of a task with a pattern ("draft 2"): its tool calls get ids of their own."""
+    agent: str = ""
+    """The role making the call (for answer lengths by role); "" for planner and synthesizer."""
 
 
 WaitHook = Callable[[], Awaitable[None]]
@@ -205,7 +207,7 @@ async def _stream_once(llm: LLMClient, request: LLMRequest, ctx: CallContext) ->
         raise LLMError(f"{request.model}: the stream ended without a final response")
     ctx.sink.emit(
         LLMCallFinished(
-            run_id=ctx.run_id, task_id=ctx.task_id, purpose=ctx.purpose, model=final.model,
+            run_id=ctx.run_id, task_id=ctx.task_id, purpose=ctx.purpose, agent=ctx.agent, model=final.model,
             prompt_tokens=final.usage.prompt_tokens,
             completion_tokens=final.usage.completion_tokens,
             cost=final.cost, cost_known=final.cost_known, latency_ms=final.latency_ms,
@@ -217,7 +219,7 @@ async def _stream_once(llm: LLMClient, request: LLMRequest, ctx: CallContext) ->
 def _emit_failed_call(request: LLMRequest, ctx: CallContext, started: float, error: Exception) -> None:
     ctx.sink.emit(
         LLMCallFinished(
-            run_id=ctx.run_id, task_id=ctx.task_id, purpose=ctx.purpose, model=request.model,
+            run_id=ctx.run_id, task_id=ctx.task_id, purpose=ctx.purpose, agent=ctx.agent, model=request.model,
             prompt_tokens=0, completion_tokens=0, cost=0.0, cost_known=True,
             latency_ms=(time.perf_counter() - started) * 1000, ok=False, error=str(error),
         )

@@ -407,7 +407,7 @@ class Runner:
     async def _call_agent(self, task: Task) -> None:
         inputs = self._inputs(task.id)
         ctx = CallContext(
-            run_id=self.run_id, sink=self._metered, task_id=task.id,
+            run_id=self.run_id, sink=self._metered, task_id=task.id, agent=task.agent,
             on_attempt=lambda n: self._attempts.__setitem__(task.id, n),
         )
         async with self._slot():
@@ -482,7 +482,7 @@ class Runner:
             # steps side by side (a map's items, a vote's answers) would interleave in the live
             # output, and a map's hundreds cost the window for nothing: only lone steps stream
             ctx = CallContext(run_id=self.run_id, sink=self._metered, task_id=task.id, step=step,
-                              stream_tokens=stream)
+                              stream_tokens=stream, agent=role.name)
             await pace()
             await self._unpaused.wait()
             async with self._slots:

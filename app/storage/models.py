@@ -118,6 +118,7 @@ llm_calls = Table(
     _req("cost", Float, default=0.0), _req("cost_known", Boolean, default=True),
     _req("latency_ms", Float, default=0.0), _req("ok", Boolean, default=True),
     _req("error", Text, default=""), _req("ts", Float),
+    _req("agent", String, default="", server_default=""),
     Index("ix_llm_calls_run_id", "run_id"),
 )
 approvals = Table(

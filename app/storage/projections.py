@@ -231,6 +231,10 @@ def _run_resumed(db: Sql, e: ev.RunResumed, owner: Owner) -> None:
     _update_run(db, e.run_id, status="running", owner_pid=owner.pid, owner_token=owner.token)
 
 
+def _constraints(db: Sql, e: ev.ConstraintsSet, owner: Owner) -> None:
+    _update_run(db, e.run_id, budget_usd=e.budget_usd, deadline=e.deadline)
+
+
 def _deliverable(db: Sql, e: ev.DeliverableReady, owner: Owner) -> None:
     _update_run(db, e.run_id, deliverable=e.markdown, partial=e.partial)
 
@@ -256,8 +260,8 @@ def _plan_edited(db: Sql, e: ev.PlanEdited, owner: Owner) -> None:
 def _llm_call(db: Sql, e: ev.LLMCallFinished, owner: Owner) -> None:
     db.run(
         "INSERT INTO llm_calls (run_id, task_id, purpose, model, prompt_tokens, "
-        "completion_tokens, cost, cost_known, latency_ms, ok, error, ts) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "completion_tokens, cost, cost_known, latency_ms, ok, error, ts, agent) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             e.run_id,
             e.task_id,
@@ -271,6 +275,7 @@ def _llm_call(db: Sql, e: ev.LLMCallFinished, owner: Owner) -> None:
             e.ok,
             e.error,
             e.ts,
+            e.agent,
         ),
     )
     # Running totals: a live or interrupted run shows its spend as it goes.
@@ -391,6 +396,7 @@ HANDLERS: dict[type[ev.RunEvent], _Handler] = {
     ev.RunStarted: _run_started,
     ev.RunPaused: _run_paused,
     ev.RunResumed: _run_resumed,
+    ev.ConstraintsSet: _constraints,
     ev.DeliverableReady: _deliverable,
     ev.RunFinished: _run_finished,
     ev.PlanProposed: _plan_proposed,

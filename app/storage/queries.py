@@ -19,6 +19,7 @@ from app.storage.models import (
     TaskRecord,
 )
 from app.storage.records import (
+    AnswerSample,
     ApprovalRow,
     FinishedTask,
     LLMCallRow,
@@ -138,6 +139,7 @@ def run_detail(conn: Connection, run_id: str) -> RunDetail:
         partial=bool(row.partial),
         tasks=tuple(_task_row(r) for r in _task_rows(conn, run_id)),
         unpriced_calls=int(conn.execute(_unpriced_calls(run_id)).scalar() or 0),
+        estimate=row.estimate or None,
     )
 
 
@@ -218,3 +220,44 @@ def finished_tasks(conn: Connection, run_id: str) -> dict[str, FinishedTask]:
             finished=row.finished or 0.0,
         )
     return out
+
+
+def answer_samples(conn: Connection, runs: int) -> list[AnswerSample]:
+    """Answer lengths of the finished task and synthesis calls of the newest `runs` runs,
+    with the role and pattern of the task that made them (from the run's latest plan)."""
+    recent = select(runs_t.c.id).order_by(runs_t.c.created.desc()).limit(runs).scalar_subquery()
+    rows = conn.execute(
+        select(calls_t.c.run_id, calls_t.c.task_id, calls_t.c.purpose, calls_t.c.completion_tokens,
+               func.coalesce(func.nullif(calls_t.c.agent, ""), tasks_t.c.agent).label("agent"))
+        .outerjoin(tasks_t, (tasks_t.c.run_id == calls_t.c.run_id) & (tasks_t.c.task_id == calls_t.c.task_id))
+        .where(calls_t.c.run_id.in_(recent), calls_t.c.ok.is_(True), calls_t.c.completion_tokens > 0,
+               calls_t.c.purpose.in_(("task", "synthesis")))
+    ).all()
+    kinds = _pattern_kinds(conn, {r.run_id for r in rows})
+    return [
+        AnswerSample("synthesis" if r.purpose == "synthesis" else (r.agent or ""),
+                     "single" if r.purpose == "synthesis" else kinds.get((r.run_id, r.task_id), "single"),
+                     r.run_id, r.task_id, int(r.completion_tokens))
+        for r in rows if r.purpose == "synthesis" or r.agent
+    ]
+
+
+def _pattern_kinds(conn: Connection, run_ids: set[str]) -> dict[tuple[str, str], str]:
+    """(run, task) -> the pattern its latest plan gave the task, for tasks with one."""
+    if not run_ids:
+        return {}
+    latest = (select(plans_t.c.run_id, func.max(plans_t.c.version).label("v"))
+              .where(plans_t.c.run_id.in_(run_ids)).group_by(plans_t.c.run_id).subquery())
+    found: dict[tuple[str, str], str] = {}
+    for run_id, plan in conn.execute(
+        select(plans_t.c.run_id, plans_t.c.plan)
+        .join(latest, (latest.c.run_id == plans_t.c.run_id) & (latest.c.v == plans_t.c.version))
+    ):
+        stack = list((plan or {}).get("tasks") or ())
+        while stack:
+            task = stack.pop()
+            if isinstance(task, dict):
+                stack.extend(task.get("children") or ())
+                if task.get("pattern"):
+                    found[(run_id, str(task.get("id")))] = str(task["pattern"])
+    return found

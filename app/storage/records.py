@@ -121,6 +121,8 @@ class RunDetail:
     """The tasks in plan order."""
     unpriced_calls: int = 0
     """Model calls whose price was unknown (counted as $0 in `cost`)."""
+    estimate: dict[str, Any] | None = None
+    """The cost estimate made before it started (`RunEstimate.to_dict()`); None: none made."""
 
     @property
     def total_tokens(self) -> int:
@@ -131,6 +133,19 @@ class RunDetail:
             if row.task_id == task_id:
                 return row
         raise KeyError(task_id)
+
+
+@dataclass(frozen=True)
+class AnswerSample:
+    """One finished model call's answer length, for estimating future ones."""
+
+    role: str
+    """The task's agent role; "synthesis" for a deliverable's synthesis."""
+    kind: str
+    """The task's pattern kind ("single", "review", ...)."""
+    run_id: str
+    task_id: str
+    completion_tokens: int
 
 
 @dataclass(frozen=True)
@@ -195,6 +210,8 @@ class LLMCallRow:
     """The failure, if any."""
     ts: float
     """When it finished."""
+    agent: str = ""
+    """The role that made it ("" for planner and synthesizer, and in rows from before 0004)."""
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from app.storage.projections import (
     run_exists,
 )
 from app.storage.records import (
+    AnswerSample,
     ApprovalRow,
     FinishedTask,
     LLMCallRow,
@@ -202,6 +203,17 @@ class Store:
         them back) with an extra "seq"."""
         with self.engine.connect() as conn:
             return queries.events(conn, run_id, after_seq)
+
+    def answer_samples(self, runs: int = 200) -> list[AnswerSample]:
+        """Answer lengths of the newest `runs` runs' task and synthesis calls (for estimates)."""
+        with self.engine.connect() as conn:
+            return queries.answer_samples(conn, runs)
+
+    def save_estimate(self, run_id: str, estimate: Mapping[str, Any]) -> None:
+        """Keep the cost estimate made before the run's first start (a later start keeps it)."""
+        with self._writes.begin() as conn:
+            conn.execute(update(runs_t).where(runs_t.c.id == run_id, runs_t.c.estimate.is_(None))
+                         .values(estimate=dict(estimate)))
 
     def llm_calls(self, run_id: str) -> list[LLMCallRow]:
         with self.engine.connect() as conn:

@@ -42,13 +42,13 @@ def estimate(p: Plan, *, prices=None, guesses=None, models=None) -> RunEstimate:
 def test_no_history_uses_the_stated_default_and_known_prices() -> None:
     found = estimate(plan(task("a")))
     [only] = found.tasks
-    assert found.defaults_used and found.synthesis is None  # one task: no synthesis call
+    assert found.defaults_used and found.synthesis is not None  # the deliverable is written too
     assert only.usage.completion_tokens == DEFAULT_OUTPUT.expected
     out = DEFAULT_OUTPUT.expected * CHEAP.output_per_token
     assert only.cost is not None and only.cost.expected == pytest.approx(
         out + only.usage.prompt_tokens * CHEAP.input_per_token)
     assert only.cost.low < only.cost.expected < only.cost.high
-    assert found.total == only.cost
+    assert found.total == only.cost + found.synthesis.cost
 
 
 def test_history_changes_the_answer_length_and_upstream_context() -> None:

@@ -11,6 +11,9 @@ Create Date: 2026-12-07
   (`RunEstimate.to_dict()`: low, expected, high, unpriced tasks, per task).
 - `projects.monthly_budget_usd`: spend per calendar month across the project's
   runs before new model calls pause and ask (null: none).
+- `llm_calls.agent`: the role that made the call (a review's reviewer, a vote's
+  judge), so answer lengths are learned per role; "" in older rows (then the
+  task's agent stands in).
 
 Plain ADD COLUMNs, nullable: `runs` is not recreated, so its search triggers
 and the tables that point at it are untouched; older rows read as "none".
@@ -36,10 +39,12 @@ def upgrade() -> None:
     op.add_column("runs", sa.Column("deadline", sa.Float(), nullable=True))
     op.add_column("runs", sa.Column("estimate", sa.JSON(), nullable=True))
     op.add_column("projects", sa.Column("monthly_budget_usd", sa.Float(), nullable=True))
+    op.add_column("llm_calls", sa.Column("agent", sa.String(), nullable=False, server_default=""))
 
 
 def downgrade() -> None:
     # SQLite >= 3.35 drops a column in place (no index or trigger names them)
+    op.drop_column("llm_calls", "agent")
     op.drop_column("projects", "monthly_budget_usd")
     op.drop_column("runs", "estimate")
     op.drop_column("runs", "deadline")
