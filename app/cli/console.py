@@ -19,6 +19,7 @@ from agents.errors import ApprovalError
 from agents.events import (
     LLMCallFinished,
     PlanRejectedByModel,
+    RateLimitWaiting,
     RunEvent,
     RunFinished,
     RunWarning,
@@ -85,8 +86,15 @@ def _describe(event: RunEvent) -> str | None:
             return f"  > {tid} started ({agent})"
         case TaskFinished(task_id=tid, source="group"):
             return f"  = {tid} group complete"
-        case TaskFinished(task_id=tid, prompt_tokens=p, completion_tokens=c, cost=cost, started=s, finished=f):
-            return f"  + {tid} done: {p + c} tokens, ${cost:.4f}, {f - s:.1f}s"
+        case TaskFinished(task_id=tid, prompt_tokens=p, completion_tokens=c, cost=cost, started=s, finished=f,
+                          waited=w):
+            waits = f" (+{w:.1f}s waiting for rate limits)" if w >= 0.05 else ""
+            return f"  + {tid} done: {p + c} tokens, ${cost:.4f}, {max(0.0, f - s - w):.1f}s{waits}"
+        case RateLimitWaiting(task_id=tid, step=step, provider=provider, reason=reason):
+            if step.startswith("item "):
+                return None  # a map's hundreds of items, as with their steps
+            who = " ".join(p for p in (tid or "call", step) if p)
+            return f"  ⏸ {who} waiting for {provider} rate limit ({reason})"
         case TaskRetried(task_id=tid, attempt=n, error=err, delay=d):
             return f"  ~ {tid or 'call'} attempt {n} failed ({err}); retrying in {d:.1f}s"
         case TaskFailed(task_id=tid, error=err):

@@ -1,4 +1,4 @@
-"""`troupe providers list|add|test|remove|price` and `troupe keys set|remove`.
+"""`troupe providers list|add|test|remove|price|limits` and `troupe keys set|remove`.
 
 Keys are typed at a prompt that does not echo (getpass), or piped on stdin
 for scripts; they go to the OS keychain only.
@@ -12,6 +12,7 @@ import getpass
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 
 from agents.llm.prices import Price
 from app.providers import keys, secrets
@@ -54,6 +55,16 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     price.add_argument("--output", type=_usd, metavar="USD_PER_MTOK",
                        help="per million completion tokens")
     price.add_argument("--clear", action="store_true", help="forget the price you set")
+    limits = verbs.add_parser(
+        "limits", help="show or set how hard a provider is driven (calls at once, per minute)",
+        description="Every call to the provider, from every run, goes through one rate limiter. "
+                    "Give a value to change it, 0 to lift that limit; --defaults goes back to "
+                    "the kind's. With no option, shows them.")
+    limits.add_argument("name")
+    limits.add_argument("--concurrent", type=_limit_value, metavar="N", help="calls in flight at once")
+    limits.add_argument("--rpm", type=_limit_value, metavar="N", help="requests per minute")
+    limits.add_argument("--tpm", type=_limit_value, metavar="N", help="tokens per minute")
+    limits.add_argument("--defaults", action="store_true", help="back to the kind's defaults")
 
     keys_parser = sub.add_parser("keys", help="store or remove a provider's API key in the keychain")
     key_verbs = keys_parser.add_subparsers(dest="verb", required=True, parser_class=type(keys_parser))
@@ -66,7 +77,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
 def cmd_providers(args: argparse.Namespace) -> int:
     first_run()
     verbs: dict[str, Callable[[argparse.Namespace], int]] = {
-        "list": _list, "add": _add, "test": _test, "remove": _remove, "price": _price}
+        "list": _list, "add": _add, "test": _test, "remove": _remove, "price": _price,
+        "limits": _limits}
     return verbs[args.verb](args)
 
 
@@ -103,7 +115,7 @@ def _list(args: argparse.Namespace) -> int:
               "Add one: troupe providers add openai", file=sys.stderr)
     for p in providers.entries:
         print(f"{p.name:<14} {p.info.label:<26} {_key_words(p):<22} {p.base or '-':<32} "
-              f"{len(p.models)} model(s)")
+              f"{len(p.models)} model(s)  limits: {_limits_words(p)}")
         for model, price in p.prices.items():
             print(f"{'':<14} price of {model}: {_per_mtok(price)} (yours)")
     return EXIT_OK
@@ -112,7 +124,13 @@ def _list(args: argparse.Namespace) -> int:
 def _row(provider: Provider) -> dict[str, object]:
     return {"name": provider.name, "kind": provider.kind, "kind_label": provider.info.label,
             "base": provider.base, "models": list(provider.models), "key": _key_words(provider),
-            "prices": provider.to_dict().get("prices", {})}
+            "prices": provider.to_dict().get("prices", {}),
+            "limits": provider.effective_limits.to_dict(), "default_limits": provider.limits is None}
+
+
+def _limits_words(provider: Provider) -> str:
+    words = provider.effective_limits.describe()
+    return f"{words} (default)" if provider.limits is None else words
 
 
 def _key_words(provider: Provider) -> str:
@@ -219,6 +237,33 @@ def _price(args: argparse.Namespace) -> int:
         print(f"cleared your price for {args.name}/{args.model}")
     else:
         print(f"{args.name}/{args.model} now costs {_per_mtok(price)}")
+    return EXIT_OK
+
+
+def _limit_value(text: str) -> int:
+    """A limit typed on the command line: a whole number, 0 for none."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 (no limit) or more, not {value}")
+    return value
+
+
+def _limits(args: argparse.Namespace) -> int:
+    """Show or change a provider's limits (a built-in kind gets an entry)."""
+    providers = load_providers()
+    provider = providers.named(args.name)
+    if provider is None:
+        return _bad(f"no provider named {args.name!r}; see `troupe providers list`")
+    changes = {k: getattr(args, k) for k in ("concurrent", "rpm", "tpm") if getattr(args, k) is not None}
+    if changes or args.defaults:
+        start = provider.info.limits if args.defaults else provider.effective_limits
+        limits = replace(start, **{k: v or None for k, v in changes.items()})
+        provider = replace(provider, limits=limits if changes else None)
+        save_providers(providers.with_entry(provider))
+    print(f"{provider.name}: {_limits_words(provider)}")
     return EXIT_OK
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.llm.prices import FREE, Price, PriceSource
+from agents.ports import Limits
 from agents.run.agent import Endpoint
 from app.paths import data_dir
 from app.providers import secrets
@@ -42,6 +43,9 @@ class Kind:
     on_this_machine: bool = False
     """Served locally: free, private, no key."""
     base_required: bool = False
+    limits: Limits = Limits()
+    """Default limits of its rate limiter (agents/llm/limiter.py): the low end of what
+    the provider allows a new account, or what a server on this machine handles well."""
 
 
 LOCAL = "local"
@@ -51,21 +55,30 @@ EMBEDDED_MODEL = "local/gemma-3-270m"
 """The tiny offline model every install has: the default until another is set up."""
 
 KINDS: dict[str, Kind] = {k.id: k for k in (
-    Kind("openai", "OpenAI", "openai", suggested=("gpt-4o-mini", "gpt-4.1-mini", "gpt-4o")),
+    Kind("openai", "OpenAI", "openai", suggested=("gpt-4o-mini", "gpt-4.1-mini", "gpt-4o"),
+         limits=Limits(concurrent=8, rpm=500)),
     Kind("anthropic", "Anthropic", "anthropic",
-         suggested=("claude-3-5-haiku-latest", "claude-sonnet-4-20250514")),
-    Kind("gemini", "Google Gemini", "gemini", suggested=("gemini-2.0-flash", "gemini-2.5-pro")),
-    Kind("mistral", "Mistral", "mistral", suggested=("mistral-small-latest", "mistral-large-latest")),
-    Kind("groq", "Groq", "groq", suggested=("llama-3.1-8b-instant", "llama-3.3-70b-versatile")),
+         suggested=("claude-3-5-haiku-latest", "claude-sonnet-4-20250514"),
+         limits=Limits(concurrent=4, rpm=50)),
+    Kind("gemini", "Google Gemini", "gemini", suggested=("gemini-2.0-flash", "gemini-2.5-pro"),
+         limits=Limits(concurrent=4, rpm=60)),
+    Kind("mistral", "Mistral", "mistral", suggested=("mistral-small-latest", "mistral-large-latest"),
+         limits=Limits(concurrent=4, rpm=60)),
+    Kind("groq", "Groq", "groq", suggested=("llama-3.1-8b-instant", "llama-3.3-70b-versatile"),
+         limits=Limits(concurrent=4, rpm=30)),
     Kind("openrouter", "OpenRouter", "openrouter",
-         suggested=("openai/gpt-4o-mini", "anthropic/claude-3.5-sonnet")),
-    # Ollama and LM Studio both serve the OpenAI wire format under /v1.
-    Kind("ollama", "Ollama", "openai", OLLAMA_BASE, needs_key=False, on_this_machine=True),
-    Kind("lmstudio", "LM Studio", "openai", LM_STUDIO_BASE, needs_key=False, on_this_machine=True),
+         suggested=("openai/gpt-4o-mini", "anthropic/claude-3.5-sonnet"),
+         limits=Limits(concurrent=8, rpm=120)),
+    # Ollama and LM Studio both serve the OpenAI wire format under /v1 (and queue what
+    # they cannot run at once); the embedded model runs one call at a time per file.
+    Kind("ollama", "Ollama", "openai", OLLAMA_BASE, needs_key=False, on_this_machine=True,
+         limits=Limits(concurrent=4)),
+    Kind("lmstudio", "LM Studio", "openai", LM_STUDIO_BASE, needs_key=False, on_this_machine=True,
+         limits=Limits(concurrent=4)),
     Kind("openai_compatible", "OpenAI-compatible server", "openai", needs_key=False,
-         base_required=True),
+         base_required=True, limits=Limits(concurrent=16)),
     Kind(LOCAL, "Embedded model (offline)", LOCAL, needs_key=False, suggested=("gemma-3-270m",),
-         on_this_machine=True),
+         on_this_machine=True, limits=Limits(concurrent=2)),
 )}  # fmt: skip
 
 CLOUD_KINDS = ("openai", "anthropic", "gemini", "mistral", "groq", "openrouter")
@@ -85,6 +98,8 @@ class Provider:
     api_base: str | None = None
     models: tuple[str, ...] = ()
     """Models known to be there (listed from the server or typed by the person)."""
+    limits: Limits | None = None
+    """The person's limits for its rate limiter; None: the kind's defaults."""
     prices: Mapping[str, Price] = field(default_factory=dict, hash=False)
     """The person's price per model name, for models litellm has no price for (in the file:
     dollars per million tokens in and out); it beats "free" and litellm's map. Never mutated."""
@@ -92,6 +107,11 @@ class Provider:
     @property
     def info(self) -> Kind:
         return KINDS[self.kind]
+
+    @property
+    def effective_limits(self) -> Limits:
+        """The limits its calls keep to: the person's, else the kind's defaults."""
+        return self.limits if self.limits is not None else self.info.limits
 
     @property
     def base(self) -> str | None:
@@ -114,6 +134,8 @@ class Provider:
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"name": self.name, "kind": self.kind, "api_base": self.api_base,
                                 "models": list(self.models)}
+        if self.limits is not None:
+            data["limits"] = self.limits.to_dict()
         if self.prices:
             data["prices"] = {m: _per_million(p) for m, p in self.prices.items()}
         return data
@@ -123,9 +145,21 @@ class Provider:
         provider = cls(name=str(data.get("name", "")), kind=str(data.get("kind", "")),
                        api_base=data.get("api_base") or None,
                        models=tuple(str(m) for m in data.get("models") or ()),
+                       limits=_limits(data.get("limits"), str(data.get("name", ""))),
                        prices=_prices(data.get("prices"), str(data.get("name", ""))))
         check(provider)
         return provider
+
+
+def _limits(data: Any, name: str) -> Limits | None:
+    """An entry's "limits" object; absent, null or unreadable: the kind's defaults."""
+    if data is None:
+        return None
+    try:
+        return Limits.from_dict(data)
+    except (ValueError, TypeError) as exc:  # the provider stays usable
+        log.warning("provider %r: ignoring its limits (%s); using the defaults", name, exc)
+        return None
 
 
 def _per_million(price: Price) -> dict[str, float]:
@@ -262,7 +296,7 @@ def resolve(ref: str, providers: Providers, *, api_base: str | None = None) -> E
     """
     provider = providers.provider_for(ref)
     if provider is None:  # a litellm provider Troupe does not manage ("bedrock/...")
-        return Endpoint(ref, api_base, secrets.get_api_key(ref))
+        return Endpoint(ref, api_base, secrets.get_api_key(ref), provider=split_ref(ref)[0])
     _, model = split_ref(ref)
     configured = providers.get(provider.name) is not None
     # an entry's own base URL wins; the run's override beats the kind's default
@@ -272,7 +306,8 @@ def resolve(ref: str, providers: Providers, *, api_base: str | None = None) -> E
         key = "not-needed"  # local servers ignore it; the OpenAI wire format wants one
     # the person's price wins; a model on this machine is free; else litellm's map (None)
     price = provider.price_of(model) or (FREE if provider.info.on_this_machine else None)
-    return Endpoint(f"{provider.info.prefix}/{model}", base, key, price)
+    return Endpoint(f"{provider.info.prefix}/{model}", base, key, price,
+                    provider=provider.name, limits=provider.effective_limits)
 
 
 def endpoints(refs: Iterable[str], providers: Providers, *, api_base: str | None = None) -> dict[str, Endpoint]:

@@ -45,7 +45,8 @@ def test_add_list_test_and_remove_a_provider_with_a_stored_key(env, llm_server, 
     assert [p["name"] for p in listed] == ["local", "work"]  # the embedded model is always there
     assert listed[1:] == [{"name": "work", "kind": "openai_compatible", "kind_label": "OpenAI-compatible server",
                        "base": llm_server.base_url, "models": ["test-model"], "key": "key in keychain",
-                       "prices": {}}]
+                       "prices": {}, "limits": {"concurrent": 16, "rpm": None, "tpm": None},
+                       "default_limits": True}]
 
     tested = troupe(env, "providers", "test", "work")
     assert tested.returncode == 0, tested.stderr

@@ -11,10 +11,12 @@ from dataclasses import replace
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFormLayout, QFrame, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from agents.ports import Limits
 from app.providers.checks import ConnectionReport, provider_url_error
 from app.providers.registry import LOCAL, Provider
 from ui import theme
 from ui.settings.jobs import Jobs, list_provider_models, try_connection
+from ui.settings.limits_box import LimitsBox
 from ui.settings.local_models_box import LocalModelsBox
 from ui.settings.provider_key import KeyBox
 from ui.settings.widgets import (
@@ -77,6 +79,7 @@ class ProviderPanel(QFrame):
         self.test_button = QPushButton("Test connection")
         self.result = hint_label()
         self.result.hide()
+        self.limits = LimitsBox(provider)
         self.last_report: ConnectionReport | None = None
         self._testing_now = False
         self._build()
@@ -95,6 +98,7 @@ class ProviderPanel(QFrame):
         form.addRow("Models:", self.local_box or _stacked(
             row(self.models, self.refresh_button, stretch=0), self.refresh_note))
         form.addRow("Test:", _stacked(row(self.test_model, self.test_button, stretch=0), self.result))
+        form.addRow("Rate limits:", self.limits)
         column = QVBoxLayout(self)
         column.setContentsMargins(14, 12, 14, 14)
         column.setSpacing(2)
@@ -112,6 +116,7 @@ class ProviderPanel(QFrame):
             self.local_box.added.connect(self._on_local_model_added)
         self.test_button.clicked.connect(self._on_test)
         self.test_model.currentTextChanged.connect(self._update_test_button)
+        self.limits.limitsChanged.connect(self._on_limits_changed)
 
     def set_provider(self, provider: Provider) -> None:
         """Show `provider` (after an edit or a refresh)."""
@@ -123,6 +128,7 @@ class ProviderPanel(QFrame):
             else provider.base or "the provider's own endpoint"
         self.subtitle.setText(f"Model references: {provider.name}/<model>   ·   {where}")
         self.models.setText(models_text(provider))
+        self.limits.set_provider(provider)
         choices = provider.models or provider.info.suggested
         set_choices(self.test_model, choices)
         if not self.test_model.currentText() and choices:
@@ -169,6 +175,10 @@ class ProviderPanel(QFrame):
         self.set_provider(provider)
         self.test_model.setCurrentText(name)
         self.providerChanged.emit(provider)
+
+    def _on_limits_changed(self, limits: Limits | None) -> None:
+        self.provider = replace(self.provider, limits=limits)
+        self.providerChanged.emit(self.provider)
 
     # --- Refresh models ----------------------------------------------------------------
 
