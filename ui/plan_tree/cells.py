@@ -22,7 +22,7 @@ from ui.plan_tree.runtime import (
     has_usage,
     problem_icon,
     status_icon,
-    status_label,
+    status_text,
 )
 
 
@@ -71,7 +71,7 @@ def display(
         if not state:
             return ""
         fraction = map_fraction(node.pattern, state)  # a map of 300 stays one row: its count is here
-        return status_label(display_status(state)) + (f" · {fraction}" if fraction else "")
+        return status_text(state) + (f" · {fraction}" if fraction else "")
     if column == Column.TOKENS:
         return f"{state.tokens:,}" if state and has_usage(state) else ""
     if column == Column.COST:

@@ -101,6 +101,14 @@ def display_status(task: TaskState) -> str:
     return RETRYING if task.retrying else task.status.value
 
 
+def status_text(task: TaskState) -> str:
+    """The status cell's words: whom a task waits for while its calls only wait for a
+    provider's rate limiter (agents/llm/limiter.py), else its status's label."""
+    if task.waiting_for:
+        return f"waiting for {task.waiting_for} rate limit"
+    return status_label(display_status(task))
+
+
 def has_usage(task: TaskState) -> bool:
     """Whether the tokens and cost cells show numbers (something reported usage)."""
     return bool(task.tokens or task.cost) or task.status is TaskStatus.COMPLETED

@@ -21,6 +21,17 @@ def cost(dollars: float, known: bool = True) -> str:
     return text if known else f"≥ {text}"
 
 
+def waiting(provider: str) -> str:
+    """A task's status while its model calls only wait for their provider's rate limiter."""
+    return f"Waiting for {provider} rate limit"
+
+
+def took(seconds: float, waited: float) -> str:
+    """How long a task worked, and how long it waited for rate limits besides (not counted)."""
+    text = duration(seconds)
+    return f"{text} (+{duration(waited)} waiting for rate limits)" if waited >= 1 else text
+
+
 def duration(seconds: float) -> str:
     """65 -> "1:05"; 3725 -> "1:02:05"; negatives count as 0."""
     total = max(0, int(seconds))

@@ -245,8 +245,9 @@ class LiveOutputPane(QWidget):
         if task_id == self._current:
             self._show_status()
 
-    def set_task_status(self, task_id: str, status: str) -> None:
-        self._status[task_id] = str(status)
+    def set_task_status(self, task_id: str, status: str, label: str = "") -> None:
+        """The task's status, shown by its name unless `label` says it in other words."""
+        self._status[task_id] = label or theme.status_label(status)
         if task_id == self._current:
             self._show_status()
 
@@ -375,7 +376,7 @@ class LiveOutputPane(QWidget):
         parts = [p for p in (agent, task_id) if p]
         status = self._status.get(task_id)
         if status:
-            parts.append(theme.status_label(status))
+            parts.append(status)
         self.status.setText("  ·  ".join(parts))
 
     def _on_selector_changed(self, index: int) -> None:

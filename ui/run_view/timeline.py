@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import (
+    QBrush,
     QColor,
     QFont,
     QFontMetrics,
@@ -253,10 +254,14 @@ class TimelineWidget(QAbstractScrollArea):
         row = self._rows[index]
         t0, _t1 = self.time_range()
         lines = [f"<b>{html.escape(row.title)}</b> <span>({html.escape(row.task_id)})</span>"]
-        lines.append(f"{html.escape(row.agent or 'group')} · {theme.status_label(row.status)}")
+        status = fmt.waiting(row.waiting_for) if row.waiting_for else theme.status_label(row.status)
+        lines.append(f"{html.escape(row.agent or 'group')} · {html.escape(status)}")
         if row.started is not None:
-            end = row.finished if row.finished is not None else self._now()
-            lines.append(f"started at +{fmt.duration(row.started - t0)}, took {fmt.duration(end - row.started)}"
+            now = self._now()
+            worked = row.duration(now) or 0.0
+            end = row.finished if row.finished is not None else now
+            waited = max(0.0, end - row.started - worked)  # rate-limit waits are not its duration
+            lines.append(f"started at +{fmt.duration(row.started - t0)}, took {fmt.took(worked, waited)}"
                          + ("" if row.finished is not None else " so far"))
         if row.attempts > 1 or row.retries:
             lines.append(f"attempts: {max(row.attempts, len(row.retries) + 1)}")
@@ -427,7 +432,9 @@ class TimelineWidget(QAbstractScrollArea):
         rect = QRectF(x0, top, x1 - x0, BAR_H)
         fill = QColor(colour)
         pen = QPen(Qt.PenStyle.NoPen)
-        if row.status is TaskStatus.RUNNING:
+        if row.waiting_for:  # only waiting for a rate limit: a hatched bar, not a working one
+            fill.setAlphaF(0.55)
+        elif row.status is TaskStatus.RUNNING:
             fill.setAlphaF(0.55)
         elif row.status is TaskStatus.FAILED:
             fill.setAlphaF(0.3)
@@ -436,9 +443,9 @@ class TimelineWidget(QAbstractScrollArea):
             fill.setAlphaF(0.25)
             pen = QPen(theme.dim_text_colour(), 1.2, Qt.PenStyle.DashLine)
         painter.setPen(pen)
-        painter.setBrush(fill)
+        painter.setBrush(QBrush(fill, Qt.BrushStyle.BDiagPattern) if row.waiting_for else fill)
         painter.drawRoundedRect(rect, 3, 3)
-        if row.status is TaskStatus.RUNNING:  # a solid head shows where it grows
+        if row.status is TaskStatus.RUNNING and not row.waiting_for:  # a solid head shows where it grows
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(colour)
             head = min(4.0, rect.width())

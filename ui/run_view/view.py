@@ -38,6 +38,7 @@ from agents.events import (
 from agents.ports import CallbackSink
 from agents.run.state import Change, RunStatus, TaskStatus, walk_plan
 from ui import theme
+from ui.run_view import format as fmt
 from ui.run_view.live_output import LiveOutputPane
 from ui.run_view.model import RETRYABLE, RunModel
 from ui.run_view.steps import StepsPane
@@ -232,7 +233,9 @@ class RunView(QWidget):
             self.timeline.refresh()
             for task_id in tasks:
                 if task_id in self.model.rows:
-                    self.output.set_task_status(task_id, self.model.rows[task_id].status)
+                    row = self.model.rows[task_id]
+                    waiting = row.waiting_for and fmt.waiting(row.waiting_for)
+                    self.output.set_task_status(task_id, row.status, waiting)
         if Change.STEPS in changes or Change.TASKS in changes:
             self._show_steps(tasks)
         if Change.TOTALS in changes:
