@@ -8,7 +8,14 @@ fields itself and shares only the sentences below.
 
 from __future__ import annotations
 
-from agents.approvals import BudgetQuestion, ConflictQuestion, TaskQuestion, ToolQuestion
+from agents.approvals import (
+    BudgetQuestion,
+    BudgetScope,
+    ConflictQuestion,
+    DeadlineQuestion,
+    TaskQuestion,
+    ToolQuestion,
+)
 from agents.ports import Action, ApprovalRequest
 
 IN_DOUBT_NOTE = "This call started before Troupe stopped and may or may not have taken effect."
@@ -35,6 +42,8 @@ def approval_text(request: ApprovalRequest) -> str:
         return budget_text(request.budget)
     if request.conflict is not None:
         return conflict_text(request.conflict)
+    if request.deadline is not None:
+        return deadline_text(request.deadline)
     return ""
 
 
@@ -57,9 +66,23 @@ def tool_text(question: ToolQuestion) -> str:
 
 
 def budget_text(question: BudgetQuestion) -> str:
+    if question.scope is BudgetScope.PROJECT_MONTH:
+        month = f" in {question.month}" if question.month else " this month"
+        return (f"The runs of project “{question.project}” have spent {dollars(question.spent, 4)}{month}, "
+                f"over its {dollars(question.limit)} monthly budget. Approve to let this run spend another "
+                f"{dollars(question.step)}; reject to stop the run here (finished work is kept).")
     return (f"This run has spent {dollars(question.spent, 4)} of its {dollars(question.limit)} limit. "
             f"Approve to allow another {dollars(question.step)}; "
             "reject to stop the run here (finished work is kept).")
+
+
+def deadline_text(question: DeadlineQuestion) -> str:
+    from app.constraints import clock_text  # noqa: PLC0415 - it uses dollars() from here
+
+    running = f", {question.running} under way" if question.running else ""
+    return (f"The deadline {clock_text(question.deadline)} has come: {question.done} of {question.total} "
+            f"task(s) finished{running}. Continue (without a deadline, or with a new one), or stop and "
+            "write up what is finished (a partial result).")
 
 
 def conflict_text(question: ConflictQuestion) -> str:
@@ -122,6 +145,7 @@ def dollars(amount: float, places: int | None = None) -> str:
 
 __all__ = [
     "IN_DOUBT_NOTE", "INSTEAD_NOTE", "NO_PERSON", "approval_text", "budget_text", "conflict_resolution",
+    "deadline_text",
     "conflict_text", "decided_by", "dollars", "kind_name", "proposal_text", "task_text", "tool_text",
     "unattended_text",
 ]

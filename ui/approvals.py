@@ -31,10 +31,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from agents.approvals import Subject
+from agents.approvals import BudgetScope, Subject
 from agents.errors import ApprovalError
 from agents.ports import Action, ApprovalRequest, Decision
 from app.approval_text import IN_DOUBT_NOTE, INSTEAD_NOTE, NO_INSTRUCTIONS, dollars
+from app.constraints import BadConstraint, clock_text, parse_deadline
 from ui import conflict, theme
 
 ACCENT = theme.STATUS_COLOURS["waiting_approval"]
@@ -60,11 +61,18 @@ IN_DOUBT_RESOLVED_TEXT = {
     Action.OVERRIDE: ("✓  Your text is used as the tool's result", "completed"),
 }
 
+DEADLINE_RESOLVED_TEXT = {
+    Action.APPROVE: ("✓  Continued without a deadline", "completed"),
+    Action.EDIT: ("✓  Continued with a new deadline", "completed"),
+    Action.REJECT: ("✕  Stopped: what is finished is written up (a partial result)", "failed"),
+}
+
 HEADINGS = {Subject.TASK: "Task needs your approval", Subject.TOOL: "Tool call needs your approval",
-            Subject.BUDGET: "Budget needs your approval", Subject.CONFLICT: "Agents disagree"}
+            Subject.BUDGET: "Budget needs your approval", Subject.CONFLICT: "Agents disagree",
+            Subject.DEADLINE: "Deadline needs your decision"}
 IN_DOUBT_HEADING = "Tool call in doubt: re-run it?"
 KICKER_SUBJECTS = {Subject.TASK: "Task", Subject.TOOL: "Tool call", Subject.BUDGET: "Budget",
-                   Subject.CONFLICT: "Conflict"}
+                   Subject.CONFLICT: "Conflict", Subject.DEADLINE: "Deadline"}
 RISKS = {"read": "Only reads", "write": "Can change files", "execute": "Can run programs",
          "network": "Can reach the network"}
 
@@ -101,10 +109,22 @@ def facts_html(request: ApprovalRequest) -> str:
     elif request.tool is not None and request.tool.risk:
         risk = request.tool.risk
         parts.append(f"<b>{RISKS[risk]}</b> ({risk})" if risk in RISKS else f"Risk: <b>{html.escape(risk)}</b>")
+    elif request.budget is not None and request.budget.scope is BudgetScope.PROJECT_MONTH:
+        budget = request.budget
+        month = f" in {html.escape(budget.month)}" if budget.month else " this month"
+        parts.append(f"The project's runs spent <b>{dollars(budget.spent, 4)}</b>{month}, over its "
+                     f"{dollars(budget.limit)} monthly budget")
+        parts.append(f"Continue lets this run spend another <b>{dollars(budget.step)}</b>; "
+                     "stopping keeps finished work")
     elif request.budget is not None:
         budget = request.budget
         parts.append(f"Spent <b>{dollars(budget.spent, 4)}</b> of the {dollars(budget.limit)} limit")
         parts.append(f"Continue allows another <b>{dollars(budget.step)}</b>; stopping keeps finished work")
+    elif request.deadline is not None:
+        question = request.deadline
+        running = f", <b>{question.running}</b> under way" if question.running else ""
+        parts.append(f"<b>{question.done}</b> of {question.total} task(s) finished{running}")
+        parts.append("Stopping cancels what runs and writes up what is finished")
     elif request.conflict is not None:
         parts.append(conflict.why_html(request.conflict))
     return " &nbsp;·&nbsp; ".join(parts)
@@ -151,6 +171,17 @@ class ApprovalCard(QFrame):
         self.reject_button.setText("&Stop the run")
         self.reject_button.setToolTip("Stop here; finished work is kept")
         self.edit_button.hide()
+        self.override_button.hide()
+        self.details.hide()  # the numbers are in the facts line
+
+    def _as_deadline_question(self) -> None:
+        """The deadline came: continue (no deadline, or a new one) or stop and write up."""
+        self.approve_button.setText("&Continue without a deadline")
+        self.approve_button.setToolTip("Carry on; no deadline from now on")
+        self.edit_button.setText("&New deadline…")
+        self.edit_button.setToolTip("Carry on until a new deadline: 30m, 2h or HH:MM")
+        self.reject_button.setText("&Stop and write up")
+        self.reject_button.setToolTip("Cancel what runs and write up the finished tasks (a partial result)")
         self.override_button.hide()
         self.details.hide()  # the numbers are in the facts line
 
@@ -269,6 +300,8 @@ class ApprovalCard(QFrame):
         actions.addStretch(1)
         if self.request.subject is Subject.BUDGET:
             self._as_budget_question()
+        elif self.request.subject is Subject.DEADLINE:
+            self._as_deadline_question()
         elif self.request.subject is Subject.TOOL:
             self._as_tool_question()
 
@@ -432,7 +465,12 @@ class ApprovalCard(QFrame):
             return
         self._mode = action
         tool = self.request.subject is Subject.TOOL
-        if action is Action.EDIT and tool:
+        if self.request.subject is Subject.DEADLINE:
+            self.editor_label.setText("New deadline (30m, 2h, 1h30m or HH:MM):")
+            self.editor.setPlaceholderText("30m")
+            self.editor.clear()
+            self.confirm_button.setText("&Continue until then")
+        elif action is Action.EDIT and tool:
             self.editor_label.setText("The call's arguments (a JSON object):")
             self.editor.setPlaceholderText('{"path": "notes.txt"}')
             self.editor.setFont(theme.monospace_font(-1))
@@ -487,11 +525,20 @@ class ApprovalCard(QFrame):
         if self._mode is Action.EDIT and self.request.subject is Subject.TOOL:
             problem = arguments_error(text)
             if problem:
-                self.editor_error.setText(problem)
-                self.editor_error.show()
-                self.editor.setFocus(Qt.FocusReason.OtherFocusReason)
+                self._show_editor_error(problem)
+                return
+        if self.request.subject is Subject.DEADLINE:  # the core takes the new deadline as epoch seconds
+            try:
+                text = repr(parse_deadline(text))
+            except BadConstraint as exc:
+                self._show_editor_error(f"{str(exc)[0].upper()}{str(exc)[1:]}.")
                 return
         self._decide(Decision(self._mode, text))
+
+    def _show_editor_error(self, problem: str) -> None:
+        self.editor_error.setText(problem)
+        self.editor_error.show()
+        self.editor.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def mark_resolved(self, action: Action | str, text: str = "") -> None:
         """Show a decision taken elsewhere (history, another window) without emitting."""
@@ -527,6 +574,9 @@ class ApprovalCard(QFrame):
         quote = decision.text
         if self.request.conflict is not None:
             text, status, quote = conflict.resolved_text(self.request.conflict, decision)
+        elif self.request.subject is Subject.DEADLINE:
+            text, status = DEADLINE_RESOLVED_TEXT.get(decision.action, RESOLVED_TEXT[Action.APPROVE])
+            quote = _deadline_quote(decision)
         else:
             text, status = texts[decision.action]
         colour = theme.STATUS_COLOURS[status]
@@ -561,7 +611,7 @@ class ApprovalCard(QFrame):
     def _foldable(self) -> list[QWidget]:
         """What a decided card hides until "Show details": the question's text boxes and notes."""
         widgets: list[QWidget] = []
-        if self.request.subject is not Subject.BUDGET:
+        if self.request.subject not in (Subject.BUDGET, Subject.DEADLINE):
             widgets.append(self.details)
         if self.claims_panel is not None:
             widgets += [self.claims_panel, self.proposal_label]
@@ -604,6 +654,16 @@ class ApprovalCard(QFrame):
         super().showEvent(event)
         if not self.resolved and not _typing_elsewhere(self):
             self.approve_button.setFocus(Qt.FocusReason.OtherFocusReason)
+
+
+def _deadline_quote(decision: Decision) -> str:
+    """A new deadline as a clock shows it (the decision's text is epoch seconds)."""
+    if decision.action is not Action.EDIT:
+        return ""
+    try:
+        return f"Until {clock_text(float(decision.text))}"
+    except ValueError:
+        return decision.text
 
 
 def _typing_elsewhere(card: QWidget) -> bool:

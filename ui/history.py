@@ -6,9 +6,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QModelIndex, QSignalBlocker, Qt, QTimer, Signal
+from PySide6.QtCore import QModelIndex, QPoint, QSignalBlocker, Qt, QTimer, Signal
 from PySide6.QtGui import QStandardItemModel
-from PySide6.QtWidgets import QLabel, QLineEdit, QTreeView, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QLineEdit, QMenu, QTreeView, QVBoxLayout, QWidget
 
 from app.cost_text import cost_text
 
@@ -35,6 +35,8 @@ class HistoryPanel(QWidget):
 
     runSelected = Signal(str)
     projectSelected = Signal(str)
+    projectBudgetRequested = Signal(str)
+    """A project's "Monthly budget…" (its context menu): the project's name."""
 
     SEARCH_DELAY_MS = 200  # debounce: searching on every keystroke is wasteful
 
@@ -69,6 +71,24 @@ class HistoryPanel(QWidget):
         self._timer.timeout.connect(self.refresh)
         self.search.textChanged.connect(self._on_search_changed)
         self.tree.selectionModel().currentChanged.connect(self._on_current_changed)
+        self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.tree.customContextMenuRequested.connect(self._on_context_menu)
+
+    def project_menu(self, project: str) -> QMenu:
+        """A project's context menu: its monthly budget."""
+        menu = QMenu(self)
+        action = menu.addAction("Monthly budget…")
+        action.setToolTip("What this project's runs may spend in a calendar month before they ask")
+        action.triggered.connect(lambda: self.projectBudgetRequested.emit(project))
+        return menu
+
+    def _on_context_menu(self, where: QPoint) -> None:
+        index = self.tree.indexAt(where)
+        project = index.data(PROJECT_ROLE) if index.isValid() and not index.data(RUN_ID_ROLE) else None
+        if project:
+            menu = self.project_menu(project)
+            menu.aboutToHide.connect(menu.deleteLater)
+            menu.popup(self.tree.viewport().mapToGlobal(where))
 
     def refresh(self) -> None:
         text = self.search.text().strip()
