@@ -18,6 +18,7 @@ from ui import theme
 from ui.settings.jobs import Jobs, list_provider_models, try_connection
 from ui.settings.limits_box import LimitsBox
 from ui.settings.local_models_box import LocalModelsBox
+from ui.settings.prices_box import PricesBox
 from ui.settings.provider_key import KeyBox
 from ui.settings.widgets import (
     OK_COLOUR,
@@ -79,6 +80,7 @@ class ProviderPanel(QFrame):
         self.test_button = QPushButton("Test connection")
         self.result = hint_label()
         self.result.hide()
+        self.prices = PricesBox(provider)
         self.limits = LimitsBox(provider)
         self.last_report: ConnectionReport | None = None
         self._testing_now = False
@@ -98,6 +100,7 @@ class ProviderPanel(QFrame):
         form.addRow("Models:", self.local_box or _stacked(
             row(self.models, self.refresh_button, stretch=0), self.refresh_note))
         form.addRow("Test:", _stacked(row(self.test_model, self.test_button, stretch=0), self.result))
+        form.addRow("Prices:", self.prices)
         form.addRow("Rate limits:", self.limits)
         column = QVBoxLayout(self)
         column.setContentsMargins(14, 12, 14, 14)
@@ -116,6 +119,7 @@ class ProviderPanel(QFrame):
             self.local_box.added.connect(self._on_local_model_added)
         self.test_button.clicked.connect(self._on_test)
         self.test_model.currentTextChanged.connect(self._update_test_button)
+        self.prices.pricesChanged.connect(self._on_prices_changed)
         self.limits.limitsChanged.connect(self._on_limits_changed)
 
     def set_provider(self, provider: Provider) -> None:
@@ -128,6 +132,7 @@ class ProviderPanel(QFrame):
             else provider.base or "the provider's own endpoint"
         self.subtitle.setText(f"Model references: {provider.name}/<model>   ·   {where}")
         self.models.setText(models_text(provider))
+        self.prices.set_provider(provider)
         self.limits.set_provider(provider)
         choices = provider.models or provider.info.suggested
         set_choices(self.test_model, choices)
@@ -178,6 +183,10 @@ class ProviderPanel(QFrame):
 
     def _on_limits_changed(self, limits: Limits | None) -> None:
         self.provider = replace(self.provider, limits=limits)
+        self.providerChanged.emit(self.provider)
+
+    def _on_prices_changed(self, priced: Provider) -> None:
+        self.provider = replace(self.provider, prices=priced.prices)  # the rest as this panel has it
         self.providerChanged.emit(self.provider)
 
     # --- Refresh models ----------------------------------------------------------------

@@ -254,7 +254,9 @@ class ProvidersTab(QWidget):
     def _on_editor_accepted(self, editor: ProviderEditor, existing: Provider | None) -> None:
         provider = editor.provider()
         if existing is not None:
-            self._replace(provider)
+            # the editor has the URL and models; what the panel set (prices, ...) stays
+            current = next(p for p in self.entries if p.name == existing.name)
+            self._replace(replace(current, api_base=provider.api_base, models=provider.models))
             return
         self.entries.append(provider)
         self._add_panel(provider)
