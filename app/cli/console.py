@@ -40,6 +40,7 @@ from agents.plan import Plan, Task
 from agents.plan.patterns import label as pattern_label
 from agents.ports import Action, ApprovalRequest, Decision
 from app.approval_text import approval_text, dollars, proposal_text, unattended_text
+from app.cost_text import cost_text
 from app.safe_text import safe_json
 from app.tools.history import ToolCallRecord, short_arguments
 
@@ -57,12 +58,19 @@ class ProgressPrinter:
         self._out = out or sys.stderr
         self._unattended = unattended
         self._arguments: dict[str, str] = {}  # call id -> arguments, until the call ends
+        self._unpriced: dict[str, int] = {}  # task id ("" the run) -> calls of unknown price
 
     def emit(self, event: RunEvent) -> None:
         if isinstance(event, ToolCallRequested):
             self._arguments[event.call_id] = event.arguments
             return
+        if isinstance(event, LLMCallFinished) and not event.cost_known:
+            for key in {"", event.task_id}:
+                self._unpriced[key] = self._unpriced.get(key, 0) + 1
         line = self._tool_line(event) if isinstance(event, ToolCallFinished) else _describe(event)
+        if line and isinstance(event, TaskFinished | RunFinished):  # "price unknown", not $0.0000
+            unpriced = self._unpriced.get(event.task_id if isinstance(event, TaskFinished) else "", 0)
+            line = line.replace(f"${event.cost:.4f}", cost_text(event.cost, unpriced), 1)
         if line:
             print(line, file=self._out, flush=True)
 

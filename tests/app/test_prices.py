@@ -148,3 +148,25 @@ async def test_a_runs_calls_to_that_model_are_priced_by_it(store, llm_server, me
     task_calls = [c for c in priced if c.task_id == "a"]
     assert task_calls and all(c.cost_known for c in priced)
     assert task_calls[0].cost == pytest.approx(1000 * 2 * MTOK + 500 * 8 * MTOK)
+
+
+def test_the_progress_lines_say_price_unknown_not_zero():
+    import io  # noqa: PLC0415
+
+    from agents import events as ev  # noqa: PLC0415
+    from app.cli.console import ProgressPrinter  # noqa: PLC0415
+    from tests.app.storage_events import call  # noqa: PLC0415
+
+    out = io.StringIO()
+    printer = ProgressPrinter(out)
+    printer.emit(call("r", "a", model="openai/mystery", cost=0.0, cost_known=False))
+    printer.emit(call("r", "b", cost=0.01))
+    for task_id, cost in (("a", 0.0), ("b", 0.01)):
+        printer.emit(ev.TaskFinished(run_id="r", task_id=task_id, output="x", attempts=1, prompt_tokens=1,
+                                     completion_tokens=1, cost=cost, started=1.0, finished=2.0))
+    printer.emit(ev.RunFinished(run_id="r", status="completed", prompt_tokens=2, completion_tokens=2,
+                                cost=0.01))
+    lines = out.getvalue().splitlines()
+    assert "a done: 2 tokens, price unknown (1 call)," in lines[0]
+    assert "b done: 2 tokens, $0.0100," in lines[1]
+    assert lines[2] == "run r completed: 4 tokens, $0.0100 + price unknown (1 call)"
