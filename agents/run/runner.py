@@ -703,7 +703,14 @@ class Runner:
                 deadline=DeadlineQuestion(deadline=deadline, done=counts.done, total=counts.total,
                                           running=running),
             )
-            decision = await self._ask(request)
+            try:
+                decision = await self._ask(request)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # no one could answer (no terminal): stopping is the safe side
+                self._emit(RunWarning(run_id=self.run_id, source="deadline",
+                                      message=f"the deadline question got no answer ({exc}); stopped there"))
+                decision = Decision(Action.REJECT)
             if decision.action is Action.REJECT:
                 self._stop_at_deadline(deadline)
             else:

@@ -157,3 +157,19 @@ async def test_a_deadline_the_run_will_miss_at_this_pace_is_warned_of_once():
     [warning] = sink.of(RunWarning)
     assert warning.source == "deadline" and "at this pace the run needs about" in warning.message
     assert "3 unfinished task(s)" in warning.message
+
+
+async def test_a_deadline_question_no_one_can_answer_stops_there_and_says_why():
+    from agents.errors import ApprovalError
+
+    class Mute(SubjectGate):
+        async def decide(self, request: ApprovalRequest) -> Decision:
+            raise ApprovalError("no answer on standard input")
+
+    plan = Plan.from_dict({"goal": "g", "tasks": [{"id": "a", "title": "A", "agent": "writer"},
+                                                  {"id": "b", "title": "B", "agent": "writer"}]})
+    run, _, sink = make(plan, Mute(), SlowFor({"b"}, 30.0), constraints=Constraints(deadline=time.time() + 0.3))
+    outcome = await asyncio.wait_for(run.run(), 10)
+    assert outcome.status == "completed" and outcome.partial
+    [warning] = [w for w in sink.of(RunWarning) if w.source == "deadline"]
+    assert warning.message == "the deadline question got no answer (no answer on standard input); stopped there"
