@@ -253,6 +253,7 @@ class WindowDriver:
         plan_card = await self._plan()
         await self._run_plan(plan_card)
         self._check_result()
+        self._check_spending()
 
     async def _until(self, stage: str, done: Callable[[], bool],
                      each_time: Callable[[], None] | None = None) -> None:
@@ -347,6 +348,27 @@ class WindowDriver:
         first_line = shown[-1].splitlines()[0][:60]
         self.progress.say(f"completed: {len(run.tasks)} task(s), {run.total_tokens} tokens, "
                           f"deliverable {first_line!r}...")
+
+    def _check_spending(self) -> None:
+        """View › Spending opens and counts the run: its calls went to the embedded model, so
+        they are free, not "price unknown". The bundle must draw the chart (pyqtgraph)."""
+        self.stage = "opening the spending view"
+        self.window.spending_action.trigger()
+        view = self.window.spending
+        if view is None or not view.isVisible():
+            raise SelfTestFailed("View › Spending did not open")
+        view.choose("7d", "model")
+        rows = view.table_rows()
+        if not rows:
+            raise SelfTestFailed("the spending view shows no model calls after the run")
+        if unpriced := [row[0] for row in rows if "price unknown" in row[3]]:
+            raise SelfTestFailed(f"calls to {', '.join(unpriced)} are 'price unknown', not free")
+        problem = view.chart_problem
+        if problem is not None and getattr(sys, "frozen", False):
+            raise SelfTestFailed(f"the spending chart could not be drawn: {problem}")
+        self.progress.say("spending view: " + ", ".join(f"{row[0]} {row[3]}" for row in rows)
+                          + (f" (no chart: {problem})" if problem else ""))
+        view.close()
 
     # --- helpers ------------------------------------------------------------------------------
 

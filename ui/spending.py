@@ -81,6 +81,8 @@ class SpendingView(QWidget):
         self.setWindowTitle("Spending — Troupe")
         self._load = load
         self.report: UsageReport | None = None
+        self.chart_problem: str | None = None
+        """Why the chart could not be drawn (pyqtgraph missing); None when it is."""
         self.period = QComboBox()
         for key, label in PERIODS.items():
             self.period.addItem(label, key)
@@ -114,6 +116,7 @@ class SpendingView(QWidget):
             return SpendingChart()
         except ImportError as exc:  # a broken install: the numbers are still in the table
             log.warning("the spending chart is unavailable: %s", exc)
+            self.chart_problem = str(exc)
             label = QLabel(f"The chart could not be drawn ({exc}); the table below has the numbers.")
             label.setWordWrap(True)
             label.setAlignment(Qt.AlignmentFlag.AlignCenter)

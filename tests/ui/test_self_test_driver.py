@@ -102,3 +102,14 @@ def test_a_database_outside_its_data_dir_fails_at_once(window: MainWindow, tmp_p
     reason = drive(window, elsewhere)
 
     assert reason == f"the database is {db_path()}, not in the self-test's data dir {elsewhere}"
+
+
+def test_the_spending_step_finds_calls_of_unknown_price(window: MainWindow, llm_server,  # type: ignore[no-untyped-def]
+                                                         troupe_home: Path, capsys):
+    llm_server.on(predicate=lambda r: PLANNER in r.system, reply=json.dumps(PLAN))
+    llm_server.default = Reply("done")
+    drive(window, troupe_home)  # stops at the model check: not the embedded model
+    driver = WindowDriver(window, troupe_home, Progress(), 30)
+    with pytest.raises(SelfTestFailed, match="calls to openai/test-model are 'price unknown', not free"):
+        driver._check_spending()  # the embedded model's calls are free; this server's have no price
+    assert window.spending is not None and window.spending.table_rows()[0][0] == "openai/test-model"
