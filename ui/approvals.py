@@ -176,11 +176,11 @@ class ApprovalCard(QFrame):
 
     def _as_deadline_question(self) -> None:
         """The deadline came: continue (no deadline, or a new one) or stop and write up."""
-        self.approve_button.setText("&Continue without a deadline")
-        self.approve_button.setToolTip("Carry on; no deadline from now on")
+        self.approve_button.setText("&Continue")  # short: three buttons fit the narrowest column
+        self.approve_button.setToolTip("Carry on without a deadline")
         self.edit_button.setText("&New deadline…")
         self.edit_button.setToolTip("Carry on until a new deadline: 30m, 2h or HH:MM")
-        self.reject_button.setText("&Stop and write up")
+        self.reject_button.setText("&Stop")
         self.reject_button.setToolTip("Cancel what runs and write up the finished tasks (a partial result)")
         self.override_button.hide()
         self.details.hide()  # the numbers are in the facts line
