@@ -62,6 +62,7 @@ def run_to_dict(run: RunDetail, calls: Calls, state: RunState, conflicts: Confli
         "deliverable": run.deliverable, "tokens": state.total_tokens, "cost": state.cost, "error": run.error,
         "unpriced_calls": run.unpriced_calls,
         "estimate": run.estimate,
+        "budget_usd": state.budget_usd, "deadline": state.deadline,
     }
 
 
