@@ -6,7 +6,7 @@ import runpy
 import sys
 
 MODULES = ["bench.runner_bench", "bench.map_bench", "bench.storage_writer", "bench.llm_overhead", "bench.ui_bench",
-           "bench.startup_bench", "bench.local_model_bench", "bench.estimate_bench"]
+           "bench.startup_bench", "bench.local_model_bench", "bench.estimate_bench", "bench.limiter_bench"]
 
 
 def main() -> None:

@@ -43,6 +43,10 @@ def main() -> None:
     parser.add_argument("--map", action="store_true",
                         help="plan a list task and a map over its --tasks items")
     parser.add_argument("--chunk-delay", type=float, default=0.0, help="seconds between streamed chunks")
+    parser.add_argument("--cap", type=int, help="answer at most this many requests at once, 429 to the rest")
+    parser.add_argument("--retry-after", default="1", help="the 429s' Retry-After (seconds)")
+    parser.add_argument("--drop-to", type=int, help="lower the cap to this ...")
+    parser.add_argument("--drop-after", type=int, default=0, help="... once this many requests were answered")
     args = parser.parse_args()
     plan = map_plan(args.tasks) if args.map else fan_out_plan(args.tasks, args.pipeline)
     items = Reply(json.dumps([f"item {i}" for i in range(args.tasks)]), latency=args.latency)
@@ -57,6 +61,8 @@ def main() -> None:
         return answer
 
     server = ScriptedServer().script(handler).start()
+    if args.cap is not None:  # GET /stats says how many were refused and the peak
+        server.limit(args.cap, args.retry_after, drop_to=args.drop_to, after=args.drop_after)
     print(server.base_url, flush=True)
     try:
         while True:

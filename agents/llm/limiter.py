@@ -8,9 +8,10 @@ tokens per minute (`agents.ports.Limits`, from the provider's settings).
 The cap is learned from 429s (AIMD): a 429 to a call sent under the current
 cap halves it (multiplicative decrease) and notes how many other calls the
 server was holding (its ceiling); later 429s of the same burst lower that
-ceiling. Each success raises the cap by one up to the ceiling, then by 1/cap
-(additive increase), so the limiter probes past what the server last held only
-slowly. A refused call waits its Retry-After in the limiter's queue, ahead of
+ceiling. Each success raises the cap by one up to the ceiling, then by
+1/(cap x n) while at least a round of calls waits (additive increase; n grows as
+429s find the same ceiling again), so the limiter probes past what the server
+last held only slowly, and not near the end of the work. A refused call waits its Retry-After in the limiter's queue, ahead of
 calls that came later; only when the server refuses a call while nothing else
 of ours is in flight (a time-based limit) does everyone wait the Retry-After.
 Waiters start in arrival order.
@@ -104,7 +105,7 @@ class Limiter:
         self._cap: float = float(limits.concurrent) if limits.concurrent else math.inf
         self._ceiling: float = math.inf
         """Calls the server was holding when it last said 429."""
-        self._confirmed = 1
+        self._confirmed = 2
         """How many 429s in a row found the same ceiling (probing past it slows down)."""
         self._epoch = 0
         self._paused_until = 0.0
@@ -123,7 +124,7 @@ class Limiter:
     @property
     def cap(self) -> int | None:
         """Calls allowed in flight now; None: no cap known yet."""
-        return None if math.isinf(self._cap) else max(1, math.floor(self._cap))
+        return None if math.isinf(self._cap) else max(1, math.floor(self._cap + 1e-9))
 
     @property
     def waiting(self) -> int:
@@ -251,9 +252,12 @@ class Limiter:
     def _succeeded(self) -> None:
         if not math.isinf(self._cap):
             # back quickly to what the server last held, then probe past it slowly, the
-            # more slowly the more often that ceiling was confirmed
-            below = self._cap + 1 <= self._ceiling
-            self._cap += 1.0 if below else 1.0 / (self._cap * self._confirmed)
+            # more slowly the more often that ceiling was confirmed, and only while a round
+            # of calls waits (a refused probe near the end costs its Retry-After in wall time)
+            if self._cap + 1 <= self._ceiling:
+                self._cap += 1.0
+            elif len(self._queue) >= self._cap:
+                self._cap += 1.0 / (self._cap * self._confirmed)
             if self.limits.concurrent:
                 self._cap = min(self._cap, float(self.limits.concurrent))
         self._dispatch()
@@ -267,7 +271,7 @@ class Limiter:
             self._epoch += 1
             self._cap = max(1.0, math.floor(min(self._cap, others + 1) / 2))
             same = self._ceiling == max(1.0, others)
-            self._confirmed = min(MOST_CONFIRMED, self._confirmed + 1) if same else 1
+            self._confirmed = min(MOST_CONFIRMED, self._confirmed + 1) if same else 2
             self._ceiling = max(1.0, others)
         else:  # a later answer of the same burst: the server held even fewer
             self._ceiling = max(1.0, min(self._ceiling, others))

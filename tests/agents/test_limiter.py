@@ -202,16 +202,38 @@ async def test_a_429_halves_the_cap_and_a_burst_finds_what_the_server_held() -> 
     assert not waiter.done()  # five in flight, at the cap
     held[0].succeeded(10)
     permit = await asyncio.wait_for(waiter, 1)
-    assert limiter.cap == 5  # at what the server held: it grows only slowly, +1 per 5 successes
+    assert limiter.cap == 5
     for p in (*held[1:], permit):
         p.succeeded()
-    assert limiter.cap == 6 and limiter.in_flight == 0  # probing one past the ceiling
-    probe = [await limiter.acquire() for _ in range(6)]
-    probe[-1].rate_limited(None)
-    assert limiter.cap == 3  # the probe was refused: halved again
-    probe[0].succeeded()
-    probe[1].succeeded()
-    assert limiter.cap == 5  # back to what the server held in a step per success
+    assert limiter.cap == 5 and limiter.in_flight == 0  # no calls waiting: no probing past it
+
+
+async def test_past_what_the_server_held_it_probes_slowly_and_a_refused_probe_halves_it() -> None:
+    limiter = Limiter("work", Limits(concurrent=16))
+    burst = [await limiter.acquire() for _ in range(6)]
+    burst[-1].rate_limited(None)  # the server held the other five
+    assert limiter.cap == 3
+    burst[0].succeeded()
+    burst[1].succeeded()
+    assert limiter.cap == 5  # back to what the server held: a step per success
+    running = burst[2:5]
+    waiters = [asyncio.ensure_future(limiter.acquire()) for _ in range(40)]
+    successes = 0
+    while limiter.cap == 5:  # each success lets the next waiter go
+        running.pop(0).succeeded()
+        successes += 1
+        await asyncio.sleep(0)
+        running += [w.result() for w in waiters if w.done() and w.result() not in running
+                    and not w.result().released]
+    assert 10 <= successes <= 12  # +1/(5 x 2) per success while a round of calls waits
+    await asyncio.sleep(0)
+    running += [w.result() for w in waiters if w.done() and w.result() not in running and not w.result().released]
+    assert len(running) == 6
+    running.pop().rate_limited(1.0)  # the probe was refused
+    assert limiter.cap == 3
+    for w in waiters:
+        w.cancel()
+    await asyncio.gather(*waiters, return_exceptions=True)
 
 
 async def test_a_lone_refused_call_pauses_everyone_for_its_retry_after() -> None:

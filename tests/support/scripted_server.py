@@ -23,8 +23,9 @@ How a reply is chosen for each chat request, first match wins:
 
 `limit(n, retry_after=...)` makes it a rate-limited server: at most n chat
 requests are answered at once and the rest get 429 with Retry-After (`peak`,
-`refused` and `answered` say what happened); `drop_to=m, after=k` lowers the cap to
-m once k requests were answered.
+`refused` and `answered` say what happened, also as JSON at GET /stats for a server
+in another process); `drop_to=m, after=k` lowers the cap to m once k requests were
+answered.
 
 A handler receives a `ChatRequest` and returns a `Reply`, a plain `str`
 (shorthand for `Reply(text)`), or None; it may be sync or async. It runs on
@@ -219,6 +220,12 @@ class ScriptedServer:
             self.peak = max(self.peak, self.in_flight)
             return True
 
+    def stats(self) -> dict[str, int]:
+        """What `limit` counted: answered, refused (429), peak and now in flight."""
+        with self._lock:
+            return {"answered": self.answered, "refused": self.refused, "peak": self.peak,
+                    "in_flight": self.in_flight}
+
     def _leave(self) -> None:
         with self._lock:
             self.in_flight -= 1
@@ -322,6 +329,8 @@ class ScriptedServer:
         path = request.path.rstrip("/")
         if request.method == "GET" and path in ("/v1/models", "/models"):
             return self._models_response()
+        if request.method == "GET" and path == "/stats":
+            return web.json_response(self.stats())
         if request.method == "POST" and path in ("/v1/chat/completions", "/chat/completions"):
             if recorded.body is None:
                 return _json_error(400, "We could not parse the JSON body of your request.")
