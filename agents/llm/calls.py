@@ -87,7 +87,8 @@ async def call_model(
     Every send takes a slot of the provider's rate limiter (agents/llm/limiter.py)
     first; a 429 goes back to that limiter to wait its turn and does not use up
     an attempt. `before_attempt` is awaited before every attempt (the runner's pause
-    and budget); a refused call sent again is the same attempt.
+    and budget), and again when the attempt had to wait for the limiter; a refused
+    call sent again is the same attempt.
     Permanent errors, and transient ones after the last attempt, propagate.
     """
     limiter = limiter_for(request)
@@ -100,6 +101,13 @@ async def call_model(
             if ctx.on_attempt is not None:
                 ctx.on_attempt(attempt)
         permit = await _take_slot(limiter, request, ctx, refused)
+        if permit.waited and before_attempt is not None:
+            # a pause or the budget may have come while it waited: ask again, holding the slot
+            try:
+                await before_attempt()
+            except BaseException:
+                permit.failed()
+                raise
         try:
             response = await _stream_once(llm, request, ctx)
         except RateLimited as exc:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from agents.errors import EmptyAnswer, LLMError
 from agents.events import ModelFellBack
@@ -97,21 +97,24 @@ async def call_with_fallbacks(
     model's error is raised if every one fails.
     """
     attempts = 0
+    told = ctx.on_attempt
 
-    async def counted() -> None:
+    def counted(number: int) -> None:
         nonlocal attempts
         attempts += 1
-        if before_attempt is not None:
-            await before_attempt()
+        if told is not None:
+            told(number)
 
+    # counted as they start (the wait hook may run more than once per attempt)
+    counting = replace(ctx, on_attempt=counted)
     for number, model in enumerate(models, start=1):
         request = settings.request(
             model, messages, temperature=temperature, json_schema=json_schema, tools=tools
         )
         try:
-            response, _ = await call_model(llm, request, ctx, policy, counted)
+            response, _ = await call_model(llm, request, counting, policy, before_attempt)
             if _empty(response):  # asked once more: an empty answer is usually a fluke
-                response, _ = await call_model(llm, request, ctx, policy, counted)
+                response, _ = await call_model(llm, request, counting, policy, before_attempt)
             if _empty(response):
                 raise EmptyAnswer(f"{model} answered with nothing, twice")
         except LLMError as exc:

@@ -25,11 +25,11 @@ from agents.llm.client import LiteLLMClient
 from agents.llm.limiter import Limiter, endpoint_key, limiter_for
 from agents.plan import Plan
 from agents.plan.roster import load_roster
-from agents.ports import ApproveAll, Limits, LLMRequest, Message
+from agents.ports import Action, ApproveAll, Decision, Limits, LLMRequest, Message
 from agents.run.agent import Endpoint, ModelSettings
 from agents.run.runner import Runner, RunOptions
 from agents.run.state import RunState, TaskStatus, fold
-from agents.testing import RecordingSink
+from agents.testing import FakeLLM, RecordingSink, ScriptedGate
 from tests.support.scripted_server import Gate, Reply
 
 MODEL = "work/test-model"
@@ -288,3 +288,20 @@ async def test_a_call_refused_again_and_again_fails_its_task_with_one_line(llm, 
     assert "troupe providers limits work --concurrent N" in error and "\n" not in error
     assert len(llm_server.chat_requests) == 5
     assert runner.states["t0"].attempts == 1
+
+
+# --- a wait for the limiter does not slip past the budget ---------------------------------------------
+
+
+async def test_calls_that_waited_for_the_limiter_ask_about_the_budget_before_they_go():
+    llm, sink = FakeLLM(cost_per_call=1.0, latency=0.02), RecordingSink()
+    settings = ModelSettings(model=MODEL, endpoints={MODEL: Endpoint("openai/fake", provider="fake",
+                                                                     limits=Limits(concurrent=1))})
+    runner = Runner(run_id="r", plan=plan_of(3), roster=load_roster(), llm=llm, settings=settings, sink=sink,
+                    gate=ScriptedGate({"": Decision(Action.REJECT)}),
+                    options=RunOptions(max_parallel=3, synthesize=False, budget_usd=0.5))
+    outcome = await runner.run()
+    # all three passed the budget check at $0 and two waited for the one slot; once the
+    # first had spent $1, they asked, and the person stopped the run
+    assert outcome.status == "cancelled" and len(llm.requests) == 1
+    assert len(sink.of(RateLimitWaiting)) == 2
