@@ -93,10 +93,11 @@ _KEYS = {
     GroupBy.MODEL: "c.model",
     GroupBy.ROLE: (
         f"CASE WHEN c.purpose IN {_ORCHESTRATOR_PURPOSES!r} THEN '{ORCHESTRATOR}' "
-        f"ELSE coalesce(nullif(t.agent, ''), '{UNKNOWN_ROLE}') END"
+        f"ELSE coalesce(nullif(c.agent, ''), nullif(t.agent, ''), '{UNKNOWN_ROLE}') END"
     ),
 }
-# a task call's role is its task's agent, in the same run
+# a task call's role is the role that made it (a review's reviewer), else (rows from
+# before migration 0004) its task's agent, in the same run
 _FROM = (
     "FROM llm_calls c JOIN runs r ON r.id = c.run_id JOIN projects p ON p.id = r.project_id "
     "LEFT JOIN tasks t ON t.run_id = c.run_id AND t.task_id = c.task_id AND c.task_id != '' "

@@ -229,3 +229,23 @@ def test_runs_show_and_exports_say_price_unknown(seeded, capsys):
     assert "$0.0500 + price unknown (2 calls)_" in capsys.readouterr().out
     assert main(["export", seeded.mystery, "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["unpriced_calls"] == 2
+
+
+def test_a_step_call_counts_for_the_role_that_made_it(tmp_path):
+    # a review task of the writer's: its reviewer's calls are the reviewer's, not the writer's
+    from agents.events import RunStarted  # noqa: PLC0415
+    from app.storage import EventWriter  # noqa: PLC0415
+    from tests.app.storage_events import emit_all  # noqa: PLC0415
+
+    store = open_database(tmp_path / "roles.db")
+    run = store.create_run("P", "essay")
+    writer = EventWriter(store)
+    plan = {"goal": "essay", "tasks": [{"id": "e", "title": "Essay", "agent": "writer", "pattern": "review",
+                                        "reviewer": "reviewer"}]}
+    emit_all(writer, [RunStarted(run_id=run, goal="essay", plan=plan),
+                      call(run, "e", agent="writer", cost=0.03), call(run, "e", agent="reviewer", cost=0.01)])
+    period = parse_period(None, None)
+    roles = {r.key: round(r.cost, 6) for r in usage_by(store, GroupBy.ROLE, period.since, period.until)}
+    writer.close()
+    store.close()
+    assert roles == {"writer": 0.03, "reviewer": 0.01}
