@@ -307,7 +307,16 @@ def resolve(ref: str, providers: Providers, *, api_base: str | None = None) -> E
     # the person's price wins; a model on this machine is free; else litellm's map (None)
     price = provider.price_of(model) or (FREE if provider.info.on_this_machine else None)
     return Endpoint(f"{provider.info.prefix}/{model}", base, key, price,
-                    provider=provider.name, limits=provider.effective_limits)
+                    provider=provider.name, limits=_limits_at(provider, base))
+
+
+def _limits_at(provider: Provider, base: str | None) -> Limits:
+    """The limits of calls to `base`: the person's, else the kind's defaults, which describe
+    the kind's own endpoint; a run's --api-base elsewhere gets none set (the limiter learns
+    that server's from its 429s)."""
+    if provider.limits is None and base not in (provider.api_base, provider.info.default_base):
+        return Limits()
+    return provider.effective_limits
 
 
 def endpoints(refs: Iterable[str], providers: Providers, *, api_base: str | None = None) -> dict[str, Endpoint]:

@@ -75,3 +75,15 @@ def test_limits_must_be_whole_numbers_of_at_least_one():
         Limits(concurrent=0)
     assert Limits(concurrent=4, rpm=50).describe() == "4 at once, 50 requests/min"
     assert Limits().describe() == "no limits"
+
+
+def test_a_runs_api_base_elsewhere_gets_no_preset_limits():
+    # the kind's limits are its own endpoint's; a server a run points at is learned from its 429s
+    providers = Providers((Provider("mine", "openai", limits=Limits(concurrent=3)),))
+    elsewhere = resolve("openai/test-model", Providers(), api_base="http://127.0.0.1:8000/v1")
+    assert (elsewhere.api_base, elsewhere.provider, elsewhere.limits) == ("http://127.0.0.1:8000/v1", "openai", Limits())
+    assert resolve("openai/gpt-4o", Providers()).limits == KINDS["openai"].limits
+    assert resolve("mine/gpt-4o", providers, api_base="http://127.0.0.1:8000/v1").limits == Limits(concurrent=3)
+    entry = Provider("ollama", "ollama", api_base="http://127.0.0.1:11435/v1")
+    ollama = resolve("ollama/llama3.2", Providers((entry,)), api_base="http://x/v1")
+    assert ollama.limits == KINDS["ollama"].limits  # its own base URL wins over the run's
