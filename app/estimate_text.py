@@ -86,7 +86,7 @@ def compared(estimate: RunEstimate, actual: float) -> str:
     if estimate.free:
         return "estimated free"
     if estimate.unpriced and estimate.total.high == 0:
-        return "estimated: price unknown"
+        return "estimated: price unknown (no known price for its models)"
     whole = estimate.whole_run
     where = ("within the range" if whole.low <= actual <= whole.high
              else "above the range" if actual > whole.high else "below the range")

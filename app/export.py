@@ -92,7 +92,8 @@ def to_markdown(run: RunDetail, calls: Calls = (), state: RunState | None = None
     parts = [f"# {run.goal}", f"_Troupe run {run.id}, {when}, {run.status}; "
              f"{run.total_tokens} tokens, {cost_text(run.cost, run.unpriced_calls)}_"]
     if run.estimate:
-        parts.append(f"_Cost {compared(RunEstimate.from_dict(run.estimate), run.cost)}_")
+        said = compared(RunEstimate.from_dict(run.estimate), run.cost)
+        parts.append(f"_{said[:1].upper() + said[1:]}_")
     if run.deliverable:
         parts.append(run.deliverable.strip())
     parts.append("---\n\n## Appendix: task results")

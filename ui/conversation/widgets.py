@@ -225,10 +225,10 @@ class PlanCard(QFrame):
         self.state_label.hide()
 
     def _on_approve(self) -> None:
-        if self.is_approved:
-            return
-        self.set_approved()
-        self.approved.emit()
+        # marked approved by whoever starts the run: a plan with problems, or one the
+        # person takes back at an "over budget?" question, leaves the card as it was
+        if not self.is_approved:
+            self.approved.emit()
 
 
 def plan_preview(plan: Any) -> tuple[list[tuple[str, str]], int]:
