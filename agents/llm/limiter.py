@@ -11,10 +11,11 @@ server was holding (its ceiling); later 429s of the same burst lower that
 ceiling. Each success raises the cap by one up to the ceiling, then by
 1/(cap x n) while at least a round of calls waits (additive increase; n grows as
 429s find the same ceiling again), so the limiter probes past what the server
-last held only slowly, and not near the end of the work. A refused call waits its Retry-After in the limiter's queue, ahead of
-calls that came later; only when the server refuses a call while nothing else
-of ours is in flight (a time-based limit) does everyone wait the Retry-After.
-Waiters start in arrival order.
+last held only slowly, and not near the end of the work. A refused call waits
+its Retry-After in the limiter's queue, ahead of calls that came later; only
+when the server refuses a call while nothing else of ours is in flight (a
+time-based limit) does everyone wait the Retry-After. Waiters start in arrival
+order.
 
     limiter = limiter_for(request)
     permit = await limiter.acquire(tokens, on_wait=...)
@@ -42,7 +43,9 @@ WINDOW = 60.0
 FIRST_BACKOFF = 1.0
 """Seconds a refused call waits when the server gives no Retry-After (doubles per refusal)."""
 MOST_BACKOFF = 60.0
+"""The longest such wait."""
 MOST_CONFIRMED = 8
+"""Past this many 429s at the same ceiling, probing past it slows no further."""
 
 
 @dataclass
@@ -80,6 +83,12 @@ class Permit:
         if not self._release():
             return 0.0
         return self.limiter._refused(self, retry_after, refusals)
+
+    def interrupted(self) -> None:
+        """The server cut this call's stream short to serve another (llama-cpp-python does):
+        it serves one call at a time, so from now on the cap is one."""
+        if self._release():
+            self.limiter._one_at_a_time()
 
     def failed(self) -> None:
         """Any other end (an error, cancellation): the slot is free, the cap unchanged."""
@@ -260,6 +269,12 @@ class Limiter:
                 self._cap += 1.0 / (self._cap * self._confirmed)
             if self.limits.concurrent:
                 self._cap = min(self._cap, float(self.limits.concurrent))
+        self._dispatch()
+
+    def _one_at_a_time(self) -> None:
+        self._epoch += 1
+        self._cap = self._ceiling = 1.0
+        self._confirmed = MOST_CONFIRMED  # probe past one very slowly: each probe costs a cut answer
         self._dispatch()
 
     def _refused(self, permit: Permit, retry_after: float | None, refusals: int) -> float:
