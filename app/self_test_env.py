@@ -14,12 +14,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import keyring
-import platformdirs
 from keyring.backend import KeyringBackend
 from keyring.errors import PasswordDeleteError
 
 from agents.plan.roster import Roster
-from app.paths import APP_NAME, HOME_ENV
+from app.paths import HOME_ENV
 from app.providers.local_models import embedded_model_path
 from app.providers.registry import LOCAL, Provider, Providers
 from app.providers.secrets import ENV_VARS
@@ -63,37 +62,15 @@ def isolate(home: Path) -> Path | None:
     """Make `home` this process's data dir, with no provider keys anywhere.
 
     For the self-test's own process only: it changes os.environ and the
-    process's keyring backend for good. Returns the person's embedded model
-    file when it was linked into `home` (else it is assembled on first use).
+    process's keyring backend for good. Returns the embedded model's file (read
+    where its package is installed: nothing is copied), None when it is missing.
     """
-    user_home = _user_data_dir()  # before TROUPE_HOME moves
     os.environ[HOME_ENV] = str(home)
     for variable in (*ENV_VARS.values(), "TROUPE_MODEL"):
         os.environ.pop(variable, None)
     keyring.set_keyring(MemoryKeyring())
     target = embedded_model_path()
-    return _link(user_home / "models" / target.name, target)
-
-
-def _user_data_dir() -> Path:
-    """As app.paths.data_dir(), without creating it: the self-test leaves it alone."""
-    override = os.environ.get(HOME_ENV, "").strip()
-    if override:
-        return Path(override).expanduser()
-    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False, roaming=True))
-
-
-def _link(source: Path, target: Path) -> Path | None:
-    """A symbolic link to the person's model file, so nothing is copied; None when
-    there is none, or links are not allowed (Windows without the privilege)."""
-    if not source.is_file():
-        return None
-    target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        target.symlink_to(source.resolve())
-    except OSError:
-        return None
-    return source
+    return target if target.is_file() else None
 
 
 def self_test_settings() -> Settings:

@@ -13,8 +13,23 @@ from app.paths import data_dir
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "local/gemma-3-270m"
+DEFAULT_MODEL = "local/smollm2-135m"
 """The embedded offline model: what runs until the person sets up another."""
+RETIRED_MODELS = {"local/gemma-3-270m": DEFAULT_MODEL}
+"""References earlier versions saved -> what they mean now (the embedded Gemma 3 270M,
+a base model that echoed its prompt, became SmolLM2-135M-Instruct)."""
+_retired_said: set[str] = set()
+
+
+def current_model(ref: str) -> str:
+    """`ref`, or what it means now when it names a retired model (said once in the log)."""
+    new = RETIRED_MODELS.get(ref)
+    if new is None:
+        return ref
+    if ref not in _retired_said:  # settings are read often
+        _retired_said.add(ref)
+        log.info("%s was the embedded model of an earlier Troupe; using %s instead", ref, new)
+    return new
 
 
 @dataclass(frozen=True)
@@ -82,10 +97,18 @@ def load_settings(path: Path | None = None) -> Settings:
         # written before the idle timeout existed: the old default was a deadline for the
         # whole call (it cut long answers still streaming); take the new overall limit
         del values["call_timeout"]
-    settings = Settings(**values)
+    settings = _current_models(Settings(**values))
     if model := os.environ.get("TROUPE_MODEL"):
-        settings = replace(settings, default_model=model)
+        settings = replace(settings, default_model=current_model(model))
     return settings
+
+
+def _current_models(settings: Settings) -> Settings:
+    """`settings` with retired model references replaced (a file saved by an earlier version)."""
+    planner = settings.planner_model
+    return replace(settings, default_model=current_model(settings.default_model),
+                   planner_model=current_model(planner) if planner else planner,
+                   fallback_models=tuple(dict.fromkeys(current_model(m) for m in settings.fallback_models)))
 
 
 def save_settings(settings: Settings, path: Path | None = None) -> None:

@@ -44,13 +44,13 @@ def providers(server: ScriptedServer) -> Providers:
         Provider("ollama", "ollama", api_base=server.base_url, models=tuple(server.models)),
         Provider("lab", "openai_compatible", api_base="http://192.168.1.20:8000/v1",
                  models=("qwen2.5-32b-instruct",)),
-        Provider("local", "local", models=("gemma-3-270m",)),
+        Provider("local", "local", models=("smollm2-135m",)),
     ), detected=True)
 
 
 def open_dialog(server: ScriptedServer) -> SettingsDialog:
     settings = Settings(default_model="ollama/llama3.2", planner_model="openai/gpt-4o",
-                        fallback_models=("openai/gpt-4o-mini", "local/gemma-3-270m"))
+                        fallback_models=("openai/gpt-4o-mini", "local/smollm2-135m"))
     dialog = SettingsDialog(settings, load_roster(), providers=providers(server))
     dialog.show()
     return dialog

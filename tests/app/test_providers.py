@@ -86,7 +86,7 @@ def test_the_run_level_base_url_yields_only_to_an_entrys_own():
 def test_a_bare_model_name_is_openais_and_unknown_prefixes_pass_through():
     assert resolve("gpt-4o-mini", Providers()).model == "openai/gpt-4o-mini"
     assert resolve("bedrock/anthropic.claude-v2", Providers()).model == "bedrock/anthropic.claude-v2"
-    assert resolve(EMBEDDED_MODEL, Providers()).model == "local/gemma-3-270m"
+    assert resolve(EMBEDDED_MODEL, Providers()).model == "local/smollm2-135m"
 
 
 @pytest.mark.parametrize(("entry", "problem"), [

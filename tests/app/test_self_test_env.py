@@ -21,9 +21,6 @@ from app.self_test_env import (
 from app.settings import DEFAULT_MODEL
 from tests.support.keyrings import use_keyring
 
-MODEL_FILE = "gemma-3-270m-q4_k_m.gguf"
-
-
 @pytest.fixture
 def restored_keyring(memory_keyring):  # type: ignore[no-untyped-def]
     """isolate() swaps the process's keyring: put the test's back afterwards."""
@@ -41,7 +38,8 @@ def test_isolate_moves_the_data_dir_and_drops_every_key(troupe_home: Path, tmp_p
     fresh = tmp_path / "fresh"
     fresh.mkdir()
 
-    assert isolate(fresh) is None  # the person has no assembled model yet
+    # the embedded model is read where its package is installed: nothing is copied
+    assert isolate(fresh) == embedded_model_path() and embedded_model_path().is_file()
 
     assert db_path() == fresh / "troupe.db"
     assert "OPENAI_API_KEY" not in os.environ and "ANTHROPIC_API_KEY" not in os.environ
@@ -49,33 +47,18 @@ def test_isolate_moves_the_data_dir_and_drops_every_key(troupe_home: Path, tmp_p
     backend = keyring.get_keyring()
     assert isinstance(backend, MemoryKeyring) and backend is not restored_keyring
     assert keyring.get_password("troupe", "openai") is None
-    assert not (fresh / "models").exists()  # assembled there on first use
+    assert not (fresh / "models").exists()
     assert not list(troupe_home.iterdir())  # the person's data dir: not even a folder made
-
-
-def test_isolate_links_the_persons_assembled_model(troupe_home: Path, tmp_path: Path,
-                                                    restored_keyring: MemoryKeyring):
-    theirs = troupe_home / "models" / MODEL_FILE
-    theirs.parent.mkdir()
-    theirs.write_bytes(b"GGUF and the rest")
-    fresh = tmp_path / "fresh"
-    fresh.mkdir()
-
-    assert isolate(fresh) == theirs
-
-    linked = fresh / "models" / MODEL_FILE
-    assert embedded_model_path() == linked
-    assert linked.is_symlink() and linked.read_bytes() == b"GGUF and the rest"
 
 
 def test_only_the_embedded_model_is_configured(troupe_home: Path):
     (troupe_home / "settings.json").write_text('{"default_model": "openai/gpt-4o", '
                                                '"fallback_models": ["anthropic/x"]}')
     settings = self_test_settings()
-    assert settings.default_model == DEFAULT_MODEL == "local/gemma-3-270m"
+    assert settings.default_model == DEFAULT_MODEL == "local/smollm2-135m"
     assert settings.planner_model is None and settings.fallback_models == ()
     assert 0 < settings.max_tokens <= 400
     providers = embedded_only_providers()
     assert providers.detected and providers.names() == ["local"]
-    assert resolve(DEFAULT_MODEL, providers).model == "local/gemma-3-270m"
+    assert resolve(DEFAULT_MODEL, providers).model == "local/smollm2-135m"
     assert all(role.model is None and not role.fallbacks for role in self_test_roster())

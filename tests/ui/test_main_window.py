@@ -416,7 +416,7 @@ def test_the_embedded_model_is_explained_until_a_stronger_one_is_set_up(qloop, t
     window.show()
     QApplication.processEvents()
     assert window.notice.isVisible()
-    assert "tiny" in window.notice.text.text() and "local/gemma-3-270m" in window.notice.text.text()
+    assert "tiny" in window.notice.text.text() and "local/smollm2-135m" in window.notice.text.text()
     window.notice.open_settings.click()
     [dialog] = window.findChildren(SettingsDialog)
     dialog.reject()

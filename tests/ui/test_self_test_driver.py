@@ -66,7 +66,7 @@ def test_it_types_the_goal_approves_plan_and_task_then_checks_the_model(
     reason = drive(window, troupe_home)
 
     # every step passed; the last check saw a model other than the embedded one
-    assert reason == "the run used openai/test-model, not local/gemma-3-270m"
+    assert reason == "the run used openai/test-model, not local/smollm2-135m"
     run = window.service.get_run(window.session.run_id or "")
     assert run.goal == GOAL and run.status == "completed"
     assert [t.status for t in run.tasks] == ["completed", "completed"]

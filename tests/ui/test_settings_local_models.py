@@ -17,7 +17,7 @@ from tests.support.settings_ui import click, click_ok
 from ui.settings import SettingsDialog
 from ui.settings.local_models_box import name_for
 
-LOCAL = Providers((Provider("local", "local", models=("gemma-3-270m",)),))
+LOCAL = Providers((Provider("local", "local", models=("smollm2-135m",)),))
 
 
 @pytest.fixture
@@ -50,20 +50,20 @@ def test_a_gguf_file_becomes_a_local_model_at_once(qtbot, dialog, tmp_path: Path
     panel = dialog.providers_tab.panels["local"]
     assert panel.local_box.file_dialog is None
     assert panel.local_box.note.text() == "Added local/Qwen2.5-0.5B-Q4_K_M: it can be used at once, offline."
-    assert [m.name for m in list_local_models()] == ["gemma-3-270m", "Qwen2.5-0.5B-Q4_K_M"]
+    assert [m.name for m in list_local_models()] == ["smollm2-135m", "Qwen2.5-0.5B-Q4_K_M"]
     assert "Qwen2.5-0.5B-Q4_K_M" in local_models()  # the running app knows it already
     assert panel.test_model.currentText() == "Qwen2.5-0.5B-Q4_K_M"
     picker = dialog.models_tab.default_model
     assert "local/Qwen2.5-0.5B-Q4_K_M" in [picker.itemText(i) for i in range(picker.count())]
     click_ok(qtbot, dialog)
-    assert load_providers().get("local").models == ("gemma-3-270m", "Qwen2.5-0.5B-Q4_K_M")
+    assert load_providers().get("local").models == ("smollm2-135m", "Qwen2.5-0.5B-Q4_K_M")
 
 
 def test_a_file_that_is_not_gguf_is_refused_in_words(qtbot, dialog, tmp_path: Path) -> None:
     choose(qtbot, dialog, gguf(tmp_path, "notes.gguf", magic=b"PK\3\4"))
     note = dialog.providers_tab.panels["local"].local_box.note
     assert note.text().startswith("Could not add notes.gguf:") and "not a GGUF model file" in note.text()
-    assert [m.name for m in list_local_models()] == ["gemma-3-270m"]
+    assert [m.name for m in list_local_models()] == ["smollm2-135m"]
 
 
 def test_models_added_earlier_are_offered(qtbot, memory_keyring, no_key_variables, tmp_path: Path) -> None:
@@ -72,7 +72,7 @@ def test_models_added_earlier_are_offered(qtbot, memory_keyring, no_key_variable
     add_local_model("mine", gguf(tmp_path, "mine.gguf"))
     dialog = SettingsDialog(Settings(), load_roster(), providers=LOCAL)
     qtbot.addWidget(dialog)
-    assert dialog.providers_tab.current().models == ("gemma-3-270m", "mine")
+    assert dialog.providers_tab.current().models == ("smollm2-135m", "mine")
     assert "local/mine" in [dialog.agents_tab.model.itemText(i) for i in range(dialog.agents_tab.model.count())]
 
 

@@ -362,7 +362,7 @@ def test_typing_a_key_does_not_ask_the_keychain_per_keystroke(qtbot, open_dialog
 
 
 def test_the_embedded_model_has_no_key_field(open_dialog, memory_keyring) -> None:
-    dialog = open_dialog(Providers((Provider("local", "local", models=("gemma-3-270m",)),)))
+    dialog = open_dialog(Providers((Provider("local", "local", models=("smollm2-135m",)),)))
     panel = dialog.providers_tab.panels["local"]
     assert panel.key is None and not panel.refresh_button.isVisible()
     assert dialog.providers_tab.table.topLevelItem(0).text(3) == "—"
