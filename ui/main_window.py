@@ -35,6 +35,7 @@ from app.roster_store import save_user_roster
 from app.runs.service import RunService
 from app.session_marker import interrupted_by
 from app.settings import load_settings, save_settings
+from ui.constraints_row import ConstraintsRow
 from ui.conversation import ConversationView
 from ui.crash_notice import CrashNotice
 from ui.history import HistoryPanel
@@ -95,6 +96,8 @@ class MainWindow(QMainWindow):
         self.goal = GoalInput()
         self.send = QPushButton("Send")
         self.send.setDefault(True)
+        self.constraints_row = ConstraintsRow()
+        """The composer's options: a budget and a deadline for the next run."""
         self.status = QLabel()
         self._build_layout()
         self._build_actions()
@@ -125,6 +128,7 @@ class MainWindow(QMainWindow):
         row.addWidget(self.goal, 1)
         row.addWidget(self.send, 0, Qt.AlignmentFlag.AlignBottom)
         column.addLayout(row)
+        column.addWidget(self.constraints_row)
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(self.plan_view)
         right.addWidget(self.run_view)
@@ -198,6 +202,7 @@ class MainWindow(QMainWindow):
         self.notice.settingsRequested.connect(self._on_settings)
         self.crash_notice.resumeRequested.connect(self._on_crash_resume)
         self.history.runSelected.connect(self.session.open_run)
+        self.history.projectBudgetRequested.connect(self._on_project_budget)
         self.session.historyChanged.connect(self.history.refresh)
         self.session.busyChanged.connect(self._on_busy_changed)
         self.plan_model.validityChanged.connect(lambda _ok: self._on_model_changed())
@@ -278,8 +283,35 @@ class MainWindow(QMainWindow):
     def _on_send(self) -> None:
         if not self.service.ready:  # Ctrl+Enter while the database is still opening
             return
-        if self.session.submit(self.goal.toPlainText()):
+        if problem := self.constraints_row.problem():
+            self.status.setText(f"Deadline: {problem}")
+            self.constraints_row.deadline.setFocus()
+            return
+        if self.session.submit(self.goal.toPlainText(), self.constraints_row.constraints()):
             self.goal.clear()
+            self.constraints_row.reset()  # the next run only
+
+    def _on_project_budget(self, project: str) -> None:
+        """A project's "Monthly budget…": set it in a small dialog (open(), not exec())."""
+        from app.storage.limits import month_name, project_budget  # noqa: PLC0415 - SQLAlchemy
+        from ui.project_budget import ProjectBudgetDialog  # noqa: PLC0415
+
+        found = project_budget(self.service.store, project)
+        if found is None:
+            return
+        dialog = ProjectBudgetDialog(project, found.monthly_budget_usd, found.spent, month_name(), self)
+        dialog.accepted.connect(lambda: self._set_project_budget(project, dialog.result_budget()))
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+        self.project_budget_dialog = dialog
+
+    def _set_project_budget(self, project: str, usd: float | None) -> None:
+        from app.approval_text import dollars  # noqa: PLC0415
+        from app.storage.limits import set_project_budget  # noqa: PLC0415
+
+        set_project_budget(self.service.store, project, usd)
+        said = f"{dollars(usd)} a month" if usd is not None else "no monthly budget"
+        self.status.setText(f"Project {project}: {said}")
 
     def _on_replan(self) -> None:
         text, ok = QInputDialog.getMultiLineText(

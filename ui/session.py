@@ -13,6 +13,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from agents.constraints import Constraints
 from agents.errors import PlanError, TroupeError
 from agents.events import (
     DeliverableReady,
@@ -107,13 +108,14 @@ class Session(QObject):
     def running(self) -> bool:
         return self.handle is not None
 
-    def submit(self, goal: str) -> asyncio.Task[Any] | None:
+    def submit(self, goal: str, constraints: Constraints | None = None) -> asyncio.Task[Any] | None:
+        """Plan `goal` as a new run, with its own budget and deadline (the composer's options row)."""
         goal = goal.strip()
         if not goal or self.running:
             return None
         context = self._follow_up_context()
         self.conversation.add_user_message(goal)
-        return self.run_op(self._plan(goal, context), what="Planning")
+        return self.run_op(self._plan(goal, context, constraints), what="Planning")
 
     def _follow_up_context(self) -> str:
         """Earlier results of this project's open run, when the goal is a follow-up."""
@@ -124,10 +126,10 @@ class Session(QObject):
             return ""
         return f"Earlier goal: {run.goal}\n\nEarlier deliverable:\n{run.deliverable}"
 
-    async def _plan(self, goal: str, context: str) -> None:
-        self.run_id = self.service.create_run(self.project, goal, self.config)
-        self.historyChanged.emit()
+    async def _plan(self, goal: str, context: str, constraints: Constraints | None = None) -> None:
         self.run_view.reset()  # before planning: the planner's calls count in the run's totals
+        self.run_id = self.service.create_run(self.project, goal, self.config, constraints, [self._events])
+        self.historyChanged.emit()
         note = self.conversation.add_note("The orchestrator is planning…")
         try:
             result = await self.service.plan(self.run_id, goal, self.config, [self._events], context=context)
@@ -264,8 +266,8 @@ class Session(QObject):
         elif isinstance(event, RunFinished) and event.status != RunStatus.COMPLETED:
             self.conversation.add_note(_ended_note(event))
         elif isinstance(event, RunFinished) and event.partial:
-            self.conversation.add_note("Partial result: some tasks were rejected; the deliverable "
-                                       "says what is missing.")
+            why = event.error or "some tasks were rejected"  # or the run stopped at its deadline
+            self.conversation.add_note(f"Partial result: {why}; the deliverable says what is missing.")
         if isinstance(event, RunFinished) and self._plan_card is not None:
             self._plan_card.set_approved(f"✓  Plan approved · run {event.status}")
         if isinstance(event, RunStarted | RunFinished):

@@ -14,7 +14,7 @@ import sys
 import textwrap
 from typing import TextIO
 
-from agents.approvals import ConflictQuestion, Subject
+from agents.approvals import BudgetScope, ConflictQuestion, Subject
 from agents.errors import ApprovalError
 from agents.events import (
     LLMCallFinished,
@@ -214,9 +214,15 @@ class UnattendedGate:
         if request.subject is Subject.BUDGET:
             if request.budget is not None:
                 b = request.budget
-                self._say(f"  ! budget: {dollars(b.spent, 4)} of {dollars(b.limit)} spent; --yes continues "
+                whose = (f"project {b.project}'s monthly budget" if b.scope is BudgetScope.PROJECT_MONTH
+                         else "budget")
+                self._say(f"  ! {whose}: {dollars(b.spent, 4)} of {dollars(b.limit)} spent; --yes continues "
                           f"(another {dollars(b.step)})")
             return Decision(Action.APPROVE)
+        if request.subject is Subject.DEADLINE:
+            # no one can say how much longer is worth it: stop, and write up what is finished
+            self._say(f"  ! {request.title.lower()}: --yes stops and writes up what is finished (partial)")
+            return Decision(Action.REJECT)
         if request.subject is Subject.CONFLICT and request.conflict is not None:
             answer = unattended_text(request.conflict)
             self._say(f"  ! conflict ({request.task_id}): {request.conflict.why}; {answer}")
@@ -276,6 +282,8 @@ class TerminalGate:
     async def _dialogue(self, request: ApprovalRequest) -> Decision:
         if request.conflict is not None:
             return await self._conflict(request, request.conflict)
+        if request.subject is Subject.DEADLINE:
+            return await self._deadline(request)
         budget = request.subject is Subject.BUDGET
         header = f"\n{_heading(request)}\n{approval_text(request)}\n"
         question = "[c]ontinue or [s]top? " if budget else "[a]pprove, [e]dit, [r]eject, [o]verride? "
@@ -338,6 +346,33 @@ class TerminalGate:
                     raise ApprovalError("no answer on standard input")
                 if text.strip():
                     return Decision(Action.OVERRIDE, text.strip())
+
+
+    async def _deadline(self, request: ApprovalRequest) -> Decision:
+        """The deadline came: continue without one, set a new one, or stop and write up."""
+        from app.constraints import BadConstraint, parse_deadline  # noqa: PLC0415
+
+        header = f"\n{request.title}\n{approval_text(request)}\n"
+        while True:
+            answer = await self._prompter.ask(header + "[c]ontinue, [n]ew deadline, or [s]top and write up? ")
+            if answer is None:
+                raise ApprovalError("no answer on standard input; pass --yes to stop at the deadline "
+                                    "and write up what is finished")
+            header = ""
+            word = answer.strip().lower()[:1]
+            if word == "c":
+                return Decision(Action.APPROVE)
+            if word == "s":
+                return Decision(Action.REJECT)
+            if word != "n":
+                continue
+            text = await self._prompter.ask("New deadline (30m, 2h or HH:MM): ")
+            if text is None:
+                raise ApprovalError("no answer on standard input")
+            try:
+                return Decision(Action.EDIT, repr(parse_deadline(text)))
+            except BadConstraint as exc:
+                header = f"{exc}\n"
 
 
 CLAIM_LINES = 10
@@ -406,7 +441,7 @@ def _shorten(text: str, width: int, height: int) -> tuple[list[str], bool]:
 
 
 def _heading(request: ApprovalRequest) -> str:
-    if request.subject is Subject.BUDGET:
+    if request.subject in (Subject.BUDGET, Subject.DEADLINE):
         return request.title
     if request.tool is not None and request.tool.in_doubt:
         return f"In doubt: {request.title} (task {request.task_id}): re-run it?"

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import NoReturn
 
+from agents.constraints import Constraints
 from agents.errors import LLMError, PlanError, PlannerError, TroupeError
 from agents.plan import MAX_NESTING, Plan, validate_plan
 from agents.ports import ApprovalGate
@@ -30,12 +31,22 @@ from app.cli.console import (
 )
 from app.cli.db import add_commands as add_db_commands
 from app.cli.db import cmd_db
+from app.cli.projects import add_commands as add_project_commands
+from app.cli.projects import cmd_projects
 from app.cli.providers import add_commands as add_provider_commands
 from app.cli.providers import cmd_keys, cmd_providers, first_run
 from app.cli.tools import add_commands as add_tool_commands
 from app.cli.tools import cmd_mcp, cmd_tools
 from app.cli.usage import add_commands as add_usage_commands
 from app.cli.usage import cmd_usage
+from app.constraints import (
+    DEADLINE_HELP,
+    NONE_WORDS,
+    BadConstraint,
+    constraints_line,
+    parse_budget,
+    parse_deadline,
+)
 from app.cost_text import cost_text
 from app.export import FORMATS, export_run, run_to_dict
 from app.logs import setup_logging
@@ -74,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     _model_options(run)
     run.add_argument("--planner-model", help="model for planning (default: --model)")
     run.add_argument("--max-parallel", type=_positive_int)
+    _constraint_options(run, clear=False)
     _approval_options(run, "the plan and every task approval")
     run.add_argument("--json", action="store_true", help="one JSON event per line on stdout")
 
@@ -84,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     resume = sub.add_parser("resume", help="continue an interrupted or failed run")
     resume.add_argument("run_id")
+    _constraint_options(resume, clear=True)
     _approval_options(resume, "every task approval")
     resume.add_argument("--json", action="store_true", help="one JSON event per line on stdout")
 
@@ -105,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_provider_commands(sub)
     add_tool_commands(sub)
     add_db_commands(sub)
+    add_project_commands(sub)
     add_usage_commands(sub)
     return parser
 
@@ -117,6 +131,45 @@ def _approval_options(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument("--allow-risky-tools", action="store_true", help=(
         "approve every risky tool call (shell, code, writes, network, MCP) without asking, "
         "and re-run tool calls in doubt after a crash; tools your rules deny stay denied"))
+
+
+def _constraint_options(parser: argparse.ArgumentParser, clear: bool) -> None:
+    """--budget and --deadline: this run's own limits (on resume: replace the stored ones)."""
+    none = " (none: remove it)" if clear else ""
+    keep = KEEP if clear else None  # resume: as stored unless given
+    parser.add_argument("--budget", metavar="USD", type=_budget(clear), default=keep, help=(
+        "this run's budget in US dollars, instead of the settings' budget per run: once spent "
+        "(the planner's calls included), new model calls pause and ask; --yes continues" + none))
+    parser.add_argument("--deadline", metavar="WHEN", type=_deadline(clear), default=keep, help=(
+        f"when the run should be done: {DEADLINE_HELP}. A run that will miss it at its pace "
+        "is warned of; at the deadline new work pauses and asks: continue, or stop and write up "
+        "what is finished (--yes stops, a partial result)" + none))
+
+
+KEEP = object()
+"""`troupe resume` without --budget / --deadline: the run's stored one holds."""
+
+
+def _budget(clear: bool):  # type: ignore[no-untyped-def]
+    def parse(text: str) -> float | None:
+        if clear and text.strip().lower() in NONE_WORDS:
+            return None
+        try:
+            return parse_budget(text)
+        except BadConstraint as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return parse
+
+
+def _deadline(clear: bool):  # type: ignore[no-untyped-def]
+    def parse(text: str) -> float | None:
+        if clear and text.strip().lower() in NONE_WORDS:
+            return None
+        try:
+            return parse_deadline(text)
+        except BadConstraint as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return parse
 
 
 def _gate(args: argparse.Namespace, prompter: TerminalPrompter) -> ApprovalGate:
@@ -222,7 +275,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         config = service.config(args.model, args.planner_model, args.api_base, args.max_parallel,
                                 args.max_tokens)
         _embedded_model_note(config.planner_model or config.model)
-        run_id = service.create_run(args.project, args.goal, config)
+        run_id = service.create_run(args.project, args.goal, config, Constraints(args.budget, args.deadline))
         print(f"run {run_id}: {args.goal}", file=sys.stderr)
         return _run_async(service, run_id, _plan_and_run(service, run_id, args, config, plan))
     finally:
@@ -249,7 +302,8 @@ async def _plan_and_run(service: RunService, run_id: str, args: argparse.Namespa
                   + ("" if answer is False else " (no answer on stdin; pass --yes)"), file=sys.stderr)
             return EXIT_FAILED
     gate = _gate(args, prompter)
-    outcome = await service.start(run_id, plan, config, gate, sinks).run()
+    outcome = await service.start(run_id, plan, config, gate, sinks,
+                                  constraints=Constraints(args.budget, args.deadline)).run()
     return _report(outcome, args.json)
 
 
@@ -258,7 +312,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
     try:
         gate = _gate(args, TerminalPrompter())
         try:
-            handle = service.resume(args.run_id, gate, _sinks(args.json, args.yes))
+            handle = service.resume(args.run_id, gate, _sinks(args.json, args.yes),
+                                    constraints=_resume_constraints(service, args))
         except (UnknownRun, NotResumable) as exc:
             raise BadInput(str(exc)) from None
         run = service.get_run(handle.run_id)
@@ -272,6 +327,15 @@ def cmd_resume(args: argparse.Namespace) -> int:
         return _run_async(service, run.id, go())
     finally:
         service.close()
+
+
+def _resume_constraints(service: RunService, args: argparse.Namespace) -> Constraints | None:
+    """The stored budget and deadline with what --budget / --deadline replace (None: as stored)."""
+    if args.budget is KEEP and args.deadline is KEEP:
+        return None
+    stored = service.constraints(args.run_id)
+    return Constraints(stored.budget_usd if args.budget is KEEP else args.budget,
+                       stored.deadline if args.deadline is KEEP else args.deadline)
 
 
 def _run_async(service: RunService, run_id: str, coro) -> int:  # type: ignore[no-untyped-def]
@@ -314,8 +378,8 @@ def _fail(service: RunService, run_id: str, message: str) -> int:
 def _report(outcome: RunOutcome, as_json: bool) -> int:
     if outcome.status is RunStatus.COMPLETED:
         if outcome.partial:
-            print("troupe: partial result: some tasks were rejected; the deliverable says what is "
-                  "missing", file=sys.stderr)
+            why = outcome.error or "some tasks were rejected"
+            print(f"troupe: partial result: {why}; the deliverable says what is missing", file=sys.stderr)
         if outcome.deliverable and not as_json:
             print(outcome.deliverable)
         return EXIT_OK
@@ -443,6 +507,9 @@ def cmd_show(args: argparse.Namespace) -> int:
     status = state.status.value + (" (partial)" if state.partial and state.status is RunStatus.COMPLETED else "")
     print(f"{run.id}  {status}  {state.total_tokens} tokens  {cost_text(state.cost, run.unpriced_calls)}"
           f"\n{run.goal}\n")
+    if limits := constraints_line(state.budget_usd, state.cost, state.deadline,
+                                  live=state.status in (RunStatus.RUNNING, RunStatus.PAUSED)):
+        print(f"  {limits}")
     pad = f"  {'':<12} "
     for warning in state.warnings:  # a map cut at max_items, an MCP server that failed
         print(f"  ! {warning}")
@@ -506,7 +573,7 @@ COMMANDS = {
     "run": cmd_run, "resume": cmd_resume, "plan": cmd_plan,
     "runs": cmd_runs, "show": cmd_show, "export": cmd_export,
     "providers": cmd_providers, "keys": cmd_keys, "tools": cmd_tools, "mcp": cmd_mcp,
-    "db": cmd_db, "usage": cmd_usage,
+    "db": cmd_db, "usage": cmd_usage, "projects": cmd_projects,
 }
 
 if __name__ == "__main__":

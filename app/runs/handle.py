@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from agents.constraints import Constraints, MonthlyBudget
 from agents.plan import Plan
 from agents.ports import ApprovalGate, EventSink, FanOut, Usage
 from agents.run.runner import PriorResult, Runner, RunOptions, RunOutcome
@@ -50,6 +51,8 @@ class RunStart:
     """Finished results this start keeps instead of asking a model again."""
     prior_steps: Mapping[str, Mapping[str, PriorStep]] = field(default_factory=dict)
     """Finished steps of pattern tasks that run again, replayed instead of asked again."""
+    constraints: Constraints = field(default_factory=Constraints)
+    """The run's own budget and deadline (announced by the runner, stored with the run)."""
 
 
 class RunHandle:
@@ -144,7 +147,10 @@ class RunHandle:
                 reason = "cancelled before it started"
                 service.store.set_run_status(self.run_id, RunStatus.CANCELLED, reason)
                 return RunOutcome(RunStatus.CANCELLED, None, Usage(), 0.0, reason)
-            self._runner = self._build_runner(tools.setup)
+            # the planner's calls and earlier starts count against the budgets
+            await service.writer.aflush()
+            spent, monthly = service.spending_limits(self.run_id)
+            self._runner = self._build_runner(tools.setup, spent, monthly)
             if self._paused:
                 self._runner.pause()
             return await self._runner.run()
@@ -153,14 +159,16 @@ class RunHandle:
             # until written, or failed: the writer may be waiting out another program's lock
             await service.writer.aflush(service.writer.longest_wait)
 
-    def _build_runner(self, tools: ToolSetup | None) -> Runner:
+    def _build_runner(self, tools: ToolSetup | None, spent: float = 0.0,
+                      monthly: MonthlyBudget | None = None) -> Runner:
         service, start = self._service, self._start
         if tools is not None and tools.ledger is None:
             from app.tools.ledger import StoreLedger  # noqa: PLC0415 - SQLAlchemy-backed
 
             tools = replace(tools, ledger=StoreLedger(service.store, start.run_id))
         options = RunOptions(max_parallel=start.config.max_parallel, retry=service.retry_policy(),
-                             budget_usd=service.settings.budget_usd, tools=tools)
+                             budget_usd=service.settings.budget_usd, tools=tools,
+                             constraints=start.constraints, spent_before=spent, monthly=monthly)
         return Runner(
             run_id=start.run_id, plan=start.plan, roster=service.roster, llm=service.llm,
             settings=service.model_settings(start.config, start.plan), gate=start.gate,

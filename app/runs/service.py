@@ -12,8 +12,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from agents.constraints import Constraints, MonthlyBudget
 from agents.errors import PlanError, TroupeError
-from agents.events import RunEvent, RunStarted, StepFinished, event_from_dict
+from agents.events import ConstraintsSet, RunEvent, RunStarted, StepFinished, event_from_dict
 from agents.llm.calls import CallContext, RetryPolicy
 from agents.llm.local_model import close_local_models
 from agents.plan import Plan, validate_plan
@@ -222,8 +223,54 @@ class RunService:
 
     # --- runs ----------------------------------------------------------------------
 
-    def create_run(self, project: str, goal: str, config: RunConfig) -> str:
-        return self.store.create_run(project, goal, config.to_record())
+    def create_run(self, project: str, goal: str, config: RunConfig,
+                   constraints: Constraints | None = None, sinks: Sequence[EventSink] = ()) -> str:
+        """A new run (status planned); `constraints` (a budget, a deadline) are stored with it
+        at once, and as its first event (`sinks` see it too)."""
+        run_id = self.store.create_run(project, goal, config.to_record())
+        if constraints is not None and not constraints.empty:
+            from app.storage.limits import set_run_constraints  # noqa: PLC0415 - SQLAlchemy
+
+            set_run_constraints(self.store, run_id, constraints)
+            self._sink(sinks).emit(ConstraintsSet(run_id=run_id, budget_usd=constraints.budget_usd,
+                                                  deadline=constraints.deadline, reason="intake"))
+        return run_id
+
+    def constraints(self, run_id: str) -> Constraints:
+        """The budget and deadline stored with the run."""
+        from app.storage.limits import run_constraints  # noqa: PLC0415 - SQLAlchemy
+
+        try:
+            return run_constraints(self.store, run_id)
+        except KeyError:
+            raise UnknownRun(f"no run with id {run_id!r} (see `troupe runs`)") from None
+
+    def _constraints_for(self, run_id: str, given: Constraints | None,
+                         sinks: Sequence[EventSink]) -> Constraints:
+        """The stored constraints, or `given` ones stored now when they differ (the runner
+        announces only those it has, so one cleared must be recorded here)."""
+        stored = self.constraints(run_id)
+        if given is None or given == stored:
+            return stored
+        from app.storage.limits import set_run_constraints  # noqa: PLC0415 - SQLAlchemy
+
+        set_run_constraints(self.store, run_id, given)
+        self._sink(sinks).emit(ConstraintsSet(run_id=run_id, budget_usd=given.budget_usd,
+                                              deadline=given.deadline, reason="changed"))
+        return given
+
+    def spending_limits(self, run_id: str) -> tuple[float, MonthlyBudget | None]:
+        """What the run spent so far (its budget counts it) and its project's monthly
+        budget with what the project spent this month (None when it has none). Read
+        from the history: flush the writer first."""
+        from app.storage.limits import month_name, project_budget  # noqa: PLC0415 - SQLAlchemy
+
+        run = self.get_run(run_id)
+        found = project_budget(self.store, run.project)
+        if found is None or found.monthly_budget_usd is None:
+            return run.cost, None
+        return run.cost, MonthlyBudget(project=run.project, limit=found.monthly_budget_usd,
+                                       spent_before=found.spent, month=month_name())
 
     async def plan(self, run_id: str, goal: str, config: RunConfig,
                    sinks: Sequence[EventSink] = (), context: str = "") -> PlanResult:
@@ -247,7 +294,8 @@ class RunService:
     # --- starting and resuming: the one way a run starts ------------------------------
 
     def start(self, run_id: str, plan: Plan, config: RunConfig, gate: ApprovalGate,
-              sinks: Sequence[EventSink] = (), *, retry: Iterable[str] = ()) -> RunHandle:
+              sinks: Sequence[EventSink] = (), *, retry: Iterable[str] = (),
+              constraints: Constraints | None = None) -> RunHandle:
         """A start of `plan` in run `run_id`; `await handle.run()` runs it.
 
         Tasks this run already finished keep their results when the plan still
@@ -255,19 +303,22 @@ class RunService:
         asked for them again (`retry`): a model is never asked twice for the same
         finished work. Tasks with a pattern that run again replay the steps an
         earlier start finished (a review's drafts, a map's items) when those
-        steps still hold (`kept_steps`)."""
+        steps still hold (`kept_steps`). `constraints` (a budget, a deadline) replace
+        those stored with the run; None keeps the stored ones (a resume)."""
         validate_plan(plan, self.roster.names)
         self._keep_plan(run_id, plan)
         prior = self.kept_results(run_id, plan, retry)
         steps = self.kept_steps(run_id, plan, prior)
         for tid in set(retry) & set(steps):  # asked for again: the person is asked again too
             steps[tid] = {key: step for key, step in steps[tid].items() if not _decision(key)}
-        return RunHandle(self, RunStart(run_id, plan, config, gate, tuple(sinks), prior, steps))
+        constraints = self._constraints_for(run_id, constraints, sinks)
+        return RunHandle(self, RunStart(run_id, plan, config, gate, tuple(sinks), prior, steps, constraints))
 
     def resume(self, run_id: str, gate: ApprovalGate, sinks: Sequence[EventSink] = (), *,
-               retry: Iterable[str] = ()) -> RunHandle:
+               retry: Iterable[str] = (), constraints: Constraints | None = None) -> RunHandle:
         """Continue a run that stopped (interrupted, failed, cancelled, paused) with
-        its latest plan and its own settings."""
+        its latest plan and its own settings (and its stored budget and deadline,
+        unless `constraints` replace them)."""
         self.store.mark_interrupted()
         if run_id in self.unsaved_interrupts:  # it stopped in this process: the owner is alive
             self.store.interrupt(run_id)
@@ -280,7 +331,8 @@ class RunService:
         if version is None:
             raise NotResumable(f"run {run_id} has no plan yet; start it again with `troupe run`")
         config = RunConfig.from_record(run.settings)
-        return self.start(run_id, Plan.from_dict(version.plan), config, gate, sinks, retry=retry)
+        return self.start(run_id, Plan.from_dict(version.plan), config, gate, sinks, retry=retry,
+                          constraints=constraints)
 
     def _keep_plan(self, run_id: str, plan: Plan) -> None:
         """Store the plan about to run as the run's latest version, now: a resume must

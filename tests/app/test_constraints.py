@@ -96,3 +96,48 @@ def test_a_projects_month_counts_every_run_of_it_this_calendar_month(store: Stor
     with pytest.raises(UnknownProject):
         set_project_budget(store, "Nope", 1.0)
     assert project_budget(store, "Nope") is None
+
+
+# --- through RunService: stored with the run, announced by every start, kept on resume ---------
+
+
+async def test_a_resume_keeps_the_runs_budget_and_deadline_unless_replaced(store: Store, llm_server, monkeypatch):
+    from agents.plan import Plan
+    from agents.plan.roster import Role, Roster
+    from agents.ports import Action, Decision
+    from app.runs.service import RunService
+    from app.settings import Settings
+    from tests.support.scripted_server import Reply
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-x")
+    llm_server.default = Reply("done", prompt_tokens=1000, completion_tokens=1000)  # $0.00075 a call
+    settings = Settings(default_model="openai/gpt-4o-mini", api_base=llm_server.base_url, max_attempts=1)
+    service = RunService(store, settings=settings, roster=Roster((Role("orchestrator", "o"), Role("writer", "w"))))
+    plan = Plan.from_dict({"goal": "g", "tasks": [
+        {"id": t, "title": t, "agent": "writer", "depends_on": [d] if d else []} for t, d in
+        (("a", ""), ("b", "a"), ("c", "b"))]})
+
+    class Stop:
+        async def decide(self, request):  # type: ignore[no-untyped-def]
+            return Decision(Action.REJECT)
+
+    deadline = time.time() + 3600
+    try:
+        run_id = service.create_run("P", "g", service.config(), Constraints(budget_usd=0.001, deadline=deadline))
+        first = await service.start(run_id, plan, service.config(), Stop()).run()
+        assert first.error == "stopped at the $0.0010 budget"
+        handle = service.resume(run_id, Stop())
+        assert handle._start.constraints == Constraints(0.001, deadline)
+        again = await handle.run()  # the run's spend so far ($0.0015) counts: stops before any call
+        assert again.error == "stopped at the $0.0010 budget"
+        assert sum("Your task (c)" in r.last_user for r in llm_server.requests) == 0
+        handle = service.resume(run_id, Stop(), constraints=Constraints(budget_usd=1.0))
+        assert (await handle.run()).status == "completed"
+    finally:
+        await service.aclose_llm()
+        service.writer.flush()
+    assert run_constraints(store, run_id) == Constraints(budget_usd=1.0)
+    announced = [e for e in store.events(run_id) if e["type"] == "ConstraintsSet"]
+    assert [(e["budget_usd"], e["deadline"] is not None, e["reason"]) for e in announced] == [
+        (0.001, True, "intake"), (0.001, True, ""), (0.001, True, ""), (1.0, False, "changed"), (1.0, False, "")]
+    service.close()

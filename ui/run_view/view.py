@@ -37,6 +37,7 @@ from agents.events import (
 )
 from agents.ports import CallbackSink
 from agents.run.state import Change, RunStatus, TaskStatus, walk_plan
+from app.constraints import constraints_line
 from ui import theme
 from ui.run_view import format as fmt
 from ui.run_view.live_output import LiveOutputPane
@@ -111,6 +112,15 @@ class RunView(QWidget):
         self.state_chip = QLabel()
         self.state_chip.setAccessibleName("Run state")
         self.warnings = _warning_banner()
+        self.limits = QLabel()
+        """The run's own budget and deadline: "Budget $0.50 · $0.12 spent  ·  Deadline 14:30 · 12 min left"."""
+        self.limits.setAccessibleName("Run budget and deadline")
+        self.limits.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        theme.dim(self.limits)
+        self.limits.hide()
+        self._limits_timer = QTimer(self)
+        self._limits_timer.setInterval(self.LIMITS_MS)
+        self._limits_timer.timeout.connect(self._show_limits)
         self.buttons: dict[str, QPushButton] = {}
         self._build()
         self.timeline.taskSelected.connect(self._on_timeline_task_selected)
@@ -146,6 +156,7 @@ class RunView(QWidget):
         header.setSpacing(6)
         header.addLayout(top)
         header.addWidget(self.totals, 0, Qt.AlignmentFlag.AlignLeft)
+        header.addWidget(self.limits)
         header.addWidget(self.warnings)
         line = QFrame()
         line.setFixedHeight(1)
@@ -310,6 +321,7 @@ class RunView(QWidget):
         else:
             self.totals.stop_clock(self.model.finished if self.model.finished is not None else self.model.last_ts)
         self._show_state_chip()
+        self._show_limits()
         self.timeline.refresh()
 
     def selected_task(self) -> str | None:
@@ -367,6 +379,22 @@ class RunView(QWidget):
         self.totals.set_usage(m.prompt_tokens, m.completion_tokens)
         self.totals.set_cost(m.cost, m.cost_known)
         self.totals.set_tasks(m.counts())
+        self._show_limits()
+
+    LIMITS_MS = 5000
+    """How often the deadline's countdown is redrawn while the run is live."""
+
+    def _show_limits(self) -> None:
+        """The run's budget and deadline under the totals; hidden when it has neither."""
+        run = self.model.run
+        text = constraints_line(run.budget_usd, run.cost, run.deadline, self._clock(), live=self.model.live)
+        self.limits.setText(text)
+        self.limits.setVisible(bool(text))
+        ticking = bool(text) and run.deadline is not None and self.model.live
+        if ticking and not self._limits_timer.isActive():
+            self._limits_timer.start()
+        elif not ticking:
+            self._limits_timer.stop()
 
     def _show_warnings(self) -> None:
         """The run's warnings (an MCP server that is not there) in the banner; hidden when none."""
