@@ -31,6 +31,8 @@ from app.cli.console import (
 )
 from app.cli.db import add_commands as add_db_commands
 from app.cli.db import cmd_db
+from app.cli.models import add_commands as add_model_commands
+from app.cli.models import cmd_models
 from app.cli.projects import add_commands as add_project_commands
 from app.cli.projects import cmd_projects
 from app.cli.providers import add_commands as add_provider_commands
@@ -118,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_provider_commands(sub)
     add_tool_commands(sub)
     add_db_commands(sub)
+    add_model_commands(sub)
     add_project_commands(sub)
     add_usage_commands(sub)
     return parser
@@ -573,7 +576,7 @@ COMMANDS = {
     "run": cmd_run, "resume": cmd_resume, "plan": cmd_plan,
     "runs": cmd_runs, "show": cmd_show, "export": cmd_export,
     "providers": cmd_providers, "keys": cmd_keys, "tools": cmd_tools, "mcp": cmd_mcp,
-    "db": cmd_db, "usage": cmd_usage, "projects": cmd_projects,
+    "db": cmd_db, "models": cmd_models, "usage": cmd_usage, "projects": cmd_projects,
 }
 
 if __name__ == "__main__":
