@@ -13,6 +13,7 @@
     │   │   │   └── CallStalled   no data at all for the idle timeout
     │   │   ├── ProviderUnreachable  connection refused / DNS / reset
     │   │   └── StreamDropped     a stream ended before it finished
+    │   │       └── StreamInterrupted  ended cleanly ([DONE]) but with no finish reason
     │   └── PermanentLLMError     retrying will not help
     │       ├── AuthError         bad or missing key
     │       ├── ModelNotFound     the provider does not know the model
@@ -88,6 +89,11 @@ class ProviderUnreachable(TransientLLMError):
 
 class StreamDropped(TransientLLMError):
     """A streamed answer stopped before the provider said it was done."""
+
+
+class StreamInterrupted(StreamDropped):
+    """The server ended a stream ([DONE]) without a finish reason: it cut the answer short,
+    as llama-cpp-python's server does to a stream when another request arrives."""
 
 
 class PermanentLLMError(LLMError):

@@ -148,6 +148,8 @@ class LLMCallFinished(RunEvent):
     error: str = ""
     agent: str = ""
     """The role that made the call (a review's reviewer); "" for planner and synthesizer."""
+    tokens_estimated: bool = False
+    """The provider sent no usage: Troupe counted the tokens itself (shown as "~")."""
 
 
 @_event

@@ -112,14 +112,18 @@ class LLMRequest:
     price: Price | None = None
     """What its tokens cost when not litellm's cost map (set by the person, or free
     on this machine); None: the cost map's price, or unknown."""
+    ref: str = ""
+    """The model as the person named it ("llm/smol"), for history; "": `model`."""
 
 
 @dataclass(frozen=True)
 class Usage:
-    """Tokens counted by the provider."""
+    """Tokens of a call, as the provider counted them (or Troupe, when it sent none)."""
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    estimated: bool = False
+    """Counted by Troupe's tokenizer because the provider reported no usage (a few % off)."""
 
     @property
     def total(self) -> int:
@@ -129,6 +133,7 @@ class Usage:
         return Usage(
             self.prompt_tokens + other.prompt_tokens,
             self.completion_tokens + other.completion_tokens,
+            self.estimated or other.estimated,
         )
 
 

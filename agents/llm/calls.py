@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from agents.errors import CallTimeout, LLMError, RateLimited, TransientLLMError
+from agents.errors import CallTimeout, LLMError, RateLimited, StreamInterrupted, TransientLLMError
 from agents.events import (
     LLMCallFinished,
     RateLimitWaited,
@@ -114,7 +114,10 @@ async def call_model(
             refused.again(permit, exc, policy, limiter, request)
             continue
         except TransientLLMError as exc:
-            permit.failed()
+            if isinstance(exc, StreamInterrupted):  # the server serves fewer at once than we sent
+                permit.interrupted()
+            else:
+                permit.failed()
             refused.pending = False
             if attempt >= policy.max_attempts:
                 raise
@@ -215,9 +218,10 @@ async def _stream_once(llm: LLMClient, request: LLMRequest, ctx: CallContext) ->
         raise LLMError(f"{request.model}: the stream ended without a final response")
     ctx.sink.emit(
         LLMCallFinished(
-            run_id=ctx.run_id, task_id=ctx.task_id, purpose=ctx.purpose, agent=ctx.agent, model=final.model,
+            run_id=ctx.run_id, task_id=ctx.task_id, purpose=ctx.purpose, agent=ctx.agent,
+            model=request.ref or final.model,  # the person's name for it, not litellm's rewrite
             prompt_tokens=final.usage.prompt_tokens,
-            completion_tokens=final.usage.completion_tokens,
+            completion_tokens=final.usage.completion_tokens, tokens_estimated=final.usage.estimated,
             cost=final.cost, cost_known=final.cost_known, latency_ms=final.latency_ms,
         )
     )
@@ -227,7 +231,8 @@ async def _stream_once(llm: LLMClient, request: LLMRequest, ctx: CallContext) ->
 def _emit_failed_call(request: LLMRequest, ctx: CallContext, started: float, error: Exception) -> None:
     ctx.sink.emit(
         LLMCallFinished(
-            run_id=ctx.run_id, task_id=ctx.task_id, purpose=ctx.purpose, agent=ctx.agent, model=request.model,
+            run_id=ctx.run_id, task_id=ctx.task_id, purpose=ctx.purpose, agent=ctx.agent,
+            model=request.ref or request.model,
             prompt_tokens=0, completion_tokens=0, cost=0.0, cost_known=True,
             latency_ms=(time.perf_counter() - started) * 1000, ok=False, error=str(error),
         )

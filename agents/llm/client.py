@@ -31,13 +31,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import replace
 from typing import Any
 
-from agents.errors import LLMError, ModelNotFound
-from agents.llm import litellm_info
+from agents.errors import BadRequest, LLMError, ModelNotFound, ServerError
+from agents.llm import litellm_info, quirks
 from agents.llm.direct import (
     _PLAIN_PARAMS,
     _Answer,
@@ -51,6 +52,7 @@ from agents.llm.errors import (
     _cause,
     _dropped,
     _http_error,
+    _interrupted,
     _is_dropped_stream,
     _leaks,
     _not_a_stream,
@@ -68,6 +70,7 @@ from agents.llm.litellm_info import (
     _speaks_openai,
 )
 from agents.llm.pacing import pace, pacer
+from agents.llm.quirks import JsonForm
 from agents.llm.stream import SSEDecoder, ToolCallParts, decode_payloads, whole_tool_calls
 from agents.ports import Delta, LLMRequest, Response, ToolCall, Usage
 
@@ -88,7 +91,48 @@ class LiteLLMClient:
 
     async def complete(self, request: LLMRequest) -> Response:
         await pace()
-        call = await self._prepare(request, stream=False)
+        while True:
+            call = await self._prepare(request, stream=False)
+            try:
+                return await self._complete_call(call)
+            except LLMError as exc:
+                if not _fall_back(call, exc):
+                    raise
+
+    async def stream(self, request: LLMRequest) -> AsyncIterator[Delta]:
+        await pace()  # 300 calls starting together take turns with the window
+        while True:
+            call = await self._prepare(request, stream=True)
+            if request.tools and not quirks.streams_tools(*call.server):
+                call = await self._prepare(request, stream=False)
+                pieces = self._unstreamed(call)
+            else:
+                pieces = self._stream_call(call)
+            started = False
+            try:
+                async for delta in pieces:
+                    started = True
+                    yield delta
+                return
+            except LLMError as exc:  # refused before a word came: another form may do
+                if started or not _fall_back(call, exc):
+                    raise
+            finally:
+                await pieces.aclose()
+
+    async def aclose(self) -> None:
+        """Close the shared HTTP session (call on shutdown)."""
+        session, self._session = self._session, None
+        if session is not None and not session.closed:
+            await session.close()
+
+    async def __aenter__(self) -> LiteLLMClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def _complete_call(self, call: _Call) -> Response:
         try:
             if call.optional is not None:
                 return await self._direct_complete(call)
@@ -98,9 +142,7 @@ class LiteLLMClient:
         except Exception as exc:
             raise _translate(exc, call) from _cause(exc, call)
 
-    async def stream(self, request: LLMRequest) -> AsyncIterator[Delta]:
-        await pace()  # 300 calls starting together take turns with the window
-        call = await self._prepare(request, stream=True)
+    async def _stream_call(self, call: _Call) -> AsyncGenerator[Delta, None]:
         pieces = (
             self._direct_stream(call) if call.optional is not None else self._litellm_stream(call)
         )
@@ -114,17 +156,13 @@ class LiteLLMClient:
         finally:
             await pieces.aclose()
 
-    async def aclose(self) -> None:
-        """Close the shared HTTP session (call on shutdown)."""
-        session, self._session = self._session, None
-        if session is not None and not session.closed:
-            await session.close()
-
-    async def __aenter__(self) -> LiteLLMClient:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
+    async def _unstreamed(self, call: _Call) -> AsyncGenerator[Delta, None]:
+        """A step for a server that answers tool calls only without streaming: one
+        non-streamed call, given out as a stream."""
+        response = await self._complete_call(call)
+        if response.text:
+            yield Delta(response.text)
+        yield Delta(final=response)
 
     # --- preparing ----------------------------------------------------------------
 
@@ -147,10 +185,14 @@ class LiteLLMClient:
             raise ModelNotFound(message) from None if _leaks(exc, request.api_key) else exc
         api_key = request.api_key or key
         api_base = request.api_base or base
-        response_format = None
+        if request.max_tokens is None and _on_this_machine(api_base):
+            # a small local model otherwise writes to the end of its context (88 s for 4k tokens)
+            request = replace(request, max_tokens=LOCAL_MAX_TOKENS)
+        call = _Call(request, model, provider, api_base, api_key, None, None, 0.0)
         if request.json_schema is not None:
-            response_format = _response_format(request.json_schema, model, provider)
-        call = _Call(request, model, provider, api_base, api_key, response_format, None, 0.0)
+            form = quirks.json_form(*call.server)
+            call = replace(call, json_form=form,
+                           response_format=_json_format(request.json_schema, model, provider, form))
         if not (self._direct and _speaks_openai(model, provider)):
             return call
         if api_base is None and provider == "openai":
@@ -256,7 +298,9 @@ class LiteLLMClient:
                         yield Delta(text)
                 if not block:
                     break
-        if not (answer.finished or sse.done):
+        if not answer.finished:  # no finish reason: the answer was cut short, even with [DONE]
+            if sse.done:
+                raise _interrupted(call, answer.parts)
             raise _not_a_stream(call, sse.stray, answer.parts)
         yield Delta(final=_finish(call, "".join(answer.parts), answer.usage, answer.tools.calls()))
 
@@ -281,6 +325,8 @@ class LiteLLMClient:
             "tools": list(request.tools) if request.tools else None,
         }
         kwargs.update({k: v for k, v in optional.items() if v is not None})
+        if request.tools:
+            kwargs["tool_choice"] = "auto"
         if stream:
             kwargs.update(stream=True, stream_options={"include_usage": True})
         return kwargs
@@ -375,7 +421,7 @@ def _finish(
             int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
         )
     if tokens.total == 0:  # no usage reported (litellm reports zeros then)
-        tokens = _count_tokens(call, text)
+        tokens = _count_tokens(call, text, tool_calls)
     if call.request.price is not None:
         cost, known = call.request.price.cost(tokens), True
     else:
@@ -391,12 +437,49 @@ def _finish(
     )
 
 
-def _count_tokens(call: _Call, text: str) -> Usage:
-    """The provider sent no usage: count with litellm's tokenizer."""
+def _count_tokens(call: _Call, text: str, tool_calls: tuple[ToolCall, ...] = ()) -> Usage:
+    """The provider sent no usage: count with litellm's tokenizer (an estimate: the
+    server's own tokenizer may differ, and its chat template adds tokens)."""
+    said = text + "".join(c.name + c.arguments for c in tool_calls)
     try:
         prompt = litellm_info._litellm.token_counter(model=call.request.model, messages=call.messages())
-        completion = litellm_info._litellm.token_counter(model=call.request.model, text=text) if text else 0
+        completion = litellm_info._litellm.token_counter(model=call.request.model, text=said) if said else 0
     except Exception:
-        return Usage()
-    return Usage(int(prompt), int(completion))
+        return Usage(estimated=True)
+    return Usage(int(prompt), int(completion), estimated=True)
+
+
+# --- what local servers cannot do (agents/llm/quirks.py) -------------------------------
+
+LOCAL_MAX_TOKENS = 1024
+"""The answer length of a call to a server on this machine when none is set."""
+_LOOPBACK = re.compile(r"^https?://(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(/|$)", re.IGNORECASE)
+
+
+def _on_this_machine(api_base: str | None) -> bool:
+    return bool(api_base and _LOOPBACK.match(api_base))
+
+
+def _json_format(schema: dict[str, Any], model: str, provider: str, form: JsonForm) -> dict[str, Any] | None:
+    """The response_format that asks for JSON in `form`."""
+    if form is JsonForm.SCHEMA:
+        return _response_format(schema, model, provider)
+    if form is JsonForm.OBJECT:
+        return {"type": "json_object", "schema": schema}
+    return None  # the prompt asks; the caller repairs
+
+
+def _fall_back(call: _Call, exc: LLMError) -> bool:
+    """The server refused the request as invalid for something another form of it avoids:
+    remember what it cannot do and say whether to send the call again at once."""
+    said = str(exc)
+    if call.request.tools and quirks.streams_tools(*call.server):
+        if isinstance(exc, (BadRequest, ServerError)) and quirks.rejects_tool_stream(said):
+            quirks.tool_stream_refused(*call.server)
+            return True
+    if call.json_form is None or not isinstance(exc, BadRequest) or isinstance(exc, ModelNotFound):
+        return False
+    if not quirks.rejects_format(said):
+        return False
+    return quirks.json_refused(*call.server, call.json_form) is not None
 

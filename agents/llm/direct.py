@@ -13,13 +13,14 @@ from typing import Any
 from agents.llm.errors import _dropped, _raise_error_payload
 from agents.llm.litellm_info import _mapped_params
 from agents.llm.pacing import Pacer
+from agents.llm.quirks import JsonForm
 from agents.llm.stream import ToolCallParts
 from agents.ports import LLMRequest, Message
 
 # What litellm may map a request to and still have sent a plain OpenAI request.
 _PLAIN_PARAMS = frozenset(
     {"temperature", "max_tokens", "max_completion_tokens", "stream", "stream_options",
-     "response_format", "extra_body", "tools"}
+     "response_format", "extra_body", "tools", "tool_choice"}
 )  # fmt: skip
 
 def _proxies_configured() -> bool:
@@ -48,6 +49,13 @@ class _Call:
     direct route serves this call; None: the call goes through litellm.acompletion."""
     started: float
     """perf_counter() when the request was ready to send (a Response's latency starts here)."""
+    json_form: JsonForm | None = None
+    """The form JSON is asked in (agents/llm/quirks.py); None: no JSON asked for."""
+
+    @property
+    def server(self) -> tuple[str, str]:
+        """(where, model): what quirks.py remembers a server's refusals under."""
+        return (self.api_base or self.provider).rstrip("/"), self.model
 
     @property
     def where(self) -> str:
@@ -139,7 +147,7 @@ def _optional_params(call: _Call, *, stream: bool) -> dict[str, Any]:
     tools = json.dumps(request.tools) if request.tools else None
     mapped = _mapped_params(
         call.model, call.provider, request.temperature, request.max_tokens, response_format,
-        stream, tools,
+        stream, tools, "auto" if tools else None,  # without tool_choice some servers ignore tools
     )
     return json.loads(mapped)
 

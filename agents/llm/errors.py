@@ -22,6 +22,7 @@ from agents.errors import (
     RateLimited,
     ServerError,
     StreamDropped,
+    StreamInterrupted,
 )
 
 if TYPE_CHECKING:
@@ -82,6 +83,14 @@ def _retry_after(headers: Mapping[str, str] | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+# A 5xx whose words say the request itself is invalid: sent again it fails again.
+_INVALID = re.compile(
+    r"validation error|literal_error|invalid (request|value|parameter|argument)|not supported"
+    r"|unsupported|input should be|must be one of",
+    re.IGNORECASE,
+)
+
+
 def _status_error(
     status: int,
     said: str,
@@ -111,6 +120,8 @@ def _status_error(
         return ModelNotFound(message, status=404)
     if status == 408:
         return CallTimeout(f"{model}: {where} timed out ({how}).{tail}", status=408)
+    if status >= 500 and _INVALID.search(said):  # llama-cpp-python answers its validation errors so
+        return BadRequest(f"{model}: {where} refused the request as invalid ({how}).{tail}", status=status)
     if status >= 500:
         return ServerError(f"{model}: {where} failed on its side ({how}).{tail}", status=status)
     return BadRequest(f"{model}: {where} refused the request ({how}).{tail}", status=status)
@@ -193,6 +204,14 @@ def _not_a_stream(call: _Call, stray: list[bytes], parts: list[str]) -> LLMError
     except LLMError as exc:
         return exc
     return _dropped(call, parts)
+
+
+def _interrupted(call: _Call, parts: list[str]) -> StreamInterrupted:
+    got = sum(map(len, parts))
+    return StreamInterrupted(
+        f"{call.request.model}: {call.where} ended the stream without finishing the answer "
+        f"({got} characters in, no finish reason); it may have stopped it to serve another call."
+    )
 
 
 def _dropped(call: _Call, parts: list[str]) -> StreamDropped:

@@ -97,6 +97,7 @@ def _mapped_params(
     response_format: str | None,
     stream: bool,
     tools: str | None = None,
+    tool_choice: str | None = None,
 ) -> str:
     """get_optional_params is a pure function of these (and takes ~0.3 ms): cache it,
     as JSON so every caller gets its own copy."""
@@ -111,6 +112,7 @@ def _mapped_params(
         stream=stream,
         stream_options={"include_usage": True} if stream else None,
         tools=json.loads(tools) if tools else None,
+        tool_choice=tool_choice,
         drop_params=True,
     )
     return json.dumps(optional)

@@ -74,7 +74,7 @@ class ModelSettings:
             max_tokens=self.max_tokens, json_schema=json_schema, api_base=where.api_base,
             api_key=where.api_key, timeout=self.call_timeout, idle_timeout=self.idle_timeout,
             tools=tuple(tools) if tools else None, price=where.price,
-            provider=where.provider, limits=where.limits,
+            provider=where.provider, limits=where.limits, ref=model,
         )
 
 

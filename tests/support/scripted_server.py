@@ -21,6 +21,10 @@ How a reply is chosen for each chat request, first match wins:
 3. the queue filled by `enqueue(...)`, oldest first;
 4. `default` (Reply("ok") unless changed).
 
+`ScriptedServer(dialect=LLAMA_CPP)` (tests/support/server_dialects.py) answers the
+way llama-cpp-python's server, Ollama or LM Studio do: what each refuses, where
+each puts usage, llama.cpp's one request at a time.
+
 `limit(n, retry_after=...)` makes it a rate-limited server: at most n chat
 requests are answered at once and the rest get 429 with Retry-After (`peak`,
 `refused` and `answered` say what happened, also as JSON at GET /stats for a server
@@ -58,6 +62,7 @@ from tests.support.llm_script import (
     by_content,
     last_user_contains,
 )
+from tests.support.server_dialects import Dialect
 
 __all__ = [
     "ChatRequest",
@@ -85,9 +90,14 @@ class _Route:
 class ScriptedServer:
     """An OpenAI-compatible server on 127.0.0.1, scripted per test."""
 
-    def __init__(self, *, models: Iterable[str] = ("test-model",)) -> None:
+    def __init__(self, *, models: Iterable[str] = ("test-model",), dialect: Dialect | None = None) -> None:
         self.models = list(models)
         """Model ids listed by GET /v1/models."""
+        self.dialect = dialect
+        """The local server it plays (None: OpenAI's own behaviour)."""
+        self._slot: asyncio.Lock | None = None
+        self.slot_waiting = 0
+        """Chat requests waiting for the one slot of a `one_at_a_time` dialect."""
         self.default: Reply = Reply("ok")
         self.errors: list[BaseException] = []
         """Exceptions raised by scripts (handlers, route predicates); the
@@ -338,12 +348,18 @@ class ScriptedServer:
                 reply = Reply.rate_limited(self._cap_retry_after, "Too many requests at once")
                 return await self._respond(request, recorded, reply)
             try:
+                refusal = self.dialect.refuses(recorded) if self.dialect is not None else None
                 try:
-                    reply = await self._choose(recorded)
+                    reply = refusal or await self._choose(recorded)
                 except Exception as exc:  # a bug in the test's script: keep it for the test
                     self.errors.append(exc)
                     return _json_error(500, f"the test's script raised {exc!r}")
-                return await self._respond(request, recorded, reply)
+                if self.dialect is None:
+                    return await self._respond(request, recorded, reply)
+                reply = self.dialect.answer(recorded, reply)
+                if not self.dialect.one_at_a_time:
+                    return await self._respond(request, recorded, reply)
+                return await self._respond_alone(request, recorded, reply)
             finally:
                 self._leave()
         return _json_error(404, f"Unknown endpoint {request.method} {request.path}")
@@ -369,6 +385,22 @@ class ScriptedServer:
             if self._queue:
                 return self._queue.popleft()
         return self.default
+
+    async def _respond_alone(
+        self, http: web.BaseRequest, request: RecordedRequest, reply: Reply
+    ) -> web.StreamResponse:
+        """One request at a time (llama-cpp-python's lock); the others wait their turn."""
+        if self._slot is None:
+            self._slot = asyncio.Lock()
+        self.slot_waiting += 1
+        try:
+            await self._slot.acquire()
+        finally:
+            self.slot_waiting -= 1
+        try:
+            return await self._respond(http, request, reply)
+        finally:
+            self._slot.release()
 
     def _models_response(self) -> web.Response:
         data = [
@@ -399,6 +431,8 @@ class _Answer:
     def __init__(self, server: ScriptedServer, request: RecordedRequest, reply: Reply) -> None:
         self.reply = reply
         self.request = request
+        self.server = server
+        self.dialect = server.dialect
         self.id = f"chatcmpl-{next(server._ids)}"
         self.created = server._created
         self.model = reply.model or request.model or "unknown"
@@ -482,11 +516,15 @@ class _Answer:
         await response.prepare(http)
         pieces = self.pieces()
         stop = len(pieces)
-        for limit in (reply.drop_after, reply.end_early, reply.stall_after):
+        for limit in (reply.drop_after, reply.end_early, reply.stall_after, reply.done_early):
             if limit is not None:
                 stop = min(stop, limit)
         out = self._chunk({"role": "assistant", "content": ""})
-        if reply.chunk_delay > 0:
+        if self.dialect is not None and self.dialect.one_at_a_time:
+            if await self._cut_when_another_waits(response, out, pieces[:stop]):
+                return response
+            out = b""
+        elif reply.chunk_delay > 0:
             await response.write(out)
             out = b""
             for piece in pieces[:stop]:
@@ -503,11 +541,27 @@ class _Answer:
                 await response.write(out)
             await _until_gone(http, 30.0)
             return _cut(http, response)
-        if reply.end_early is None:
+        if reply.done_early is not None:
+            out += b"data: [DONE]\n\n"
+        elif reply.end_early is None:
             out += self._tail()
         await response.write(out)
         await response.write_eof()
         return response
+
+    async def _cut_when_another_waits(
+        self, response: web.StreamResponse, first: bytes, pieces: list[str]
+    ) -> bool:
+        """Write chunk by chunk; when another request waits for the slot, end the stream
+        with [DONE] and no finish reason, as llama-cpp-python's server does (True)."""
+        for out in [first, *(self._content(p) for p in pieces)]:
+            await response.write(out)
+            await asyncio.sleep(self.reply.chunk_delay)
+            if self.server.slot_waiting:
+                await response.write(b"data: [DONE]\n\n")
+                await response.write_eof()
+                return True
+        return False
 
     def _tail(self) -> bytes:
         """Tool calls, the finish chunk, the usage chunk (when asked for) and [DONE]."""
@@ -516,9 +570,15 @@ class _Answer:
         if reply.tool_calls:
             calls = [_tool_call(i, c, index=True) for i, c in enumerate(reply.tool_calls)]
             tail += self._chunk({"tool_calls": calls})
-        tail += self._chunk({}, "tool_calls" if reply.tool_calls else reply.finish_reason)
+        finish = self._chunk({}, "tool_calls" if reply.tool_calls else reply.finish_reason)
         options = (self.request.body or {}).get("stream_options") or {}
-        if options.get("include_usage") and reply.send_usage:
+        usage = options.get("include_usage") and reply.send_usage
+        if usage and self.dialect is not None and self.dialect.usage_with_finish:  # Ollama
+            payload = json.loads(finish[len(b"data: "):])
+            payload["usage"] = self.usage()
+            return tail + b"data: " + json.dumps(payload).encode() + b"\n\n" + b"data: [DONE]\n\n"
+        tail += finish
+        if usage and (self.dialect is None or self.dialect.usage_in_stream):
             payload = {
                 "id": self.id,
                 "object": "chat.completion.chunk",
