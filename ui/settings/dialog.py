@@ -56,7 +56,7 @@ class SettingsDialog(QDialog):
         self.jobs = Jobs(self)
         self.providers_tab = ProvidersTab(self._providers, self.jobs)
         shown = self.providers_tab.providers()  # with the local models found on disk
-        self.models_tab = ModelsTab(settings, shown)
+        self.models_tab = ModelsTab(settings, shown, jobs=self.jobs)  # closing Settings pauses a download
         self.agents_tab = AgentsTab(roster, shown.model_refs())
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)

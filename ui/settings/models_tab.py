@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QDoubleSpinBox, QFormLayout, QLineEdit, QSpinBox, QWidget
+from PySide6.QtWidgets import QDoubleSpinBox, QFormLayout, QLineEdit, QPushButton, QSpinBox, QWidget
 
 from app.providers import keys
 from app.providers.registry import LOCAL, Providers, split_ref
 from app.settings import Settings
+from ui.settings.catalog_box import CatalogDialog
+from ui.settings.jobs import Jobs
 from ui.settings.model_list import ModelList
 from ui.settings.widgets import (
     Problem,
@@ -16,19 +18,32 @@ from ui.settings.widgets import (
     model_box,
     model_problem,
     provider_title,
+    row,
     section,
     set_choices,
     spacer,
     spin_box,
 )
 
+CATALOG_HINT = ("Qwen, Llama, Gemma, Phi and SmolLM2 models from Hugging Face that run offline "
+                "on this computer, with the memory each needs.")
+
 
 class ModelsTab(QWidget):
     """Default, planner and fallback models, endpoint, concurrency, timeouts, retries, budget."""
 
-    def __init__(self, settings: Settings, providers: Providers, parent: QWidget | None = None) -> None:
+    def __init__(self, settings: Settings, providers: Providers, parent: QWidget | None = None,
+                 *, jobs: Jobs | None = None) -> None:
         super().__init__(parent)
         self.providers = providers
+        self.jobs = jobs or Jobs(self)
+        self.catalog_button = QPushButton("Model catalog…")
+        self.catalog_button.setToolTip("Download an instruction-tuned model to run offline.")
+        self.catalog_hint = hint_label(CATALOG_HINT)
+        self.catalog: CatalogDialog | None = None
+        """The catalog window, once opened (it stays, hidden, while Settings is open)."""
+        self._downloaded: list[str] = []
+        """Models downloaded from the catalog while Settings is open."""
         refs = providers.model_refs()
         self.default_model = model_box(refs, settings.default_model, "provider/model")
         self.planner_model = model_box(refs, settings.planner_model, "Same as the default model")
@@ -48,6 +63,7 @@ class ModelsTab(QWidget):
         self.key_hint = hint_label()
         self._build()
         self.default_model.currentTextChanged.connect(self.refresh_key_hint)
+        self.catalog_button.clicked.connect(self.open_catalog)
         self.refresh_key_hint()
 
     def _build(self) -> None:
@@ -56,6 +72,7 @@ class ModelsTab(QWidget):
         form.setVerticalSpacing(6)
         form.addRow(section("Models"))
         form.addRow("&Default model:", above(self.default_model, self.key_hint))
+        form.addRow("Download models:", above(row(self.catalog_button, None), self.catalog_hint))
         form.addRow("&Planner model:", above(self.planner_model, hint_label(
             "Makes the plan and writes the final deliverable; empty means the default model.")))
         form.addRow("&Fallback models:", above(self.fallbacks, hint_label(
@@ -72,10 +89,33 @@ class ModelsTab(QWidget):
         form.addRow("Max &attempts:", left(self.max_attempts, "tries per model call before the task fails"))
         form.addRow("B&udget per run:", left(self.budget, "in US dollars; “No limit” at $0"))
 
+    def open_catalog(self) -> CatalogDialog:
+        """Show the model catalog (made on first use, then kept with its download)."""
+        if self.catalog is None:
+            self.catalog = CatalogDialog(self.jobs, self)
+            self.catalog.box.defaultChosen.connect(self._on_default_chosen)
+            self.catalog.box.modelAdded.connect(self._on_model_added)
+            self.catalog.box.activity.connect(lambda text: self.catalog_hint.setText(text or CATALOG_HINT))
+        self.catalog.show()
+        self.catalog.raise_()
+        return self.catalog
+
+    def _on_model_added(self, model: str) -> None:
+        """Offer a model just downloaded in the pickers (what is typed in them stays)."""
+        self._downloaded = [*self._downloaded, model]
+        refs = list(dict.fromkeys([*self.providers.model_refs(), *self._downloaded]))
+        for box in (self.default_model, self.planner_model):
+            set_choices(box, refs)
+        self.fallbacks.set_choices(refs)
+
+    def _on_default_chosen(self, model: str) -> None:
+        self._on_model_added(model)
+        self.default_model.setCurrentText(model)
+
     def set_providers(self, providers: Providers) -> None:
         """Offer the models of `providers` (what the Providers tab now has)."""
         self.providers = providers
-        refs = providers.model_refs()
+        refs = list(dict.fromkeys([*providers.model_refs(), *self._downloaded]))
         for box in (self.default_model, self.planner_model):
             set_choices(box, refs)
         self.fallbacks.set_choices(refs)
@@ -121,7 +161,9 @@ def key_hint(ref: str, providers: Providers) -> str:
         return (f"No provider named “{split_ref(ref)[0]}”: add it on the Providers tab "
                 "(any model string litellm knows also works, with its own key variable).")
     if provider.kind == LOCAL:
-        return "The embedded model runs offline on this computer; it needs no key."
+        if split_ref(ref)[1] in provider.info.suggested:
+            return "The embedded model runs offline on this computer; it needs no key."
+        return "A local model file: it runs offline on this computer and needs no key."
     title, var = provider_title(provider), keys.env_var(provider.kind)
     status = keys.key_status(provider.name, provider.kind)
     if status == keys.NONE:
