@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
@@ -67,6 +68,13 @@ class GoalInput(QPlainTextEdit):
 
 CONVERSATION_MIN_WIDTH = 270
 """Narrower, the goal box wraps every word and cards are cut (seen at 1000 px)."""
+
+def _widget_shortcut(keys: str | Qt.Key, widget: QWidget, slot: Callable[[], object]) -> QShortcut:
+    """A shortcut only while `widget` has the focus (PySide6's constructor ignores `context=`)."""
+    shortcut = QShortcut(QKeySequence(keys), widget, slot)
+    shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
+    return shortcut
+
 
 class MainWindow(QMainWindow):
     """The window. With a service whose database is not open yet
@@ -161,7 +169,9 @@ class MainWindow(QMainWindow):
         self.new_project_action = QAction("New project…", self, shortcut=QKeySequence(QKeySequence.StandardKey.New))
         self.search_action = QAction("Search history", self, shortcut=QKeySequence(QKeySequence.StandardKey.Find))
         self.run_action = QAction("Run plan", self, shortcut=QKeySequence("Ctrl+R"))
-        self.cancel_action = QAction("Cancel run", self, shortcut=QKeySequence(Qt.Key.Key_Escape))
+        # not Esc: Esc belongs to the widget with focus (leave an editor, clear the search)
+        self.cancel_action = QAction("Cancel run", self, shortcut=QKeySequence("Ctrl+."))
+        self.cancel_action.setToolTip("Stop the run; finished tasks are kept (asks first while tasks are working)")
         self.settings_action = QAction("Settings…", self, shortcut=QKeySequence(QKeySequence.StandardKey.Preferences))
         self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
         self.replan_action = QAction("Replan…", self, shortcut=QKeySequence("Ctrl+Shift+R"))
@@ -186,15 +196,16 @@ class MainWindow(QMainWindow):
         run_menu.addAction(self.cancel_action)
         run_menu.addSeparator()
         run_menu.addAction(self.replan_action)
-        QShortcut(QKeySequence("Ctrl+Return"), self.goal, self._on_send)
-        QShortcut(QKeySequence("Ctrl+Enter"), self.goal, self._on_send)
+        for keys in ("Ctrl+Return", "Ctrl+Enter"):  # the composer's own: an approval editor has its own
+            _widget_shortcut(keys, self.goal, self._on_send)
+        _widget_shortcut(Qt.Key.Key_Escape, self.history.search, self.history.search.clear)
 
     def _connect(self) -> None:
         self.send.clicked.connect(self._on_send)
         self.new_project_action.triggered.connect(self._on_new_project)
         self.search_action.triggered.connect(self._on_search)
         self.run_action.triggered.connect(self.session.start_run)
-        self.cancel_action.triggered.connect(self.session.cancel)
+        self.cancel_action.triggered.connect(self.session.request_cancel)
         self.replan_action.triggered.connect(self._on_replan)
         self.settings_action.triggered.connect(self._on_settings)
         self.spending_action.triggered.connect(self._on_spending)

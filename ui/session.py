@@ -12,6 +12,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtWidgets import QMessageBox
 
 from agents.constraints import Constraints
 from agents.errors import PlanError, TroupeError
@@ -24,9 +25,11 @@ from agents.events import (
     event_from_dict,
 )
 from agents.plan import Plan, plan_problems
+from agents.plan.estimate import RunEstimate
 from agents.ports import Action, CallbackSink
 from agents.run.runner import STOPPED_BY_PERSON
 from agents.run.state import RunStatus, TaskStatus, fold
+from app.estimate_text import compared, headline, money, notes
 from app.runs.handle import RunHandle
 from app.runs.service import RunConfig, RunService
 from ui.approvals import QtApprovalGate
@@ -68,12 +71,21 @@ class Session(QObject):
         self._jobs: set[asyncio.Task[Any]] = set()
         self._plan_card: Any = None
         self._gate = QtApprovalGate(conversation.add_approval_card)
+        self.estimate: RunEstimate | None = None
+        """The cost estimate of the plan as it stands (None until worked out)."""
+        self._estimating: asyncio.Task[Any] | None = None
+        self._estimate_timer = QTimer(self, singleShot=True, interval=300)  # edits come in bursts
+        self._estimate_timer.timeout.connect(self._start_estimate)
+        self.over_budget_box: QMessageBox | None = None
+        self.cancel_box: QMessageBox | None = None
+        """The last "cancel the run?" question (tests answer it)."""
+        """The last "over budget?" question asked at Run (tests answer it)."""
         plan_model.planChanged.connect(self._on_plan_changed)
         conversation.planApproved.connect(self.start_run)
         run_view.runRequested.connect(self.start_run)
         run_view.pauseRequested.connect(self.pause)
         run_view.resumeRequested.connect(self.resume)
-        run_view.cancelRequested.connect(self.cancel)
+        run_view.cancelRequested.connect(self.request_cancel)
         run_view.retryRequested.connect(self.retry_task)
         plan_view.subtaskSelected.connect(run_view.show_subtask)  # a delegate's sub-task: its steps
         plan_view.taskChosen.connect(run_view.follow_task)  # its steps and live output
@@ -140,12 +152,17 @@ class Session(QObject):
         self.run_view.load_plan(result.plan)
         self.run_view.set_state(RunStatus.PLANNED)
         self._plan_card = self.conversation.add_plan(result.plan)
+        if result.template_notice:  # a tiny orchestrator: a built-in plan shape
+            self._plan_card.set_notice(result.template_notice)
+        self._start_estimate()
 
     def _on_plan_changed(self, plan: Plan) -> None:
         # Every accepted, valid edit becomes a plan version in the history.
         if self.run_id is not None and not self.running and not plan_problems(plan, self.service.roster.names):
             self.service.save_plan(self.run_id, plan, "edited")
             self.run_view.load_plan(plan)
+            self.estimate = None  # until the edited plan's is worked out
+            self._estimate_timer.start()
 
     # --- replanning -------------------------------------------------------------------
 
@@ -189,6 +206,42 @@ class Session(QObject):
         self.plan_view.set_editable(True)
         replace_plan(self.plan_model, plan)  # one undo step; planChanged stores an "edited" version
         self._plan_card = self.conversation.add_plan(plan)
+        self._start_estimate()
+
+    # --- the cost estimate ------------------------------------------------------------------
+
+    def _start_estimate(self) -> None:
+        """Work out the plan's cost estimate off the UI thread (history, prices, maybe litellm's import)."""
+        self._estimate_timer.stop()
+        plan = self.plan_model.to_plan()
+        if self.run_id is None or self.running or plan_problems(plan, self.service.roster.names):
+            return
+        if self._estimating is not None:
+            self._estimating.cancel()  # a newer plan: the older figure is not wanted
+        self._estimating = asyncio.ensure_future(self._estimate(plan, self.run_id))
+
+    async def _estimate(self, plan: Plan, run_id: str) -> None:
+        try:
+            found = await asyncio.to_thread(self.service.estimate, plan, self.config, run_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # an estimate is a help, never a reason to stop planning
+            log.warning("could not estimate the plan's cost", exc_info=True)
+            return
+        if plan != self.plan_model.to_plan():
+            return  # edited meanwhile: the next estimate is on its way
+        self._show_estimate(found)
+
+    def _show_estimate(self, found: RunEstimate, actual: float | None = None) -> None:
+        self.estimate = found
+        self.plan_model.set_estimate(found)
+        self.run_view.set_estimate(found)
+        if self._plan_card is not None:
+            if actual is None:
+                self._plan_card.set_estimate(headline(found), notes(found))
+            else:
+                said = compared(found, actual)
+                self._plan_card.set_estimate(said[:1].upper() + said[1:])
 
     # --- running --------------------------------------------------------------------------
 
@@ -201,7 +254,43 @@ class Session(QObject):
         if problems := plan_problems(plan, self.service.roster.names):
             self.conversation.add_note("⚠ Fix the plan first: " + "; ".join(problems))
             return
-        self._launch(self.service.start(self.run_id, plan, self.config, self._gate, [self._events]))
+        budget = self.run_budget()
+        if self.estimate is not None and budget and self.estimate.total.high > budget:
+            self._ask_over_budget(self.estimate, budget)
+            return
+        self._start(plan)
+
+    def run_budget(self) -> float:
+        """The budget the run is held to: its own (set at intake), else the settings' (0: none)."""
+        own = self.service.constraints(self.run_id).budget_usd if self.run_id is not None else None
+        return own if own is not None else self.service.settings.budget_usd
+
+    def _ask_over_budget(self, estimate: RunEstimate, budget: float) -> None:
+        """The estimate's high end is above the budget: run anyway, or go back to the plan."""
+        box = QMessageBox(QMessageBox.Icon.Question, "Over budget?",
+                          f"This plan could cost up to {money(estimate.total.high)}, above the run's "
+                          f"budget of {money(budget)}.", parent=self.plan_view.window())
+        box.setInformativeText(f"{headline(estimate)}. Once the budget is spent the run pauses and asks "
+                               "before spending more. Run it anyway?")
+        go = box.addButton("Run anyway", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("Back to the plan", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(go)
+        box.finished.connect(lambda _code: self._start(self.plan_model.to_plan())
+                             if box.clickedButton() is go else self._back_to_plan())
+        box.finished.connect(box.deleteLater)
+        self.over_budget_box = box
+        box.open()  # window-modal, no nested event loop
+
+    def _back_to_plan(self) -> None:
+        if self._plan_card is not None and not self.running:
+            self._plan_card.reopen()
+
+    def _start(self, plan: Plan) -> None:
+        if self.running or self.run_id is None:
+            return
+        estimate = self.estimate if self.estimate is not None and not self._estimate_timer.isActive() else None
+        self._launch(self.service.start(self.run_id, plan, self.config, self._gate, [self._events],
+                                        estimate=estimate))
 
     def retry_task(self, task_id: str) -> None:
         """Run `task_id` again (and what depends on it); other finished work is kept."""
@@ -251,6 +340,29 @@ class Session(QObject):
         if self.handle:
             self.handle.cancel()
 
+    def request_cancel(self) -> None:
+        """Cancel, asking first while tasks are working (their work so far would be lost)."""
+        working = self.working_tasks() if self.running else 0
+        if not working:
+            self.cancel()
+            return
+        they = "they have" if working != 1 else "it has"
+        box = QMessageBox(QMessageBox.Icon.Question, "Cancel the run?",
+                          f"{working} task{'s are' if working != 1 else ' is'} working now; what {they} "
+                          "written so far is lost.", parent=self.plan_view.window())
+        box.setInformativeText("Finished tasks are kept: Run or Resume continues with the rest.")
+        stop = box.addButton("Cancel run", QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(box.addButton("Keep running", QMessageBox.ButtonRole.RejectRole))
+        box.finished.connect(lambda _code: self.cancel() if box.clickedButton() is stop else None)
+        box.finished.connect(box.deleteLater)
+        self.cancel_box = box
+        box.open()  # window-modal without a nested event loop
+
+    def working_tasks(self) -> int:
+        """Tasks of the open run that are running now (a cancel would lose their work so far)."""
+        return sum(1 for tid in self.plan_model.task_ids()
+                   if (state := self.plan_model.runtime(tid)) is not None and state.status is TaskStatus.RUNNING)
+
     # --- events from the run ------------------------------------------------------------------
 
     def _on_event(self, event: RunEvent) -> None:
@@ -297,6 +409,10 @@ class Session(QObject):
                 self._plan_card = self.conversation.add_plan(plan)
                 if run.status != RunStatus.PLANNED:
                     self._plan_card.set_approved(f"✓  Plan approved · run {run.status}")
+                if run.estimate:  # as made before it started: next to what it cost
+                    self._show_estimate(RunEstimate.from_dict(run.estimate), run.cost)
+                else:
+                    self._start_estimate()
         events = [_parse(e) for e in self.service.store.events(run_id)]
         self.run_view.apply_events(events)
         state = fold(events)  # the plan tree's own: later events fold into it
@@ -323,11 +439,12 @@ class Session(QObject):
         self.conversation.clear()
         self.run_view.reset()
         self.plan_model.set_plan(Plan(goal="", tasks=()))
+        self.estimate = None
 
     async def aclose(self) -> None:
         """The window is closing: stop work, leaving a running run resumable."""
         run_id = self.run_id if self.handle is not None else None
-        jobs = list(self._jobs)
+        jobs = list(self._jobs) + ([self._estimating] if self._estimating is not None else [])
         for job in jobs:
             job.cancel()  # not handle.cancel(): that would end the run as "cancelled"
         await asyncio.gather(*jobs, return_exceptions=True)

@@ -398,9 +398,9 @@ def estimate_plan(plan: Plan, roles: Mapping[str, Role], *, models: Models, pric
 
 
 def _synthesis(plan: Plan, walk: _Estimator, model: str) -> TaskEstimate | None:
-    """The deliverable's synthesis: one call that reads every leaf's output (none for one task)."""
+    """The deliverable's synthesis: one call that reads every leaf's output (a plan of one task too)."""
     leaves = plan.leaves()
-    if len(leaves) <= 1:
+    if not leaves:
         return None
     answer = walk.guesses(SYNTHESIS, PatternKind.SINGLE)
     prompt = _tokens(plan.goal) + 150 + sum(walk.output.get(t.id, answer.expected) for t in leaves)

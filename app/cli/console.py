@@ -37,10 +37,12 @@ from agents.events import (
     ToolCallRequested,
 )
 from agents.plan import Plan, Task
+from agents.plan.estimate import RunEstimate
 from agents.plan.patterns import label as pattern_label
 from agents.ports import Action, ApprovalRequest, Decision
 from app.approval_text import approval_text, dollars, proposal_text, unattended_text
 from app.cost_text import cost_text
+from app.estimate_text import headline, notes, task_cost
 from app.safe_text import safe_json
 from app.tools.history import ToolCallRecord, short_arguments
 
@@ -144,7 +146,8 @@ class JsonLinesSink:
         self._out.flush()
 
 
-def render_plan(plan: Plan) -> str:
+def render_plan(plan: Plan, estimate: RunEstimate | None = None) -> str:
+    """The plan as an indented list; with an estimate, each task's cost and the total under it."""
     lines = [f"Plan for: {plan.goal}"]
     titles = {t.id: t.title for t in plan.iter_tasks()}
 
@@ -157,11 +160,17 @@ def render_plan(plan: Plan) -> str:
                 extras.append("needs approval")
             if task.pattern is not None:
                 extras.append(pattern_label(task.pattern, titles))
+            guess = estimate.task(task.id) if estimate is not None else None
+            if guess is not None:
+                extras.append(task_cost(guess))
             tail = f"  [{'; '.join(extras)}]" if extras else ""
             lines.append(f"{'  ' * depth}- {task.id}: {task.title} ({task.agent}){tail}")
             walk(task.children, depth + 1)
 
     walk(plan.tasks, 1)
+    if estimate is not None:
+        lines.append(headline(estimate))
+        lines += [f"  {note}" for note in notes(estimate)]
     return "\n".join(lines)
 
 

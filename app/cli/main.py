@@ -18,6 +18,7 @@ from typing import NoReturn
 from agents.constraints import Constraints
 from agents.errors import LLMError, PlanError, PlannerError, TroupeError
 from agents.plan import MAX_NESTING, Plan, validate_plan
+from agents.plan.estimate import RunEstimate
 from agents.ports import ApprovalGate
 from agents.run.runner import RunOutcome
 from agents.run.state import RunState, RunStatus, TaskStatus
@@ -50,6 +51,7 @@ from app.constraints import (
     parse_deadline,
 )
 from app.cost_text import cost_text
+from app.estimate_text import compared, headline, money, notes
 from app.export import FORMATS, export_run, run_to_dict
 from app.logs import setup_logging
 from app.paths import data_dir
@@ -90,6 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
     _constraint_options(run, clear=False)
     _approval_options(run, "the plan and every task approval")
     run.add_argument("--json", action="store_true", help="one JSON event per line on stdout")
+    run.add_argument("--max-cost", type=_dollars_arg, metavar="USD", help=(
+        "refuse to start (exit 2) when the cost estimate's high end is above USD"))
+    run.add_argument("--yes-over-estimate", action="store_true", help=(
+        "start even when the estimate's high end is above --max-cost (or cannot be priced)"))
 
     plan = sub.add_parser("plan", help="ask the planner for a plan and print or save it")
     plan.add_argument("goal", type=_goal)
@@ -205,6 +211,16 @@ def _whole_number(text: str, least: int) -> int:
     return value
 
 
+def _dollars_arg(text: str) -> float:
+    try:
+        amount = float(text.strip().lstrip("$"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an amount in US dollars (e.g. 0.50)") from None
+    if not amount > 0 or amount == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: give a positive amount in US dollars (e.g. 0.50)")
+    return amount
+
+
 def _positive_int(text: str) -> int:
     return _whole_number(text, 1)
 
@@ -291,12 +307,21 @@ async def _plan_and_run(service: RunService, run_id: str, args: argparse.Namespa
     prompter = TerminalPrompter()
     if plan is None:
         try:
-            plan = (await service.plan(run_id, args.goal, config, sinks)).plan
+            planned = await service.plan(run_id, args.goal, config, sinks)
         except (PlannerError, LLMError) as exc:
             return _fail(service, run_id, f"planning failed: {exc}")
+        plan = planned.plan
+        if planned.template_notice:
+            print(f"troupe: {planned.template_notice}", file=sys.stderr)
     else:
         service.save_plan(run_id, plan, "file")
-    print(render_plan(plan), file=sys.stderr)
+    estimate = service.estimate(plan, config, run_id)
+    print(render_plan(plan, estimate), file=sys.stderr)
+    refusal = _over_max_cost(estimate, args)
+    if refusal:
+        service.store.set_run_status(run_id, RunStatus.CANCELLED, refusal)
+        print(f"troupe: {refusal}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     if not args.yes:
         answer = await prompter.confirm("Run this plan?")
         if not answer:
@@ -305,9 +330,23 @@ async def _plan_and_run(service: RunService, run_id: str, args: argparse.Namespa
                   + ("" if answer is False else " (no answer on stdin; pass --yes)"), file=sys.stderr)
             return EXIT_FAILED
     gate = _gate(args, prompter)
-    outcome = await service.start(run_id, plan, config, gate, sinks,
+    outcome = await service.start(run_id, plan, config, gate, sinks, estimate=estimate,
                                   constraints=Constraints(args.budget, args.deadline)).run()
     return _report(outcome, args.json)
+
+
+def _over_max_cost(estimate: RunEstimate, args: argparse.Namespace) -> str | None:
+    """Why --max-cost refuses this plan (None: it may start)."""
+    if args.max_cost is None or args.yes_over_estimate:
+        return None
+    if estimate.total.high > args.max_cost:
+        return (f"not started: the estimate's high end, {money(estimate.total.high)}, is above "
+                f"--max-cost {money(args.max_cost)}; raise it, trim the plan, or pass --yes-over-estimate")
+    if estimate.unpriced:
+        names = ", ".join(f"“{t}”" for t in estimate.unpriced[:3]) + (" …" if len(estimate.unpriced) > 3 else "")
+        return (f"not started: --max-cost cannot be checked, no known price for {names}; set a price "
+                "with `troupe providers price`, or pass --yes-over-estimate")
+    return None
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
@@ -429,24 +468,29 @@ def cmd_plan(args: argparse.Namespace) -> int:
             planner = service.planner(config)
             ctx = CallContext(run_id="", sink=ProgressPrinter(), purpose="plan", stream_tokens=False)
             try:
-                return (await planner.plan(ctx, args.goal)).plan
+                planned = await planner.plan(ctx, args.goal)
             finally:
                 await service.aclose_llm()
+            if planned.template_notice:
+                print(f"troupe: {planned.template_notice}", file=sys.stderr)
+            return planned.plan
 
         try:
             plan = asyncio.run(go())
         except (PlannerError, LLMError) as exc:
             print(f"troupe: planning failed: {exc}", file=sys.stderr)
             return EXIT_FAILED
+        estimate = service.estimate(plan, config)
     finally:
         service.close()
     text = safe_json(plan.to_dict(), indent=2) + "\n"
     if args.out:
         args.out.write_text(text, encoding="utf-8")
-        print(render_plan(plan), file=sys.stderr)
+        print(render_plan(plan, estimate), file=sys.stderr)
         print(f"plan written to {args.out}", file=sys.stderr)
     else:
         sys.stdout.write(text)
+        print("\n".join([headline(estimate), *notes(estimate)]), file=sys.stderr)
     return EXIT_OK
 
 
@@ -510,6 +554,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     status = state.status.value + (" (partial)" if state.partial and state.status is RunStatus.COMPLETED else "")
     print(f"{run.id}  {status}  {state.total_tokens} tokens  {cost_text(state.cost, run.unpriced_calls)}"
           f"\n{run.goal}\n")
+    if run.estimate:  # how far to trust the next estimate
+        print(f"  cost: {compared(RunEstimate.from_dict(run.estimate), state.cost)}")
     if limits := constraints_line(state.budget_usd, state.cost, state.deadline,
                                   live=state.status in (RunStatus.RUNNING, RunStatus.PAUSED)):
         print(f"  {limits}")

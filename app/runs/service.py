@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from agents.constraints import Constraints, MonthlyBudget
@@ -18,6 +18,7 @@ from agents.events import ConstraintsSet, RunEvent, RunStarted, StepFinished, ev
 from agents.llm.calls import CallContext, RetryPolicy
 from agents.llm.local_model import close_local_models
 from agents.plan import Plan, validate_plan
+from agents.plan.estimate import RunEstimate
 from agents.plan.patterns import named_models
 from agents.plan.planner import Planner, PlanResult
 from agents.plan.repair import tidy_plan
@@ -31,9 +32,10 @@ from agents.run.state import RunState, RunStatus, TaskStatus
 from agents.run.team import PriorStep
 from app.paths import db_path
 from app.providers import registry
-from app.providers.local_models import install_local_models
+from app.providers.local_models import install_local_models, too_small_to_plan
 from app.providers.registry import LOCAL, Providers, load_providers
 from app.roster_store import load_user_roster
+from app.runs import estimates
 from app.runs.handle import RunHandle, RunStart
 from app.settings import Settings, load_settings
 from app.tools.run_tools import RunTools, open_run_tools
@@ -216,7 +218,7 @@ class RunService:
         # nowhere; asking it again rarely helps, tidying always does
         small = settings.orchestrator_model.startswith(f"{LOCAL}/")
         return Planner(self.llm, self.roster, settings, retry=self.retry_policy(),
-                       fix=tidy_plan if small else None)
+                       fix=tidy_plan if small else None, too_small=too_small_to_plan)
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(max_attempts=self.settings.max_attempts)
@@ -293,9 +295,15 @@ class RunService:
 
     # --- starting and resuming: the one way a run starts ------------------------------
 
+    def estimate(self, plan: Plan, config: RunConfig, run_id: str | None = None) -> RunEstimate:
+        """What `plan` is expected to cost with `config` (blocking: reads the history,
+        may import litellm); for a run, with what it has spent so far (its planning)."""
+        found = estimates.estimate(self, plan, config)
+        return replace(found, spent_before=self.get_run(run_id).cost) if run_id else found
+
     def start(self, run_id: str, plan: Plan, config: RunConfig, gate: ApprovalGate,
               sinks: Sequence[EventSink] = (), *, retry: Iterable[str] = (),
-              constraints: Constraints | None = None) -> RunHandle:
+              estimate: RunEstimate | None = None, constraints: Constraints | None = None) -> RunHandle:
         """A start of `plan` in run `run_id`; `await handle.run()` runs it.
 
         Tasks this run already finished keep their results when the plan still
@@ -307,6 +315,10 @@ class RunService:
         those stored with the run; None keeps the stored ones (a resume)."""
         validate_plan(plan, self.roster.names)
         self._keep_plan(run_id, plan)
+        # the first start's estimate is kept, to compare with what the run cost
+        run = self.get_run(run_id)
+        if run.estimate is None and run.status == RunStatus.PLANNED:
+            self.store.save_estimate(run_id, (estimate or self.estimate(plan, config, run_id)).to_dict())
         prior = self.kept_results(run_id, plan, retry)
         steps = self.kept_steps(run_id, plan, prior)
         for tid in set(retry) & set(steps):  # asked for again: the person is asked again too

@@ -87,7 +87,7 @@ def test_the_estimate_shows_before_the_run_follows_edits_and_meets_the_actual_co
     # opened again from the history: the card puts the estimate next to the actual cost
     window.session.open_run(run_id)
     card = window.session._plan_card
-    assert "Cost estimated ~$" in card.estimate.text() and "actual $" in card.estimate.text()
+    assert "Estimated ~$" in card.estimate.text() and "actual $" in card.estimate.text()
     assert cost_cell(window, "w")[0].startswith("$")  # the run's own cost, not the estimate
 
 

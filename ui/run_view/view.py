@@ -35,9 +35,11 @@ from agents.events import (
     ToolCallProgress,
     ToolCallRequested,
 )
+from agents.plan.estimate import RunEstimate
 from agents.ports import CallbackSink
 from agents.run.state import Change, RunStatus, TaskStatus, walk_plan
 from app.constraints import constraints_line
+from app.estimate_text import headline, notes, span
 from ui import theme
 from ui.run_view import format as fmt
 from ui.run_view.live_output import LiveOutputPane
@@ -272,6 +274,15 @@ class RunView(QWidget):
         self.timeline.refresh()
         self._show_totals()
         self._fit_splitter()
+
+    def set_estimate(self, estimate: RunEstimate | None) -> None:
+        """The plan's cost estimate under the run's cost, to compare as the run spends."""
+        if estimate is None:
+            self.totals.set_estimate("", "")
+            return
+        unknown = estimate.unpriced and estimate.total.high == 0
+        text = "est. price unknown" if unknown else f"est. {span(estimate.total)}"
+        self.totals.set_estimate(text, "\n".join([headline(estimate), *notes(estimate)]))
 
     def reset(self) -> None:
         """Forget everything shown (a new run in the same view)."""
