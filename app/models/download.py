@@ -26,6 +26,7 @@ import enum
 import errno
 import hashlib
 import os
+import re
 import shutil
 import threading
 import time
@@ -60,6 +61,7 @@ RETRIES = 4
 """Attempts in a row that bring no new byte before a download gives up."""
 HEADROOM = 64 * 1024 * 1024
 """Free space kept beyond the file itself, so the disk is not filled to the last byte."""
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 PROGRESS_EVERY = 0.1
 """Seconds between progress reports (the last one is always sent)."""
 
@@ -189,24 +191,48 @@ def _client() -> httpx.AsyncClient:
 
 async def fetch_remote_file(client: httpx.AsyncClient, entry: CatalogEntry,
                             endpoint: str | None = None) -> RemoteFile:
-    """The file's size and SHA-256 from the hub's listing of the repository."""
+    """The file's size and SHA-256: from the hub's listing of the repository, else from the
+    headers of the file's address (X-Linked-ETag/-Size: for mirrors without the API)."""
     endpoint = endpoint or hf_endpoint()
-    url = entry.tree_url(endpoint)
+    return await _from_listing(client, entry, endpoint) or await _from_headers(client, entry, endpoint)
+
+
+async def _request(client: httpx.AsyncClient, method: str, url: str, endpoint: str,
+                   **options: Any) -> httpx.Response:
     try:
-        response = await client.get(url)
+        return await client.request(method, url, **options)
     except httpx.HTTPError as exc:
         raise DownloadError(f"cannot reach {endpoint} ({_reason(exc)}); check the network "
                             f"or the proxy, or set TROUPE_HF_ENDPOINT to a mirror") from exc
-    _check_status(response, entry)
+
+
+async def _from_listing(client: httpx.AsyncClient, entry: CatalogEntry,
+                        endpoint: str) -> RemoteFile | None:
+    response = await _request(client, "GET", entry.tree_url(endpoint), endpoint)
+    if response.status_code in (401, 403):
+        _check_status(response, entry)
+    if response.status_code >= 400:
+        return None
     try:
-        files = {f["path"]: f for f in response.json()}
-        item = files[entry.file]
+        item = {f["path"]: f for f in response.json()}[entry.file]
         lfs = item.get("lfs") or {}
-        sha256, size = str(lfs["oid"]).lower(), int(lfs.get("size") or item["size"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise DownloadError(f"{entry.repo} on {endpoint} lists no large file {entry.file} with "
-                            f"a SHA-256; the catalog entry may be out of date") from exc
-    return RemoteFile(entry.url(endpoint), size, sha256)
+        return RemoteFile(entry.url(endpoint), int(lfs.get("size") or item["size"]),
+                          str(lfs["oid"]).lower())
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+async def _from_headers(client: httpx.AsyncClient, entry: CatalogEntry, endpoint: str) -> RemoteFile:
+    url = entry.url(endpoint)
+    response = await _request(client, "HEAD", url, endpoint, follow_redirects=False)
+    _check_status(response, entry)
+    headers = response.headers
+    sha256 = (headers.get("x-linked-etag") or "").removeprefix("W/").strip('"').lower()
+    size = headers.get("x-linked-size") or ""
+    if not _SHA256.fullmatch(sha256) or not size.isdigit():
+        raise DownloadError(f"{endpoint} publishes no SHA-256 for {entry.repo}/{entry.file}; "
+                            f"the catalog entry may be out of date")
+    return RemoteFile(url, int(size), sha256)
 
 
 def _check_status(response: httpx.Response, entry: CatalogEntry) -> None:
@@ -215,8 +241,8 @@ def _check_status(response: httpx.Response, entry: CatalogEntry) -> None:
         raise DownloadError(f"the hub refused {entry.repo} (HTTP {code}): accept its licence on "
                             f"the hub or set HF_TOKEN to a token that may read it")
     if code == 404:
-        raise DownloadError(f"the hub has no repository {entry.repo} (HTTP 404); the catalog "
-                            f"entry may be out of date")
+        raise DownloadError(f"the hub has no file {entry.file} in {entry.repo} (HTTP 404); the "
+                            f"catalog entry may be out of date")
     if code >= 400:
         raise DownloadError(f"the hub answered HTTP {code} for {entry.repo}; try again later")
 

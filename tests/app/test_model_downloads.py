@@ -75,6 +75,23 @@ async def test_a_full_download_is_checked_registered_and_usable_at_once(hub: Fak
     assert loose_files() == []
 
 
+async def test_without_the_hub_s_listing_the_file_s_headers_give_the_sha256(hub: FakeHub) -> None:
+    hub.faults.no_api = True  # a mirror that serves files but not the API
+    result = await install(ENTRY, endpoint=hub.url)
+    assert result.outcome is Outcome.DONE and (models_dir() / ENTRY.file).read_bytes() == DATA
+    assert f"HEAD /{ENTRY.repo}/resolve/main/{ENTRY.file}" in hub.requests
+    hub.faults.wrong_sha = True
+    remove(ENTRY.id)
+    with pytest.raises(HashMismatch):
+        await install(ENTRY, endpoint=hub.url)
+
+
+async def test_a_file_the_hub_does_not_have_is_one_line(hub: FakeHub) -> None:
+    missing = CatalogEntry(**{**ENTRY.__dict__, "file": "gone.gguf"})
+    with pytest.raises(DownloadError, match=r"^the hub has no file gone.gguf in test/Tiny-Instruct-GGUF \(HTTP 404\); the catalog entry may be out of date$"):
+        await install(missing, endpoint=hub.url)
+
+
 async def test_pause_keeps_the_part_and_resume_asks_for_the_rest(hub: FakeHub) -> None:
     hub.faults.delay = 0.005
     control, seen = Control(), []

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -91,3 +93,26 @@ def test_pull_through_ollama(env) -> None:
         assert "ollama/llama3.2:1b is ready in Ollama" in pulled.stdout and "100%" in pulled.stderr
         listed = troupe(env, "list")
     assert f"Ollama ({ollama.url}): llama3.2:1b (4.0 MB)" in listed.stdout
+
+
+def test_ctrl_c_pauses_and_the_next_process_resumes(env, hub: FakeHub, troupe_home: Path) -> None:
+    hub.faults.delay = 0.02  # 16 kB every 20 ms: about a second for the file
+    part = troupe_home / "models" / (ENTRY.file + ".part")
+    process = subprocess.Popen([sys.executable, "-m", "app.cli", "models", "download", "qwen3-0.6b"],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (part.is_file() and part.stat().st_size > 100_000) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert err.splitlines()[-1] == "troupe: paused; `troupe models download qwen3-0.6b` resumes it"
+    kept = part.stat().st_size
+    assert 100_000 < kept < len(DATA) and "Traceback" not in err
+    assert "qwen3-0.6b" in troupe(env, "list").stdout.split("paused at ")[0].splitlines()[-1]
+
+    hub.faults.delay = 0
+    again = troupe(env, "download", "qwen3-0.6b")
+    assert again.returncode == 0, again.stderr
+    assert f"GET /cdn/{ENTRY.repo}/{ENTRY.file} bytes={kept}-" in hub.requests
+    assert (troupe_home / "models" / ENTRY.file).read_bytes() == DATA and not part.exists()

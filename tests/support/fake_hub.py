@@ -9,7 +9,9 @@ It serves what the real hub does for a download:
   (its sha256) and `size`;
 - GET /<repo>/resolve/main/<file>: a 302 to /cdn/<repo>/<file>, which sends
   the bytes, honouring `Range: bytes=N-` with 206.
-Faults, set per test: `wrong_sha` (the listing lies), `drop_after` (the next
+- HEAD /<repo>/resolve/main/<file>: a 302 with X-Linked-ETag (the sha256) and
+  X-Linked-Size, which a download falls back on when the listing is missing.
+Faults, set per test: `wrong_sha` (the listing lies), `no_api` (no listing), `drop_after` (the next
 responses stop after that many bytes, `drops` times), `delay` (seconds per
 chunk: a slow server to pause), `ignore_range` (always 200 with everything).
 `requests` records "GET <path> <Range>" lines.
@@ -35,6 +37,7 @@ class _Faults:
     drops: int = 0
     delay: float = 0.0
     ignore_range: bool = False
+    no_api: bool = False
     files: dict[tuple[str, str], bytes] = field(default_factory=dict)
     requests: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -51,7 +54,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
         path = unquote(self.path.split("?", 1)[0])
         self.hub.requests.append(f"GET {path} {self.headers.get('Range') or ''}".rstrip())
-        if path.startswith("/api/models/") and path.endswith("/tree/main"):
+        if path.startswith("/api/models/") and self.hub.no_api:
+            self._send(404, b'{"error":"not here"}')
+        elif path.startswith("/api/models/") and path.endswith("/tree/main"):
             self._tree(path[len("/api/models/"):-len("/tree/main")])
         elif "/resolve/main/" in path:
             repo, name = path[1:].split("/resolve/main/", 1)
@@ -61,6 +66,25 @@ class _Handler(BaseHTTPRequestHandler):
             self._file((repo, name))
         else:
             self._send(404, b'{"error":"not found"}')
+
+    def do_HEAD(self) -> None:  # noqa: N802 - http.server's name
+        """As the hub: a 302 whose headers name the LFS file's sha256 and size."""
+        path = unquote(self.path.split("?", 1)[0])
+        self.hub.requests.append(f"HEAD {path}")
+        repo, _, name = path[1:].partition("/resolve/main/")
+        data = self.hub.files.get((repo, name))
+        if data is None:
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        sha = hashlib.sha256(b"something else" if self.hub.wrong_sha else data).hexdigest()
+        self.send_response(302)
+        self.send_header("Location", f"/cdn/{repo}/{name}")
+        self.send_header("X-Linked-ETag", f'"{sha}"')
+        self.send_header("X-Linked-Size", str(len(data)))
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def _tree(self, repo: str) -> None:
         import json  # noqa: PLC0415
