@@ -117,6 +117,14 @@ async def test_a_part_left_by_an_earlier_process_is_resumed(hub: FakeHub) -> Non
     assert ranges(hub) == ["bytes=500000-"]
 
 
+async def test_a_server_that_ignores_range_is_read_from_the_start(hub: FakeHub) -> None:
+    models_dir().mkdir(parents=True)
+    part_path(models_dir() / ENTRY.file).write_bytes(DATA[:500_000])
+    hub.faults.ignore_range = True  # answers 200 with the whole file
+    result = await install(ENTRY, endpoint=hub.url)
+    assert result.outcome is Outcome.DONE and (models_dir() / ENTRY.file).read_bytes() == DATA
+
+
 async def test_a_cancelled_task_keeps_its_part_like_a_pause(hub: FakeHub) -> None:
     hub.faults.delay = 0.005
     task = asyncio.ensure_future(install(ENTRY, endpoint=hub.url))
