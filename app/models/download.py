@@ -31,10 +31,11 @@ import shutil
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import httpx
 
@@ -271,21 +272,67 @@ async def download(
     part = part_path(target)
     async with _client() as client:
         remote = await fetch_remote_file(client, entry, endpoint)
-        state = await asyncio.to_thread(_State.resume, part, remote.size)
-        _check_space(folder, remote.size - state.done, free_space)
-        meter = _Meter(remote.size, state.done, progress)
-        failures = 0
-        while state.done < remote.size and not control.stopping:
-            before = state.done
-            try:
-                await _fetch(client, remote, part, state, meter, control)
-            except (httpx.TransportError, _Dropped) as exc:
-                failures = 0 if state.done > before else failures + 1
-                if failures >= retries:
-                    raise DownloadError(_dropped_message(entry, state.done, remote.size, exc)) from exc
-                await asyncio.sleep(backoff * min(2 ** (failures - 1), 8) if failures else 0)
+        with _locked_part(part) as file:
+            state = await asyncio.to_thread(_State.resume, file, part, remote.size)
+            _check_space(folder, remote.size - state.done, free_space)
+            meter = _Meter(remote.size, state.done, progress)
+            await _fetch_all(client, remote, file, state, meter, control,
+                             lambda exc, failures: _retry_or_fail(entry, state, remote, exc, failures,
+                                                                  retries, backoff))
     meter.report(force=True)
     return _finish(control, state, remote, target, entry)
+
+
+async def _fetch_all(client: httpx.AsyncClient, remote: RemoteFile, file: BinaryIO, state: _State,
+                     meter: _Meter, control: Control,
+                     retry: Callable[[BaseException, int], Awaitable[None]]) -> None:
+    """GET until every byte is there or the download is stopped; drops resume."""
+    failures = 0
+    while state.done < remote.size and not control.stopping:
+        before = state.done
+        try:
+            await _fetch(client, remote, file, state, meter, control)
+        except (httpx.TransportError, _Dropped) as exc:
+            failures = 0 if state.done > before else failures + 1
+            await retry(exc, failures)
+
+
+async def _retry_or_fail(entry: CatalogEntry, state: _State, remote: RemoteFile, exc: BaseException,
+                         failures: int, retries: int, backoff: float) -> None:
+    """Wait before the next attempt, or fail in one line after `retries` that brought nothing."""
+    if failures >= retries:
+        raise DownloadError(_dropped_message(entry, state.done, remote.size, exc)) from exc
+    await asyncio.sleep(backoff * min(2 ** (failures - 1), 8) if failures else 0)
+
+
+@contextmanager
+def _locked_part(part: Path) -> Iterator[BinaryIO]:
+    """The `.part`, open for appending and locked: a second download of it (another window,
+    a command) fails in one line instead of interleaving its bytes. An empty one left by a
+    failure is removed."""
+    file = part.open("ab", buffering=0)  # unbuffered: a full disk fails the write that hit it
+    try:
+        _lock(file, part)
+        yield file
+    except BaseException:
+        file.close()
+        if part.is_file() and part.stat().st_size == 0:
+            part.unlink(missing_ok=True)
+        raise
+    finally:
+        file.close()
+
+
+def _lock(file: BinaryIO, part: Path) -> None:
+    try:
+        import fcntl  # noqa: PLC0415 - POSIX only; elsewhere downloads are not locked
+    except ImportError:
+        return
+    try:
+        fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        raise DownloadError(f"{part.name.removesuffix('.part')} is already being downloaded (by "
+                            f"another Troupe window or command); let it finish first") from exc
 
 
 def _target(folder: Path, entry: CatalogEntry) -> Path:
@@ -319,55 +366,57 @@ class _State:
     hasher: Any
 
     @classmethod
-    def resume(cls, part: Path, size: int) -> _State:
+    def resume(cls, file: BinaryIO, part: Path, size: int) -> _State:
         """The `.part` as it is (hashed again: a restart finds it), or a fresh start."""
-        have = part.stat().st_size if part.is_file() else 0
+        have = os.fstat(file.fileno()).st_size
         if have > size:  # not this file's beginning: start over
-            part.unlink()
+            file.truncate(0)
             have = 0
         hasher = hashlib.sha256()
         if have:
-            with part.open("rb") as file:
-                while block := file.read(1024 * 1024):
+            with part.open("rb") as reader:
+                while block := reader.read(1024 * 1024):
                     hasher.update(block)
         return cls(have, hasher)
 
-    def restart(self, part: Path) -> None:
-        part.unlink(missing_ok=True)
+    def restart(self, file: BinaryIO) -> None:
+        file.truncate(0)  # opened for appending: the next write lands at 0
         self.done, self.hasher = 0, hashlib.sha256()
 
 
-async def _fetch(client: httpx.AsyncClient, remote: RemoteFile, part: Path, state: _State,
+async def _fetch(client: httpx.AsyncClient, remote: RemoteFile, file: BinaryIO, state: _State,
                  meter: _Meter, control: Control) -> None:
-    """One GET from `state.done` on, appended to `part` until it ends or is stopped."""
+    """One GET from `state.done` on, appended to the part until it ends or is stopped."""
     headers = {"Range": f"bytes={state.done}-"} if state.done else {}
     async with client.stream("GET", remote.url, headers=headers) as response:
         if response.status_code == 200 and state.done:
-            state.restart(part)  # the server ignored Range: it sends the whole file
+            state.restart(file)  # the server ignored Range: it sends the whole file
         elif response.status_code not in (200, 206):
             if response.status_code in (429, 500, 502, 503, 504):
                 raise _Dropped(f"HTTP {response.status_code}")
             raise DownloadError(f"the hub answered HTTP {response.status_code} for {remote.url}")
-        with part.open("ab") as file:
-            async for chunk in response.aiter_bytes():  # no chunk size: nothing buffered is lost on a drop
-                _write(file, chunk, part)
-                state.hasher.update(chunk)
-                state.done += len(chunk)
-                meter.update(state.done)
-                if control.stopping:
-                    return
+        async for chunk in response.aiter_bytes():  # no chunk size: nothing buffered is lost on a drop
+            _write(file, chunk)
+            state.hasher.update(chunk)
+            state.done += len(chunk)
+            meter.update(state.done)
+            if control.stopping:
+                return
     if state.done < remote.size:
         raise _Dropped("the response ended early")
 
 
-def _write(file: Any, chunk: bytes, part: Path) -> None:
+def _write(file: BinaryIO, chunk: bytes) -> None:
+    view = memoryview(chunk)
     try:
-        file.write(chunk)
+        while view:  # a raw write may take part of the chunk
+            view = view[file.write(view) or 0:]
     except OSError as exc:
+        folder = Path(file.name).parent
         if exc.errno == errno.ENOSPC:
-            raise NotEnoughSpace(f"the disk holding {part.parent} is full; free some space "
+            raise NotEnoughSpace(f"the disk holding {folder} is full; free some space "
                                  f"and download again to resume") from exc
-        raise DownloadError(f"cannot write {part}: {exc.strerror or exc}") from exc
+        raise DownloadError(f"cannot write {file.name}: {exc.strerror or exc}") from exc
 
 
 def _check_space(folder: Path, needed: int, free_space: FreeSpace) -> None:

@@ -139,6 +139,21 @@ async def test_a_cancelled_task_keeps_its_part_like_a_pause(hub: FakeHub) -> Non
     assert part.is_file() and user_models() == []
 
 
+async def test_the_same_model_cannot_download_twice_at_once(hub: FakeHub) -> None:
+    hub.faults.delay = 0.005
+    first = asyncio.ensure_future(install(ENTRY, endpoint=hub.url))
+    part = part_path(models_dir() / ENTRY.file)
+    for _ in range(200):
+        await asyncio.sleep(0.02)
+        if part.is_file() and part.stat().st_size > 50_000:
+            break
+    with pytest.raises(DownloadError, match=r"^Tiny-Instruct-Q4_K_M.gguf is already being downloaded"):
+        await install(ENTRY, endpoint=hub.url)
+    hub.faults.delay = 0
+    assert (await first).outcome is Outcome.DONE
+    assert (models_dir() / ENTRY.file).read_bytes() == DATA
+
+
 async def test_cancel_leaves_no_half_file(hub: FakeHub) -> None:
     hub.faults.delay = 0.005
     control = Control()
