@@ -67,7 +67,7 @@ lint: $(STAMP)
 # app on a qasync loop, and Qt objects of one app must not meet the next
 # test's widgets.
 WINDOW_TESTS := tests/ui/test_main_window.py tests/ui/test_window_run_path.py tests/ui/test_crash_notice_window.py \
-	tests/ui/test_window_estimate.py tests/ui/test_window_keys.py
+	tests/ui/test_window_estimate.py tests/ui/test_window_keys.py tests/ui/test_window_polish.py
 
 test: lint
 	$(BIN)/python -m pytest -q --durations=12 $(addprefix --ignore=,$(WINDOW_TESTS))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
@@ -18,6 +19,7 @@ from PySide6.QtGui import (
     QShortcut,
 )
 from PySide6.QtWidgets import (
+    QApplication,
     QHBoxLayout,
     QInputDialog,
     QLabel,
@@ -44,6 +46,7 @@ from ui.model_notice import ModelNotice
 from ui.plan_tree import PlanTreeModel, PlanTreeView
 from ui.run_view import RunView
 from ui.session import Session
+from ui.window_extras import add_help_menu, ask_export
 
 if TYPE_CHECKING:
     from app.providers.checks import Detection
@@ -172,7 +175,10 @@ class MainWindow(QMainWindow):
         # not Esc: Esc belongs to the widget with focus (leave an editor, clear the search)
         self.cancel_action = QAction("Cancel run", self, shortcut=QKeySequence("Ctrl+."))
         self.cancel_action.setToolTip("Stop the run; finished tasks are kept (asks first while tasks are working)")
-        self.settings_action = QAction("Settings…", self, shortcut=QKeySequence(QKeySequence.StandardKey.Preferences))
+        self.settings_action = QAction("Settings…", self)
+        # the platform's Preferences key is unbound on most Linux desktops: Ctrl+, everywhere
+        self.settings_action.setShortcuts([*QKeySequence.keyBindings(QKeySequence.StandardKey.Preferences),
+                                           QKeySequence("Ctrl+,")])
         self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
         self.replan_action = QAction("Replan…", self, shortcut=QKeySequence("Ctrl+Shift+R"))
         self.replan_action.setToolTip("Ask the orchestrator to revise the plan; finished tasks are kept")
@@ -181,7 +187,7 @@ class MainWindow(QMainWindow):
         self.spending_action = QAction("Spending…", self, shortcut=QKeySequence("Ctrl+Shift+S"))
         self.spending_action.setToolTip("Where the money went: cost by day, project, model or role")
         for action in (self.new_project_action, self.search_action, self.run_action, self.cancel_action,
-                       self.spending_action):
+                       self.spending_action, self.settings_action, self.quit_action):
             self.addAction(action)
         menu = self.menuBar().addMenu("&File")
         menu.addAction(self.new_project_action)
@@ -196,6 +202,7 @@ class MainWindow(QMainWindow):
         run_menu.addAction(self.cancel_action)
         run_menu.addSeparator()
         run_menu.addAction(self.replan_action)
+        self.help_actions = add_help_menu(self)
         for keys in ("Ctrl+Return", "Ctrl+Enter"):  # the composer's own: an approval editor has its own
             _widget_shortcut(keys, self.goal, self._on_send)
         _widget_shortcut(Qt.Key.Key_Escape, self.history.search, self.history.search.clear)
@@ -207,10 +214,10 @@ class MainWindow(QMainWindow):
         self.run_action.triggered.connect(self.session.start_run)
         self.cancel_action.triggered.connect(self.session.request_cancel)
         self.replan_action.triggered.connect(self._on_replan)
-        self.settings_action.triggered.connect(self._on_settings)
+        self.settings_action.triggered.connect(lambda: self._on_settings())
         self.spending_action.triggered.connect(self._on_spending)
         self.quit_action.triggered.connect(self.close)  # closing the window quits, run kept resumable
-        self.notice.settingsRequested.connect(self._on_settings)
+        self.notice.settingsRequested.connect(lambda: self._on_settings(tab="Providers"))  # set one up
         self.crash_notice.resumeRequested.connect(self._on_crash_resume)
         self.history.runSelected.connect(self.session.open_run)
         self.history.projectBudgetRequested.connect(self._on_project_budget)
@@ -219,6 +226,7 @@ class MainWindow(QMainWindow):
         self.plan_model.validityChanged.connect(lambda _ok: self._on_model_changed())
         self.conversation.exportRequested.connect(self._on_export_requested)
         self.conversation.planEditRequested.connect(self.plan_view.tree.setFocus)
+        self.conversation.planApproved.connect(lambda: QTimer.singleShot(0, self._after_approve))
 
     # --- staged start -----------------------------------------------------------------------
 
@@ -269,6 +277,7 @@ class MainWindow(QMainWindow):
 
     def _on_storage_open(self) -> None:
         self.send.setEnabled(not self.session.running)
+        self.goal.setFocus(Qt.FocusReason.OtherFocusReason)  # a newcomer types a goal, not a search
         self.history.refresh()
         self._offer_resume()
         self._offer_crash_resume()
@@ -330,11 +339,15 @@ class MainWindow(QMainWindow):
         if ok and text.strip():
             self.session.replan(text)
 
-    def _on_settings(self) -> None:
+    def _on_settings(self, tab: str = "") -> None:
         # open(), not exec(): no nested event loop under qasync.
         from ui.settings import SettingsDialog  # noqa: PLC0415 - keyring: 50 ms at start-up
 
         dialog = SettingsDialog(self.service.settings, self.service.roster, self)
+        named = [i for i in range(dialog.tabs.count()) if dialog.tabs.tabText(i).replace("&", "") == tab]
+        if named:
+            dialog.tabs.setCurrentIndex(named[0])
+        self.settings_dialog = dialog
         dialog.accepted.connect(lambda: self._apply_settings(dialog))
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()
@@ -382,6 +395,8 @@ class MainWindow(QMainWindow):
         if not self.session.running:
             self.session.config = self.service.config()
         self._show_model_notice()
+        # what first-run detection said ("No model provider found") is old news now
+        self.status.setText(f"Model: {self.session.config.model}  ·  Project: {self.session.project}")
 
     def show_warning(self, title: str, text: str) -> None:
         QMessageBox.warning(self, title, text)
@@ -398,10 +413,23 @@ class MainWindow(QMainWindow):
 
     def _on_busy_changed(self, busy: bool) -> None:
         self.send.setEnabled(not self.session.running)
+        if not busy and self._focus_is_idle():
+            self.goal.setFocus(Qt.FocusReason.OtherFocusReason)  # the run is over: ready for the next goal
         self.status.setText("Working…" if busy else f"Project: {self.session.project}")
         self.settings_action.setEnabled(not self.session.running)
         self.crash_notice.resume_button.setEnabled(not self.session.running)
         self.replan_action.setEnabled(not busy and self.session.can_replan())
+
+    def _after_approve(self) -> None:
+        if self._focus_is_idle():
+            self.goal.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def _focus_is_idle(self) -> bool:
+        """Nothing the person is typing in has the focus (none, a hidden button, the
+        search box it fell into when a card's buttons went away)."""
+        widget = QApplication.focusWidget()
+        return widget is None or not widget.isVisible() or widget is self.history.search and not (
+            self.history.search.text())
 
     def _on_model_changed(self) -> None:
         self.run_action.setEnabled(self.plan_model.is_valid())
@@ -409,16 +437,19 @@ class MainWindow(QMainWindow):
         self.replan_action.setEnabled(self.session.can_replan())
 
     def _on_export_requested(self, fmt: str) -> None:
-        from PySide6.QtWidgets import QFileDialog  # noqa: PLC0415
-
         from app.export import export_stored_run  # noqa: PLC0415
 
-        if self.session.run_id is None:
+        run_id = self.session.run_id
+        if run_id is None:
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Export", f"troupe-{self.session.run_id}.{fmt}")
-        if path:
-            with open(path, "w", encoding="utf-8") as out:
-                out.write(export_stored_run(self.service.store, self.session.run_id, fmt))  # with tool calls
+
+        def write(path: Path) -> None:
+            path.write_text(export_stored_run(self.service.store, run_id, fmt), encoding="utf-8")  # with tool calls
+
+        def saved(box: QMessageBox) -> None:
+            self.export_confirmation = box
+
+        self.export_dialog = ask_export(self, self.service.get_run(run_id).goal, fmt, write, saved)
 
     def _offer_resume(self) -> None:
         """Show the newest interrupted run, with Resume enabled."""
