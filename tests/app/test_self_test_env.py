@@ -21,6 +21,7 @@ from app.self_test_env import (
 from app.settings import DEFAULT_MODEL
 from tests.support.keyrings import use_keyring
 
+
 @pytest.fixture
 def restored_keyring(memory_keyring):  # type: ignore[no-untyped-def]
     """isolate() swaps the process's keyring: put the test's back afterwards."""
