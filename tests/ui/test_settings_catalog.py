@@ -110,6 +110,11 @@ def test_pause_resume_and_cancel(qtbot, qloop, hub: FakeHub, dialog) -> None:
     click(qtbot, box.pause_button)
     wait_for(qloop, lambda: box.active is None)
     assert status(box, QWEN.id).startswith("Paused at ") and box.download_button.text() == "Resume"
+    assert box.progress_text.text().startswith("Qwen3 0.6B: paused at ") and " of 1.5 MB (" in box.progress_text.text()
+    box.select(SMOL.id)
+    assert box.progress_box.isHidden()  # the bar belongs to the paused model
+    box.select(QWEN.id)
+    assert box.progress_box.isVisible()
     assert [m.name for m in list_local_models() if not m.embedded] == []
     hub.faults.delay = 0
     click(qtbot, box.download_button)

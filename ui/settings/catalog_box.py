@@ -94,6 +94,8 @@ class CatalogBox(QWidget):
         self.ollama: list[OllamaModel] | None = None
         self.active: Active | None = None
         self.last: Progress | None = None
+        self.paused: dict[str, Progress] = {}
+        """The last progress of each download paused here, by catalog id."""
         self.table = QTreeWidget()
         self.details = QLabel()
         self.progress = QProgressBar()
@@ -112,16 +114,13 @@ class CatalogBox(QWidget):
     # --- construction ----------------------------------------------------------------
 
     def _build(self) -> None:
-        memory = f"this computer has {human_bytes(self.memory)} of memory" if self.memory else \
-            "this computer's memory is unknown"
-        intro = hint_label(f"Instruction-tuned models from Hugging Face that run offline, on this "
-                           f"computer ({memory}). Downloads go to <span style='white-space: nowrap'>"
-                           f"{html.escape(str(models_dir()))}</span>.")
-        intro.setTextFormat(Qt.TextFormat.RichText)
+        memory = f", which has {human_bytes(self.memory)} of memory" if self.memory else ""
+        intro = hint_label(f"Instruction-tuned models from Hugging Face that run offline on this "
+                           f"computer{memory}.\nDownloads go to {models_dir()}")
         self._build_table()
         self.details.setWordWrap(True)
         self.details.setTextFormat(Qt.TextFormat.RichText)
-        self.details.setMinimumHeight(self.fontMetrics().lineSpacing() * 3)
+        self.details.setMinimumHeight(self.fontMetrics().lineSpacing() * 3 + 6)
         self.details.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.progress.setRange(0, 1000)
         self.progress.setTextVisible(False)
@@ -202,6 +201,9 @@ class CatalogBox(QWidget):
         fit = fits(entry, self.memory)
         item.setText(FITS, {True: "✓", False: "⚠", None: "?"}[fit])
         item.setTextAlignment(FITS, Qt.AlignmentFlag.AlignCenter)
+        bold = item.font(FITS)
+        bold.setBold(True)
+        item.setFont(FITS, bold)
         if fit is not None:
             item.setForeground(FITS, QColor(OK_COLOUR if fit else WARN_COLOUR))
         item.setToolTip(FITS, _fit_tip(entry, self.memory, fit))
@@ -247,7 +249,7 @@ class CatalogBox(QWidget):
 
     def _on_selected(self) -> None:
         state = self.selected()
-        self.details.setText(_details(state.entry) if state else "")
+        self.details.setText(_details(state.entry, self.memory) if state else "")
         busy = self.active is not None
         installed = state is not None and state.installed is not None
         partial = state is not None and state.partial > 0
@@ -262,6 +264,8 @@ class CatalogBox(QWidget):
                                       if state else False)
         in_ollama = state is not None and self._in_ollama(state.entry)
         self.default_button.setEnabled(installed or in_ollama)
+        if not busy:
+            self._show_paused(state)
 
     def _model_of(self, state: CatalogState) -> str:
         if state.installed is None and self._in_ollama(state.entry):
@@ -352,16 +356,26 @@ class CatalogBox(QWidget):
             if active.ollama:
                 self.jobs.start(ollama_models(), self._on_ollama, lambda _exc: None)
         elif ended.outcome is Outcome.PAUSED:
-            self._say(f"{name} is paused; Resume continues where it stopped.")
+            self.note.hide()  # the bar says it
+            if self.last is not None:
+                self.paused[active.entry.id] = self.last
         else:
             self._say(f"{name}: download cancelled, nothing kept.")
-        self.progress_box.setVisible(ended.outcome is Outcome.PAUSED)
-        if ended.outcome is Outcome.PAUSED:
-            last = self.last
-            where = f" at {human_bytes(last.done)} of {human_bytes(last.total)} ({last.fraction:.0%})" \
-                if last else ""
-            say(self.progress_text, f"{name}: paused{where}.")
+        self.select(active.entry.id)
         self.refresh()
+
+    def _show_paused(self, state: CatalogState | None) -> None:
+        """No download under way: the bar shows the selected model's paused one, if any."""
+        if state is None or not state.partial:
+            self.progress_box.hide()
+            return
+        last = self.paused.get(state.entry.id)
+        total = last.total if last else state.entry.size_bytes  # the catalog's size: near enough
+        self.progress.setValue(int(min(state.partial / total, 1.0) * 1000) if total else 0)
+        of = f" of {human_bytes(total)} ({state.partial / total:.0%})" if last else ""
+        say(self.progress_text, f"{state.entry.name}: paused at {human_bytes(state.partial)}{of}; "
+                                f"Resume continues where it stopped.")
+        self.progress_box.show()
 
     def _on_crashed(self, exc: BaseException) -> None:
         self._on_ended(Ended(None, f"{type(exc).__name__}: {exc}"))
@@ -396,12 +410,15 @@ async def _run(start: Callable[[ProgressCallback], Coroutine[Any, Any, DownloadR
     return Ended(outcome)
 
 
-def _details(entry: CatalogEntry) -> str:
+def _details(entry: CatalogEntry, memory: int | None) -> str:
     context = f"{entry.context_length // 1024}k" if entry.context_length >= 1024 else str(entry.context_length)
     facts = " · ".join((f"{entry.parameters} parameters", f"{context} context", entry.licence,
                         f"{entry.repo}/{entry.file}"))
-    return (f"<b>{html.escape(entry.name)}</b> — {html.escape(entry.description)}<br>"
+    text = (f"<b>{html.escape(entry.name)}</b> — {html.escape(entry.description)}<br>"
             f"<span style='color: {theme.css(theme.dim_text_colour())}'>{html.escape(facts)}</span>")
+    if fits(entry, memory) is False:
+        text += f"<br><span style='color: {WARN_COLOUR}'>⚠ {html.escape(_fit_tip(entry, memory, False))}</span>"
+    return text
 
 
 def _fit_tip(entry: CatalogEntry, memory: int | None, fit: bool | None) -> str:
@@ -439,4 +456,5 @@ class CatalogDialog(QDialog):
         layout.setContentsMargins(14, 14, 14, 10)
         layout.addWidget(self.box, 1)
         layout.addWidget(buttons)
+        self.setMinimumWidth(760)  # narrower, the model names are cut
         self.resize(860, 560)
