@@ -6,9 +6,28 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QModelIndex, QPoint, QSignalBlocker, Qt, QTimer, Signal
-from PySide6.QtGui import QStandardItemModel
-from PySide6.QtWidgets import QLabel, QLineEdit, QMenu, QTreeView, QVBoxLayout, QWidget
+from PySide6.QtCore import (
+    QModelIndex,
+    QPersistentModelIndex,
+    QPoint,
+    QSignalBlocker,
+    QSize,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPalette, QStandardItemModel
+from PySide6.QtWidgets import (
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTreeView,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.cost_text import cost_text
 
@@ -17,6 +36,8 @@ if TYPE_CHECKING:
 
 RUN_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 PROJECT_ROLE = Qt.ItemDataRole.UserRole + 2
+META_ROLE = Qt.ItemDataRole.UserRole + 3
+"""A run row's second line: "Dec 07 03:18 · completed · $0.0012"."""
 
 STATUS_MARKS = {
     "completed": "✓", "failed": "✗", "running": "●", "paused": "Ⅱ",
@@ -58,6 +79,7 @@ class HistoryPanel(QWidget):
         self.tree.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.tree.setIndentation(14)
         self.tree.setEditTriggers(QTreeView.EditTrigger.NoEditTriggers)
+        self.tree.setItemDelegate(RunRowDelegate(self.tree))
         self.empty = QLabel("No runs yet. Type a goal to start.")
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty.setWordWrap(True)
@@ -214,13 +236,60 @@ def _run_data(run: RunSummary) -> dict[int, object]:
     long_status = "completed (partial: some tasks were rejected)" if partial else run.status
     cost = cost_text(run.cost, run.unpriced_calls)  # "price unknown", never a silent $0
     return {
-        Qt.ItemDataRole.DisplayRole: f"{mark}  {run.goal}\n     {when} · {status} · {cost}",
+        Qt.ItemDataRole.DisplayRole: f"{mark}  {run.goal}",
+        META_ROLE: f"{when} · {status} · {cost}",
         RUN_ID_ROLE: run.id,
         Qt.ItemDataRole.ToolTipRole: (
             f"{run.goal}\n\nStatus: {long_status}\nStarted: {time.ctime(run.created)}\n"
             f"Tasks: {run.tasks_completed}/{run.task_count} · {run.total_tokens} tokens · {cost}"
         ),
     }
+
+
+class RunRowDelegate(QStyledItemDelegate):
+    """A run row is two lines whatever the width: the goal, elided to one line, and
+    its date, status and cost dimmed under it (a wrapped goal used to push them out)."""
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
+        size = super().sizeHint(option, index)
+        if index.data(META_ROLE) is None:
+            return size
+        line = QFontMetrics(option.font).lineSpacing()  # type: ignore[attr-defined]
+        return QSize(size.width(), 2 * line + 8)
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem,
+              index: QModelIndex | QPersistentModelIndex) -> None:
+        meta = index.data(META_ROLE)
+        if meta is None:
+            super().paint(painter, option, index)
+            return
+        item = QStyleOptionViewItem(option)
+        self.initStyleOption(item, index)
+        goal, item.text = item.text, ""  # type: ignore[attr-defined]
+        widget = item.widget  # type: ignore[attr-defined]
+        style = widget.style() if widget is not None else None
+        if style is not None:
+            style.drawControl(QStyle.ControlElement.CE_ItemViewItem, item, painter, widget)
+        rect = item.rect.adjusted(4, 3, -4, -3)  # type: ignore[attr-defined]
+        metrics = QFontMetrics(item.font)  # type: ignore[attr-defined]
+        selected = bool(item.state & QStyle.StateFlag.State_Selected)  # type: ignore[attr-defined]
+        palette = item.palette  # type: ignore[attr-defined]
+        text = palette.color(QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text)
+        dim = QColor(text)
+        dim.setAlphaF(0.75 if selected else 0.6)
+        painter.save()
+        painter.setFont(item.font)  # type: ignore[attr-defined]
+        painter.setPen(text)
+        line = metrics.lineSpacing()
+        first = rect.adjusted(0, 0, 0, -(rect.height() - line))
+        painter.drawText(first, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                         metrics.elidedText(goal, Qt.TextElideMode.ElideRight, rect.width()))
+        painter.setPen(dim)
+        second = first.translated(0, line)
+        painter.drawText(second.adjusted(metrics.horizontalAdvance("✓  "), 0, 0, 0),
+                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                         metrics.elidedText(str(meta), Qt.TextElideMode.ElideRight, rect.width()))
+        painter.restore()
 
 
 __all__ = ["HistoryPanel"]

@@ -18,7 +18,7 @@ from agents.run.agent import ModelSettings
 from agents.run.runner import Runner
 from agents.testing import FakeLLM, ScriptedGate
 from app.storage import EventWriter, Store, open_database
-from ui.history import PARTIAL_MARK, STATUS_MARKS, HistoryPanel
+from ui.history import META_ROLE, PARTIAL_MARK, STATUS_MARKS, HistoryPanel
 
 PLAN = Plan.from_dict({"goal": "the goal", "tasks": [
     {"id": "a", "title": "A", "agent": "writer", "instructions": "do a"},
@@ -36,8 +36,9 @@ async def _run(store: Store, run_id: str, gate: ScriptedGate) -> None:
 
 
 def _row(panel: HistoryPanel, run_id: str) -> tuple[str, str]:
-    index = panel._run_index(run_id)
-    return index.data(Qt.ItemDataRole.DisplayRole), index.data(Qt.ItemDataRole.ToolTipRole)
+    index = panel._run_index(run_id)  # the goal's line, then the date, status and cost
+    return (f"{index.data(Qt.ItemDataRole.DisplayRole)}\n{index.data(META_ROLE)}",
+            index.data(Qt.ItemDataRole.ToolTipRole))
 
 
 async def test_a_partial_run_has_its_own_mark_and_tooltip(qapp: QApplication, tmp_path: Path) -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 
-from PySide6.QtWidgets import QFileDialog
-
 from agents.events import (
     RunFinished,
     RunStarted,
@@ -63,8 +61,8 @@ def test_opening_a_past_run_replays_its_tool_calls(qloop, llm_server, tmp_path, 
 
     # the window's Markdown export of the run lists them too
     exported = tmp_path / "run.md"
-    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(exported), ""))
     window._on_export_requested("md")
+    window.export_dialog.fileSelected.emit(str(exported))  # as if the person saved there
     assert '- `run_shell {command: "rm -rf /"}` → denied by policy' in exported.read_text(encoding="utf-8")
     window.close()
     window.service.close()

@@ -13,6 +13,7 @@ from app.paths import db_path
 from app.storage import open_database
 from app.usage import named_period, usage_report
 from tests.support.usage_data import Seeded, seed_usage
+from ui.history import META_ROLE
 from ui.spending import SpendingView
 
 CLI_SINCE = {"7d": "7d", "30d": "30d", "90d": "90d", "all": "1970-01-02"}
@@ -127,8 +128,8 @@ def test_history_rows_and_the_run_totals_say_price_unknown(qtbot, seeded):
     qtbot.addWidget(panel)
     panel.refresh()
     index = panel._run_index(seeded.mystery)
-    assert index.data().endswith("· $0.0500 + price unknown (2 calls)")
-    assert panel._run_index(seeded.local).data().endswith("· $0.0000")  # free: priced at $0, known
+    assert index.data(META_ROLE).endswith("· $0.0500 + price unknown (2 calls)")
+    assert panel._run_index(seeded.local).data(META_ROLE).endswith("· $0.0000")  # free: priced at $0, known
     store.close()
     assert fmt.cost(0.0, known=False) == "price unknown"  # never a silent $0.0000
     assert fmt.cost(0.25, known=False) == "≥ $0.2500"
