@@ -20,6 +20,7 @@ from app.models.catalog import find_entry
 from app.models.download import part_path
 from app.models.installed import models_dir
 from app.providers.local_models import list_local_models
+from app.providers.registry import Provider, Providers
 from app.settings import Settings
 from tests.support.fake_hub import FakeHub
 from tests.support.fake_ollama import FakeOllama
@@ -49,7 +50,7 @@ def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
 
 @pytest.fixture
 def dialog(qtbot, memory_keyring, no_key_variables) -> SettingsDialog:
-    dialog = SettingsDialog(Settings(), load_roster())
+    dialog = SettingsDialog(Settings(), load_roster(), providers=Providers((Provider("local", "local"),)))
     qtbot.addWidget(dialog)
     dialog.show()
     return dialog
@@ -89,6 +90,9 @@ def test_download_then_use_as_default(qtbot, qloop, hub: FakeHub, dialog, monkey
     assert box.note.text().startswith("Qwen3 0.6B is ready as local/qwen3-0.6b (SHA-256 checked)")
     assert status(box, QWEN.id) == "Downloaded" and box.download_button.text() == "Downloaded"
     assert QWEN.id in local_models()  # usable at once
+    agents_models = dialog.agents_tab.model
+    assert "local/qwen3-0.6b" in [agents_models.itemText(i) for i in range(agents_models.count())]
+    assert QWEN.id in dialog.providers_tab.providers().get("local").models
     shoot(box.window(), "catalog-downloaded.png")
     click(qtbot, box.default_button)
     assert dialog.models_tab.default_model.currentText() == "local/qwen3-0.6b"

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTabWidget, QVBoxLayout
 
 from agents.plan.roster import Roster
 from app.providers import keys, secrets
-from app.providers.registry import Providers, load_providers, save_providers
+from app.providers.registry import LOCAL, Providers, load_providers, save_providers, split_ref
 from app.settings import Settings
 from ui import theme
 from ui.settings.agents_tab import AgentsTab
@@ -74,12 +74,19 @@ class SettingsDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
         self.providers_tab.keysChanged.connect(self.models_tab.refresh_key_hint)
         self.providers_tab.providersChanged.connect(self._on_providers_changed)
+        self.models_tab.modelDownloaded.connect(self._on_model_downloaded)
         self.resize(920, 680)
 
     def _on_providers_changed(self) -> None:
         providers = self.providers_tab.providers()
         self.models_tab.set_providers(providers)
         self.agents_tab.set_model_refs(providers.model_refs())
+
+    def _on_model_downloaded(self, model: str) -> None:
+        """A model from the catalog: every picker (the Agents tab's too) offers it at once."""
+        provider, name = split_ref(model)
+        if provider == LOCAL:
+            self.providers_tab.add_local_model(name)
 
     # --- OK and Cancel ---------------------------------------------------------------
 

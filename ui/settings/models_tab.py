@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QDoubleSpinBox, QFormLayout, QLineEdit, QPushButton, QSpinBox, QWidget
 
 from app.providers import keys
@@ -31,6 +32,9 @@ CATALOG_HINT = ("Qwen, Llama, Gemma, Phi and SmolLM2 models from Hugging Face th
 
 class ModelsTab(QWidget):
     """Default, planner and fallback models, endpoint, concurrency, timeouts, retries, budget."""
+
+    modelDownloaded = Signal(str)  # noqa: N815 - Qt signal naming
+    """A model from the catalog is ready: its model string ("local/qwen3-1.7b")."""
 
     def __init__(self, settings: Settings, providers: Providers, parent: QWidget | None = None,
                  *, jobs: Jobs | None = None) -> None:
@@ -102,11 +106,10 @@ class ModelsTab(QWidget):
 
     def _on_model_added(self, model: str) -> None:
         """Offer a model just downloaded in the pickers (what is typed in them stays)."""
-        self._downloaded = [*self._downloaded, model]
-        refs = list(dict.fromkeys([*self.providers.model_refs(), *self._downloaded]))
-        for box in (self.default_model, self.planner_model):
-            set_choices(box, refs)
-        self.fallbacks.set_choices(refs)
+        if model not in self._downloaded:
+            self._downloaded = [*self._downloaded, model]
+            self.set_providers(self.providers)
+            self.modelDownloaded.emit(model)
 
     def _on_default_chosen(self, model: str) -> None:
         self._on_model_added(model)

@@ -230,6 +230,12 @@ class ProvidersTab(QWidget):
         self._fill_table()
         self.providersChanged.emit()
 
+    def add_local_model(self, name: str) -> None:
+        """Offer a local model added elsewhere (the model catalog) on the embedded provider."""
+        for provider in self.entries:
+            if provider.kind == LOCAL and name not in provider.models:
+                self._replace(replace(provider, models=(*provider.models, name)))
+
     # --- Add / Edit / Remove ---------------------------------------------------------
 
     def _on_add(self) -> None:
