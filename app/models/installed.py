@@ -78,7 +78,7 @@ def catalog_states(catalog: tuple[CatalogEntry, ...] | None = None) -> list[Cata
 
 def loose_files() -> list[Path]:
     """GGUF files in the models folder that no local model uses (e.g. copied in by hand)."""
-    used = {m.path.resolve() for m in _local_models()}
+    used = {m.path.resolve() for m in list_local_models()}  # the embedded model's file too
     folder = models_dir()
     return sorted(p for p in folder.glob("*.gguf") if p.resolve() not in used)
 
