@@ -245,3 +245,23 @@ def test_the_catalog_has_the_promised_models_and_no_hashes() -> None:
     text = (Path(__file__).parents[2] / "resources" / "model_catalog.json").read_text()
     assert not re.search(r"[0-9a-f]{40}", text) and '"sha' not in text  # no hash nobody checked
     assert find_entry("qwen3:1.7b").id == "qwen3-1.7b"
+
+
+async def test_a_downloaded_model_answers_at_once(embedded_gguf: Path) -> None:
+    """The real SmolLM2-135M GGUF, served as a catalog entry: download, then one call."""
+    from agents.llm.client import LiteLLMClient  # noqa: PLC0415 - litellm: only here
+    from agents.llm.local_model import close_local_models  # noqa: PLC0415
+    from agents.ports import LLMRequest, Message  # noqa: PLC0415
+
+    entry = CatalogEntry(**{**ENTRY.__dict__, "id": "smol-download", "file": "smol.gguf"})
+    with FakeHub() as real_hub:
+        real_hub.add(entry.repo, entry.file, await asyncio.to_thread(embedded_gguf.read_bytes))
+        assert (await install(entry, endpoint=real_hub.url)).outcome is Outcome.DONE
+    request = LLMRequest("local/smol-download", (Message("user", "Name a colour."),),
+                         max_tokens=4, temperature=0.0)
+    try:
+        async with LiteLLMClient() as llm:
+            response = await llm.complete(request)
+    finally:
+        close_local_models()
+    assert response.text.strip() and response.usage.completion_tokens <= 4
