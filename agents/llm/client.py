@@ -323,6 +323,7 @@ class LiteLLMClient:
             "max_tokens": request.max_tokens,
             "response_format": call.response_format,
             "tools": list(request.tools) if request.tools else None,
+            "repeat_penalty": request.repeat_penalty,  # the local provider reads it
         }
         kwargs.update({k: v for k, v in optional.items() if v is not None})
         if request.tools:

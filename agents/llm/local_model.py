@@ -1,8 +1,8 @@
 """GGUF models run in process with llama-cpp-python, as litellm's "local" provider.
 
     register_local_models(litellm)            # done by agents.llm.litellm_info when it loads litellm
-    set_local_models({"gemma-3-270m": LocalModelSpec(path, chat_format="gemma")})
-    LiteLLMClient().stream(LLMRequest("local/gemma-3-270m", ...))
+    set_local_models({"smollm2-135m": LocalModelSpec(path)})  # the GGUF's own chat template
+    LiteLLMClient().stream(LLMRequest("local/smollm2-135m", ...))
 
 One `LocalModel` per GGUF file owns the llama.cpp model and ONE worker thread:
 a llama context is not thread-safe, so requests queue up and run one after the
@@ -182,6 +182,7 @@ class _Job:
     json_schema: Mapping[str, Any] | None
     prepare: Callable[[], object] | None
     loop: asyncio.AbstractEventLoop
+    repeat_penalty: float | None = None
     out: asyncio.Queue[Any] = field(default_factory=asyncio.Queue)
     cancelled: threading.Event = field(default_factory=threading.Event)
 
@@ -216,6 +217,7 @@ class LocalModel:
         temperature: float | None = None,
         json_schema: Mapping[str, Any] | None = None,
         prepare: Callable[[], object] | None = None,
+        repeat_penalty: float | None = None,
     ) -> AsyncIterator[LocalChunk]:
         """Generate an answer: text chunks, then one with the finish reason and usage.
 
@@ -224,7 +226,7 @@ class LocalModel:
         """
         job = _Job(
             [dict(m) for m in messages], chat_format, max_tokens, temperature,
-            json_schema, prepare, asyncio.get_running_loop(),
+            json_schema, prepare, asyncio.get_running_loop(), repeat_penalty,
         )  # fmt: skip
         self._submit(job)
         try:
@@ -307,6 +309,8 @@ class LocalModel:
         options: dict[str, Any] = {"max_tokens": job.max_tokens, "stream": True}
         if job.temperature is not None:
             options["temperature"] = job.temperature
+        if job.repeat_penalty is not None:
+            options["repeat_penalty"] = job.repeat_penalty
         if job.json_schema is not None:
             options["grammar"] = _grammar(json.dumps(job.json_schema, sort_keys=True))
         messages = job.messages
@@ -479,6 +483,7 @@ def _request_options(
         "temperature": optional.get("temperature"),
         "json_schema": bounded_schema(_schema_of(optional.get("response_format"))),
         "prepare": spec.prepare,
+        "repeat_penalty": optional.get("repeat_penalty"),
     }
 
 

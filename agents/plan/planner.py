@@ -13,6 +13,7 @@ from agents.events import PlanProposed, PlanRejectedByModel
 from agents.llm.calls import CallContext, RetryPolicy
 from agents.plan import Plan, plan_json_schema, validate_plan
 from agents.plan.roster import ORCHESTRATOR, Roster
+from agents.plan.templates import choose_shape, template_notice, template_plan
 from agents.ports import LLMClient, Message, Usage
 from agents.run.agent import ModelSettings, call_with_fallbacks
 
@@ -45,8 +46,12 @@ class PlanResult:
 
     plan: Plan
     attempts: int
+    """Planner calls it took (0: a template plan, no call)."""
     usage: Usage
     cost: float
+    template_notice: str = ""
+    """Said on the plan card and by the CLI when the plan is a built-in template
+    (the orchestrator is too small to plan); "": the orchestrator planned it."""
 
 
 def planner_messages(roster: Roster, goal: str, context: str = "") -> list[Message]:
@@ -115,8 +120,25 @@ class Planner:
         self._retry = retry or RetryPolicy()
 
     async def plan(self, ctx: CallContext, goal: str, context: str = "") -> PlanResult:
+        model = self._settings.models_for(self._roster.get(ORCHESTRATOR),
+                                          self._settings.orchestrator_model)[0]
+        who = self._settings.too_small.get(model)
+        if who:  # its own plans repeat one task or break the JSON: a built-in shape
+            return self.template(ctx, goal, who)
         messages = planner_messages(self._roster, goal, context)
         return await self.plan_from_messages(ctx, goal, messages, fix=self._fix)
+
+    def template(self, ctx: CallContext, goal: str, who: str) -> PlanResult:
+        """A built-in plan shape filled in from `goal` (no model call): a tiny model's own
+        plans repeat one task or break the JSON; it can still write each task."""
+        workers = [r.name for r in self._roster.workers()]
+        shape = choose_shape(goal)
+        plan = template_plan(goal, workers, shape)
+        validate_plan(plan, workers)
+        ctx.sink.emit(PlanProposed(run_id=ctx.run_id, plan=plan.to_dict(), attempts=0,
+                                   template=shape.name))
+        return PlanResult(plan=plan, attempts=0, usage=Usage(), cost=0.0,
+                          template_notice=template_notice(who))
 
     async def plan_from_messages(
         self,

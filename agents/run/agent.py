@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from agents.errors import EmptyAnswer, LLMError
+from agents.errors import EmptyAnswer, LLMError, UnusableAnswer
 from agents.events import ModelFellBack
 from agents.llm.calls import CallContext, RetryPolicy, WaitHook, call_model
 from agents.llm.prices import Price
 from agents.plan import Task
 from agents.plan.roster import Role
 from agents.ports import ApprovalGate, Limits, LLMClient, LLMRequest, Message, Response
+from agents.run.guard import RETRY_REPEAT_PENALTY, RETRY_TEMPERATURE, unusable
 from agents.tools.loop import ToolSetup, run_tool_loop
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,10 @@ class ModelSettings:
     configured provider; others go to litellm as they are, with api_base/api_key."""
     fallbacks: tuple[str, ...] = ()
     """Models tried in order when the default model fails after its retries."""
+    too_small: Mapping[str, str] = field(default_factory=dict)
+    """Model reference -> how to name it ("the embedded model"), for models too small
+    to plan or to edit the team's results (tiny local GGUF models): the planner uses a
+    built-in plan shape and the deliverable is put together without a call."""
 
     @property
     def orchestrator_model(self) -> str:
@@ -117,6 +126,9 @@ async def call_with_fallbacks(
                 response, _ = await call_model(llm, request, counting, policy, before_attempt)
             if _empty(response):
                 raise EmptyAnswer(f"{model} answered with nothing, twice")
+            if json_schema is None:  # a plan's JSON is checked by its parser
+                response = await _guarded(llm, request, response, messages, counting, policy,
+                                          before_attempt, model)
         except LLMError as exc:
             if number == len(models):
                 raise
@@ -129,6 +141,29 @@ async def call_with_fallbacks(
 
 def _empty(response: Response) -> bool:
     return not response.text.strip() and not response.tool_calls
+
+
+async def _guarded(llm: LLMClient, request: LLMRequest, response: Response,
+                   messages: Sequence[Message], ctx: CallContext, policy: RetryPolicy,
+                   before_attempt: WaitHook | None, model: str) -> Response:
+    """`response`, or when it echoes its prompt or loops (agents/run/guard.py) the answer
+    to one more try, cooler and with a repetition penalty; UnusableAnswer if that fails too."""
+    why = unusable(response.text, messages)
+    if why is None:
+        return response
+    log.warning("%s %s; asking once more, cooler", model, why)
+    cooler = min(RETRY_TEMPERATURE, request.temperature if request.temperature is not None else 1.0)
+    # only llama.cpp (models on this machine) takes repeat_penalty; others may refuse it
+    penalty = RETRY_REPEAT_PENALTY if request.model.startswith("local/") else None
+    again, _ = await call_model(llm, replace(request, temperature=cooler, repeat_penalty=penalty),
+                                ctx, policy, before_attempt)
+    why_again = unusable(again.text, messages) if again.text.strip() else "answered with nothing"
+    if why_again is None:
+        return again
+    how = f"at temperature {cooler:g}" + (" with a repetition penalty" if penalty else "")
+    second = "" if why_again == why else f" ({why_again})"
+    raise UnusableAnswer(f"{model} {why}, and again when asked once more {how}{second}; "
+                         f"its answer was not used: try a larger model for this role")
 
 
 @dataclass(frozen=True)
@@ -167,6 +202,23 @@ def task_messages(role: Role, goal: str, task: Task, inputs: Sequence[Input],
     return [Message("system", role.system_prompt), Message("user", "\n\n".join(parts))]
 
 
+_FIRST_SENTENCE = re.compile(r"^.*?[.!?](?=\s|$)", re.DOTALL)
+
+
+def tiny_task_messages(role: Role, goal: str, task: Task, inputs: Sequence[Input]) -> list[Message]:
+    """What a tiny model (ModelSettings.too_small) can follow: the role's first sentence,
+    the inputs as notes, the instructions last. Told the team's full brief, a 135M model
+    repeated it ("Reply with the result of your task only") or looped on one line."""
+    first = _FIRST_SENTENCE.match(role.system_prompt.strip())
+    system = first.group(0) if first else role.system_prompt.strip()
+    notes = "\n\n".join(i.output.strip() for i in inputs if i.output.strip())
+    ask = task.instructions.strip() or task.title
+    if goal.strip().lower().rstrip(".!?") not in ask.lower():
+        ask = f"{ask}\n\n(The goal: {goal.strip()})"
+    user = f"Notes:\n\n{notes}\n\n{ask}" if notes else ask
+    return [Message("system", system), Message("user", user)]
+
+
 async def run_task_agent(
     llm: LLMClient,
     settings: ModelSettings,
@@ -185,6 +237,11 @@ async def run_task_agent(
     With `tools` (and a role allowed some of them) the model may call tools
     first, in a bounded loop (agents/tools/loop.py); risky calls ask `gate`.
     """
+    if settings.models_for(role)[0] in settings.too_small:  # a tiny model: a prompt it can follow
+        return await call_with_fallbacks(
+            llm, settings, settings.models_for(role), tiny_task_messages(role, goal, task, inputs), ctx,
+            policy, temperature=role.temperature, before_attempt=before_attempt,
+        )
     messages = task_messages(role, goal, task, inputs)
     if tools is not None and tools.registry.specs(role.tools):
         turn = ModelTurn(llm, settings, role, ctx, policy, before_attempt)

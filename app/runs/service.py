@@ -210,6 +210,7 @@ class RunService:
             idle_timeout=self.settings.idle_timeout or None, endpoints=endpoints,
             max_tokens=config.max_tokens,
             fallbacks=self.settings.fallback_models,
+            too_small={ref: who for ref in dict.fromkeys(refs) if ref and (who := too_small_to_plan(ref))},
         )
 
     def planner(self, config: RunConfig) -> Planner:
@@ -218,7 +219,7 @@ class RunService:
         # nowhere; asking it again rarely helps, tidying always does
         small = settings.orchestrator_model.startswith(f"{LOCAL}/")
         return Planner(self.llm, self.roster, settings, retry=self.retry_policy(),
-                       fix=tidy_plan if small else None, too_small=too_small_to_plan)
+                       fix=tidy_plan if small else None)
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(max_attempts=self.settings.max_attempts)

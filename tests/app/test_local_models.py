@@ -162,3 +162,44 @@ async def test_the_embedded_model_answers_in_chatml() -> None:
     assert response.usage.completion_tokens > 0
     assert "blue" in response.text.lower()
     assert "<|im_start|>" not in response.text and "<|im_end|>" not in response.text
+
+
+def gguf_with(tmp_path: Path, name: str, *shapes: tuple[int, ...]) -> Path:
+    """A GGUF v3 header: one metadata entry, then tensors of these shapes (no data)."""
+    import struct  # noqa: PLC0415
+
+    def string(text: str) -> bytes:
+        return struct.pack("<Q", len(text)) + text.encode()
+
+    data = b"GGUF" + struct.pack("<IQQ", 3, len(shapes), 1)
+    data += string("general.name") + struct.pack("<I", 8) + string(name)
+    for i, shape in enumerate(shapes):
+        data += string(f"w{i}") + struct.pack(f"<I{len(shape)}Q", len(shape), *shape) + struct.pack("<IQ", 2, 0)
+    path = tmp_path / f"{name}.gguf"
+    path.write_bytes(data)
+    return path
+
+
+def test_the_parameters_are_read_from_the_gguf_header(tmp_path: Path) -> None:
+    from agents.llm.gguf import parameter_count  # noqa: PLC0415
+
+    assert parameter_count(ensure_embedded_model()) == 134_515_008  # SmolLM2-135M
+    assert parameter_count(gguf_with(tmp_path, "two", (1000, 300), (7,))) == 300_007
+    assert parameter_count(gguf(tmp_path)) is None  # "GGUF" and zeros: no version this reads
+    assert parameter_count(tmp_path / "missing.gguf") is None
+
+
+def test_which_models_are_too_small_to_plan(tmp_path: Path) -> None:
+    from app.providers.local_models import too_small_to_plan  # noqa: PLC0415
+
+    add_local_model("half", gguf_with(tmp_path, "half", (494, 1_000_000)))
+    add_local_model("big", gguf_with(tmp_path, "big", (1_240, 1_000_000)))
+    add_local_model("odd", gguf(tmp_path, "odd.gguf"))  # an unreadable header: by its size
+    assert too_small_to_plan("local/smollm2-135m") == "the embedded model"
+    assert too_small_to_plan("local/gemma-3-270m") == "the embedded model"
+    assert too_small_to_plan("local/half") == "local/half (494M parameters)"
+    assert too_small_to_plan("local/big") is None
+    assert too_small_to_plan("local/odd") == "local/odd (0 MB file)"
+    assert too_small_to_plan("local/unknown") is None
+    assert too_small_to_plan("ollama/smollm2:135m") is None  # a server: asked, as any other
+    assert too_small_to_plan("openai/gpt-4o-mini") is None

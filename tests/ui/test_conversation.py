@@ -218,3 +218,16 @@ def test_the_plan_card_names_patterns_and_counts_every_role_at_work(conversation
 
     texts = " ".join(w.text() for w in card.findChildren(QLabel))
     assert "Essay — review ×3 by reviewer" in texts and "Pick — vote of 2, judged by reviewer" in texts
+
+
+def test_a_template_plan_says_so_on_its_card(conversation: ConversationView):
+    from agents.plan.templates import template_notice, template_plan  # noqa: PLC0415
+
+    plan = template_plan("How to bake bread", ["researcher", "writer", "reviewer"])
+    card = conversation.add_plan(plan)
+    assert card.notice.isHidden()  # a planned plan says nothing of the kind
+    card.set_notice(template_notice("the embedded model"))
+    assert not card.notice.isHidden()
+    assert card.notice.text() == ("Offline template plan: the embedded model is too small to plan; "
+                                  "edit it as you like.")
+    assert card.edit_button.isEnabled()  # edited like any plan

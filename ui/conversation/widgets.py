@@ -156,6 +156,12 @@ class PlanCard(QFrame):
         self.estimate.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.estimate.hide()
         layout.addWidget(self.estimate)
+        self.notice = QLabel()
+        """Said of a template plan (a model too small to plan); hidden otherwise."""
+        self.notice.setWordWrap(True)
+        self.notice.setStyleSheet("font-style: italic;")
+        self.notice.hide()
+        layout.addWidget(self.notice)
         self.approve_button = QPushButton("&Approve plan && run")
         self.approve_button.setDefault(True)
         self.approve_button.setAutoDefault(True)
@@ -172,6 +178,11 @@ class PlanCard(QFrame):
         buttons.addWidget(self.state_label)
         buttons.addStretch(1)
         layout.addLayout(buttons)
+
+    def set_notice(self, text: str) -> None:
+        """Show `text` under the plan ("Offline template plan: ...")."""
+        self.notice.setText(text)
+        self.notice.setVisible(bool(text))
 
     def _preview(self, tasks: Sequence[tuple[str, str]]) -> QLabel:
         """The first tasks as coloured lines; two columns when there are more than four."""
