@@ -69,6 +69,10 @@ class GoalInput(QPlainTextEdit):
         self.setFixedHeight(72)
 
 
+MIN_WIDTH, MIN_HEIGHT = 900, 600
+"""Below this the plan, the run and the conversation cannot all be read."""
+COLLAPSE_HISTORY_BELOW = 1180
+"""Narrower windows start with the history column collapsed."""
 CONVERSATION_MIN_WIDTH = 270
 """Narrower, the goal box wraps every word and cards are cut (seen at 1000 px)."""
 
@@ -149,6 +153,7 @@ class MainWindow(QMainWindow):
         self.splitter.addWidget(centre)
         self.splitter.addWidget(right)
         self.splitter.setChildrenCollapsible(False)
+        self.splitter.setCollapsible(0, True)  # the history gives way first on a small screen
         self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 3)
         self.splitter.setStretchFactor(2, 4)
@@ -158,15 +163,19 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.splitter)
         self.statusBar().addPermanentWidget(self.status)
         self._fit_to_screen(1680, 980)
+        self.setMinimumSize(MIN_WIDTH, MIN_HEIGHT)  # where the layout truly ends
 
     def _fit_to_screen(self, width: int, height: int) -> None:
         """The preferred size, never more than the screen's free area (a window
-        wider than the screen hides the run view's right edge)."""
+        wider than the screen hides the run view's right edge); on a narrow screen
+        the history column starts collapsed (drag its edge, or Ctrl+F, to bring it back)."""
         screen = self.screen() or QGuiApplication.primaryScreen()
         if screen is not None:
             free = screen.availableGeometry()
             width, height = min(width, free.width()), min(height, free.height())
         self.resize(width, height)
+        if width < COLLAPSE_HISTORY_BELOW:
+            self.splitter.setSizes([0, CONVERSATION_MIN_WIDTH + 60, width - CONVERSATION_MIN_WIDTH - 60])
 
     def _build_actions(self) -> None:
         self.new_project_action = QAction("New project…", self, shortcut=QKeySequence(QKeySequence.StandardKey.New))
@@ -408,6 +417,9 @@ class MainWindow(QMainWindow):
             self.status.setText(f"Project: {name.strip()}")
 
     def _on_search(self) -> None:
+        if self.splitter.sizes()[0] == 0:  # collapsed on a small screen: open it to search
+            sizes = self.splitter.sizes()
+            self.splitter.setSizes([220, max(CONVERSATION_MIN_WIDTH, sizes[1] - 220), sizes[2]])
         self.history.search.setFocus()
         self.history.search.selectAll()
 

@@ -8,8 +8,9 @@ from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, Signal
 from PySide6.QtGui import QAction, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QHeaderView,
+    QFrame,
     QLabel,
+    QScrollArea,
     QSplitter,
     QToolBar,
     QTreeView,
@@ -18,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from agents.plan import Plan
+from ui.plan_tree.columns import ColumnFitter
 from ui.plan_tree.commands import DependencyCleanup
 from ui.plan_tree.delegates import AgentDelegate, PaddedDelegate
 from ui.plan_tree.detail import TaskDetailPane
@@ -32,7 +34,7 @@ COLUMN_WIDTHS = {
     Column.TOKENS: 76,
     Column.COST: 76,
 }
-"""Starting widths; the Task column takes the rest."""
+"""Widths before the first fit (ui/plan_tree/columns.py sizes them to content)."""
 
 _BANNER_STYLE = (
     "QLabel { background: #fdecea; color: #b71c1c; border: 1px solid #f1aeb5;"
@@ -97,11 +99,15 @@ class PlanTreeView(QWidget):
         tree.setDefaultDropAction(Qt.DropAction.MoveAction)
         tree.setAnimated(True)
         header = tree.header()
-        header.setStretchLastSection(False)
-        header.setSectionResizeMode(Column.TASK, QHeaderView.ResizeMode.Stretch)
         header.setMinimumSectionSize(48)
         for column, width in COLUMN_WIDTHS.items():
             header.resizeSection(column, width)
+        self.columns = ColumnFitter(tree)
+        """Sizes the columns to their content, Task first, until the person drags one."""
+        header.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        fit = QAction("Fit columns to the table", header)
+        fit.triggered.connect(self.columns.reset)
+        header.addAction(fit)
         return tree
 
     def _build_actions(self) -> None:
@@ -177,11 +183,18 @@ class PlanTreeView(QWidget):
         # detail pane below the tree: seven columns need the full width
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.tree)
-        splitter.addWidget(self.detail)
+        # the detail pane scrolls rather than hold the window taller than a 700 px screen
+        scroller = QScrollArea()
+        scroller.setWidget(self.detail)
+        scroller.setWidgetResizable(True)
+        scroller.setFrameShape(QFrame.Shape.NoFrame)
+        scroller.setMinimumHeight(110)
+        self.detail_scroller = scroller
+        splitter.addWidget(scroller)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
         splitter.setChildrenCollapsible(False)
-        self.tree.setMinimumHeight(120)
+        self.tree.setMinimumHeight(90)
         self.splitter = splitter
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 6)
