@@ -64,12 +64,17 @@ class Settings:
     code_network: bool = False
     """run_python and run_shell may use the network; off, their sandbox has none
     (not even this machine's loopback)."""
+    theme: str = "system"
+    """The window's colours: "system" (the desktop's), "light" or "dark"."""
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["fallback_models"] = list(self.fallback_models)
         return data
 
+
+THEMES = ("system", "light", "dark")
+"""The window's colour schemes (Settings.theme)."""
 
 _OLD_CALL_TIMEOUT = 120.0
 """call_timeout's default before idle_timeout (settings files saved then hold it)."""
@@ -97,6 +102,8 @@ def load_settings(path: Path | None = None) -> Settings:
         # written before the idle timeout existed: the old default was a deadline for the
         # whole call (it cut long answers still streaming); take the new overall limit
         del values["call_timeout"]
+    if values.get("theme") not in THEMES:
+        values.pop("theme", None)  # unknown or hand-edited: the desktop's
     settings = _current_models(Settings(**values))
     if model := os.environ.get("TROUPE_MODEL"):
         settings = replace(settings, default_model=current_model(model))

@@ -39,6 +39,7 @@ from ui.crash import CrashReporter
 from ui.main_thread_gc import MainThreadGC
 from ui.main_window import MainWindow
 from ui.single_instance import FirstInstance, activate_running, bring_to_front, claim
+from ui.theme import apply_theme
 
 _fatal_log: IO[str] | None = None  # open for the process's life: faulthandler writes to it
 _wakeup: tuple[socket.socket, socket.socket] | None = None  # SIGTERM's way into the Qt loop
@@ -93,6 +94,7 @@ def _run_window(app: QCoreApplication, reporter: CrashReporter, instance: FirstI
     reporter.watch_loop(loop)
     loaded = read_user_roster()
     service = RunService.deferred(roster=loaded.roster)
+    apply_theme(service.settings.theme)  # before the first widget: nothing to repaint
     window = MainWindow(service)
     window.show()
     if last is not None:

@@ -394,6 +394,7 @@ class MainWindow(QMainWindow):
 
     def _apply_settings(self, dialog: SettingsDialog) -> None:
         settings, roster = dialog.result_settings(), dialog.result_roster()
+        themed = settings.theme != self.service.settings.theme
         save_settings(settings)
         self.service.settings = settings
         self.service.providers = dialog.result_providers()  # saved by the dialog
@@ -404,6 +405,8 @@ class MainWindow(QMainWindow):
         if not self.session.running:
             self.session.config = self.service.config()
         self._show_model_notice()
+        if themed and not self.session.running and self.session.run_id is not None:
+            self.session.open_run(self.session.run_id)  # cards painted in the old colours, anew
         # what first-run detection said ("No model provider found") is old news now
         self.status.setText(f"Model: {self.session.config.model}  ·  Project: {self.session.project}")
 

@@ -12,7 +12,7 @@ import zlib
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont, QFontDatabase, QGuiApplication, QPalette
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QApplication, QStyleFactory, QWidget
 
 ROLE_COLOURS: dict[str, str] = {
     "orchestrator": "#7e57c2",  # violet
@@ -63,6 +63,51 @@ STATUS_LABELS: dict[str, str] = {
 }
 
 FAILED_COLOUR = STATUS_COLOURS["failed"]
+
+
+_SYSTEM_PALETTE: QPalette | None = None
+"""The desktop's palette, as the application started with it (for theme "system")."""
+
+
+def dark_palette() -> QPalette:
+    """A dark scheme for desktops (and offscreen runs) that do not provide one."""
+    palette = QPalette()
+    colours = {
+        QPalette.ColorRole.Window: "#2b2b2b", QPalette.ColorRole.WindowText: "#e6e6e6",
+        QPalette.ColorRole.Base: "#1f1f1f", QPalette.ColorRole.AlternateBase: "#262626",
+        QPalette.ColorRole.Text: "#e6e6e6", QPalette.ColorRole.Button: "#353535",
+        QPalette.ColorRole.ButtonText: "#e6e6e6", QPalette.ColorRole.Highlight: "#2f7de1",
+        QPalette.ColorRole.HighlightedText: "#ffffff", QPalette.ColorRole.ToolTipBase: "#353535",
+        QPalette.ColorRole.ToolTipText: "#e6e6e6", QPalette.ColorRole.PlaceholderText: "#8a8a8a",
+        QPalette.ColorRole.Mid: "#444444", QPalette.ColorRole.Light: "#505050",
+        QPalette.ColorRole.Dark: "#1a1a1a", QPalette.ColorRole.Link: "#6aa8ff",
+    }
+    for role, colour in colours.items():
+        palette.setColor(role, QColor(colour))
+    for role in (QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText, QPalette.ColorRole.WindowText):
+        palette.setColor(QPalette.ColorGroup.Disabled, role, QColor("#6a6a6a"))
+    return palette
+
+
+def apply_theme(choice: str) -> None:
+    """Switch the application's colours: "system", "light" or "dark". Widgets that
+    cache colours follow on their next rebuild (the window reopens the open run)."""
+    global _SYSTEM_PALETTE
+    app = QGuiApplication.instance()
+    if not isinstance(app, QGuiApplication):
+        return
+    if _SYSTEM_PALETTE is None:
+        _SYSTEM_PALETTE = QPalette(QGuiApplication.palette())
+    if choice == "dark":
+        QGuiApplication.setPalette(dark_palette())
+    elif choice == "light":
+        light = _SYSTEM_PALETTE
+        if light.color(QPalette.ColorRole.Window).lightnessF() < 0.5:  # a dark desktop: Fusion's light one
+            style = QStyleFactory.create("Fusion") if isinstance(app, QApplication) else None
+            light = style.standardPalette() if style is not None else light
+        QGuiApplication.setPalette(light)
+    else:
+        QGuiApplication.setPalette(_SYSTEM_PALETTE)
 
 
 def is_dark_mode() -> bool:

@@ -353,3 +353,26 @@ def test_a_roster_with_fallbacks_is_shown_and_kept(qtbot, open_dialog) -> None:
     assert dialog.agents_tab.fallbacks.models() == ("openai/gpt-4o-mini",)
     click_ok(qtbot, dialog)
     assert dialog.result_roster() == Roster(tuple(roles))
+
+
+def test_the_theme_applies_at_once_is_kept_on_ok_and_reverted_on_cancel(open_dialog) -> None:
+    from PySide6.QtGui import QGuiApplication, QPalette  # noqa: PLC0415
+
+    from ui import theme  # noqa: PLC0415
+
+    def window_lightness() -> float:
+        return QGuiApplication.palette().color(QPalette.ColorRole.Window).lightnessF()
+
+    theme.apply_theme("light")
+    dialog = open_dialog()
+    tab = dialog.general_tab
+    tab.theme.setCurrentIndex(tab.theme.findData("dark"))
+    assert window_lightness() < 0.5 and theme.is_dark_mode()  # shown as it is chosen
+    dialog.reject()
+    assert window_lightness() > 0.5  # Cancel: back to the saved theme
+
+    again = open_dialog()
+    again.general_tab.theme.setCurrentIndex(again.general_tab.theme.findData("dark"))
+    again.accept()
+    assert again.result_settings().theme == "dark" and theme.is_dark_mode()
+    theme.apply_theme("system")

@@ -28,6 +28,7 @@ from app.providers.registry import LOCAL, Providers, load_providers, save_provid
 from app.settings import Settings
 from ui import theme
 from ui.settings.agents_tab import AgentsTab
+from ui.settings.general_tab import GeneralTab
 from ui.settings.jobs import Jobs
 from ui.settings.models_tab import ModelsTab
 from ui.settings.providers_tab import ProvidersTab
@@ -64,6 +65,8 @@ class SettingsDialog(QDialog):
         self.tabs.addTab(padded(self.providers_tab), "Providers")
         self.tabs.addTab(padded(self.agents_tab), "Agents")
         self.tools_tab = ToolsTab.install(self, self.tabs, settings)  # OK (accepted) saves its two files
+        self.general_tab = GeneralTab(settings)
+        self.tabs.addTab(padded(self.general_tab), "General")
         self.errors = banner(theme.FAILED_COLOUR)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         layout = QVBoxLayout(self)
@@ -102,6 +105,7 @@ class SettingsDialog(QDialog):
         values = self.models_tab.values()
         changes: dict[str, Any] = {k: v for k, v in values.items() if k in SETTINGS_FIELDS}
         changes.update(self.tools_tab.values())
+        changes.update(self.general_tab.values())
         self._result_settings = replace(self._settings, **changes)
         self._result_roster = self.agents_tab.roster()
         self.errors.hide()
@@ -122,6 +126,8 @@ class SettingsDialog(QDialog):
 
     def done(self, result: int) -> None:
         self.jobs.cancel_all()  # a late test result must not reach closed widgets
+        if result != QDialog.DialogCode.Accepted:
+            self.general_tab.revert()  # the theme was tried on: back to the saved one
         super().done(result)
 
     def _show_problems(self, problems: list[tuple[int, Problem]]) -> None:
