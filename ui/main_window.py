@@ -17,6 +17,7 @@ from PySide6.QtGui import (
     QKeySequence,
     QPaintEvent,
     QShortcut,
+    QTextCursor,
 )
 from PySide6.QtWidgets import (
     QApplication,
@@ -235,6 +236,7 @@ class MainWindow(QMainWindow):
         self.plan_model.validityChanged.connect(lambda _ok: self._on_model_changed())
         self.conversation.exportRequested.connect(self._on_export_requested)
         self.conversation.planEditRequested.connect(self.plan_view.tree.setFocus)
+        self.conversation.exampleChosen.connect(self._use_example)
         self.conversation.planApproved.connect(lambda: QTimer.singleShot(0, self._after_approve))
 
     # --- staged start -----------------------------------------------------------------------
@@ -434,6 +436,12 @@ class MainWindow(QMainWindow):
         self.settings_action.setEnabled(not self.session.running)
         self.crash_notice.resume_button.setEnabled(not self.session.running)
         self.replan_action.setEnabled(not busy and self.session.can_replan())
+
+    def _use_example(self, goal: str) -> None:
+        """An example goal from the empty conversation: in the goal box, ready to edit or send."""
+        self.goal.setPlainText(goal)
+        self.goal.moveCursor(QTextCursor.MoveOperation.End)
+        self.goal.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def _after_approve(self) -> None:
         if self._focus_is_idle():

@@ -231,3 +231,20 @@ def test_a_template_plan_says_so_on_its_card(conversation: ConversationView):
     assert card.notice.text() == ("Offline template plan: the embedded model is too small to plan; "
                                   "edit it as you like.")
     assert card.edit_button.isEnabled()  # edited like any plan
+
+
+def test_an_empty_conversation_welcomes_with_example_goals(qtbot) -> None:
+    view = ConversationView()
+    qtbot.addWidget(view)
+    view.resize(520, 600)
+    view.show()
+    assert view.welcome.isVisible() and not view.scroll_area.isVisible()
+    chosen: list[str] = []
+    view.exampleChosen.connect(chosen.append)
+    qtbot.mouseClick(view.welcome.buttons[1], Qt.MouseButton.LeftButton)
+    assert chosen == [view.welcome.buttons[1].text()]
+    view.grab().save("/tmp/troupe-welcome.png")
+    view.add_user_message("A goal")  # the conversation starts: the welcome goes
+    assert not view.welcome.isVisible() and view.scroll_area.isVisible()
+    view.clear()  # a new conversation: it comes back
+    assert view.welcome.isVisible()

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 from ui import theme
 from ui.approvals import ApprovalCard
 from ui.conversation.markdown_render import WARM_UP
+from ui.conversation.welcome import Welcome
 from ui.conversation.widgets import (
     ORCHESTRATOR,
     USER,
@@ -97,9 +98,14 @@ class ConversationView(QWidget):
         bar.valueChanged.connect(self._on_scrolled)
         bar.rangeChanged.connect(self._on_range_changed)
         self.scroll_area.viewport().installEventFilter(self)
+        self.welcome = Welcome()
+        """What Troupe does and example goals, while the conversation is empty."""
+        self.exampleChosen = self.welcome.exampleChosen
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.welcome)
         layout.addWidget(self.scroll_area)
+        self.scroll_area.hide()
 
         self._stream_timer = QTimer(self)
         self._stream_timer.setSingleShot(True)
@@ -229,6 +235,8 @@ class ConversationView(QWidget):
         return widget
 
     def clear(self) -> None:
+        self.welcome.show()
+        self.scroll_area.hide()
         self._stream_timer.stop()
         self._stream_bubble, self._stream_parts, self._stream_text = None, [], ""
         while self._layout.count() > 1:
@@ -262,7 +270,12 @@ class ConversationView(QWidget):
 
     # --- layout ------------------------------------------------------------------------
 
+    def _leave_welcome(self) -> None:
+        self.welcome.hide()
+        self.scroll_area.show()
+
     def _add_bubble(self, bubble: MessageBubble) -> MessageBubble:
+        self._leave_welcome()
         bubble.set_max_width(self._bubble_width())
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
@@ -282,6 +295,7 @@ class ConversationView(QWidget):
         self._insert(card)
 
     def _insert(self, widget: QWidget) -> None:
+        self._leave_welcome()
         self._layout.insertWidget(self._layout.count() - 1, widget)
 
     def _bubble_width(self) -> int:
