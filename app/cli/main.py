@@ -109,7 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("--json", action="store_true", help="one JSON event per line on stdout")
 
     runs = sub.add_parser("runs", help="list runs, newest first")
-    runs.add_argument("--search", help="only runs whose goal, plan, outputs or deliverable hold every word")
+    runs.add_argument("--search", help="only runs whose goal, plan, outputs, deliverable or approval edits "
+                      "hold every word; each with the words around the match")
     runs.add_argument("--limit", type=_positive_int, default=RUNS_PAGE,
                       help=f"list at most this many runs (default {RUNS_PAGE})")
     runs.add_argument("--offset", type=_count, default=0, help="skip this many of the newest runs first")
@@ -512,7 +513,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
         rows = [{"id": r.id, "goal": r.goal, "status": r.status, "partial": r.partial,
                  "created": r.created, "project": r.project, "tokens": r.total_tokens,
                  "cost": r.cost, "unpriced_calls": r.unpriced_calls, "tasks": r.task_count,
-                 "tasks_completed": r.tasks_completed}
+                 "tasks_completed": r.tasks_completed,
+                 "snippet": r.hit.to_dict() if r.hit else None}  # null unless --search
                 for r in runs]
         print(safe_json(rows, indent=2))
     else:
@@ -520,6 +522,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created))
             status = "partial" if r.partial and r.status == "completed" else r.status
             print(f"{r.id}  {when}  {status:<11}  {cost_text(r.cost, r.unpriced_calls):<9}  {r.goal}")
+            if r.hit is not None:  # where the words were found, each marked «like this»
+                print(f"    {r.hit.where}: {r.hit.marked('«', '»')}")
     if note := _runs_note(args, len(runs), total):
         print(note, file=sys.stderr)
     return EXIT_OK

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from agents import events as ev
+from agents.approvals import Subject
 from agents.ports import request_from_event
 from agents.run.state import MID_TASK, blocked_reason, keeps
 from app.approval_text import approval_text
@@ -364,6 +365,7 @@ def _approval_resolved(db: Sql, e: ev.ApprovalResolved, owner: Owner) -> None:
         "WHERE run_id = ? AND request_id = ?",
         (e.action, e.text, e.ts, e.run_id, e.request_id),
     )
+    _index_edit(db, e)
     if not e.task_id:
         return
     subject = db.value(
@@ -379,6 +381,26 @@ def _approval_resolved(db: Sql, e: ev.ApprovalResolved, owner: Owner) -> None:
         "instructions = CASE WHEN ? THEN ? ELSE instructions END "
         "WHERE run_id = ? AND task_id = ? AND status = 'waiting_approval'",
         (edit, e.text, e.run_id, e.task_id),
+    )
+
+
+SEARCHED_EDITS = frozenset({Subject.TASK, Subject.TOOL})
+"""Approvals whose edit (new instructions, new arguments) the history search finds."""
+
+
+def _index_edit(db: Sql, e: ev.ApprovalResolved) -> None:
+    """What the person wrote in an edit becomes a search doc (kind "approval", ref the request)."""
+    if e.action != "edit" or not e.text.strip():
+        return
+    subject = db.value(
+        "SELECT subject FROM approvals WHERE run_id = ? AND request_id = ?", (e.run_id, e.request_id)
+    )
+    if subject not in SEARCHED_EDITS:  # a deadline's edit is a time, not words
+        return
+    db.run(
+        "INSERT INTO search_docs (run_id, kind, ref, body) VALUES (?, 'approval', ?, ?) "
+        "ON CONFLICT (run_id, kind, ref) DO UPDATE SET body = excluded.body",
+        (e.run_id, e.request_id, e.text),
     )
 
 

@@ -26,6 +26,7 @@ from app.storage.records import (
     PlanVersionRow,
     RunDetail,
     RunSummary,
+    SearchHit,
     TaskRow,
 )
 
@@ -60,6 +61,72 @@ def _runs_matching_all(terms: list[str]) -> TextualSelect:
     sql = " INTERSECT ".join(_RUNS_MATCHING.format(n=n) for n in range(len(terms)))
     params = {f"w{n}": term for n, term in enumerate(terms)}
     return text(sql).bindparams(**params).columns(run_id=String)
+
+
+_OPEN, _CLOSE = "\ue000", "\ue001"
+"""Private-use characters snippet() puts around each matched word (stripped again)."""
+_SNIPPET_WORDS = 14
+_HITS = (
+    "SELECT search_docs.run_id, search_docs.kind, search_docs.ref, "
+    "snippet(search_fts, 0, :open, :close, '…', {words}) FROM search_fts "
+    "JOIN search_docs ON search_docs.id = search_fts.rowid "
+    "WHERE search_fts MATCH :query AND search_docs.run_id IN ({ids}) "
+    "ORDER BY bm25(search_fts)"
+)
+_KIND_WORDS = {"goal": "goal", "plan": "plan", "deliverable": "deliverable",
+               "output": "output", "approval": "approval edit"}
+
+
+def search_hits(conn: Connection, terms: list[str], run_ids: list[str]) -> dict[str, SearchHit]:
+    """For each of `run_ids`, its text that best matches any of `terms` (FTS5's bm25),
+    as a snippet with the matched words marked."""
+    if not terms or not run_ids:
+        return {}
+    ids = {f"r{n}": run_id for n, run_id in enumerate(run_ids)}
+    sql = _HITS.format(words=_SNIPPET_WORDS, ids=", ".join(f":{key}" for key in ids))
+    rows = conn.execute(text(sql), {"open": _OPEN, "close": _CLOSE, "query": " OR ".join(terms), **ids})
+    best: dict[str, tuple[str, str, str]] = {}
+    for run_id, kind, ref, snippet in rows:
+        best.setdefault(run_id, (kind, ref, snippet))
+    return {run_id: _hit(conn, run_id, *found) for run_id, found in best.items()}
+
+
+def _hit(conn: Connection, run_id: str, kind: str, ref: str, snippet: str) -> SearchHit:
+    words, marks = _unmark(snippet)
+    return SearchHit(kind, ref, _where(conn, run_id, kind, ref), words, marks)
+
+
+def _unmark(snippet: str) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """The snippet on one line (runs of white space as one space) and where its marks were."""
+    pieces: list[str] = []
+    marks: list[tuple[int, int]] = []
+    at = start = 0
+    for piece in re.split(f"([{_OPEN}{_CLOSE}])", snippet):
+        if piece == _OPEN:
+            start = at
+        elif piece == _CLOSE:
+            marks.append((start, at))
+        else:
+            piece = re.sub(r"\s+", " ", piece)
+            pieces.append(piece)
+            at += len(piece)
+    joined = "".join(pieces)
+    lead, stripped = len(joined) - len(joined.lstrip()), joined.strip()
+    return stripped, tuple((max(0, a - lead), min(len(stripped), b - lead)) for a, b in marks if b > a)
+
+
+def _where(conn: Connection, run_id: str, kind: str, ref: str) -> str:
+    """"goal", "plan", "output of “Draft”", "approval edit of “Draft”", "deliverable"."""
+    words = _KIND_WORDS.get(kind, kind)
+    task_id = ref if kind == "output" else None
+    if kind == "approval":
+        task_id = conn.execute(select(approvals_t.c.task_id).where(
+            approvals_t.c.run_id == run_id, approvals_t.c.request_id == ref)).scalar()
+    if not task_id:
+        return words
+    title = conn.execute(select(tasks_t.c.title).where(
+        tasks_t.c.run_id == run_id, tasks_t.c.task_id == task_id)).scalar()
+    return f"{words} of “{title or task_id}”"
 
 
 def run_summaries(conn: Connection, terms: list[str], limit: int, offset: int = 0) -> list[RunSummary]:

@@ -9,6 +9,35 @@ from agents.approvals import Subject
 
 
 @dataclass(frozen=True)
+class SearchHit:
+    """Where a searched run matched, and the words around the match."""
+
+    kind: str
+    """goal / plan / output / deliverable / approval (search_docs.kind)."""
+    ref: str
+    """The task id of an output, the request id of an approval edit, else ""."""
+    where: str
+    """Said to a person: "goal", "output of “Draft”", "approval edit of “Draft”"."""
+    text: str
+    """A few words around the match on one line; "…" where the text was cut."""
+    marks: tuple[tuple[int, int], ...] = ()
+    """(start, end) of each matched word in `text`."""
+
+    def marked(self, before: str, after: str) -> str:
+        """`text` with `before` and `after` around each matched word."""
+        out, last = [], 0
+        for start, end in self.marks:
+            out += [self.text[last:start], before, self.text[start:end], after]
+            last = end
+        return "".join([*out, self.text[last:]])
+
+    def to_dict(self) -> dict[str, Any]:
+        """The hit for JSON (`troupe runs --search --json`)."""
+        return {"kind": self.kind, "ref": self.ref, "where": self.where, "text": self.text,
+                "marks": [list(m) for m in self.marks]}
+
+
+@dataclass(frozen=True)
 class RunSummary:
     """One line of the history list."""
 
@@ -39,6 +68,8 @@ class RunSummary:
     status "completed" this is a partial success."""
     unpriced_calls: int = 0
     """Its model calls whose price was unknown (counted as $0 in `cost`)."""
+    hit: SearchHit | None = None
+    """In a search's results: where the run matched and the words around it."""
 
     @property
     def total_tokens(self) -> int:

@@ -12,6 +12,7 @@ import re
 import time
 import uuid
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -188,10 +189,14 @@ class Store:
             return queries.run_summaries(conn, [], limit, offset)
 
     def search_runs(self, text: str, limit: int = 200, offset: int = 0) -> list[RunSummary]:
-        """Runs whose goal, plan, task outputs or deliverable contain every word
-        of `text` (prefix match, case and accent insensitive), newest first."""
+        """Runs whose goal, plan, task outputs, deliverable or approval edits contain
+        every word of `text` (prefix match, case and accent insensitive), newest
+        first, each with its `hit` (where it matched, with the words around it)."""
+        terms = queries.fts_terms(text)
         with self.engine.connect() as conn:
-            return queries.run_summaries(conn, queries.fts_terms(text), limit, offset)
+            runs = queries.run_summaries(conn, terms, limit, offset)
+            hits = queries.search_hits(conn, terms, [r.id for r in runs])
+        return [replace(r, hit=hits.get(r.id)) for r in runs]
 
     def get_run(self, run_id: str) -> RunDetail:
         """A snapshot of one run with its tasks; KeyError if there is no such run."""
