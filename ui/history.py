@@ -10,13 +10,14 @@ from PySide6.QtCore import (
     QModelIndex,
     QPersistentModelIndex,
     QPoint,
+    QRect,
     QSignalBlocker,
     QSize,
     Qt,
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPalette, QStandardItemModel
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette, QStandardItemModel
 from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
@@ -30,14 +31,17 @@ from PySide6.QtWidgets import (
 )
 
 from app.cost_text import cost_text
+from ui import theme
 
 if TYPE_CHECKING:
-    from app.storage.records import RunSummary
+    from app.storage.records import RunSummary, SearchHit
 
 RUN_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 PROJECT_ROLE = Qt.ItemDataRole.UserRole + 2
 META_ROLE = Qt.ItemDataRole.UserRole + 3
 """A run row's second line: "Dec 07 03:18 · completed · $0.0012"."""
+HIT_ROLE = Qt.ItemDataRole.UserRole + 4
+"""In search results, a run row's third line: where it matched (a SearchHit), or None."""
 
 STATUS_MARKS = {
     "completed": "✓", "failed": "✗", "running": "●", "paused": "Ⅱ",
@@ -235,27 +239,32 @@ def _run_data(run: RunSummary) -> dict[int, object]:
     status = "completed (partial)" if partial else run.status
     long_status = "completed (partial: some tasks were rejected)" if partial else run.status
     cost = cost_text(run.cost, run.unpriced_calls)  # "price unknown", never a silent $0
+    found = f"\n\nFound in the {run.hit.where}: {run.hit.text}" if run.hit else ""
     return {
         Qt.ItemDataRole.DisplayRole: f"{mark}  {run.goal}",
         META_ROLE: f"{when} · {status} · {cost}",
+        HIT_ROLE: run.hit,
         RUN_ID_ROLE: run.id,
         Qt.ItemDataRole.ToolTipRole: (
             f"{run.goal}\n\nStatus: {long_status}\nStarted: {time.ctime(run.created)}\n"
-            f"Tasks: {run.tasks_completed}/{run.task_count} · {run.total_tokens} tokens · {cost}"
+            f"Tasks: {run.tasks_completed}/{run.task_count} · {run.total_tokens} tokens · {cost}{found}"
         ),
     }
 
 
 class RunRowDelegate(QStyledItemDelegate):
     """A run row is two lines whatever the width: the goal, elided to one line, and
-    its date, status and cost dimmed under it (a wrapped goal used to push them out)."""
+    its date, status and cost dimmed under it (a wrapped goal used to push them out).
+    In search results a third line says where the run matched, with the words around
+    the match and the matched words in bold on a highlighter tint."""
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
         size = super().sizeHint(option, index)
         if index.data(META_ROLE) is None:
             return size
         line = QFontMetrics(option.font).lineSpacing()  # type: ignore[attr-defined]
-        return QSize(size.width(), 2 * line + 8)
+        lines = 3 if index.data(HIT_ROLE) is not None else 2
+        return QSize(size.width(), lines * line + 8)
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem,
               index: QModelIndex | QPersistentModelIndex) -> None:
@@ -285,11 +294,96 @@ class RunRowDelegate(QStyledItemDelegate):
         painter.drawText(first, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                          metrics.elidedText(goal, Qt.TextElideMode.ElideRight, rect.width()))
         painter.setPen(dim)
-        second = first.translated(0, line)
-        painter.drawText(second.adjusted(metrics.horizontalAdvance("✓  "), 0, 0, 0),
-                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                         metrics.elidedText(str(meta), Qt.TextElideMode.ElideRight, rect.width()))
+        indent = metrics.horizontalAdvance("✓  ")
+        second = first.translated(0, line).adjusted(indent, 0, 0, 0)
+        painter.drawText(second, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                         metrics.elidedText(str(meta), Qt.TextElideMode.ElideRight, second.width()))
+        hit = index.data(HIT_ROLE)
+        if hit is not None:
+            colours = _HitColours(text, dim, palette, selected)
+            _paint_hit(painter, second.translated(0, line), hit, item.font, colours)  # type: ignore[attr-defined]
         painter.restore()
+
+
+class _HitColours:
+    """The pens and the marker of a hit line, for a selected row or not."""
+
+    def __init__(self, text: QColor, dim: QColor, palette: QPalette, selected: bool) -> None:
+        self.text, self.dim, self.selected = text, dim, selected
+        self.marker = theme.mix(palette.color(QPalette.ColorRole.Base), QColor(MARKER_COLOUR), 0.38)
+
+
+MARKER_COLOUR = theme.STATUS_COLOURS["waiting_approval"]
+"""The highlighter colour behind a matched word (an amber that reads on light and dark)."""
+
+
+def _paint_hit(painter: QPainter, rect: QRect, hit: SearchHit, font: QFont, colours: _HitColours) -> None:
+    """"output of “Draft”: …words around the **match**…", elided to `rect`'s width."""
+    metrics, bold = QFontMetrics(font), QFont(font)
+    bold.setBold(True)
+    strong = QFontMetrics(bold)
+    label = _where_label(hit.where, metrics, rect.width() // 2)
+    painter.setPen(colours.dim)
+    painter.drawText(rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, label)
+    x, right = rect.left() + metrics.horizontalAdvance(label), rect.right()
+    for words, marked in hit_pieces(hit, lambda t: metrics.horizontalAdvance(t), right - x):
+        fm = strong if marked else metrics
+        room = right - x
+        if room <= fm.horizontalAdvance("…"):
+            break
+        shown = fm.elidedText(words, Qt.TextElideMode.ElideRight, room)
+        width = fm.horizontalAdvance(shown)
+        box = QRect(x, rect.top(), width, rect.height())
+        if marked:
+            if not colours.selected:
+                painter.fillRect(box.adjusted(-1, 1, 1, -1), colours.marker)
+            painter.setFont(bold)
+            painter.setPen(colours.text)
+        else:
+            painter.setFont(font)
+            painter.setPen(colours.dim)
+        painter.drawText(box, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, shown)
+        x += width
+        if shown != words:
+            break
+    painter.setFont(font)
+
+
+def _where_label(where: str, metrics: QFontMetrics, room: int) -> str:
+    """"output of “Draft”: " in at most `room` pixels: a long title is cut, never the words before it."""
+    label = f"{where}: "
+    if metrics.horizontalAdvance(label) <= room or " of “" not in where:
+        return label
+    words, title = where.split(" of “", 1)
+    head, tail = f"{words} of “", "”: "
+    space = room - metrics.horizontalAdvance(head + tail)
+    return head + metrics.elidedText(title.removesuffix("”"), Qt.TextElideMode.ElideRight, max(space, 0)) + tail
+
+
+def hit_pieces(hit: SearchHit, width: Callable[[str], int], room: int) -> list[tuple[str, bool]]:
+    """The hit's text as (words, matched) pieces, its start cut (with "…") when the
+    first match would not fit in `room` otherwise, so that a match always shows."""
+    text, marks = hit.text, list(hit.marks)
+    if marks and width(text[:marks[0][1]]) > room:
+        start, end = marks[0]
+        cut = start
+        while cut > 0 and width("…" + text[cut - 1:end]) <= room * 3 // 5:  # keep some words before it
+            cut -= 1
+        space = text.find(" ", cut, start)  # start at a word
+        cut = space + 1 if space >= 0 else cut
+        if cut > 0:
+            text, shift = "…" + text[cut:], cut - 1
+            marks = [(a - shift, b - shift) for a, b in marks]
+    pieces: list[tuple[str, bool]] = []
+    last = 0
+    for start, end in marks:
+        if start > last:
+            pieces.append((text[last:start], False))
+        pieces.append((text[start:end], True))
+        last = end
+    if last < len(text):
+        pieces.append((text[last:], False))
+    return pieces
 
 
 __all__ = ["HistoryPanel"]
