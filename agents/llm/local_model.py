@@ -166,6 +166,8 @@ def close_local_models() -> None:
 
 # --- one model, one worker thread --------------------------------------------------------
 
+_PENALTY_WINDOW = 256
+
 # Llama(verbose=False) silences loading by pointing fds 1 and 2 at /dev/null and back:
 # two loads at once could restore them in the wrong order, so loads take turns.
 _load_lock = threading.Lock()
@@ -291,6 +293,9 @@ class LocalModel:
                     # more threads for the prompt than for decoding stalled on a busy
                     # 2-core machine (threads wait at each barrier for the busy core)
                     n_threads_batch=self.n_threads,
+                    # how far back a repeat_penalty looks: llama-cpp-python's 64 tokens are
+                    # shorter than one item of a tiny model's looping list
+                    last_n_tokens_size=_PENALTY_WINDOW,
                     verbose=False,
                 )
         except ValueError as exc:  # llama.cpp refused the file: retrying will not help

@@ -57,6 +57,7 @@ _FACTS = ("researcher", "analyst", "writer")
 _WRITE = ("writer", "researcher")
 _CHECK = ("reviewer", "analyst", "writer")
 _CODE = ("coder", "writer")
+_TIPS = ("researcher", "writer")
 
 SHAPES: tuple[PlanShape, ...] = (
     PlanShape("code", _words(r"python", r"javascript", r"typescript", r"java", r"rust", r"golang",
@@ -86,9 +87,9 @@ SHAPES: tuple[PlanShape, ...] = (
              "ingredients."),
         Step("Steps: {topic}", _WRITE,
              "{goal}. Write clear numbered steps, one short sentence each.", (0,)),
-        Step("Tips and common mistakes: {topic}", _CHECK,
-             "Read the steps you are given for this goal: {goal}. Give 3 short tips or common "
-             "mistakes to avoid, as bullet points.", (1,)),
+        # not "read the steps": told to, a tiny reviewer reviewed the writing, not the bread
+        Step("Tips and common mistakes: {topic}", _TIPS,
+             "Give 3 short tips and 2 common mistakes to avoid for this: {goal}. Bullet points."),
     )),
     PlanShape("plan", _words(r"plan\w*", r"trip", r"travel", r"itinerary", r"schedule",
                              r"weekend", r"holiday", r"vacation", r"visit", r"event", r"party",
@@ -97,9 +98,9 @@ SHAPES: tuple[PlanShape, ...] = (
         Step("Plan: {topic}", _WRITE,
              "{goal}. Write a simple plan in order, as a Markdown list. Use the ideas you are "
              "given where they help.", (0,)),
-        Step("Checklist: {topic}", _CHECK,
-             "Read the plan you are given for this goal: {goal}. Write a short checklist of what "
-             "to pack, prepare or book, as bullet points.", (1,)),
+        Step("Checklist: {topic}", _TIPS,
+             "Write a short checklist of what to pack, prepare or book for this: {goal}. "
+             "Bullet points."),
     )),
     PlanShape("research-draft-review", _words(r"\w+"), (
         Step("Key facts: {topic}", _FACTS,

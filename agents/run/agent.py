@@ -152,7 +152,7 @@ async def _guarded(llm: LLMClient, request: LLMRequest, response: Response,
     if why is None:
         return response
     log.warning("%s %s; asking once more, cooler", model, why)
-    cooler = min(RETRY_TEMPERATURE, request.temperature if request.temperature is not None else 1.0)
+    cooler = min(RETRY_TEMPERATURE, (request.temperature if request.temperature is not None else 1.0) / 2)
     # only llama.cpp (models on this machine) takes repeat_penalty; others may refuse it
     penalty = RETRY_REPEAT_PENALTY if request.model.startswith("local/") else None
     again, _ = await call_model(llm, replace(request, temperature=cooler, repeat_penalty=penalty),
@@ -215,7 +215,8 @@ def tiny_task_messages(role: Role, goal: str, task: Task, inputs: Sequence[Input
     ask = task.instructions.strip() or task.title
     if goal.strip().lower().rstrip(".!?") not in ask.lower():
         ask = f"{ask}\n\n(The goal: {goal.strip()})"
-    user = f"Notes:\n\n{notes}\n\n{ask}" if notes else ask
+    # "Notes:" made it rewrite the notes ("Here's a rewritten version..."); this did not
+    user = f"Background from earlier work:\n\n{notes}\n\n{ask}" if notes else ask
     return [Message("system", system), Message("user", user)]
 
 

@@ -9,6 +9,7 @@ more, cooler and with a repetition penalty, then fails the call with that reason
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -39,11 +40,30 @@ _SCAFFOLDING = (
     "you are the editor of a team of ai agents",
 )
 """Fixed phrases of Troupe's own prompts (agents/run/agent.py, synthesizer.py)."""
+_TEMPLATE_CHARS = 24  # the fixed sentences of a plan shape's instructions at least this long
+_CLAUSE_END = re.compile(r"[.:,]\s+|\.$")
+
+
+@functools.cache
+def _template_phrases() -> tuple[str, ...]:
+    """The fixed parts of the built-in plan shapes' instructions (a tiny model says its
+    task back: "Read the steps you are given for this goal: ...")."""
+    from agents.plan.templates import SHAPES  # noqa: PLC0415 - only when first needed
+
+    parts = (" ".join(sentence.lower().split()).strip(" .:")
+             for shape in SHAPES for step in shape.steps
+             for part in step.instructions.split("{goal}") for sentence in _CLAUSE_END.split(part))
+    return tuple(dict.fromkeys(p for p in parts if len(p) >= _TEMPLATE_CHARS))
 
 _ECHO_CHARS = 48  # the system prompt's opening (this long), found in the answer, is an echo
 _ECHO_MIN = 24  # shorter system prompts ("Be brief.") may be said back honestly
 _LOOP_COUNT = 3  # the same line or sentence this many times is a loop
 _LOOP_CHARS = 20  # shorter lines ("---", "}", "Yes.") may repeat honestly
+_LOOP_KEY = 40  # lines or sentences that start alike this far count as one
+_RUN_COUNT = 6  # a word or two this many times in a row ("utensils, utensils, ...")
+_RUN_PHRASE_COUNT = 4  # a longer phrase (3+ words) this many times in a row
+_RUN_WORDS = 12  # the longest phrase looked for
+_WORD = re.compile(r"[\w'-]+")
 _LIST_MARK = re.compile(r"^\s*(?:[-*+>#]+|\d+[.)]|\(?[a-z]\))\s*", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _FENCE = re.compile(r"```.*?(?:```|\Z)", re.DOTALL)
@@ -60,12 +80,16 @@ def unusable(text: str, messages: Sequence[Message]) -> str | None:
         if message.role == "system" and (opening := _flat(message.content)[:_ECHO_CHARS]):
             if len(opening) >= _ECHO_MIN and opening in flat:
                 return "repeated its instructions (the system prompt) instead of answering"
-    if any(phrase in flat for phrase in _SCAFFOLDING):
+    if any(phrase in flat for phrase in _SCAFFOLDING + _template_phrases()):
         return "repeated Troupe's prompt instead of answering"
     looped = _loop(text)
     if looped:
         line, times = looped
         return f"repeated one line {times} times (\"{line[:60]}\")"
+    stuck = _stuck(_FENCE.sub("\n", text))
+    if stuck:
+        phrase, times = stuck
+        return f"repeated \"{phrase[:60]}\" {times} times in a row"
     return None
 
 
@@ -82,9 +106,27 @@ def _loop(text: str) -> tuple[str, int] | None:
     for line in prose.splitlines():
         line = _LIST_MARK.sub("", line).strip()
         units += [s.strip() for s in _SENTENCE_END.split(line) if s.strip()]
-    counts = Counter(_flat(u).strip(" .!?*_`") for u in units)
+    # keyed by their opening: "Use a pot that is specifically designed for indoor use, which
+    # ..." three times with different endings is the same loop
+    counts = Counter(_flat(u).strip(" .!?*_`")[:_LOOP_KEY] for u in units)
     counts = Counter({u: n for u, n in counts.items() if len(u) >= _LOOP_CHARS})
     if not counts:
         return None
     unit, times = counts.most_common(1)[0]
     return (unit, times) if times >= _LOOP_COUNT else None
+
+
+def _stuck(text: str) -> tuple[str, int] | None:
+    """A word or phrase of up to `_RUN_WORDS` words said again and again in a row, and
+    how often (a loop inside one line, which `_loop` cannot see)."""
+    words = [w.lower() for w in _WORD.findall(text)]
+    for size in range(1, _RUN_WORDS + 1):
+        i = 0
+        while i + 2 * size <= len(words):
+            times = 1
+            while words[i + times * size:i + (times + 1) * size] == words[i:i + size]:
+                times += 1
+            if times >= (_RUN_COUNT if size <= 2 else _RUN_PHRASE_COUNT):
+                return " ".join(words[i:i + size]), times
+            i += 1 if times == 1 else (times - 1) * size
+    return None

@@ -98,11 +98,14 @@ def test_what_counts_as_unusable() -> None:
     assert "repeated one line 3 times" in (unusable(
         "Keep it cool. Keep the soil moist always. Keep the soil moist always. "
         "Keep the soil moist always.", system) or "")
-    # honest repetition: short lines, code, a few similar list items
+    assert "repeated \"utensils\" 40 times in a row" in (unusable(
+        "1. Flour, water, yeast, " + "utensils, " * 40, system) or "")
+    # honest repetition: short lines, code, a few similar list items, "very, very"
     code = "```python\n" + "assert reverse('ab') == 'ba'\n" * 4 + "```\nRun it with pytest."
     assert unusable(code, system) is None
     assert unusable("---\n---\n---\nYes.\nYes.\nYes.", system) is None
     assert unusable("- Water weekly in summer.\n- Water monthly in winter.", system) is None
+    assert unusable("It is very, very, very good: ha ha ha ha.", system) is None
 
 
 def test_the_local_provider_passes_the_repeat_penalty_to_llama_cpp(tmp_path) -> None:

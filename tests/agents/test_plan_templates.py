@@ -102,7 +102,7 @@ async def test_a_tiny_model_runs_a_template_plan_and_the_results_are_put_togethe
     assert "the embedded model is too small to edit them into one" in text
 
 
-def test_tiny_task_messages_are_short_with_the_notes_first() -> None:
+def test_tiny_task_messages_are_short_with_the_inputs_first() -> None:
     from agents.plan import Task  # noqa: PLC0415
     from agents.run.agent import Input  # noqa: PLC0415
 
@@ -110,7 +110,7 @@ def test_tiny_task_messages_are_short_with_the_notes_first() -> None:
     system, user = tiny_task_messages(ROSTER.get("writer"), "Houseplants", task,
                                       [Input("t1", "Facts", "Water weekly.")])
     assert system.content == ROSTER.get("writer").system_prompt.split(". ")[0] + "."
-    assert user.content.startswith("Notes:\n\nWater weekly.\n\nWrite three tips.")
+    assert user.content.startswith("Background from earlier work:\n\nWater weekly.\n\nWrite three tips.")
     assert user.content.endswith("(The goal: Houseplants)")
 
 
