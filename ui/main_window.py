@@ -61,12 +61,16 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+GOAL_PLACEHOLDER = "Describe a goal for your team…  (Ctrl+Enter to send)"
+FOLLOW_UP_PLACEHOLDER = "What should the team do with this result?  (Ctrl+Enter to send)"
+
+
 class GoalInput(QPlainTextEdit):
     """The message box: Ctrl+Enter sends."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.setPlaceholderText("Describe a goal for your team, or a follow-up…  (Ctrl+Enter to send)")
+        self.setPlaceholderText(GOAL_PLACEHOLDER)
         self.setFixedHeight(72)
 
 
@@ -140,6 +144,7 @@ class MainWindow(QMainWindow):
         column.addWidget(self.crash_notice)
         column.addWidget(self.notice)
         column.addWidget(self.conversation, 1)
+        column.addWidget(self._build_follow_up_row())
         row = QHBoxLayout()
         row.addWidget(self.goal, 1)
         row.addWidget(self.send, 0, Qt.AlignmentFlag.AlignBottom)
@@ -166,6 +171,21 @@ class MainWindow(QMainWindow):
         self._fit_to_screen(1680, 980)
         self.setMinimumSize(MIN_WIDTH, MIN_HEIGHT)  # where the layout truly ends
 
+    def _build_follow_up_row(self) -> QWidget:
+        """"↳ Following up “goal”  ✕" over the goal box, while the next goal is a follow-up."""
+        self.follow_up_label = QLabel()
+        self.follow_up_label.setWordWrap(True)
+        self.follow_up_cancel = QPushButton("✕")
+        self.follow_up_cancel.setFlat(True)
+        self.follow_up_cancel.setToolTip("Not a follow-up: the next goal starts a new conversation")
+        self.follow_up_row = QWidget()
+        line = QHBoxLayout(self.follow_up_row)
+        line.setContentsMargins(6, 0, 6, 0)
+        line.addWidget(self.follow_up_label, 1)
+        line.addWidget(self.follow_up_cancel)
+        self.follow_up_row.hide()
+        return self.follow_up_row
+
     def _fit_to_screen(self, width: int, height: int) -> None:
         """The preferred size, never more than the screen's free area (a window
         wider than the screen hides the run view's right edge); on a narrow screen
@@ -179,7 +199,10 @@ class MainWindow(QMainWindow):
             self.splitter.setSizes([0, CONVERSATION_MIN_WIDTH + 60, width - CONVERSATION_MIN_WIDTH - 60])
 
     def _build_actions(self) -> None:
-        self.new_project_action = QAction("New project…", self, shortcut=QKeySequence(QKeySequence.StandardKey.New))
+        self.new_conversation_action = QAction("New conversation", self,
+                                               shortcut=QKeySequence(QKeySequence.StandardKey.New))
+        self.new_conversation_action.setToolTip("Leave this run: the next goal starts a run of its own")
+        self.new_project_action = QAction("New project…", self, shortcut=QKeySequence("Ctrl+Shift+N"))
         self.search_action = QAction("Search history", self, shortcut=QKeySequence(QKeySequence.StandardKey.Find))
         self.run_action = QAction("Run plan", self, shortcut=QKeySequence("Ctrl+R"))
         # not Esc: Esc belongs to the widget with focus (leave an editor, clear the search)
@@ -196,10 +219,11 @@ class MainWindow(QMainWindow):
         self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
         self.spending_action = QAction("Spending…", self, shortcut=QKeySequence("Ctrl+Shift+S"))
         self.spending_action.setToolTip("Where the money went: cost by day, project, model or role")
-        for action in (self.new_project_action, self.search_action, self.run_action, self.cancel_action,
+        for action in (self.new_conversation_action, self.new_project_action, self.search_action, self.run_action, self.cancel_action,
                        self.spending_action, self.settings_action, self.quit_action):
             self.addAction(action)
         menu = self.menuBar().addMenu("&File")
+        menu.addAction(self.new_conversation_action)
         menu.addAction(self.new_project_action)
         menu.addAction(self.search_action)
         menu.addSeparator()
@@ -220,6 +244,10 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         self.send.clicked.connect(self._on_send)
         self.new_project_action.triggered.connect(self._on_new_project)
+        self.new_conversation_action.triggered.connect(self._on_new_conversation)
+        self.conversation.followUpRequested.connect(self.session.offer_follow_up)
+        self.session.followUpChanged.connect(self._on_follow_up_changed)
+        self.follow_up_cancel.clicked.connect(self.session.cancel_follow_up)
         self.search_action.triggered.connect(self._on_search)
         self.run_action.triggered.connect(self.session.start_run)
         self.cancel_action.triggered.connect(self.session.request_cancel)
@@ -416,10 +444,37 @@ class MainWindow(QMainWindow):
         QMessageBox.warning(self, title, text)
 
     def _on_new_project(self) -> None:
-        name, ok = QInputDialog.getText(self, "New project", "Project name:")
-        if ok and name.strip():
+        if self.session.running:
+            self.status.setText("A run is going: start a new project when it is done")
+            return
+        dialog = QInputDialog(self)
+        dialog.setWindowTitle("New project")
+        dialog.setLabelText("Project name:")
+        dialog.textValueSelected.connect(self._start_project)
+        dialog.finished.connect(dialog.deleteLater)
+        self.project_dialog = dialog
+        dialog.open()  # no nested event loop under qasync
+
+    def _start_project(self, name: str) -> None:
+        if name.strip():
             self.session.new_project(name.strip())
             self.status.setText(f"Project: {name.strip()}")
+            self.goal.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def _on_new_conversation(self) -> None:
+        if self.session.running:
+            self.status.setText("A run is going: start a new conversation when it is done")
+            return
+        self.session.new_conversation()
+        self.goal.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def _on_follow_up_changed(self, goal: str) -> None:
+        """The composer says when the next goal follows up a result (and lets it go)."""
+        self.follow_up_label.setText(f"↳ Following up “{goal}”" if goal else "")
+        self.follow_up_row.setVisible(bool(goal))
+        self.goal.setPlaceholderText(FOLLOW_UP_PLACEHOLDER if goal else GOAL_PLACEHOLDER)
+        if goal:
+            self.goal.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def _on_search(self) -> None:
         if self.splitter.sizes()[0] == 0:  # collapsed on a small screen: open it to search

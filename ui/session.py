@@ -45,6 +45,8 @@ class Session(QObject):
     """One open run at a time in the window."""
 
     historyChanged = Signal()
+    followUpChanged = Signal(str)
+    """The next goal follows up the run with this goal ("": it starts a new conversation)."""
     busyChanged = Signal(bool)
     error = Signal(str)
 
@@ -71,6 +73,8 @@ class Session(QObject):
         self._jobs: set[asyncio.Task[Any]] = set()
         self._plan_card: Any = None
         self._gate = QtApprovalGate(conversation.add_approval_card)
+        self.follow_up_of: str | None = None
+        """The finished run the next goal follows up (the person chose "Follow up")."""
         self.estimate: RunEstimate | None = None
         """The cost estimate of the plan as it stands (None until worked out)."""
         self._estimating: asyncio.Task[Any] | None = None
@@ -125,22 +129,53 @@ class Session(QObject):
         goal = goal.strip()
         if not goal or self.running:
             return None
-        context = self._follow_up_context()
+        parent, context = self.follow_up_of, self._follow_up_context()
+        if parent is None:
+            self.new_conversation()  # a new goal is a new conversation unless the person follows up
+        self.follow_up_of = None
+        self.followUpChanged.emit("")
         self.conversation.add_user_message(goal)
-        return self.run_op(self._plan(goal, context, constraints), what="Planning")
+        return self.run_op(self._plan(goal, context, constraints, parent), what="Planning")
 
-    def _follow_up_context(self) -> str:
-        """Earlier results of this project's open run, when the goal is a follow-up."""
-        if self.run_id is None:
-            return ""
+    def offer_follow_up(self) -> None:
+        """The person chose "Follow up" on a finished run: the next goal builds on its result."""
+        if self.run_id is None or self.running:
+            return
         run = self.service.get_run(self.run_id)
         if run.status != RunStatus.COMPLETED or not run.deliverable:
-            return ""
-        return f"Earlier goal: {run.goal}\n\nEarlier deliverable:\n{run.deliverable}"
+            return
+        self.follow_up_of = run.id
+        self.followUpChanged.emit(run.goal)
 
-    async def _plan(self, goal: str, context: str, constraints: Constraints | None = None) -> None:
+    def cancel_follow_up(self) -> None:
+        self.follow_up_of = None
+        self.followUpChanged.emit("")
+
+    def _follow_up_context(self) -> str:
+        """The followed-up run's goal and deliverable, for the planner (empty: not a follow-up)."""
+        if self.follow_up_of is None:
+            return ""
+        run = self.service.get_run(self.follow_up_of)
+        return f"Earlier goal: {run.goal}\n\nEarlier deliverable:\n{run.deliverable or ''}"
+
+    def new_conversation(self) -> None:
+        """Leave the open run: the next goal starts a run of its own (Ctrl+N)."""
+        if self.running:
+            return
+        self.run_id = None
+        self._plan_card = None
+        self.follow_up_of = None
+        self.followUpChanged.emit("")
+        self.conversation.clear()
+        self.run_view.reset()
+        self.plan_model.set_plan(Plan(goal="", tasks=()))
+        self.estimate = None
+
+    async def _plan(self, goal: str, context: str, constraints: Constraints | None = None,
+                    follow_up_of: str | None = None) -> None:
         self.run_view.reset()  # before planning: the planner's calls count in the run's totals
-        self.run_id = self.service.create_run(self.project, goal, self.config, constraints, [self._events])
+        self.run_id = self.service.create_run(self.project, goal, self.config, constraints, [self._events],
+                                              follow_up_of=follow_up_of)
         self.historyChanged.emit()
         note = self.conversation.add_note("The orchestrator is planning…")
         try:
@@ -395,7 +430,10 @@ class Session(QObject):
         version = self.service.store.latest_plan(run_id)
         self.run_id, self.project = run.id, run.project
         self.config = RunConfig.from_record(run.settings) if run.settings.get("model") else self.config
+        self.cancel_follow_up()
         self.conversation.clear()
+        if parent := self._parent_goal(run.settings.get("follow_up_of")):
+            self.conversation.add_note(f"↳ Follow-up to “{parent}”")
         self.conversation.add_user_message(run.goal)
         self.run_view.reset()
         if version is not None:
@@ -426,6 +464,15 @@ class Session(QObject):
         if run.status == RunStatus.INTERRUPTED:
             self.conversation.add_note("This run was interrupted. Press Resume to continue where it stopped.")
 
+    def _parent_goal(self, run_id: Any) -> str:
+        """The goal of the run `run_id` names ("" when none, or it was deleted)."""
+        if not isinstance(run_id, str) or not run_id:
+            return ""
+        try:
+            return self.service.get_run(run_id).goal
+        except (KeyError, TroupeError):
+            return ""
+
     def latest_interrupted(self) -> str | None:
         """The newest run left interrupted by a closed window or a crash."""
         self.service.store.mark_interrupted()
@@ -433,13 +480,11 @@ class Session(QObject):
         return runs[0].id if runs else None
 
     def new_project(self, name: str) -> None:
+        """Switch to project `name` (made now, so it shows in the history at once)."""
+        self.service.store.get_or_create_project(name)
         self.project = name
-        self.run_id = None
-        self._plan_card = None
-        self.conversation.clear()
-        self.run_view.reset()
-        self.plan_model.set_plan(Plan(goal="", tasks=()))
-        self.estimate = None
+        self.new_conversation()
+        self.historyChanged.emit()
 
     async def aclose(self) -> None:
         """The window is closing: stop work, leaving a running run resumable."""

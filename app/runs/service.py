@@ -227,10 +227,13 @@ class RunService:
     # --- runs ----------------------------------------------------------------------
 
     def create_run(self, project: str, goal: str, config: RunConfig,
-                   constraints: Constraints | None = None, sinks: Sequence[EventSink] = ()) -> str:
+                   constraints: Constraints | None = None, sinks: Sequence[EventSink] = (),
+                   follow_up_of: str | None = None) -> str:
         """A new run (status planned); `constraints` (a budget, a deadline) are stored with it
-        at once, and as its first event (`sinks` see it too)."""
-        run_id = self.store.create_run(project, goal, config.to_record())
+        at once, and as its first event (`sinks` see it too); `follow_up_of` links it to the
+        run whose result it follows up (kept in its settings)."""
+        record = config.to_record() | ({"follow_up_of": follow_up_of} if follow_up_of else {})
+        run_id = self.store.create_run(project, goal, record)
         if constraints is not None and not constraints.empty:
             from app.storage.limits import set_run_constraints  # noqa: PLC0415 - SQLAlchemy
 

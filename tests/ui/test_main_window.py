@@ -113,28 +113,54 @@ def test_full_flow_then_history_after_restart(qloop, llm_server, tmp_path):
     reopened.service.close()
 
 
-def test_follow_up_plans_with_the_earlier_deliverable(qloop, llm_server, tmp_path):
+def test_a_new_goal_is_a_new_conversation_and_a_follow_up_is_asked_for(qloop, llm_server, tmp_path):
+    # issue 17: every goal after a finished run silently became a follow-up; now the
+    # person asks for one ("Follow up…" on the deliverable), and it is linked to its parent
     llm_server.on(predicate=lambda r: "Reply with one JSON object" in r.system, reply=json.dumps(
         {"goal": "g", "tasks": [{"id": "w", "title": "Write", "agent": "writer"}]}))
     llm_server.on(contains="Compose the final deliverable", reply="FIRST-DELIVERABLE")
     llm_server.default = Reply("ok")
     window = open_window(tmp_path / "troupe.db", llm_server)
 
-    async def flow() -> None:
-        for goal in ("Write a poem", "make it shorter"):
-            window.goal.setPlainText(goal)
-            window.send.click()
-            await until(lambda: window.plan_model.has_task("w") and not window.session._jobs)
-            window.run_action.trigger()
-            await until(lambda: window.session.handle is None and not window.session._jobs)
+    async def run_goal(goal: str) -> None:
+        window.goal.setPlainText(goal)
+        window.send.click()
+        await until(lambda: window.plan_model.has_task("w") and not window.session._jobs)
+        window.run_action.trigger()
+        await until(lambda: window.session.handle is None and not window.session._jobs
+                    and window.conversation.deliverable is not None)
 
-    qloop.run_until_complete(asyncio.wait_for(flow(), 30))
+    async def flow() -> None:
+        await run_goal("Write a poem")
+        first = window.session.run_id
+        await run_goal("Write a limerick")  # not a follow-up: a conversation of its own
+        assert [b.text() for b in window.conversation._bubbles if b.role == "user"] == ["Write a limerick"]
+        window.conversation.deliverable.follow_up_button.click()
+        assert window.follow_up_row.isVisible() and "Write a limerick" in window.follow_up_label.text()
+        await run_goal("make it shorter")
+        assert not window.follow_up_row.isVisible()
+        assert window.service.get_run(window.session.run_id).settings["follow_up_of"] != first
+        window.session.open_run(window.session.run_id)  # reopened: it says what it follows up
+        notes = [w.text() for w in window.conversation.items() if hasattr(w, "text") and callable(w.text)]
+        assert "↳ Follow-up to “Write a limerick”" in notes
+        window.new_conversation_action.trigger()  # Ctrl+N
+        assert window.session.run_id is None and window.conversation.welcome.isVisible()
+
+    qloop.run_until_complete(asyncio.wait_for(flow(), 60))
     planner_calls = [r for r in llm_server.chat_requests if "Reply with one JSON object" in r.system]
-    assert "FIRST-DELIVERABLE" not in planner_calls[0].last_user
-    assert "FIRST-DELIVERABLE" in planner_calls[1].last_user
-    assert len(window.service.store.list_runs()) == 2
+    assert ["FIRST-DELIVERABLE" in r.last_user for r in planner_calls] == [False, False, True]
+    assert len(window.service.store.list_runs()) == 3
     window.close()
     qloop.run_until_complete(window.service.aclose_llm())
+    window.service.close()
+
+
+def test_a_new_project_shows_in_the_history_at_once(qloop, llm_server, tmp_path):
+    window = open_window(tmp_path / "troupe.db", llm_server)
+    window.new_project_action.trigger()
+    window.project_dialog.textValueSelected.emit("Garden")
+    assert "Garden" in window.service.store.projects() and window.session.project == "Garden"
+    window.close()
     window.service.close()
 
 

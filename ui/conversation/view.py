@@ -68,6 +68,8 @@ class ConversationView(QWidget):
     planEditRequested = Signal()
     exportRequested = Signal(str)
     """Export of the deliverable asked for: "md", "html" or "json"."""
+    followUpRequested = Signal()
+    """"Follow up…" on the deliverable: the next goal builds on it."""
 
     STREAM_MS = 100
 
@@ -225,6 +227,7 @@ class ConversationView(QWidget):
         self.end_stream()
         card = DeliverableCard(markdown_text, title)
         card.exportRequested.connect(self.exportRequested.emit)
+        card.followUpRequested.connect(self.followUpRequested.emit)
         self.deliverable = card
         self._insert(card)
         return card

@@ -314,6 +314,8 @@ class DeliverableCard(QFrame):
 
     exportRequested = Signal(str)
     """"md", "html" or "json"."""
+    followUpRequested = Signal()
+    """"Follow up…": the next goal builds on this result."""
 
     def __init__(self, markdown_text: str, title: str = "Deliverable", parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -322,12 +324,22 @@ class DeliverableCard(QFrame):
         self.setStyleSheet(card_style("DeliverableCard", accent, t=0.02))
         self.markdown = ""
         self.html = ""
-        header = QHBoxLayout()
-        header.addWidget(kicker(title, accent))
-        header.addStretch(1)
+        # the actions sit under the text in two short rows: one row of six buttons was
+        # cut off in a conversation column narrower than ~560 px (seen at 1280x800)
+        self.follow_up_button = QPushButton("&Follow up…")
+        self.follow_up_button.setToolTip("Ask for more with this result as context (a new run, linked to this one)")
+        self.follow_up_button.clicked.connect(self.followUpRequested.emit)
+        self.copy_button = QPushButton("Cop&y")
+        self.copy_button.setToolTip("Copy the Markdown to the clipboard")
+        self.copy_button.clicked.connect(self.copy)
+        actions = QHBoxLayout()
+        actions.addWidget(self.follow_up_button)
+        actions.addWidget(self.copy_button)
+        actions.addStretch(1)
+        exports = QHBoxLayout()
         export = QLabel("Export:")
         theme.dim(export)
-        header.addWidget(export)
+        exports.addWidget(export)
         self.export_buttons: dict[str, QPushButton] = {}
         for fmt, text in EXPORT_FORMATS:
             button = QPushButton(text)
@@ -335,19 +347,18 @@ class DeliverableCard(QFrame):
             button.setAutoDefault(True)
             button.clicked.connect(lambda _=False, f=fmt: self.exportRequested.emit(f))
             self.export_buttons[fmt] = button
-            header.addWidget(button)
-        self.copy_button = QPushButton("Cop&y")
-        self.copy_button.setToolTip("Copy the Markdown to the clipboard")
-        self.copy_button.clicked.connect(self.copy)
-        header.addWidget(self.copy_button)
+            exports.addWidget(button)
+        exports.addStretch(1)
         self.browser = AutoHeightBrowser()
         self.browser.setOpenExternalLinks(True)
         self.browser.setAccessibleName(title)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 10, 14, 10)
         layout.setSpacing(6)
-        layout.addLayout(header)
+        layout.addWidget(kicker(title, accent))
         layout.addWidget(self.browser)
+        layout.addLayout(actions)
+        layout.addLayout(exports)
         self.set_markdown(markdown_text)
 
     def set_markdown(self, markdown_text: str) -> None:
