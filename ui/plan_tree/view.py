@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, Signal
-from PySide6.QtGui import QAction, QIcon, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
     QLabel,
     QScrollArea,
+    QSizePolicy,
     QSplitter,
+    QStackedWidget,
     QToolBar,
     QTreeView,
     QVBoxLayout,
@@ -23,6 +25,7 @@ from ui.plan_tree.columns import ColumnFitter
 from ui.plan_tree.commands import DependencyCleanup
 from ui.plan_tree.delegates import AgentDelegate, PaddedDelegate
 from ui.plan_tree.detail import TaskDetailPane
+from ui.plan_tree.graph import PlanGraphView, graph_chosen, remember_choice
 from ui.plan_tree.model import Column, PlanTreeModel
 from ui.plan_tree.pattern_cells import TaskDelegate
 
@@ -62,8 +65,12 @@ class PlanTreeView(QWidget):
         self.detail = TaskDetailPane(model)
         self.banner = _message_label(_BANNER_STYLE, "Plan problems")
         self.notice = _message_label(_NOTICE_STYLE, "Plan notice")
+        self.graph = PlanGraphView(model)
+        """The same plan as a graph, in the table's place when the person picks Graph."""
         self._build_actions()
+        self._build_view_switch()
         self._build_layout()
+        self.graph.taskClicked.connect(self.select_task)
         self.tree.selectionModel().currentRowChanged.connect(self._on_current_changed)
         model.modelReset.connect(self._on_model_reset)
         model.rowsInserted.connect(self._on_rows_inserted)
@@ -155,6 +162,20 @@ class PlanTreeView(QWidget):
         self.lock_label.setStyleSheet("color: palette(mid);")
         self._lock_label_action = self.toolbar.addWidget(self.lock_label)
 
+    def _build_view_switch(self) -> None:
+        """Table | Graph at the toolbar's right end; the choice is kept in window.ini."""
+        spacer = QWidget()
+        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.toolbar.addWidget(spacer)
+        group = QActionGroup(self)
+        self.table_view_action = QAction("Table", group, checkable=True)
+        self.table_view_action.setToolTip("Show the plan as a table")
+        self.graph_view_action = QAction("Graph", group, checkable=True)
+        self.graph_view_action.setToolTip("Show the plan as a graph of tasks and their dependencies")
+        (self.graph_view_action if graph_chosen() else self.table_view_action).setChecked(True)
+        self.toolbar.addActions([self.table_view_action, self.graph_view_action])
+        self.graph_view_action.toggled.connect(self._on_graph_toggled)
+
     def _action(
         self,
         text: str,
@@ -182,7 +203,11 @@ class PlanTreeView(QWidget):
     def _build_layout(self) -> None:
         # detail pane below the tree: seven columns need the full width
         splitter = QSplitter(Qt.Orientation.Vertical)
-        splitter.addWidget(self.tree)
+        self.tasks_stack = QStackedWidget()  # the table or the graph, as the person chose
+        self.tasks_stack.addWidget(self.tree)
+        self.tasks_stack.addWidget(self.graph)
+        self.tasks_stack.setCurrentWidget(self.graph if self.graph_view_action.isChecked() else self.tree)
+        splitter.addWidget(self.tasks_stack)
         # the detail pane scrolls rather than hold the window taller than a 700 px screen
         scroller = QScrollArea()
         scroller.setWidget(self.detail)
@@ -229,6 +254,13 @@ class PlanTreeView(QWidget):
             self.detail.commit_instructions()
         self._model.set_editable(editable)
 
+    def showing_graph(self) -> bool:
+        return self.tasks_stack.currentWidget() is self.graph
+
+    def show_graph(self, graph: bool) -> None:
+        """Show the graph (True) or the table in the tasks' place, and remember the choice."""
+        (self.graph_view_action if graph else self.table_view_action).setChecked(True)
+
     def commit_pending(self) -> None:
         """Save what the detail pane has not saved yet (call before running)."""
         self.detail.commit_instructions()
@@ -239,12 +271,17 @@ class PlanTreeView(QWidget):
         self.detail.set_task(self._model.task_id_at(current))
         self._update_actions()
         sub = self._model.subtask_at(current)
+        self.graph.set_current(sub[0] if sub is not None else self._model.task_id_at(current))
         if sub is not None:  # read-only: its steps are what there is to see
             self.detail.id_label.setText("A sub-task its manager planned while the run went on: read-only; "
                                          "its steps are in the run view below.")
             self.subtaskSelected.emit(*sub)
         elif (task_id := self._model.task_id_at(current)) is not None:
             self.taskChosen.emit(task_id)
+
+    def _on_graph_toggled(self, graph: bool) -> None:
+        self.tasks_stack.setCurrentWidget(self.graph if graph else self.tree)
+        remember_choice(graph)
 
     def _on_model_reset(self) -> None:
         self.tree.expandAll()
