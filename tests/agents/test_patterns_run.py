@@ -167,8 +167,12 @@ async def test_a_tied_vote_is_a_conflict_and_yes_takes_the_proposal(llm, llm_ser
 
 
 async def test_a_judge_picks_and_says_why(llm, llm_server):
-    llm_server.script(voting({"analyst": "A long answer about emperor penguins and their size " * 8,
-                              "researcher": "A long answer about emperor penguins and their weight " * 8},
+    # long and not one phrase over and over (that is a loop: agents/run/guard.py)
+    def long(about: str) -> str:
+        return f"A long answer about emperor penguins and {about}. " + " ".join(
+            f"Point {i} of {about}." for i in range(12))
+
+    llm_server.script(voting({"analyst": long("their size"), "researcher": long("their weight")},
                              judge="WINNER: 2\nIt gives the weight."))
     task = {"id": "q", "title": "Largest penguin?", "agent": "analyst", "pattern": "vote",
             "voters": ["analyst", "researcher"], "judge": "reviewer"}
