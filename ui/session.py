@@ -196,6 +196,8 @@ class Session(QObject):
         if self.run_id is not None and not self.running and not plan_problems(plan, self.service.roster.names):
             self.service.save_plan(self.run_id, plan, "edited")
             self.run_view.load_plan(plan)
+            if self._plan_card is not None and not self._plan_card.is_approved:
+                self.conversation.update_plan_card(self._plan_card, plan)  # not a snapshot
             self.estimate = None  # until the edited plan's is worked out
             self._estimate_timer.start()
 

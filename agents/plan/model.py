@@ -200,22 +200,33 @@ def validate_plan(plan: Plan, roles: Iterable[str] | None = None) -> None:
     for task in tasks:
         for dep in task.depends_on:
             if dep not in ids:
-                problems.append(f"task {task.id!r} depends on unknown task {dep!r}")
+                problems.append(f"task {task_name(task)} depends on unknown task {dep!r}")
     problems += _pattern_problems(tasks, ids, set(roles) if roles is not None else None)
     if roles is not None:
         known = set(roles)
         for task in tasks:
             if not task.is_group and task.agent not in known:
                 problems.append(
-                    f"task {task.id!r} is assigned to unknown role {task.agent!r} "
+                    f"task {task_name(task)} is assigned to unknown role {task.agent!r} "
                     f"(known: {', '.join(sorted(known))})"
                 )
     if not problems:
         cycle = find_cycle(plan)
         if cycle:
-            problems.append("dependency cycle: " + " -> ".join(cycle))
+            problems.append("dependency cycle: " + cycle_text(plan, cycle))
     if problems:
         raise PlanValidationError(problems)
+
+
+def task_name(task: Task) -> str:
+    """How a message names a task: its title and id ("“Write” ('w')"), the id alone when untitled."""
+    return f"“{task.title.strip()}” ({task.id!r})" if task.title.strip() else repr(task.id)
+
+
+def cycle_text(plan: Plan, cycle: list[str]) -> str:
+    """A cycle by the tasks' titles: "“Research” → “Write” → “Research”" (ids where untitled)."""
+    titles = {t.id: t.title.strip() for t in plan.iter_tasks()}
+    return " → ".join(f"“{titles[i]}”" if titles.get(i) else i for i in cycle)
 
 
 def plan_problems(plan: Plan, roles: Iterable[str] | None = None) -> list[str]:

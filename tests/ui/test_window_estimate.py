@@ -68,6 +68,7 @@ def test_the_estimate_shows_before_the_run_follows_edits_and_meets_the_actual_co
 
         assert window.plan_model.set_pattern("w", Vote(samples=5))
         await until(lambda: window.session.estimate is not None)
+        assert "vote of 5" in card.preview.text()  # the card follows the edit (issue 17: it was a snapshot)
         before, after = first.task("w").cost, window.session.estimate.task("w").cost
         assert after.expected > 4 * before.expected  # five answers where there was one
         assert window.session.estimate.total.expected > first.total.expected

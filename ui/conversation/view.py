@@ -214,6 +214,11 @@ class ConversationView(QWidget):
         text = summary if summary is not None else f"Here is how the team will work on “{goal}”."
         return self.add_plan_card(text, tasks, needs_approval=approvals, roles=plan_roles(plan))
 
+    def update_plan_card(self, card: PlanCard, plan: Any) -> None:
+        """Show the plan as edited on its card (titles, counts, roles)."""
+        tasks, approvals = plan_preview(plan)
+        card.show_plan(tasks, approvals, plan_roles(plan))
+
     def add_approval_card(self, card: ApprovalCard) -> ApprovalCard:
         """Insert an approval card (QtApprovalGate's host callback)."""
         self.end_stream()

@@ -136,19 +136,14 @@ class PlanCard(QFrame):
         self.summary.setWordWrap(True)
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.summary)
-        roles = sorted({agent for _title, agent in tasks}) if roles is None else list(roles)
-        facts = [f"{self.task_count} task{'s' if self.task_count != 1 else ''}"]
-        if roles:
-            facts.append(f"{len(roles)} agent{'s' if len(roles) != 1 else ''}")
-        if needs_approval:
-            facts.append(f"{needs_approval} need{'s' if needs_approval == 1 else ''} your approval")
-        self.facts = QLabel("  ·  ".join(facts))
+        self.facts = QLabel()
         bold = QFont(self.facts.font())
         bold.setBold(True)
         self.facts.setFont(bold)
         layout.addWidget(self.facts)
-        if tasks:
-            layout.addWidget(self._preview(tasks))
+        self.preview = self._preview_label()
+        layout.addWidget(self.preview)
+        self.show_plan(tasks, needs_approval, roles, task_count)
         self.estimate = QLabel()
         """The plan's cost estimate (set once it is worked out, off the UI thread)."""
         self.estimate.setTextFormat(Qt.TextFormat.RichText)
@@ -184,7 +179,28 @@ class PlanCard(QFrame):
         self.notice.setText(text)
         self.notice.setVisible(bool(text))
 
-    def _preview(self, tasks: Sequence[tuple[str, str]]) -> QLabel:
+    def show_plan(self, tasks: Sequence[tuple[str, str]], needs_approval: int = 0,
+                  roles: Sequence[str] | None = None, task_count: int | None = None) -> None:
+        """The plan as it stands (the card follows the person's edits until the run starts)."""
+        self.task_count = len(tasks) if task_count is None else task_count
+        roles = sorted({agent for _title, agent in tasks}) if roles is None else list(roles)
+        facts = [f"{self.task_count} task{'s' if self.task_count != 1 else ''}"]
+        if roles:
+            facts.append(f"{len(roles)} agent{'s' if len(roles) != 1 else ''}")
+        if needs_approval:
+            facts.append(f"{needs_approval} need{'s' if needs_approval == 1 else ''} your approval")
+        self.facts.setText("  ·  ".join(facts))
+        self.preview.setText(self._preview_html(tasks))
+        self.preview.setVisible(bool(tasks))
+
+    def _preview_label(self) -> QLabel:
+        label = QLabel()
+        label.setTextFormat(Qt.TextFormat.RichText)
+        label.setWordWrap(True)
+        label.setContentsMargins(4, 2, 0, 2)
+        return label
+
+    def _preview_html(self, tasks: Sequence[tuple[str, str]]) -> str:
         """The first tasks as coloured lines; two columns when there are more than four."""
         dim = theme.css(theme.dim_text_colour())
         cells = []
@@ -202,11 +218,7 @@ class PlanCard(QFrame):
             rows = "".join(f"<tr><td style='padding-right:28px'>{a}</td><td>{b}</td></tr>"
                            for a, b in zip(left, right, strict=True))
             text = f"<table cellspacing='0' cellpadding='1'>{rows}</table>"
-        label = QLabel(text)
-        label.setTextFormat(Qt.TextFormat.RichText)
-        label.setWordWrap(True)
-        label.setContentsMargins(4, 2, 0, 2)
-        return label
+        return text
 
     def set_estimate(self, headline: str, notes: Sequence[str] = ()) -> None:
         """Show the cost estimate: the headline in bold, what to know about it dimmed under it."""

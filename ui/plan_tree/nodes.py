@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable, Iterator
 
 from agents.plan import Plan, Task, find_cycle
+from agents.plan.model import cycle_text
 from agents.plan.patterns import Pattern, Route, pattern_problems
 
 _GENERATED_ID = re.compile(r"^t(\d+)$")
@@ -160,7 +161,7 @@ def row_problems(plan: Plan, roles: Iterable[str] | None) -> dict[str, list[str]
             out.setdefault(task.id, []).append(problem)
     cycle = find_cycle(plan)
     if cycle:
-        text = "on a dependency cycle: " + " -> ".join(cycle)
+        text = "on a dependency cycle: " + cycle_text(plan, cycle)
         for tid in dict.fromkeys(cycle):
             out.setdefault(tid, []).append(text)
     return out
