@@ -88,8 +88,11 @@ def shoot(out: Path, dark: bool, docs: bool) -> list[Path]:
         path = out / f"plan-graph-{width}x{height}-{'dark' if dark else 'light'}.png"
         view.grab().save(str(path))
         saved.append(path)
-    if docs and not dark:
-        view.resize(*SIZES[1])
+    if docs and not dark:  # wide enough for the whole plan at a readable size, the graph taller
+        view.resize(1400, 640)
+        view.splitter.setSizes([400, 240])
+        QApplication.processEvents()
+        view.graph.fit()
         QApplication.processEvents()
         view.grab().save(str(DOCS / "plan-graph.png"))
         saved.append(DOCS / "plan-graph.png")

@@ -18,6 +18,7 @@ from PySide6.QtCore import (
     QRect,
     QRectF,
     QSettings,
+    QSizeF,
     Qt,
     QTimer,
     Signal,
@@ -44,7 +45,7 @@ from agents.plan.patterns import Map, label
 from app.paths import data_dir
 from ui import theme
 from ui.plan_tree.graph_items import EdgeItem, GroupItem, Look, TaskItem, edge_path
-from ui.plan_tree.graph_layout import COL_GAP, NODE_W, Box, GraphLayout, layout, structure
+from ui.plan_tree.graph_layout import COL_GAP, NODE_H, NODE_W, Box, GraphLayout, layout, structure
 from ui.plan_tree.model import PlanTreeModel
 from ui.plan_tree.pattern_cells import map_fraction
 from ui.plan_tree.runtime import display_status, status_text
@@ -143,7 +144,7 @@ class PlanGraphView(QGraphicsView):
         self._current = task_id
         item = self._light(task_id, True)
         if item is not None and self.isVisible():
-            self.ensureVisible(item, 40, 40)
+            self._show_item(item)
 
     def fit(self, whole: bool = False) -> None:
         """Show the plan no larger than life: all of it if `whole` (the person asked), else all
@@ -163,7 +164,7 @@ class PlanGraphView(QGraphicsView):
         self._auto_fit, self._fit_whole = True, whole
         current = self._items.get(self._current) if self._current is not None else None
         if current is not None:  # a large plan: its start, and the table's task
-            self.ensureVisible(current, 40, 40)
+            self._show_item(current)
 
     def zoom_by(self, factor: float) -> None:
         current = self.transform().m11()
@@ -218,18 +219,25 @@ class PlanGraphView(QGraphicsView):
             assert source is not None and target is not None
             ys = (graph.anchor(edge.source), graph.anchor(edge.target))
             blocked = not edge.backwards and _blocked(source, target, ys, blockers)
-            item = EdgeItem(edge.source, edge.target, edge_path(source, target, ys, edge.backwards, blocked),
-                            edge.backwards)
+            path = edge_path(source, target, ys, edge.backwards, blocked)  # the layout's top is 0
+            item = EdgeItem(edge.source, edge.target, path, edge.backwards)
             scene.addItem(item)
             self._edges.setdefault(edge.source, []).append(item)
             self._edges.setdefault(edge.target, []).append(item)
         bounds = scene.itemsBoundingRect()
         scene.setSceneRect(bounds.adjusted(-MARGIN, -MARGIN, MARGIN, MARGIN) if not bounds.isEmpty() else QRectF())
+        self.fit_button.setVisible(bool(self._items))
         current, self._current = self._current, None
         self.set_current(current if current in self._items else None)
         if self._auto_fit and self._fit_due:  # an edit keeps the view where the person left it
             self.fit(self._fit_whole)
         self._fit_due = False
+
+    def _show_item(self, item: TaskItem | GroupItem) -> None:
+        """Scroll to a task's title (a big group's frame may be taller than the view)."""
+        top_left = item.sceneBoundingRect()
+        top_left.setSize(top_left.size().boundedTo(QSizeF(NODE_W, NODE_H)))
+        self.ensureVisible(top_left, 40, 40)
 
     def _add(self, item: TaskItem | GroupItem) -> None:
         self.scene().addItem(item)

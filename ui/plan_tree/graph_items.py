@@ -240,15 +240,17 @@ def _arrow_head(path: QPainterPath) -> QPolygonF:
     return QPolygonF([tip, back + side, back - side])
 
 
-def edge_path(source: Box, target: Box, ys: tuple[float, float], backwards: bool, blocked: bool) -> QPainterPath:
+def edge_path(source: Box, target: Box, ys: tuple[float, float], backwards: bool, blocked: bool,
+              top: float = 0.0) -> QPainterPath:
     """From the source's right side to the target's left (at heights `ys`); over the row when
-    tasks stand between."""
+    tasks stand between; a backwards arrow (a cycle) over the whole graph, whose top is `top`."""
     start, end = QPointF(source.right, ys[0]), QPointF(target.x, ys[1])
     path = QPainterPath(start)
-    if backwards:  # out to the right, round, and into the target from the left
-        reach = COL_GAP / 2
-        path.cubicTo(QPointF(start.x() + 3 * reach, start.y() - NODE_H),
-                     QPointF(end.x() - 3 * reach, end.y() - NODE_H), end)
+    if backwards:  # out to the right, up over everything, and into the target from the left
+        lane = min(top, source.y, target.y) - ROW_GAP
+        out_x, in_x = start.x() + COL_GAP / 3, end.x() - COL_GAP / 3
+        _rounded(path, [QPointF(out_x, start.y()), QPointF(out_x, lane), QPointF(in_x, lane),
+                        QPointF(in_x, end.y()), end])
         return path
     if not blocked:
         bend = (end.x() - start.x()) / 2

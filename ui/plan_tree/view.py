@@ -9,12 +9,13 @@ from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
+    QHBoxLayout,
     QLabel,
     QScrollArea,
-    QSizePolicy,
     QSplitter,
     QStackedWidget,
     QToolBar,
+    QToolButton,
     QTreeView,
     QVBoxLayout,
     QWidget,
@@ -163,17 +164,22 @@ class PlanTreeView(QWidget):
         self._lock_label_action = self.toolbar.addWidget(self.lock_label)
 
     def _build_view_switch(self) -> None:
-        """Table | Graph at the toolbar's right end; the choice is kept in window.ini."""
-        spacer = QWidget()
-        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-        self.toolbar.addWidget(spacer)
+        """Table | Graph right of the toolbar (never in its overflow menu); kept in window.ini."""
         group = QActionGroup(self)
         self.table_view_action = QAction("Table", group, checkable=True)
         self.table_view_action.setToolTip("Show the plan as a table")
         self.graph_view_action = QAction("Graph", group, checkable=True)
         self.graph_view_action.setToolTip("Show the plan as a graph of tasks and their dependencies")
         (self.graph_view_action if graph_chosen() else self.table_view_action).setChecked(True)
-        self.toolbar.addActions([self.table_view_action, self.graph_view_action])
+        self.view_switch = QWidget()
+        row = QHBoxLayout(self.view_switch)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(2)
+        for action in (self.table_view_action, self.graph_view_action):
+            button = QToolButton()
+            button.setDefaultAction(action)
+            button.setAutoRaise(True)
+            row.addWidget(button)
         self.graph_view_action.toggled.connect(self._on_graph_toggled)
 
     def _action(
@@ -224,7 +230,10 @@ class PlanTreeView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 6)
         layout.setSpacing(4)
-        layout.addWidget(self.toolbar)
+        top = QHBoxLayout()
+        top.addWidget(self.toolbar, 1)
+        top.addWidget(self.view_switch)
+        layout.addLayout(top)
         layout.addWidget(self.banner)
         layout.addWidget(self.notice)
         layout.addWidget(splitter, 1)
