@@ -6,9 +6,9 @@ scope its two combo boxes pick. MCP servers are shown by name, transport and
 command or URL; their env and header values (often API keys) are never
 shown, only their names. List tools starts the selected server as a run
 would (on the dialog's loop, never blocking the window) and adds its tools to
-the rules table. Import reads another app's `mcpServers` file; nothing is
-written before OK, which saves both files (`ToolsTab.install` hooks that to
-the dialog's `accepted`).
+the rules table. Add MCP server and Edit open ui/settings/mcp_form.py; Import
+reads another app's `mcpServers` file; nothing is written before OK, which
+saves both files (`ToolsTab.install` hooks that to the dialog's `accepted`).
 """
 
 from __future__ import annotations
@@ -20,14 +20,11 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QDialog,
     QFileDialog,
-    QHeaderView,
     QMessageBox,
     QPushButton,
-    QTableWidget,
     QTableWidgetItem,
     QTabWidget,
     QVBoxLayout,
@@ -43,15 +40,16 @@ from app.tools.mcp_probe import Probe, probe_server
 from app.tools.settings import ToolPolicies, load_policies, project_names, save_policies
 from ui import theme
 from ui.settings.jobs import Jobs
+from ui.settings.mcp_form import McpServerForm, saved_line, servers_table, with_server
 from ui.settings.tool_rules import ToolRules
 from ui.settings.widgets import hint_label, padded, row, say, section
 
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QComboBox
 
-log = logging.getLogger(__name__)
+    from agents.tools.base import Tool
 
-SERVER_COLUMNS = ("Name", "Transport", "Command / URL", "Environment")
+log = logging.getLogger(__name__)
 
 
 class ToolsTab(QWidget):
@@ -88,13 +86,19 @@ class ToolsTab(QWidget):
         self._saved_servers = list(self._servers)
         self._listing: set[str] = set()
         """Servers whose tools are being listed."""
-        self.servers_table = QTableWidget(0, len(SERVER_COLUMNS))
+        self.servers_table = servers_table()
+        self.form: McpServerForm | None = None  # the Add / Edit MCP server form last opened
+        self.add_button = QPushButton("&Add MCP server…")
+        self.edit_button = QPushButton("&Edit…")
         self.import_button = QPushButton("&Import mcpServers JSON…")
         self.import_button.setToolTip("Add the servers of a Claude Desktop, Cursor or similar config file")
         self.remove_button = QPushButton("Re&move")
         self.list_button = QPushButton("&List tools")
         self.list_button.setToolTip("Start the selected server and show its tools, so you can set their rules")
         self.import_button.clicked.connect(self._on_import_clicked)
+        self.add_button.clicked.connect(lambda: self.open_form())
+        self.edit_button.clicked.connect(self.edit_selected)
+        self.servers_table.itemDoubleClicked.connect(lambda _item: self.edit_selected())
         self.remove_button.clicked.connect(self.remove_selected)
         self.list_button.clicked.connect(self.list_selected)
         self._build()
@@ -122,12 +126,7 @@ class ToolsTab(QWidget):
     # --- construction --------------------------------------------------------------
 
     def _build(self) -> None:
-        table = self.servers_table
-        table.setHorizontalHeaderLabels(list(SERVER_COLUMNS))
-        table.setAccessibleName("MCP servers")
-        self._tidy(table)
-        table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        table.itemSelectionChanged.connect(self._update_buttons)
+        self.servers_table.itemSelectionChanged.connect(self._update_buttons)
         layout = QVBoxLayout(self)
         layout.setSpacing(6)
         layout.addWidget(section("Code and network"))
@@ -144,7 +143,8 @@ class ToolsTab(QWidget):
                                     "Environment values stay in the keychain and are never shown."))
         layout.addWidget(self.servers_table, 1)
         layout.addWidget(self.servers_error)
-        layout.addWidget(row(self.import_button, self.remove_button, self.list_button, stretch=None))
+        layout.addWidget(row(self.add_button, self.import_button, self.edit_button, self.remove_button,
+                             self.list_button, stretch=None))
 
     def _show_sandbox(self) -> None:
         found = sandbox.detect()
@@ -155,15 +155,6 @@ class ToolsTab(QWidget):
         """The settings.json fields this tab edits."""
         return {"code_network": self.code_network.isChecked(),
                 "allow_private_urls": self.private_urls.isChecked()}
-
-    @staticmethod
-    def _tidy(table: QTableWidget) -> None:
-        table.verticalHeader().hide()
-        table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        table.setAlternatingRowColors(True)
-        header = table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)
 
     # --- servers ----------------------------------------------------------------------
 
@@ -188,6 +179,25 @@ class ToolsTab(QWidget):
         say(self.servers_error, f"Imported {', '.join(sorted(imported))}; OK saves them." + left_out)
         self._show_servers()
         return True
+
+    def open_form(self, server: McpServerConfig | None = None) -> McpServerForm:
+        """Add MCP server (Edit: filled in with `server`); its Save adds or replaces the server."""
+        def saved(new: McpServerConfig, tools: list[Tool]) -> None:
+            self._servers, self._servers_readable = with_server(self._servers, new, server), True
+            self.rules.add_tools(tools)  # the ones its Test listed
+            say(self.servers_error, saved_line(new, server))
+            self._show_servers()
+            self.servers_table.selectRow(self._servers.index(new))
+
+        self.form = McpServerForm([s.name for s in self._servers], server, parent=self,
+                                  stored=server is not None and server in self._saved_servers)
+        self.form.saved.connect(saved)
+        self.form.open()
+        return self.form
+
+    def edit_selected(self) -> None:
+        if len(rows := self._selected_rows()) == 1:
+            self.open_form(self._servers[rows[0]])
 
     def remove_selected(self) -> None:
         rows = set(self._selected_rows())
@@ -216,6 +226,7 @@ class ToolsTab(QWidget):
     def _update_buttons(self) -> None:
         rows = self._selected_rows()
         self.remove_button.setEnabled(bool(rows))
+        self.edit_button.setEnabled(len(rows) == 1)
         chosen = self._servers[rows[0]].name if len(rows) == 1 else None
         self.list_button.setEnabled(chosen is not None and chosen not in self._listing)
 
