@@ -83,11 +83,13 @@ def assemble(plan: Plan, outputs: Mapping[str, str], missing: Mapping[str, str] 
     seen: set[str] = set()
     parts = [f"# {plan.goal.strip()}"]
     for task in plan.tasks:
-        kept = []
+        kept, in_code = [], False
         for line in outputs.get(task.id, "").strip().splitlines():
+            if line.lstrip().startswith("```"):
+                in_code = not in_code
             key = " ".join(line.lower().split())
-            if len(key) >= _MIN_REPEAT and key in seen:
-                continue
+            if not in_code and len(key) >= _MIN_REPEAT and key in seen:
+                continue  # code is kept whole: tests repeat the code they test
             seen.add(key)
             kept.append(line)
         body = "\n".join(kept).strip()

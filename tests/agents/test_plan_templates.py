@@ -120,3 +120,11 @@ def test_assemble_says_what_was_not_done() -> None:
                     "the embedded model")
     assert "## What you need: bake bread" in text and "## Steps" not in text
     assert "## Not covered\n\n- Steps: not done (failed)" in text
+
+
+def test_assemble_keeps_code_whole() -> None:
+    plan = template_plan("Write a python function that reverses a string", WORKERS)
+    code = "```python\ndef reverse_string(text):\n    return text[::-1]\n```"
+    tests = "```python\ndef reverse_string(text):\n    return text[::-1]\n\nassert reverse_string('ab') == 'ba'\n```"
+    text = assemble(plan, {"t1": code, "t2": tests}, None, "the embedded model")
+    assert text.count("    return text[::-1]") == 2 and "assert reverse_string('ab') == 'ba'" in text
