@@ -487,3 +487,26 @@ def test_view_spending_opens_the_spending_view_and_a_top_run_in_the_window(qloop
     assert window.conversation.items()  # the run's goal is shown
     window.spending_action.trigger()  # again: the same view, read again
     assert window.spending is view
+
+
+def test_the_embedded_model_gets_an_offline_template_plan_and_the_card_says_so(qloop, tmp_path):
+    from ui.conversation import PlanCard
+
+    window = MainWindow(RunService(open_database(tmp_path / "troupe.db"), settings=Settings()))
+    _WINDOWS.append(window)
+    window.show()
+
+    async def plan() -> PlanCard:
+        window.goal.setPlainText("How to bake bread at home")
+        window.send.click()
+        await until(lambda: cards(window, PlanCard))
+        return cards(window, PlanCard)[0]
+
+    card = qloop.run_until_complete(asyncio.wait_for(plan(), 30))  # no model call: a template
+    assert card.notice.isVisible()
+    assert card.notice.text() == ("Offline template plan: the embedded model is too small to plan; "
+                                  "edit it as you like.")
+    assert window.plan_model.has_task("t3") and window.run_action.isEnabled()  # edit or run it
+    assert window.plan_model.rename("t2", "Steps to bake bread")
+    window.close()
+    window.service.close()
