@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QSettings, QSignalBlocker, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -21,6 +21,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QApplication,
+    QComboBox,
     QHBoxLayout,
     QInputDialog,
     QLabel,
@@ -116,6 +117,13 @@ class MainWindow(QMainWindow):
         self.goal = GoalInput()
         self.send = QPushButton("Send")
         self.send.setDefault(True)
+        self.model_picker = QComboBox()
+        """The model the next run uses (the settings' default until another is picked)."""
+        self.model_picker.setToolTip("The model the next run uses (set the default in Settings › Models)")
+        self.model_picker.setAccessibleName("Model for the next run")
+        self.model_picker.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.model_picker.setMinimumContentsLength(10)
+        self.model_picker.setMaximumWidth(260)
         self.constraints_row = ConstraintsRow()
         """The composer's options: a budget and a deadline for the next run."""
         self.status = QLabel()
@@ -149,7 +157,10 @@ class MainWindow(QMainWindow):
         row.addWidget(self.goal, 1)
         row.addWidget(self.send, 0, Qt.AlignmentFlag.AlignBottom)
         column.addLayout(row)
-        column.addWidget(self.constraints_row)
+        options = QHBoxLayout()
+        options.addWidget(self.constraints_row, 1)
+        options.addWidget(self.model_picker)
+        column.addLayout(options)
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(self.plan_view)
         right.addWidget(self.run_view)
@@ -245,6 +256,8 @@ class MainWindow(QMainWindow):
         self.send.clicked.connect(self._on_send)
         self.new_project_action.triggered.connect(self._on_new_project)
         self.new_conversation_action.triggered.connect(self._on_new_conversation)
+        self.model_picker.activated.connect(self._on_model_picked)
+        self.session.configChanged.connect(self._show_models)
         self.conversation.followUpRequested.connect(self.session.offer_follow_up)
         self.session.followUpChanged.connect(self._on_follow_up_changed)
         self.follow_up_cancel.clicked.connect(self.session.cancel_follow_up)
@@ -263,7 +276,7 @@ class MainWindow(QMainWindow):
         self.session.busyChanged.connect(self._on_busy_changed)
         self.plan_model.validityChanged.connect(lambda _ok: self._on_model_changed())
         self.conversation.exportRequested.connect(self._on_export_requested)
-        self.conversation.planEditRequested.connect(self.plan_view.tree.setFocus)
+        self.conversation.planEditRequested.connect(self._on_edit_plan)
         self.conversation.exampleChosen.connect(self._use_example)
         self.conversation.planApproved.connect(lambda: QTimer.singleShot(0, self._after_approve))
 
@@ -326,6 +339,27 @@ class MainWindow(QMainWindow):
     def _show_model_notice(self) -> None:
         config = self.session.config
         self.notice.show_for_model(config.planner_model or config.model)
+        self._show_models()
+
+    def _show_models(self) -> None:
+        """The picker lists the models this install can reach, the run's one chosen."""
+        current = self.session.config.model
+        refs = list(dict.fromkeys([current, self.service.settings.default_model,
+                                   *self.service.providers.model_refs()]))
+        with QSignalBlocker(self.model_picker):
+            self.model_picker.clear()
+            for ref in refs:
+                self.model_picker.addItem(ref, ref)
+            self.model_picker.setCurrentIndex(max(0, self.model_picker.findData(current)))
+
+    def _on_model_picked(self, _index: int) -> None:
+        ref = str(self.model_picker.currentData() or "")
+        if not ref or self.session.running:
+            return
+        # for the runs started from here on; the default stays what Settings says
+        self.session.config = self.service.config(model=ref)
+        self.notice.show_for_model(self.session.config.planner_model or ref)
+        self.status.setText(f"Model: {ref}  ·  Project: {self.session.project}")
 
     def apply_first_run(self, found: Detection) -> None:
         """First-run setup found providers and may have chosen a default model."""
@@ -491,6 +525,11 @@ class MainWindow(QMainWindow):
         self.settings_action.setEnabled(not self.session.running)
         self.crash_notice.resume_button.setEnabled(not self.session.running)
         self.replan_action.setEnabled(not busy and self.session.can_replan())
+
+    def _on_edit_plan(self) -> None:
+        """"Edit plan…": the table (not the graph), with the focus in it."""
+        self.plan_view.show_graph(False)
+        self.plan_view.tree.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def _use_example(self, goal: str) -> None:
         """An example goal from the empty conversation: in the goal box, ready to edit or send."""

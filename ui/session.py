@@ -45,6 +45,8 @@ class Session(QObject):
     """One open run at a time in the window."""
 
     historyChanged = Signal()
+    configChanged = Signal()
+    """The run's model settings changed (a reopened run brings its own)."""
     followUpChanged = Signal(str)
     """The next goal follows up the run with this goal ("": it starts a new conversation)."""
     busyChanged = Signal(bool)
@@ -432,6 +434,7 @@ class Session(QObject):
         version = self.service.store.latest_plan(run_id)
         self.run_id, self.project = run.id, run.project
         self.config = RunConfig.from_record(run.settings) if run.settings.get("model") else self.config
+        self.configChanged.emit()
         self.cancel_follow_up()
         self.conversation.clear()
         if parent := self._parent_goal(run.settings.get("follow_up_of")):

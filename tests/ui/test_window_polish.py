@@ -64,6 +64,27 @@ def test_focus_help_settings_and_export(qloop, llm_server, tmp_path, troupe_home
     qloop.run_until_complete(asyncio.wait_for(flow(), 60))
 
 
+def test_the_model_picker_shows_the_model_in_use_and_picks_the_next_runs(qloop, llm_server, tmp_path):  # noqa: F811
+    llm_server.on(predicate=lambda r: "Reply with one JSON object" in r.system, reply=json.dumps(PLAN))
+    window = open_window(tmp_path / "troupe.db", llm_server)
+
+    async def flow() -> None:
+        await until(lambda: window.model_picker.count() > 0)
+        assert window.model_picker.currentData() == "openai/test-model"
+        window.model_picker.addItem("openai/other-model", "openai/other-model")  # as a provider lists it
+        window.model_picker.setCurrentIndex(window.model_picker.findData("openai/other-model"))
+        window.model_picker.activated.emit(window.model_picker.currentIndex())
+        assert window.session.config.model == "openai/other-model"
+        assert window.service.settings.default_model == "openai/test-model"  # the default stays
+        window.goal.setPlainText(PLAN["goal"])
+        window.send.click()
+        await until(lambda: window.plan_model.has_task("a"))
+
+    qloop.run_until_complete(asyncio.wait_for(flow(), 60))
+    [planner] = [r for r in llm_server.chat_requests if "Reply with one JSON object" in r.system]
+    assert planner.body["model"] == "other-model"
+
+
 def test_suggested_names_are_safe_file_names() -> None:
     assert suggested_name("Compare A/B: which? <fast>", "html") == "Compare A B which fast.html"
     assert suggested_name("   ", "md") == "Troupe deliverable.md"
