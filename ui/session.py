@@ -171,6 +171,7 @@ class Session(QObject):
         self.conversation.clear()
         self.run_view.reset()
         self.plan_model.set_plan(Plan(goal="", tasks=()))
+        self.plan_view.set_editable(True)  # nothing runs: never "Locked while the plan runs"
         self.estimate = None
 
     async def _plan(self, goal: str, context: str, constraints: Constraints | None = None,
