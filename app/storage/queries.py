@@ -66,34 +66,62 @@ def _runs_matching_all(terms: list[str]) -> TextualSelect:
 _OPEN, _CLOSE = "\ue000", "\ue001"
 """Private-use characters snippet() puts around each matched word (stripped again)."""
 _SNIPPET_WORDS = 14
-_HITS = (
-    "SELECT search_docs.run_id, search_docs.kind, search_docs.ref, "
-    "snippet(search_fts, 0, :open, :close, '…', {words}) FROM search_fts "
+_BEST_DOCS = (
+    "SELECT search_docs.run_id, search_docs.id FROM search_fts "
     "JOIN search_docs ON search_docs.id = search_fts.rowid "
     "WHERE search_fts MATCH :query AND search_docs.run_id IN ({ids}) "
     "ORDER BY bm25(search_fts)"
+)
+_SNIPPETS = (  # with the task an output or an approval edit is of, and its title
+    "SELECT d.run_id, d.kind, d.ref, snippet(search_fts, 0, :open, :close, '…', {words}), "
+    "CASE d.kind WHEN 'output' THEN d.ref WHEN 'approval' THEN a.task_id END AS task_id, t.title "
+    "FROM search_fts CROSS JOIN search_docs AS d ON d.id = search_fts.rowid "  # FTS first: MATCH once
+    "LEFT JOIN approvals AS a ON d.kind = 'approval' AND a.run_id = d.run_id AND a.request_id = d.ref "
+    "LEFT JOIN tasks AS t ON t.run_id = d.run_id "
+    "AND t.task_id = (CASE d.kind WHEN 'output' THEN d.ref WHEN 'approval' THEN a.task_id END) "
+    "WHERE search_fts MATCH :query AND search_fts.rowid IN ({ids})"
 )
 _KIND_WORDS = {"goal": "goal", "plan": "plan", "deliverable": "deliverable",
                "output": "output", "approval": "approval edit"}
 
 
+_BATCH = 500
+"""Runs per query (SQLite caps the bound parameters of a statement)."""
+
+
 def search_hits(conn: Connection, terms: list[str], run_ids: list[str]) -> dict[str, SearchHit]:
     """For each of `run_ids`, its text that best matches any of `terms` (FTS5's bm25),
     as a snippet with the matched words marked."""
-    if not terms or not run_ids:
+    hits: dict[str, SearchHit] = {}
+    for start in range(0, len(run_ids) if terms else 0, _BATCH):
+        hits.update(_search_hits(conn, " OR ".join(terms), run_ids[start:start + _BATCH]))
+    return hits
+
+
+def _search_hits(conn: Connection, query: str, run_ids: list[str]) -> dict[str, SearchHit]:
+    runs = {f"r{n}": run_id for n, run_id in enumerate(run_ids)}
+    best: dict[str, int] = {}
+    for run_id, doc in conn.execute(text(_BEST_DOCS.format(ids=_names(runs))), {"query": query, **runs}):
+        best.setdefault(run_id, doc)  # ranked: the first is the best
+    docs = {f"d{n}": doc for n, doc in enumerate(best.values())}
+    if not docs:
         return {}
-    ids = {f"r{n}": run_id for n, run_id in enumerate(run_ids)}
-    sql = _HITS.format(words=_SNIPPET_WORDS, ids=", ".join(f":{key}" for key in ids))
-    rows = conn.execute(text(sql), {"open": _OPEN, "close": _CLOSE, "query": " OR ".join(terms), **ids})
-    best: dict[str, tuple[str, str, str]] = {}
-    for run_id, kind, ref, snippet in rows:
-        best.setdefault(run_id, (kind, ref, snippet))
-    return {run_id: _hit(conn, run_id, *found) for run_id, found in best.items()}
+    sql = _SNIPPETS.format(words=_SNIPPET_WORDS, ids=_names(docs))
+    rows = conn.execute(text(sql), {"open": _OPEN, "close": _CLOSE, "query": query, **docs})
+    return {run_id: _hit(kind, ref, snippet, task_id, title) for run_id, kind, ref, snippet, task_id, title in rows}
 
 
-def _hit(conn: Connection, run_id: str, kind: str, ref: str, snippet: str) -> SearchHit:
+def _names(params: dict[str, Any]) -> str:
+    """":r0, :r1, ..." for an IN list of bound parameters."""
+    return ", ".join(f":{key}" for key in params)
+
+
+def _hit(kind: str, ref: str, snippet: str, task_id: str | None, title: str | None) -> SearchHit:
     words, marks = _unmark(snippet)
-    return SearchHit(kind, ref, _where(conn, run_id, kind, ref), words, marks)
+    where = _KIND_WORDS.get(kind, kind)
+    if task_id:  # "output of “Draft”", "approval edit of “Draft”"
+        where += f" of “{title or task_id}”"
+    return SearchHit(kind, ref, where, words, marks)
 
 
 def _unmark(snippet: str) -> tuple[str, tuple[tuple[int, int], ...]]:
@@ -113,20 +141,6 @@ def _unmark(snippet: str) -> tuple[str, tuple[tuple[int, int], ...]]:
     joined = "".join(pieces)
     lead, stripped = len(joined) - len(joined.lstrip()), joined.strip()
     return stripped, tuple((max(0, a - lead), min(len(stripped), b - lead)) for a, b in marks if b > a)
-
-
-def _where(conn: Connection, run_id: str, kind: str, ref: str) -> str:
-    """"goal", "plan", "output of “Draft”", "approval edit of “Draft”", "deliverable"."""
-    words = _KIND_WORDS.get(kind, kind)
-    task_id = ref if kind == "output" else None
-    if kind == "approval":
-        task_id = conn.execute(select(approvals_t.c.task_id).where(
-            approvals_t.c.run_id == run_id, approvals_t.c.request_id == ref)).scalar()
-    if not task_id:
-        return words
-    title = conn.execute(select(tasks_t.c.title).where(
-        tasks_t.c.run_id == run_id, tasks_t.c.task_id == task_id)).scalar()
-    return f"{words} of “{title or task_id}”"
 
 
 def run_summaries(conn: Connection, terms: list[str], limit: int, offset: int = 0) -> list[RunSummary]:

@@ -129,3 +129,10 @@ def test_troupe_runs_search_prints_the_snippet_and_json_has_it(troupe_home: Path
 
     listed = json.loads(troupe(troupe_home, "runs", "--json").stdout)
     assert len(listed) == 4 and all(r["snippet"] is None for r in listed)
+
+
+def test_more_runs_than_one_query_can_name_all_get_their_snippet(store: Store) -> None:
+    for n in range(620):  # past the 500 runs a hits query names at once
+        store.create_run("Seals", f"Count the grey seals of beach {n}")
+    found = store.search_runs("seals", limit=1000)
+    assert len(found) == 620 and all(r.hit is not None and r.hit.where == "goal" for r in found)
