@@ -75,6 +75,8 @@ class GoalInput(QPlainTextEdit):
         self.setFixedHeight(72)
 
 
+HISTORY_POLL_MS = 3000
+"""How often the history looks for runs other processes wrote."""
 MIN_WIDTH, MIN_HEIGHT = 900, 600
 """Below this the plan, the run and the conversation cannot all be read."""
 COLLAPSE_HISTORY_BELOW = 1180
@@ -132,6 +134,9 @@ class MainWindow(QMainWindow):
         self._connect()
         self._restore_layout()
         self._on_model_changed()
+        self._history_poll = QTimer(self, interval=HISTORY_POLL_MS)
+        self._history_poll.timeout.connect(self._poll_history)
+        self._history_seen: tuple[object, ...] = ()
         self._storage_timer = QTimer(self, singleShot=True)
         self._storage_timer.timeout.connect(self._open_storage)
         self.restore_dialog: RestoreDialog | None = None
@@ -328,6 +333,7 @@ class MainWindow(QMainWindow):
         self._open_storage()
 
     def _on_storage_open(self) -> None:
+        self._history_poll.start()
         self.send.setEnabled(not self.session.running)
         self.goal.setFocus(Qt.FocusReason.OtherFocusReason)  # a newcomer types a goal, not a search
         self.history.refresh()
@@ -335,6 +341,22 @@ class MainWindow(QMainWindow):
         self._offer_crash_resume()
         self._show_model_notice()
         self.storageReady.emit()
+
+    def _poll_history(self) -> None:
+        """Show runs another process writes (a `troupe run` in a terminal) without waiting
+        for something here to refresh the list: two cheap queries every few seconds."""
+        if not self.service.ready or not self.isVisible():
+            return
+        try:
+            store = self.service.store
+            newest = store.list_runs(limit=1)
+            seen = (store.count_runs(), *((newest[0].id, newest[0].status, newest[0].updated) if newest else ()))
+        except Exception:  # noqa: BLE001 - a locked or busy database: try again next time
+            return
+        if seen != self._history_seen:
+            if self._history_seen:
+                self.history.refresh()
+            self._history_seen = seen
 
     def _show_model_notice(self) -> None:
         config = self.session.config

@@ -85,6 +85,22 @@ def test_the_model_picker_shows_the_model_in_use_and_picks_the_next_runs(qloop, 
     assert planner.body["model"] == "other-model"
 
 
+def test_a_run_another_process_writes_shows_in_the_history(qloop, llm_server, tmp_path):  # noqa: F811
+    from app.storage import open_database  # noqa: PLC0415
+
+    window = open_window(tmp_path / "troupe.db", llm_server)
+    window._history_poll.setInterval(50)  # the same poll, sooner
+
+    async def flow() -> None:
+        await until(lambda: window._history_seen != ())
+        other = open_database(tmp_path / "troupe.db")  # as `troupe run` in a terminal does
+        run_id = other.create_run("Default", "A goal from the terminal", {"model": "m"})
+        other.close()
+        await until(lambda: run_id in window.history.run_ids())
+
+    qloop.run_until_complete(asyncio.wait_for(flow(), 30))
+
+
 def test_suggested_names_are_safe_file_names() -> None:
     assert suggested_name("Compare A/B: which? <fast>", "html") == "Compare A B which fast.html"
     assert suggested_name("   ", "md") == "Troupe deliverable.md"
