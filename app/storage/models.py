@@ -8,6 +8,9 @@ Full-text search lives in `search_docs` (one row per searchable text: a run's
 goal, its latest plan, its deliverable, each task's output) and the FTS5 table
 `search_fts` over it. Both are kept in sync by SQL triggers created in the
 migrations, so every writer (Store, EventWriter, a future tool) stays consistent.
+The one exception: what a person wrote when editing at an approval (kind
+"approval", ref the request id) is added by the projection of ApprovalResolved
+(app/storage/projections.py); search_fts follows it through the same triggers.
 """
 
 from __future__ import annotations
