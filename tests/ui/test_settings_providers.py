@@ -163,6 +163,21 @@ def test_refresh_models_lists_the_servers_models(qtbot, qloop, llm_server, memor
     assert load_providers().get("ollama").models == ("llama3.2", "qwen2.5:7b")
 
 
+def test_refresh_asks_before_dropping_models_the_server_does_not_list(
+        qtbot, qloop, llm_server, memory_keyring, open_dialog) -> None:
+    llm_server.models = ["llama3.2"]
+    dialog = open_dialog(Providers((Provider("ollama", "ollama", llm_server.base_url, models=("my-finetune",)),)))
+    panel = dialog.providers_tab.panels["ollama"]
+    for answer, expected in (("Keep them", ("llama3.2", "my-finetune")), ("Use the listed ones", ("llama3.2",))):
+        click(qtbot, panel.refresh_button)
+        wait_for(qloop, lambda: panel.refresh_button.isEnabled() and getattr(panel, "unlisted_box", None) is not None)
+        box = panel.unlisted_box
+        assert "does not list 1 of the models here: my-finetune" in box.text()
+        next(b for b in box.buttons() if b.text() == answer).click()
+        wait_for(qloop, lambda: dialog.providers_tab.current().models == expected)
+        panel.unlisted_box = None
+
+
 def test_refresh_models_when_the_server_is_not_running(qtbot, qloop, memory_keyring, open_dialog) -> None:
     dialog = open_dialog(Providers((Provider("ollama", "ollama", f"http://127.0.0.1:{free_port()}/v1"),)))
     panel = dialog.providers_tab.panels["ollama"]

@@ -9,7 +9,15 @@ from __future__ import annotations
 from dataclasses import replace
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QFormLayout, QFrame, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QFrame,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from agents.ports import Limits
 from app.providers.checks import ConnectionReport, provider_url_error
@@ -207,8 +215,30 @@ class ProviderPanel(QFrame):
         count = len(provider.models)
         say(self.refresh_note, f"Found {count} model{'s' if count != 1 else ''}." if count else
             "The server is running but lists no models: load or pull one, then refresh again.")
-        self.set_provider(provider)
-        self.providerChanged.emit(provider)
+        unlisted = [m for m in self.provider.models if m not in provider.models]
+        if not unlisted:
+            self._use_models(provider.models)
+            return
+        # models the person typed (or the server no longer has): theirs to drop, not ours
+        names = ", ".join(unlisted[:5]) + (" …" if len(unlisted) > 5 else "")
+        box = QMessageBox(QMessageBox.Icon.Question, "Refresh models",
+                          f"{self.provider.base} does not list {len(unlisted)} of the models here: {names}.",
+                          parent=self)
+        box.setInformativeText("Keep them in the list (you may have typed them), or use only the listed ones?")
+        keep = box.addButton("Keep them", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("Use the listed ones", QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(keep)
+        listed = provider.models
+        box.finished.connect(lambda _code: self._use_models(
+            (*listed, *unlisted) if box.clickedButton() is keep else listed))
+        box.finished.connect(box.deleteLater)
+        self.unlisted_box = box
+        box.open()
+
+    def _use_models(self, models: tuple[str, ...]) -> None:
+        updated = replace(self.provider, models=tuple(dict.fromkeys(models)))  # its limits and prices stay
+        self.set_provider(updated)
+        self.providerChanged.emit(updated)
 
     def _on_refresh_failed(self, exc: BaseException) -> None:
         self._refreshing_done()
