@@ -30,6 +30,7 @@ from agents.ports import Action, CallbackSink
 from agents.run.runner import STOPPED_BY_PERSON
 from agents.run.state import RunStatus, TaskStatus, fold
 from app.estimate_text import compared, headline, money, notes
+from app.run_story import story_lines
 from app.runs.handle import RunHandle
 from app.runs.service import RunConfig, RunService
 from ui.approvals import QtApprovalGate
@@ -457,7 +458,10 @@ class Session(QObject):
                     self._show_estimate(RunEstimate.from_dict(run.estimate), run.cost)
                 else:
                     self._start_estimate()
-        events = [_parse(e) for e in self.service.store.events(run_id)]
+        stored = self.service.store.events(run_id)
+        for line in story_lines(stored, self.service.store.approvals(run_id)):
+            self.conversation.add_note(line)  # what happened, not only goal, plan and result
+        events = [_parse(e) for e in stored]
         self.run_view.apply_events(events)
         state = fold(events)  # the plan tree's own: later events fold into it
         if run.status == RunStatus.INTERRUPTED:

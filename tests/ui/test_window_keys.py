@@ -13,6 +13,7 @@ import json
 
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QLabel
 
 from agents.ports import Action
 from tests.support.scripted_server import Gate, Reply
@@ -72,6 +73,12 @@ def test_esc_and_ctrl_enter_belong_to_the_focused_widget_and_cancel_asks(qloop, 
         next(b for b in again.buttons() if b.text() == "Cancel run").click()
         await until(lambda: window.session.handle is None)
         gate.open()
+
+        # reopened, the run says what happened: the edit made at the approval
+        window.session.open_run(window.session.run_id or "")
+        notes = [w.text() for w in window.conversation.items() if isinstance(w, QLabel)]
+        assert any("approved with the instructions edited — “Say how the roses are, in one line.”" in n
+                   for n in notes), notes
 
     qloop.run_until_complete(asyncio.wait_for(flow(), 60))
 
