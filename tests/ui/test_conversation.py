@@ -248,3 +248,21 @@ def test_an_empty_conversation_welcomes_with_example_goals(qtbot) -> None:
     assert not view.welcome.isVisible() and view.scroll_area.isVisible()
     view.clear()  # a new conversation: it comes back
     assert view.welcome.isVisible()
+
+
+def test_clearing_leaves_no_widget_behind(qtbot) -> None:
+    # issue 17: after New project the previous goal's bubble stayed on screen
+    from ui.conversation.widgets import MessageBubble  # noqa: PLC0415
+
+    view = ConversationView()
+    qtbot.addWidget(view)
+    view.show()
+    view.add_user_message("The old goal")
+    view.add_orchestrator_message("An answer")
+    view.add_note("a note")
+    view.clear()
+    qtbot.waitUntil(lambda: not [b for b in view.findChildren(MessageBubble) if b.isVisible()])
+    assert view.items() == [] and view.welcome.isVisible()
+    view.add_user_message("The new goal")
+    qtbot.waitUntil(lambda: [b.text() for b in view.findChildren(MessageBubble) if b.isVisible()]
+                    == ["The new goal"])
