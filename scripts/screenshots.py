@@ -1,6 +1,10 @@
 """Save screenshots of the main window's states to docs/screenshots/.
 
-    .venv/bin/python -m scripts.screenshots
+    .venv/bin/python -m scripts.screenshots [--size 1280x800] [--dark]
+
+With --size the tour goes to docs/screenshots/<size>/ (…/dark/ with --dark). Run
+it on an X server of that size (Xvfb :78 -screen 0 1280x800x24, then
+QT_QPA_PLATFORM=xcb DISPLAY=:78) so the window lays itself out for that screen.
 
 Drives the real window against the local scripted server (no network), in a
 throwaway data directory, offscreen.
@@ -19,7 +23,6 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["TROUPE_HOME"] = tempfile.mkdtemp(prefix="troupe-shots-")
 
 import qasync  # noqa: E402
-from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from app.runs.service import RunService  # noqa: E402
@@ -27,8 +30,14 @@ from app.settings import Settings  # noqa: E402
 from app.storage import open_database  # noqa: E402
 from tests.support.scripted_server import Gate, Reply, ScriptedServer  # noqa: E402
 from ui.main_window import MainWindow  # noqa: E402
+from ui.theme import apply_theme  # noqa: E402
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+SIZE = next((a.split("=", 1)[-1] for a in sys.argv if a.startswith("--size")), "")
+if SIZE == "--size":  # "--size 1280x800"
+    SIZE = sys.argv[sys.argv.index("--size") + 1]
+if SIZE:
+    OUT = OUT / SIZE
 
 PLAN = {"goal": "g", "tasks": [
     {"id": "market", "title": "Map the note-taking market", "agent": "researcher",
@@ -76,26 +85,6 @@ async def settle(app: QApplication, seconds: float = 0.3) -> None:
 
 
 DARK = "--dark" in sys.argv  # the same tour in the dark colour scheme, to docs/screenshots/dark/
-
-
-def dark_palette() -> QPalette:
-    palette = QPalette()
-    colours = {
-        QPalette.ColorRole.Window: "#2b2b2b", QPalette.ColorRole.WindowText: "#e6e6e6",
-        QPalette.ColorRole.Base: "#1f1f1f", QPalette.ColorRole.AlternateBase: "#262626",
-        QPalette.ColorRole.Text: "#e6e6e6", QPalette.ColorRole.Button: "#353535",
-        QPalette.ColorRole.ButtonText: "#e6e6e6", QPalette.ColorRole.Highlight: "#2f7de1",
-        QPalette.ColorRole.HighlightedText: "#ffffff", QPalette.ColorRole.ToolTipBase: "#353535",
-        QPalette.ColorRole.ToolTipText: "#e6e6e6", QPalette.ColorRole.PlaceholderText: "#8a8a8a",
-        QPalette.ColorRole.Mid: "#444444", QPalette.ColorRole.Light: "#505050",
-        QPalette.ColorRole.Dark: "#1a1a1a",
-    }
-    for role, colour in colours.items():
-        palette.setColor(role, QColor(colour))
-    palette.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text, QColor("#6a6a6a"))
-    palette.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.ButtonText, QColor("#6a6a6a"))
-    palette.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.WindowText, QColor("#6a6a6a"))
-    return palette
 
 
 def shot(window: MainWindow, name: str) -> None:
@@ -147,7 +136,7 @@ def main() -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     if DARK:
         app.setStyle("Fusion")
-        app.setPalette(dark_palette())  # what a dark desktop gives (offscreen has no scheme)
+        apply_theme("dark")  # Settings › General › Theme
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     with ScriptedServer() as server:
@@ -155,7 +144,11 @@ def main() -> int:
         service = RunService(open_database(Path(os.environ["TROUPE_HOME"]) / "troupe.db"),
                              settings=settings)
         window = MainWindow(service)
-        window.resize(1680, 980)
+        if SIZE:
+            width, height = (int(n) for n in SIZE.split("x"))
+            window.resize(width, height)
+        else:
+            window.resize(1680, 980)
         window.show()
         loop.run_until_complete(asyncio.wait_for(tour(app, server, window), 60))
         loop.run_until_complete(service.aclose_llm())

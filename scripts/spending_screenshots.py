@@ -26,8 +26,8 @@ from sqlalchemy import text  # noqa: E402
 from agents import events as ev  # noqa: E402
 from app.storage import EventWriter, Store, open_database  # noqa: E402
 from app.usage import named_period, usage_report  # noqa: E402
-from scripts.screenshots import dark_palette  # noqa: E402
 from ui.spending import SpendingView  # noqa: E402
+from ui.theme import dark_palette  # noqa: E402
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 

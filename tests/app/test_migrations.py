@@ -171,6 +171,20 @@ def test_upgrading_from_0003_adds_costs_and_limits_as_none(tmp_path: Path) -> No
         assert db.execute("SELECT monthly_budget_usd FROM projects").fetchall() == [(None,)]
 
 
+def test_upgrading_to_0004_makes_earlier_approval_edits_searchable(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    engine = make_engine(path)
+    upgrade_database(engine, "0003")
+    engine.dispose()
+    with sqlite3.connect(path) as db:
+        seed_0003(db)
+        db.execute("INSERT INTO approvals (run_id, request_id, task_id, subject, title, details, requested_at, "
+                   "action, text) VALUES ('r1', 'q2', 'a', 'task', 'A', 'd', 1.3, 'edit', 'mention the walruses')")
+    store = open_database(path)
+    assert [r.id for r in store.search_runs("walruses")] == ["r1"]
+    store.close()
+
+
 def test_fresh_database_schema_and_connection_settings(tmp_path: Path) -> None:
     store = open_database(tmp_path / "new.db")
     assert current_revision(store.engine) == head_revision() == "0004"

@@ -11,6 +11,8 @@ Create Date: 2026-12-07
   (`RunEstimate.to_dict()`: low, expected, high, unpriced tasks, per task).
 - `projects.monthly_budget_usd`: spend per calendar month across the project's
   runs before new model calls pause and ask (null: none).
+- Instructions the person edited at an approval become searchable (a `search_docs`
+  row of kind "approval", as the projection now writes for new ones).
 - `llm_calls.agent`: the role that made the call (a review's reviewer, a vote's
   judge), so answer lengths are learned per role; "" in older rows (then the
   task's agent stands in).
@@ -40,9 +42,16 @@ def upgrade() -> None:
     op.add_column("runs", sa.Column("estimate", sa.JSON(), nullable=True))
     op.add_column("projects", sa.Column("monthly_budget_usd", sa.Float(), nullable=True))
     op.add_column("llm_calls", sa.Column("agent", sa.String(), nullable=False, server_default=""))
+    # edits made before: findable like new ones (the search triggers index the rows)
+    op.execute(
+        "INSERT OR IGNORE INTO search_docs (run_id, kind, ref, body) "
+        "SELECT run_id, 'approval', request_id, text FROM approvals "
+        "WHERE action = 'edit' AND subject IN ('task', 'tool') AND coalesce(text, '') != ''"
+    )
 
 
 def downgrade() -> None:
+    op.execute("DELETE FROM search_docs WHERE kind = 'approval'")
     # SQLite >= 3.35 drops a column in place (no index or trigger names them)
     op.drop_column("llm_calls", "agent")
     op.drop_column("projects", "monthly_budget_usd")
