@@ -242,12 +242,13 @@ def _run_data(run: RunSummary) -> dict[int, object]:
     found = f"\n\nFound in the {run.hit.where}: {run.hit.text}" if run.hit else ""
     return {
         Qt.ItemDataRole.DisplayRole: f"{mark}  {run.goal}",
-        META_ROLE: f"{when} · {status} · {cost}",
+        META_ROLE: f"{'↳ follow-up · ' if run.follow_up_of else ''}{when} · {status} · {cost}",
         HIT_ROLE: run.hit,
         RUN_ID_ROLE: run.id,
         Qt.ItemDataRole.ToolTipRole: (
             f"{run.goal}\n\nStatus: {long_status}\nStarted: {time.ctime(run.created)}\n"
             f"Tasks: {run.tasks_completed}/{run.task_count} · {run.total_tokens} tokens · {cost}{found}"
+            + ("\nA follow-up: it built on an earlier run's result" if run.follow_up_of else "")
         ),
     }
 

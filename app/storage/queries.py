@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any, cast
 
 from sqlalchemy import Connection, Row, Select, String, Table, func, select, text
@@ -168,6 +169,7 @@ def run_summaries(conn: Connection, terms: list[str], limit: int, offset: int = 
             completed,
             runs_t.c.partial,
             unpriced,
+            func.json_extract(runs_t.c.settings, "$.follow_up_of").label("follow_up_of"),
         )
         .join(projects_t, projects_t.c.id == runs_t.c.project_id)
         .order_by(runs_t.c.created.desc(), runs_t.c.id)
@@ -176,7 +178,7 @@ def run_summaries(conn: Connection, terms: list[str], limit: int, offset: int = 
     )
     if terms:
         stmt = stmt.where(runs_t.c.id.in_(_runs_matching_all(terms)))
-    return [RunSummary(*row) for row in conn.execute(stmt)]
+    return [replace(RunSummary(*row[:-1]), follow_up_of=row[-1] or None) for row in conn.execute(stmt)]
 
 
 def _unpriced_calls(run_id: Any) -> Select[Any]:

@@ -70,6 +70,8 @@ class RunSummary:
     """Its model calls whose price was unknown (counted as $0 in `cost`)."""
     hit: SearchHit | None = None
     """In a search's results: where the run matched and the words around it."""
+    follow_up_of: str | None = None
+    """The run whose result this one followed up ("Follow up…" on its deliverable)."""
 
     @property
     def total_tokens(self) -> int:

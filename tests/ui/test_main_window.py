@@ -21,6 +21,7 @@ from app.storage import open_database
 from tests.support.scripted_server import Reply
 from ui.approvals import ApprovalCard
 from ui.conversation import DeliverableCard
+from ui.history import META_ROLE
 from ui.main_window import MainWindow
 
 PLAN = {"goal": "g", "tasks": [
@@ -140,6 +141,9 @@ def test_a_new_goal_is_a_new_conversation_and_a_follow_up_is_asked_for(qloop, ll
         await run_goal("make it shorter")
         assert not window.follow_up_row.isVisible()
         assert window.service.get_run(window.session.run_id).settings["follow_up_of"] != first
+        window.history.refresh()  # linked to its parent in the history too
+        row = window.history._run_index(window.session.run_id or "")
+        assert row.data(META_ROLE).startswith("↳ follow-up · ")
         window.session.open_run(window.session.run_id)  # reopened: it says what it follows up
         notes = [w.text() for w in window.conversation.items() if hasattr(w, "text") and callable(w.text)]
         assert "↳ Follow-up to “Write a limerick”" in notes
