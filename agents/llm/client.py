@@ -37,7 +37,14 @@ from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import replace
 from typing import Any
 
-from agents.errors import BadRequest, LLMError, ModelNotFound, ServerError
+from agents.errors import (
+    BadRequest,
+    LLMError,
+    ModelNotFound,
+    ProviderUnreachable,
+    ServerError,
+    StreamDropped,
+)
 from agents.llm import litellm_info, quirks
 from agents.llm.direct import (
     _PLAIN_PARAMS,
@@ -49,8 +56,10 @@ from agents.llm.direct import (
     _turn_with_socket_unread,
 )
 from agents.llm.errors import (
+    EmptyStream,
     _cause,
     _dropped,
+    _empty_stream,
     _http_error,
     _interrupted,
     _is_dropped_stream,
@@ -101,9 +110,10 @@ class LiteLLMClient:
 
     async def stream(self, request: LLMRequest) -> AsyncIterator[Delta]:
         await pace()  # 300 calls starting together take turns with the window
+        unstreamed = False
         while True:
             call = await self._prepare(request, stream=True)
-            if request.tools and not quirks.streams_tools(*call.server):
+            if unstreamed or (request.tools and not quirks.streams_tools(*call.server)):
                 call = await self._prepare(request, stream=False)
                 pieces = self._unstreamed(call)
             else:
@@ -114,6 +124,10 @@ class LiteLLMClient:
                     started = True
                     yield delta
                 return
+            except EmptyStream:  # unstreamed, the server answers or says what is wrong
+                if request.tools:
+                    quirks.tool_stream_refused(*call.server)
+                unstreamed = True
             except LLMError as exc:  # refused before a word came: another form may do
                 if started or not _fall_back(call, exc):
                     raise
@@ -159,7 +173,12 @@ class LiteLLMClient:
     async def _unstreamed(self, call: _Call) -> AsyncGenerator[Delta, None]:
         """A step for a server that answers tool calls only without streaming: one
         non-streamed call, given out as a stream."""
-        response = await self._complete_call(call)
+        try:
+            response = await self._complete_call(call)
+        except (StreamDropped, ProviderUnreachable):
+            # the pooled connection may have died with the refused stream (aiohttp pooled
+            # it when the empty body ended; the server closed it): once more, on a new one
+            response = await self._complete_call(call)
         if response.text:
             yield Delta(response.text)
         yield Delta(final=response)
@@ -283,25 +302,39 @@ class LiteLLMClient:
         return _finish(call, message.get("content") or "", data.get("usage"), calls)
 
     async def _direct_stream(self, call: _Call) -> AsyncGenerator[Delta, None]:
-        response = await self._post(call, stream=True)
+        try:
+            response = await self._post(call, stream=True)
+        except Exception as exc:  # closed before its headers: as good as an empty stream
+            if _is_dropped_stream(exc):
+                raise _empty_stream(call) from exc
+            raise
         answer, sse, turns = _Answer(), SSEDecoder(), pacer()
         async with response:
-            while not sse.done:
-                if turns.due() and not response.content.at_eof():
-                    await _turn_with_socket_unread(response, turns)
-                block = await _read_block(response, call, answer.parts)
-                chunks = decode_payloads(sse.feed(block) if block else sse.close())
-                for i, chunk in enumerate(chunks):
-                    if i and turns.due():  # a burst of buffered chunks takes turns too
-                        await turns.wait()
-                    for text in answer.add(chunk, call):
-                        yield Delta(text)
-                if not block:
-                    break
-        if not answer.finished:  # no finish reason: the answer was cut short, even with [DONE]
-            if sse.done:
-                raise _interrupted(call, answer.parts)
-            raise _not_a_stream(call, sse.stray, answer.parts)
+            try:
+                while not sse.done:
+                    if turns.due() and not response.content.at_eof():
+                        await _turn_with_socket_unread(response, turns)
+                    block = await _read_block(response, call, answer.parts)
+                    chunks = decode_payloads(sse.feed(block) if block else sse.close())
+                    for i, chunk in enumerate(chunks):
+                        if i and turns.due():  # a burst of buffered chunks takes turns too
+                            await turns.wait()
+                        for text in answer.add(chunk, call):
+                            yield Delta(text)
+                    if not block:
+                        break
+            except StreamDropped:
+                response.close()  # never back to the pool: the server may have reset it
+                if not answer.chunks:
+                    raise _empty_stream(call) from None
+                raise
+            if not answer.finished:  # no finish reason: cut short, even with [DONE]
+                response.close()  # a server that gave up on a stream may give up on its connection
+                if not answer.chunks and not sse.stray and not sse.done:
+                    raise _empty_stream(call)
+                if sse.done:
+                    raise _interrupted(call, answer.parts)
+                raise _not_a_stream(call, sse.stray, answer.parts)
         yield Delta(final=_finish(call, "".join(answer.parts), answer.usage, answer.tools.calls()))
 
     # --- through litellm.acompletion ------------------------------------------------
@@ -475,7 +508,7 @@ def _fall_back(call: _Call, exc: LLMError) -> bool:
     remember what it cannot do and say whether to send the call again at once."""
     said = str(exc)
     if call.request.tools and quirks.streams_tools(*call.server):
-        if isinstance(exc, (BadRequest, ServerError)) and quirks.rejects_tool_stream(said):
+        if isinstance(exc, (BadRequest, ServerError, StreamDropped)) and quirks.rejects_tool_stream(said):
             quirks.tool_stream_refused(*call.server)
             return True
     if call.json_form is None or not isinstance(exc, BadRequest) or isinstance(exc, ModelNotFound):

@@ -78,7 +78,8 @@ def _message_dict(m: Message) -> dict[str, Any]:
         {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
         for c in m.tool_calls
     ]
-    return {"role": m.role, "content": m.content or None, "tool_calls": calls}
+    # "" rather than null: llama-cpp-python refuses a null, its templates need the field
+    return {"role": m.role, "content": m.content or "", "tool_calls": calls}
 
 
 @dataclass
@@ -89,10 +90,13 @@ class _Answer:
     usage: dict[str, Any] | None = None
     finished: bool = False
     tools: ToolCallParts = field(default_factory=ToolCallParts)
+    chunks: int = 0
+    """SSE chunks taken in so far."""
 
     def add(self, chunk: Any, call: _Call) -> list[str]:
         """Take in one SSE chunk; returns its pieces of text."""
         _raise_error_payload(chunk, call)
+        self.chunks += 1
         texts = []
         for choice in chunk.get("choices") or ():
             delta = choice.get("delta") or {}

@@ -214,6 +214,19 @@ def _interrupted(call: _Call, parts: list[str]) -> StreamInterrupted:
     )
 
 
+class EmptyStream(StreamDropped):
+    """A stream closed before its first chunk: llama-cpp-python's server does so when its
+    handler fails after the 200 went out (a tool call it cannot stream, a prompt longer
+    than its context); the same call unstreamed gets the server's own answer or error."""
+
+
+def _empty_stream(call: _Call) -> EmptyStream:
+    return EmptyStream(
+        f"{call.request.model}: {call.where} sent an empty stream (HTTP 200, no data); "
+        f"it may not stream this call."
+    )
+
+
 def _dropped(call: _Call, parts: list[str]) -> StreamDropped:
     got = sum(map(len, parts))
     return StreamDropped(

@@ -152,6 +152,9 @@ class Reply:
     end_early: int | None = None
     """Streaming only: send this many content chunks, then end the body cleanly
     without a finish_reason, usage or [DONE]."""
+    empty_stream: bool = False
+    """Streaming only: send the headers (200), then close the connection with no body
+    (llama-cpp-python's server when its handler fails after the response started)."""
     done_early: int | None = None
     """Streaming only: send this many content chunks, then `data: [DONE]` with no
     finish_reason (llama-cpp-python's server ends an interrupted stream so)."""

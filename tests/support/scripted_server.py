@@ -514,6 +514,8 @@ class _Answer:
             }
         )
         await response.prepare(http)
+        if reply.empty_stream:
+            return _cut(http, response)
         pieces = self.pieces()
         stop = len(pieces)
         for limit in (reply.drop_after, reply.end_early, reply.stall_after, reply.done_early):

@@ -6,8 +6,9 @@ Each dialect is what was seen of the real server:
 - LLAMA_CPP (llama-cpp-python's server): `response_format` may only be `text` or
   `json_object` (with a `schema`); anything else is a 500 naming the validation
   error. Tools are ignored without `tool_choice`; with `tool_choice: "auto"` a
-  streamed request is a 500 ("Automatic streaming tool choice is not supported"),
-  a non-streamed one answers the tool calls. No usage in streams. One request at
+  streamed request gets a 200 and an empty body (its handler raises "Automatic
+  streaming tool choice is not supported" after the headers went out), a
+  non-streamed one answers the tool calls. No usage in streams. One request at
   a time: a stream is cut with `[DONE]` and no finish reason as soon as another
   request waits (its `interrupt_requests`).
 - OLLAMA: takes `json_schema` (as its `format`), sends usage in the chunk that
@@ -32,7 +33,7 @@ class Dialect:
     refusal: Reply | None = None
     """What it answers a refused response_format."""
     streams_tools: bool = True
-    """False: a streamed request with tools and tool_choice "auto" is refused (500)."""
+    """False: a streamed request with tools and tool_choice "auto" gets an empty 200."""
     needs_tool_choice: bool = False
     """True: without tool_choice it ignores the tools (answers text only)."""
     usage_in_stream: bool = True
@@ -51,8 +52,8 @@ class Dialect:
             return self.refusal
         tools, choice = body.get("tools"), body.get("tool_choice")
         if tools and choice == "auto" and request.stream and not self.streams_tools:
-            return Reply.error(500, "Automatic streaming tool choice is not supported",
-                               type="internal_server_error")
+            # "Automatic streaming tool choice is not supported", raised after the 200 went out
+            return Reply(empty_stream=True)
         return None
 
     def answer(self, request: RecordedRequest, reply: Reply) -> Reply:
