@@ -162,6 +162,8 @@ class TaskState:
     """When each failed attempt of the latest start was retried."""
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    tokens_estimated: bool = False
+    """Some of its calls' tokens were counted by Troupe, not the provider (shown "~")."""
     cost: float = 0.0
     """US dollars: its calls so far, then what TaskFinished reports."""
     approval: Action | None = None
@@ -234,6 +236,8 @@ class RunState:
     completion_tokens: int = 0
     cost: float = 0.0
     """Sum of every model call, the planner's and earlier processes' included."""
+    tokens_estimated: bool = False
+    """Some calls' tokens were counted by Troupe, not the provider (shown "~")."""
     cost_known: bool = True
     """False once a call's price was unknown (cost is then a lower bound)."""
     started: float | None = None
@@ -368,8 +372,10 @@ class RunState:
         self.completion_tokens += e.completion_tokens
         self.cost += e.cost
         self.cost_known = self.cost_known and e.cost_known
+        self.tokens_estimated = self.tokens_estimated or e.tokens_estimated
         if e.task_id and e.task_id in self.tasks:
             task = self.tasks[e.task_id]
+            task.tokens_estimated = task.tokens_estimated or e.tokens_estimated
             task.prompt_tokens += e.prompt_tokens
             task.completion_tokens += e.completion_tokens
             task.cost += e.cost

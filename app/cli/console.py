@@ -61,6 +61,7 @@ class ProgressPrinter:
         self._unattended = unattended
         self._arguments: dict[str, str] = {}  # call id -> arguments, until the call ends
         self._unpriced: dict[str, int] = {}  # task id ("" the run) -> calls of unknown price
+        self._estimated: set[str] = set()  # task ids ("" the run) with tokens Troupe counted itself
 
     def emit(self, event: RunEvent) -> None:
         if isinstance(event, ToolCallRequested):
@@ -69,10 +70,15 @@ class ProgressPrinter:
         if isinstance(event, LLMCallFinished) and not event.cost_known:
             for key in {"", event.task_id}:
                 self._unpriced[key] = self._unpriced.get(key, 0) + 1
+        if isinstance(event, LLMCallFinished) and event.tokens_estimated:
+            self._estimated |= {"", event.task_id}
         line = self._tool_line(event) if isinstance(event, ToolCallFinished) else _describe(event)
         if line and isinstance(event, TaskFinished | RunFinished):  # "price unknown", not $0.0000
             unpriced = self._unpriced.get(event.task_id if isinstance(event, TaskFinished) else "", 0)
             line = line.replace(f"${event.cost:.4f}", cost_text(event.cost, unpriced), 1)
+            if (event.task_id if isinstance(event, TaskFinished) else "") in self._estimated:
+                tokens = event.prompt_tokens + event.completion_tokens  # counted by Troupe: about
+                line = line.replace(f" {tokens} tokens", f" ~{tokens} tokens", 1)
         if line:
             print(line, file=self._out, flush=True)
 

@@ -122,6 +122,7 @@ llm_calls = Table(
     _req("latency_ms", Float, default=0.0), _req("ok", Boolean, default=True),
     _req("error", Text, default=""), _req("ts", Float),
     _req("agent", String, default="", server_default=""),
+    _req("tokens_estimated", Boolean, default=False, server_default=false()),
     Index("ix_llm_calls_run_id", "run_id"),
 )
 approvals = Table(

@@ -261,8 +261,8 @@ def _plan_edited(db: Sql, e: ev.PlanEdited, owner: Owner) -> None:
 def _llm_call(db: Sql, e: ev.LLMCallFinished, owner: Owner) -> None:
     db.run(
         "INSERT INTO llm_calls (run_id, task_id, purpose, model, prompt_tokens, "
-        "completion_tokens, cost, cost_known, latency_ms, ok, error, ts, agent) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "completion_tokens, cost, cost_known, latency_ms, ok, error, ts, agent, tokens_estimated) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             e.run_id,
             e.task_id,
@@ -277,6 +277,7 @@ def _llm_call(db: Sql, e: ev.LLMCallFinished, owner: Owner) -> None:
             e.error,
             e.ts,
             e.agent,
+            e.tokens_estimated,
         ),
     )
     # Running totals: a live or interrupted run shows its spend as it goes.

@@ -226,7 +226,7 @@ class LLMCallRow:
     purpose: str
     """task / plan / synthesis."""
     model: str
-    """litellm model string."""
+    """The model as the person named it ("llm/smol"; older rows: the litellm string)."""
     prompt_tokens: int
     """Prompt tokens."""
     completion_tokens: int
@@ -245,6 +245,8 @@ class LLMCallRow:
     """When it finished."""
     agent: str = ""
     """The role that made it ("" for planner and synthesizer, and in rows from before 0004)."""
+    tokens_estimated: bool = False
+    """Troupe counted its tokens (the provider reported none)."""
 
 
 @dataclass(frozen=True)

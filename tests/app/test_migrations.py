@@ -169,6 +169,7 @@ def test_upgrading_from_0003_adds_costs_and_limits_as_none(tmp_path: Path) -> No
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT budget_usd, deadline, estimate FROM runs").fetchall() == [(None,) * 3] * 2
         assert db.execute("SELECT monthly_budget_usd FROM projects").fetchall() == [(None,)]
+        assert {r[0] for r in db.execute("SELECT tokens_estimated FROM llm_calls")} <= {0}
 
 
 def test_upgrading_to_0004_makes_earlier_approval_edits_searchable(tmp_path: Path) -> None:

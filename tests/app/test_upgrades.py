@@ -115,8 +115,9 @@ def test_a_first_version_database_is_backed_up_then_upgraded_keeping_every_row(t
     assert [r[-4:] for r in after["runs"]] == [(0, None, None, None)] * len(before["runs"])
     after["runs"] = [r[:-4] for r in after["runs"]]
     after["projects"] = [r[:-1] for r in after["projects"]]
-    assert [r[-1] for r in after["llm_calls"]] == [""] * len(before["llm_calls"])  # 0004's agent
-    after["llm_calls"] = [r[:-1] for r in after["llm_calls"]]
+    # 0004's agent and tokens_estimated
+    assert [r[-2:] for r in after["llm_calls"]] == [("", 0)] * len(before["llm_calls"])
+    after["llm_calls"] = [r[:-2] for r in after["llm_calls"]]
     assert {t: after[t] for t in before if t not in ("alembic_version", "sqlite_master")} == {
         t: before[t] for t in before if t not in ("alembic_version", "sqlite_master")
     }
@@ -170,7 +171,7 @@ def test_recreating_a_parent_table_keeps_its_children(tmp_path: Path, with_next_
     after = rows(path)
     for table in ("tasks", "events", "approvals", "plan_versions", "tool_calls"):
         assert after[table] == before[table], table
-    assert [r[:-1] for r in after["llm_calls"]] == before["llm_calls"]  # 0005 keeps 0004's rows
+    assert [r[:-2] for r in after["llm_calls"]] == before["llm_calls"]  # 0005 keeps 0004's rows
     assert [r[:3] for r in after["runs"]] == [r[:3] for r in before["runs"]]
     assert after["notes"] == [(1, "written before the failure")]
 

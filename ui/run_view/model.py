@@ -89,6 +89,11 @@ class RunModel:
         return self.run.prompt_tokens
 
     @property
+    def tokens_estimated(self) -> bool:
+        """Some calls' tokens were counted by Troupe, not reported by the provider."""
+        return self.run.tokens_estimated
+
+    @property
     def completion_tokens(self) -> int:
         return self.run.completion_tokens
 

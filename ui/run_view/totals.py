@@ -78,11 +78,13 @@ class RunTotals(QWidget):
 
     # --- setters -----------------------------------------------------------------
 
-    def set_usage(self, prompt_tokens: int, completion_tokens: int) -> None:
+    def set_usage(self, prompt_tokens: int, completion_tokens: int, estimated: bool = False) -> None:
+        """`estimated`: some calls' tokens were counted by Troupe (the server sent no usage)."""
         total = prompt_tokens + completion_tokens
-        self.tokens.set(
-            fmt.tokens(total), f"{prompt_tokens:,} prompt + {completion_tokens:,} completion tokens"
-        )
+        tip = f"{prompt_tokens:,} prompt + {completion_tokens:,} completion tokens"
+        if estimated:
+            tip += "\nSome were counted by Troupe (the server reported none): about right, not exact."
+        self.tokens.set(("≈" if estimated else "") + fmt.tokens(total), tip)
 
     def set_cost(self, dollars: float, known: bool = True) -> None:
         tip = "" if known else "Some models' prices are unknown: the real cost is higher."

@@ -387,7 +387,7 @@ class RunView(QWidget):
 
     def _show_totals(self) -> None:
         m = self.model
-        self.totals.set_usage(m.prompt_tokens, m.completion_tokens)
+        self.totals.set_usage(m.prompt_tokens, m.completion_tokens, m.tokens_estimated)
         self.totals.set_cost(m.cost, m.cost_known)
         self.totals.set_tasks(m.counts())
         self._show_limits()

@@ -16,6 +16,8 @@ Create Date: 2026-12-07
 - `llm_calls.agent`: the role that made the call (a review's reviewer, a vote's
   judge), so answer lengths are learned per role; "" in older rows (then the
   task's agent stands in).
+- `llm_calls.tokens_estimated`: the provider reported no usage and Troupe counted
+  the tokens itself (a local server's stream); false in older rows.
 
 Plain ADD COLUMNs, nullable: `runs` is not recreated, so its search triggers
 and the tables that point at it are untouched; older rows read as "none".
@@ -42,6 +44,8 @@ def upgrade() -> None:
     op.add_column("runs", sa.Column("estimate", sa.JSON(), nullable=True))
     op.add_column("projects", sa.Column("monthly_budget_usd", sa.Float(), nullable=True))
     op.add_column("llm_calls", sa.Column("agent", sa.String(), nullable=False, server_default=""))
+    op.add_column("llm_calls", sa.Column("tokens_estimated", sa.Boolean(), nullable=False,
+                                         server_default=sa.false()))
     # edits made before: findable like new ones (the search triggers index the rows)
     op.execute(
         "INSERT OR IGNORE INTO search_docs (run_id, kind, ref, body) "
@@ -53,6 +57,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("DELETE FROM search_docs WHERE kind = 'approval'")
     # SQLite >= 3.35 drops a column in place (no index or trigger names them)
+    op.drop_column("llm_calls", "tokens_estimated")
     op.drop_column("llm_calls", "agent")
     op.drop_column("projects", "monthly_budget_usd")
     op.drop_column("runs", "estimate")
