@@ -556,7 +556,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(safe_json(run_to_dict(run, calls, state, conflicts), indent=2))
         return EXIT_OK
     status = state.status.value + (" (partial)" if state.partial and state.status is RunStatus.COMPLETED else "")
-    print(f"{run.id}  {status}  {state.total_tokens} tokens  {cost_text(state.cost, run.unpriced_calls)}"
+    about = "~" if state.tokens_estimated else ""  # some counted by Troupe: the server sent none
+    print(f"{run.id}  {status}  {about}{state.total_tokens} tokens  {cost_text(state.cost, run.unpriced_calls)}"
           f"\n{run.goal}\n")
     if run.estimate:  # how far to trust the next estimate
         print(f"  cost: {compared(RunEstimate.from_dict(run.estimate), state.cost)}")
