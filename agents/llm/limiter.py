@@ -230,7 +230,7 @@ class Limiter:
         if self._paused_until > now:
             return f"the server asked for a pause of {self._paused_until - now:.1f} s"
         if self.cap is not None and self.in_flight >= self.cap:
-            learned = "" if self.limits.concurrent == self.cap else " (learned from 429s)"
+            learned = "" if self.limits.concurrent == self.cap else " (learned from the server)"
             return f"{self.in_flight} calls in flight, its limit{learned}"
         if self.limits.rpm and len(self._starts) >= self.limits.rpm:
             return f"{self.limits.rpm} requests in the last minute, its limit"
