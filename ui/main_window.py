@@ -81,14 +81,29 @@ MIN_WIDTH, MIN_HEIGHT = 900, 600
 """Below this the plan, the run and the conversation cannot all be read."""
 COLLAPSE_HISTORY_BELOW = 1180
 """Narrower windows start with the history column collapsed."""
+HISTORY_WIDTH = 260
+"""The history column at most, when there is room for it."""
+RIGHT_PANE_MIN = 600
+"""The plan and run pane's share never goes under this (its table and the run's controls)."""
 CONVERSATION_MIN_WIDTH = 270
 """Narrower, the goal box wraps every word and cards are cut (seen at 1000 px)."""
+
 
 def _widget_shortcut(keys: str | Qt.Key, widget: QWidget, slot: Callable[[], object]) -> QShortcut:
     """A shortcut only while `widget` has the focus (PySide6's constructor ignores `context=`)."""
     shortcut = QShortcut(QKeySequence(keys), widget, slot)
     shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
     return shortcut
+
+
+def pane_widths(width: int) -> list[int]:
+    """History, conversation and plan/run widths for a window `width` wide: the plan and
+    run pane keeps what its table needs (~620 px), the history gives way first."""
+    right = max(RIGHT_PANE_MIN, int(width * 0.5))
+    if width < COLLAPSE_HISTORY_BELOW:
+        return [0, max(CONVERSATION_MIN_WIDTH, width - right), right]
+    history = min(HISTORY_WIDTH, int(width * 0.17))
+    return [history, max(CONVERSATION_MIN_WIDTH, width - right - history), right]
 
 
 class MainWindow(QMainWindow):
@@ -181,7 +196,6 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(2, 4)
         self.history.setMinimumWidth(180)
         centre.setMinimumWidth(CONVERSATION_MIN_WIDTH)  # the goal box and cards stay readable
-        self.splitter.setSizes([270, 600, 810])
         self.setCentralWidget(self.splitter)
         self.statusBar().addPermanentWidget(self.status)
         self._fit_to_screen(1680, 980)
@@ -211,8 +225,8 @@ class MainWindow(QMainWindow):
             free = screen.availableGeometry()
             width, height = min(width, free.width()), min(height, free.height())
         self.resize(width, height)
-        if width < COLLAPSE_HISTORY_BELOW:
-            self.splitter.setSizes([0, CONVERSATION_MIN_WIDTH + 60, width - CONVERSATION_MIN_WIDTH - 60])
+        self.splitter.setSizes(pane_widths(width))
+
 
     def _build_actions(self) -> None:
         self.new_conversation_action = QAction("New conversation", self,

@@ -89,6 +89,12 @@ def dark_palette() -> QPalette:
     return palette
 
 
+_DARK_INDICATORS = (
+    "QCheckBox::indicator:unchecked, QAbstractItemView::indicator:unchecked {"
+    " border: 1px solid #8a8a8a; border-radius: 2px; background: #1f1f1f; width: 12px; height: 12px; }"
+)
+
+
 def apply_theme(choice: str) -> None:
     """Switch the application's colours: "system", "light" or "dark". Widgets that
     cache colours follow on their next rebuild (the window reopens the open run)."""
@@ -98,6 +104,10 @@ def apply_theme(choice: str) -> None:
         return
     if _SYSTEM_PALETTE is None:
         _SYSTEM_PALETTE = QPalette(QGuiApplication.palette())
+    if isinstance(app, QApplication):
+        # Fusion outlines an empty check box in a darker shade of the window: invisible on
+        # a dark one; a light frame for the unchecked box only (checked ones are drawn as usual)
+        app.setStyleSheet(_DARK_INDICATORS if choice == "dark" else "")
     if choice == "dark":
         QGuiApplication.setPalette(dark_palette())
     elif choice == "light":

@@ -166,6 +166,8 @@ class TaskState:
     """Some of its calls' tokens were counted by Troupe, not the provider (shown "~")."""
     cost: float = 0.0
     """US dollars: its calls so far, then what TaskFinished reports."""
+    cost_known: bool = True
+    """False once a call of it had no known price (its $0 is not free: "price unknown")."""
     approval: Action | None = None
     """The person's last answer about the task itself, if it needed one."""
     source: str = ""
@@ -376,6 +378,7 @@ class RunState:
         if e.task_id and e.task_id in self.tasks:
             task = self.tasks[e.task_id]
             task.tokens_estimated = task.tokens_estimated or e.tokens_estimated
+            task.cost_known = task.cost_known and (e.cost_known or not e.ok)
             task.prompt_tokens += e.prompt_tokens
             task.completion_tokens += e.completion_tokens
             task.cost += e.cost

@@ -477,6 +477,19 @@ def cells(model: PlanTreeModel, task_id: str) -> tuple[str, str, str]:
     return tuple(model.index_for(task_id, c).data() for c in (Column.STATUS, Column.TOKENS, Column.COST))
 
 
+def test_a_task_whose_calls_have_no_known_price_says_so(model: PlanTreeModel) -> None:
+    run = {"run_id": "r1"}
+    model.apply_event(TaskStarted(**run, task_id="t4", agent="analyst", attempt=1))
+    model.apply_event(LLMCallFinished(**run, task_id="t4", purpose="task", model="m", prompt_tokens=9,
+                                      completion_tokens=1, cost=0.0, cost_known=False, latency_ms=5))
+    model.flush_runtime()
+    assert cells(model, "t4")[2] == "price unknown"  # not a silent $0.0000
+    model.apply_event(LLMCallFinished(**run, task_id="t4", purpose="task", model="m2", prompt_tokens=9,
+                                      completion_tokens=1, cost=0.003, cost_known=True, latency_ms=5))
+    model.flush_runtime()
+    assert cells(model, "t4")[2] == "≥ $0.0030"
+
+
 def test_apply_event_updates_status_tokens_and_cost(qtbot, model: PlanTreeModel) -> None:
     run = {"run_id": "r1"}
     assert cells(model, "t4") == ("", "", "")

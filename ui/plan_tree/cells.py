@@ -75,7 +75,7 @@ def display(
     if column == Column.TOKENS:
         return f"{state.tokens:,}" if state and has_usage(state) else ""
     if column == Column.COST:
-        return format_cost(state.cost) if state and has_usage(state) else ""
+        return format_cost(state.cost, state.cost_known) if state and has_usage(state) else ""
     return None
 
 
@@ -135,5 +135,9 @@ def tooltip(
     return None
 
 
-def format_cost(cost: float) -> str:
-    return f"${cost:.4f}" if cost < 1 else f"${cost:,.2f}"
+def format_cost(cost: float, known: bool = True) -> str:
+    """Dollars; a task with calls of unknown price says so instead of a silent $0."""
+    text = f"${cost:.4f}" if cost < 1 else f"${cost:,.2f}"
+    if known:
+        return text
+    return "price unknown" if cost == 0 else f"≥ {text}"
