@@ -116,6 +116,8 @@ class Limiter:
         """Calls the server was holding when it last said 429."""
         self._confirmed = 2
         """How many 429s in a row found the same ceiling (probing past it slows down)."""
+        self._single = False
+        """The server cut a stream to serve another: it serves one call at a time, for good."""
         self._epoch = 0
         self._paused_until = 0.0
         self._starts: deque[float] = deque()
@@ -144,9 +146,10 @@ class Limiter:
         if limits == self.limits:
             return
         self.limits = limits
+        learned = self.refusals or self._single
         if limits.concurrent:
-            self._cap = min(self._cap, float(limits.concurrent)) if self.refusals else float(limits.concurrent)
-        elif not self.refusals:
+            self._cap = min(self._cap, float(limits.concurrent)) if learned else float(limits.concurrent)
+        elif not learned:
             self._cap = math.inf
         self._dispatch()
 
@@ -265,7 +268,7 @@ class Limiter:
             # of calls waits (a refused probe near the end costs its Retry-After in wall time)
             if self._cap + 1 <= self._ceiling:
                 self._cap += 1.0
-            elif len(self._queue) >= self._cap:
+            elif len(self._queue) >= self._cap and not self._single:
                 self._cap += 1.0 / (self._cap * self._confirmed)
             if self.limits.concurrent:
                 self._cap = min(self._cap, float(self.limits.concurrent))
@@ -274,7 +277,7 @@ class Limiter:
     def _one_at_a_time(self) -> None:
         self._epoch += 1
         self._cap = self._ceiling = 1.0
-        self._confirmed = MOST_CONFIRMED  # probe past one very slowly: each probe costs a cut answer
+        self._single = True  # never probed past: each probe would cost a cut answer
         self._dispatch()
 
     def _refused(self, permit: Permit, retry_after: float | None, refusals: int) -> float:

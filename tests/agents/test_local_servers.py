@@ -6,6 +6,7 @@ each puts it. The real llama-cpp-python server: tests/agents/test_llama_cpp_serv
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 
@@ -16,12 +17,12 @@ from agents.events import LLMCallFinished, TaskRetried
 from agents.llm import quirks
 from agents.llm.calls import CallContext, RetryPolicy, call_model
 from agents.llm.client import LOCAL_MAX_TOKENS, LiteLLMClient
-from agents.llm.limiter import limiter_for
+from agents.llm.limiter import Limiter, limiter_for
 from agents.llm.litellm_info import warm_up
 from agents.plan import Plan, Task
 from agents.plan.planner import Planner
 from agents.plan.roster import Role, load_roster
-from agents.ports import ApproveAll, LLMRequest, Message
+from agents.ports import ApproveAll, Limits, LLMRequest, Message
 from agents.run.agent import Endpoint, ModelSettings, call_with_fallbacks, run_task_agent
 from agents.run.runner import Runner, RunOptions
 from agents.run.state import TaskStatus
@@ -170,6 +171,21 @@ async def test_parallel_tasks_on_a_one_at_a_time_server_all_finish_whole(llm):
         assert {runner.states[t["id"]].output for t in tasks} == {"a complete answer in six words"}
         assert sink.of(TaskRetried)  # some were cut short first
         assert limiter_for(settings(server).request(REF, [])).cap == 1
+
+
+async def test_a_cut_stream_sets_its_limiter_to_one_call_for_good():
+    limiter = Limiter("llm", Limits(concurrent=4))
+    first, second = await limiter.acquire(), await limiter.acquire()
+    first.interrupted()
+    assert limiter.cap == 1
+    queued = [asyncio.ensure_future(limiter.acquire()) for _ in range(30)]
+    second.succeeded()
+    for turn in queued:  # each succeeds while the rest wait: never a probe past one
+        permit = await asyncio.wait_for(turn, 1)
+        assert limiter.in_flight == 1 and limiter.cap == 1
+        permit.succeeded()
+    limiter.configure(Limits(concurrent=8))  # new settings do not undo what the server showed
+    assert limiter.cap == 1
 
 
 # --- tools ---------------------------------------------------------------------------------
