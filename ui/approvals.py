@@ -37,6 +37,7 @@ from agents.ports import Action, ApprovalRequest, Decision
 from app.approval_text import IN_DOUBT_NOTE, INSTEAD_NOTE, NO_INSTRUCTIONS, dollars
 from app.constraints import BadConstraint, clock_text, parse_deadline
 from ui import conflict, theme
+from ui.flow_layout import FlowLayout
 
 ACCENT = theme.STATUS_COLOURS["waiting_approval"]
 DETAILS_MAX_LINES = 12
@@ -290,14 +291,12 @@ class ApprovalCard(QFrame):
             self.retry_button = conflict.setup_buttons(self, self.request.conflict)
             self.retry_button.clicked.connect(lambda: self._decide(Decision(Action.RETRY)))
         self.actions_row = QWidget()
-        actions = QHBoxLayout(self.actions_row)
-        actions.setContentsMargins(0, 0, 0, 0)
+        actions = FlowLayout(self.actions_row)  # wraps in a narrow conversation
         buttons = [self.approve_button, self.edit_button, self.reject_button, self.override_button]
         if self.retry_button is not None:
             buttons = [self.approve_button, self.retry_button, self.override_button, self.reject_button]
         for button in buttons:
             actions.addWidget(button)
-        actions.addStretch(1)
         if self.request.subject is Subject.BUDGET:
             self._as_budget_question()
         elif self.request.subject is Subject.DEADLINE:

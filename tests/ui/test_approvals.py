@@ -470,3 +470,16 @@ def test_the_terminal_names_a_sub_task_by_its_title():
     request = ApprovalRequest("q", "r", "", Subject.TASK, "Penguin report › Publish the post",
                               task=TaskQuestion("writer", "Publish it."))
     assert _heading(request) == "Approval needed: Penguin report › Publish the post"
+
+
+def test_the_buttons_wrap_in_a_narrow_conversation(qtbot) -> None:
+    # issue 17: four buttons in a row held the conversation ~430 px wide at 1024x700
+    card = ApprovalCard(request())
+    qtbot.addWidget(card)
+    assert card.minimumSizeHint().width() < 330
+    card.resize(320, card.heightForWidth(320) if card.hasHeightForWidth() else 400)
+    card.show()
+    qtbot.waitUntil(lambda: card.approve_button.isVisible())
+    row = card.actions_row
+    for button in (card.approve_button, card.edit_button, card.reject_button, card.override_button):
+        assert row.rect().contains(button.geometry()), button.text()
