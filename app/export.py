@@ -60,7 +60,7 @@ def run_to_dict(run: RunDetail, calls: Calls, state: RunState, conflicts: Confli
         "partial": state.partial, "created": run.created, "settings": run.settings, "tasks": tasks,
         "conflicts": [c.to_dict() for c in conflicts],
         "deliverable": run.deliverable, "tokens": state.total_tokens, "cost": state.cost, "error": run.error,
-        "unpriced_calls": run.unpriced_calls,
+        "unpriced_calls": run.unpriced_calls, "tokens_estimated": run.estimated_calls > 0,
         "estimate": run.estimate,
         "budget_usd": state.budget_usd, "deadline": state.deadline,
     }
@@ -90,7 +90,8 @@ def to_markdown(run: RunDetail, calls: Calls = (), state: RunState | None = None
                 conflicts: Conflicts = ()) -> str:
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(run.created))
     parts = [f"# {run.goal}", f"_Troupe run {run.id}, {when}, {run.status}; "
-             f"{run.total_tokens} tokens, {cost_text(run.cost, run.unpriced_calls)}_"]
+             f"{'~' if run.estimated_calls else ''}{run.total_tokens} tokens, "
+             f"{cost_text(run.cost, run.unpriced_calls)}_"]
     if run.estimate:
         said = compared(RunEstimate.from_dict(run.estimate), run.cost)
         parts.append(f"_{said[:1].upper() + said[1:]}_")

@@ -247,7 +247,8 @@ def _run_data(run: RunSummary) -> dict[int, object]:
         RUN_ID_ROLE: run.id,
         Qt.ItemDataRole.ToolTipRole: (
             f"{run.goal}\n\nStatus: {long_status}\nStarted: {time.ctime(run.created)}\n"
-            f"Tasks: {run.tasks_completed}/{run.task_count} · {run.total_tokens} tokens · {cost}{found}"
+            f"Tasks: {run.tasks_completed}/{run.task_count} · {'~' if run.estimated_calls else ''}"
+            f"{run.total_tokens} tokens · {cost}{found}"
             + ("\nA follow-up: it built on an earlier run's result" if run.follow_up_of else "")
         ),
     }

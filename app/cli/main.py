@@ -512,6 +512,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
     if args.json:
         rows = [{"id": r.id, "goal": r.goal, "status": r.status, "partial": r.partial,
                  "created": r.created, "project": r.project, "tokens": r.total_tokens,
+                 "tokens_estimated": r.estimated_calls > 0,
                  "cost": r.cost, "unpriced_calls": r.unpriced_calls, "tasks": r.task_count,
                  "tasks_completed": r.tasks_completed,
                  "snippet": r.hit.to_dict() if r.hit else None}  # null unless --search

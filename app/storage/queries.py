@@ -154,6 +154,7 @@ def run_summaries(conn: Connection, terms: list[str], limit: int, offset: int = 
         .scalar_subquery()
     )
     unpriced = _unpriced_calls(runs_t.c.id).scalar_subquery()
+    estimated = _estimated_calls(runs_t.c.id).scalar_subquery()
     stmt = (
         select(
             runs_t.c.id,
@@ -169,6 +170,7 @@ def run_summaries(conn: Connection, terms: list[str], limit: int, offset: int = 
             completed,
             runs_t.c.partial,
             unpriced,
+            estimated,
             func.json_extract(runs_t.c.settings, "$.follow_up_of").label("follow_up_of"),
         )
         .join(projects_t, projects_t.c.id == runs_t.c.project_id)
@@ -184,6 +186,11 @@ def run_summaries(conn: Connection, terms: list[str], limit: int, offset: int = 
 def _unpriced_calls(run_id: Any) -> Select[Any]:
     """How many of a run's model calls had no known price (their cost counts as $0)."""
     return select(func.count()).where(calls_t.c.run_id == run_id, calls_t.c.cost_known.is_(False))
+
+
+def _estimated_calls(run_id: Any) -> Select[Any]:
+    """How many of a run's model calls Troupe counted the tokens of (the provider sent none)."""
+    return select(func.count()).where(calls_t.c.run_id == run_id, calls_t.c.tokens_estimated.is_(True))
 
 
 def run_count(conn: Connection, terms: list[str]) -> int:
@@ -222,6 +229,7 @@ def run_detail(conn: Connection, run_id: str) -> RunDetail:
         partial=bool(row.partial),
         tasks=tuple(_task_row(r) for r in _task_rows(conn, run_id)),
         unpriced_calls=int(conn.execute(_unpriced_calls(run_id)).scalar() or 0),
+        estimated_calls=int(conn.execute(_estimated_calls(run_id)).scalar() or 0),
         estimate=row.estimate or None,
     )
 

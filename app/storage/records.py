@@ -68,6 +68,8 @@ class RunSummary:
     status "completed" this is a partial success."""
     unpriced_calls: int = 0
     """Its model calls whose price was unknown (counted as $0 in `cost`)."""
+    estimated_calls: int = 0
+    """Its model calls whose tokens Troupe counted (the provider sent none): totals are "~"."""
     hit: SearchHit | None = None
     """In a search's results: where the run matched and the words around it."""
     follow_up_of: str | None = None
@@ -154,6 +156,8 @@ class RunDetail:
     """The tasks in plan order."""
     unpriced_calls: int = 0
     """Model calls whose price was unknown (counted as $0 in `cost`)."""
+    estimated_calls: int = 0
+    """Model calls whose tokens Troupe counted (the provider sent none): totals are "~"."""
     estimate: dict[str, Any] | None = None
     """The cost estimate made before it started (`RunEstimate.to_dict()`); None: none made."""
 

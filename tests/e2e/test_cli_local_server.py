@@ -60,9 +60,13 @@ def test_a_run_plans_and_finishes_with_honest_numbers(server, env, troupe_home):
     assert sent[:2] == [(True, "json_schema"), (True, "json_object")]  # refused (500), then taken at once
     assert sent[2:6] == [(True, None), (True, None), (False, None), (False, None)]
 
-    run_id = json.loads(troupe(env, "runs", "--json").stdout)[0]["id"]
+    [listed] = json.loads(troupe(env, "runs", "--json").stdout)
+    run_id = listed["id"]
+    assert listed["tokens_estimated"]
     shown = troupe(env, "show", run_id)
     assert f"{run_id}  completed  ~" in shown.stdout
+    assert ", completed; ~" in troupe(env, "export", run_id, "--format", "md").stdout
+    assert json.loads(troupe(env, "export", run_id, "--format", "json").stdout)["tokens_estimated"]
     with sqlite3.connect(troupe_home / "troupe.db") as db:  # named as the person did, not openai/smol
         models = {r[0] for r in db.execute("SELECT model FROM llm_calls")}
         estimated = {r[0] for r in db.execute("SELECT purpose FROM llm_calls WHERE tokens_estimated")}
