@@ -12,6 +12,7 @@ import shlex
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
@@ -147,10 +148,10 @@ def _constraint_options(parser: argparse.ArgumentParser, clear: bool) -> None:
     """--budget and --deadline: this run's own limits (on resume: replace the stored ones)."""
     none = " (none: remove it)" if clear else ""
     keep = KEEP if clear else None  # resume: as stored unless given
-    parser.add_argument("--budget", metavar="USD", type=_budget(clear), default=keep, help=(
+    parser.add_argument("--budget", metavar="USD", type=_constraint(parse_budget, clear), default=keep, help=(
         "this run's budget in US dollars, instead of the settings' budget per run: once spent "
         "(the planner's calls included), new model calls pause and ask; --yes continues" + none))
-    parser.add_argument("--deadline", metavar="WHEN", type=_deadline(clear), default=keep, help=(
+    parser.add_argument("--deadline", metavar="WHEN", type=_constraint(parse_deadline, clear), default=keep, help=(
         f"when the run should be done: {DEADLINE_HELP}. A run that will miss it at its pace "
         "is warned of; at the deadline new work pauses and asks: continue, or stop and write up "
         "what is finished (--yes stops, a partial result)" + none))
@@ -160,26 +161,16 @@ KEEP = object()
 """`troupe resume` without --budget / --deadline: the run's stored one holds."""
 
 
-def _budget(clear: bool):  # type: ignore[no-untyped-def]
-    def parse(text: str) -> float | None:
+def _constraint(parse: Callable[[str], float], clear: bool) -> Callable[[str], float | None]:
+    """An argparse type for --budget / --deadline: `parse`'s value, or None for "none" on resume."""
+    def read(text: str) -> float | None:
         if clear and text.strip().lower() in NONE_WORDS:
             return None
         try:
-            return parse_budget(text)
+            return parse(text)
         except BadConstraint as exc:
             raise argparse.ArgumentTypeError(str(exc)) from None
-    return parse
-
-
-def _deadline(clear: bool):  # type: ignore[no-untyped-def]
-    def parse(text: str) -> float | None:
-        if clear and text.strip().lower() in NONE_WORDS:
-            return None
-        try:
-            return parse_deadline(text)
-        except BadConstraint as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-    return parse
+    return read
 
 
 def _gate(args: argparse.Namespace, prompter: TerminalPrompter) -> ApprovalGate:
