@@ -174,7 +174,7 @@ def test_refresh_asks_before_dropping_models_the_server_does_not_list(
         box = panel.unlisted_box
         assert "does not list 1 of the models here: my-finetune" in box.text()
         next(b for b in box.buttons() if b.text() == answer).click()
-        wait_for(qloop, lambda: dialog.providers_tab.current().models == expected)
+        wait_for(qloop, lambda expected=expected: dialog.providers_tab.current().models == expected)
         panel.unlisted_box = None
 
 
