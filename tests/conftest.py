@@ -176,3 +176,17 @@ def embedded_gguf() -> Path:
     from app.providers.local_models import ensure_embedded_model  # noqa: PLC0415
 
     return ensure_embedded_model()
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_troupe_log() -> Iterator[None]:
+    """A test that runs the CLI in process (`app.cli.main.main`) sets up Troupe's log file
+    in its own data dir; the handler must not outlive it (setup_logging keeps the first one,
+    and later tests' lines went to a deleted folder)."""
+    yield
+    import logging  # noqa: PLC0415
+
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if getattr(h, "_troupe", False)]:
+        root.removeHandler(handler)
+        handler.close()

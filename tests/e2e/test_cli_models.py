@@ -96,7 +96,7 @@ def test_pull_through_ollama(env) -> None:
 
 
 def test_ctrl_c_pauses_and_the_next_process_resumes(env, hub: FakeHub, troupe_home: Path) -> None:
-    hub.faults.delay = 0.02  # 16 kB every 20 ms: about a second for the file
+    hub.faults.delay = 0.08  # 16 kB every 80 ms: about four seconds, so Ctrl-C comes mid-way even under load
     part = troupe_home / "models" / (ENTRY.file + ".part")
     process = subprocess.Popen([sys.executable, "-m", "app.cli", "models", "download", "qwen3-0.6b"],
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
