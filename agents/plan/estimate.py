@@ -20,7 +20,6 @@ Pure: no I/O, no litellm; the app layer supplies history and prices.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -411,8 +410,3 @@ def _synthesis(plan: Plan, walk: _Estimator, model: str) -> TaskEstimate | None:
         price.cost(Usage(round(prompt * 2), round(answer.high))))
     return TaskEstimate("", "Synthesis of the deliverable", (1, 1, 1), usage, cost,
                         history_samples=answer.samples)
-
-
-def ceil_calls(calls: tuple[float, float, float]) -> tuple[int, int, int]:
-    """Calls as whole numbers, for display."""
-    return (math.ceil(calls[0]), round(calls[1]), math.ceil(calls[2]))
